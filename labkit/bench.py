@@ -1,0 +1,503 @@
+"""`labkit bench`: many varied echo requests through model × strategy, judged, resumable, summarised.
+
+Why: one ping says little about a model; a thousand realistic requests (sizes 0-1472, iputils/zero/random/ascii
+payloads, varied IDs, TOS/TTL, ~15 % IPv6) give rates with confidence intervals and show which fields a model gets
+wrong. Requests depend only on (seed, index), so a run is reproducible, resumable and independent of --workers.
+
+Results (one row per attempt; the JSONL file and ``run_bench``'s DataFrame share these columns, which
+labkit.plots reads):
+
+    model            registry name ("simulated:7", "claude:claude-haiku-4-5", "reference", ...)
+    model_id         provider's id ("simulated" for the simulated model)
+    simulated        True when the model is simulated (never Claude's output)
+    strategy         prompt strategy name ("zero-shot", "few-shot", "tool-use", ...)
+    index            request number 0..n-1; (model, strategy, index) is the resume key
+    seed             request seed; the same (seed, index) always gives the same request
+    ip_version       4 or 6
+    payload_len      ICMP data bytes (0..1472 for IPv4, 0..1452 for IPv6)
+    payload_pattern  "iputils" | "zeros" | "random" | "ascii"
+    tos, ttl         IPv4 TOS / TTL, or IPv6 traffic class / hop limit
+    request_hex      the request (IP packet) as hex
+    reply_hex        the parsed reply as hex, or None when the answer held no usable packet
+    raw_text         the model's final text
+    parse_error      why no reply was parsed, else None
+    valid_reply      the answer parsed into a packet (hex found, plausible length)
+    accepted         the judge says Linux ping would accept the reply
+    judge_reason     the judge's one-line reason ("accepted" or why Linux drops it)
+    byte_errors      bytes that differ from the reference reply (judge.hallucinated); 0 when no reply
+    reply_bytes      bytes compared (length of the longer of reply and reference); 0 when no reply
+    wrong_fields     names of fields the judge marked wrong (list of str, e.g. ["icmp.chksum"])
+    latency_s        model latency in seconds (virtual for simulated models)
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
+    cost_usd         cost of this attempt (0 for simulated/reference)
+
+``summarise(df)`` returns one row per (model, strategy) with:
+
+    model, strategy, simulated, n,
+    valid_rate, valid_lo, valid_hi          valid-reply rate and its 95 % Wilson interval
+    accept_rate, accept_lo, accept_hi       receiver-accept rate and its 95 % Wilson interval
+    byte_error_rate                         sum(byte_errors) / sum(reply_bytes) over valid replies
+    top_wrong_fields                        "icmp.chksum 12%, ip.src 3%" (share of attempts, top 3)
+    latency_p50_s, latency_p95_s
+    input_tokens_mean, output_tokens_mean
+    cost_usd_total, cost_per_reply_usd      cost_per_reply_usd = total cost / attempts
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import threading
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from labkit.errors import LabkitError
+
+# What fits in one 1500-byte Ethernet MTU without fragmenting: 1500 - 20 (IPv4) - 8 (ICMP); IPv6 has 40.
+MAX_PAYLOAD_V4 = 1472
+MAX_PAYLOAD_V6 = 1452
+IPV6_SHARE = 0.15
+PAYLOAD_PATTERNS = ("iputils", "zeros", "random", "ascii")
+WINDOWS_PING_TEXT = b"abcdefghijklmnopqrstuvwabcdefghi"  # what Windows ping sends
+
+COLUMNS = (
+    "model", "model_id", "simulated", "strategy", "index", "seed", "ip_version", "payload_len",
+    "payload_pattern", "tos", "ttl", "request_hex", "reply_hex", "raw_text", "parse_error", "valid_reply",
+    "accepted", "judge_reason", "byte_errors", "reply_bytes", "wrong_fields", "latency_s", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+)
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    index: int
+    packet: bytes
+    ip_version: int
+    payload_len: int
+    payload_pattern: str
+    tos: int
+    ttl: int
+
+
+def _payload_size(rng: random.Random, limit: int) -> int:
+    """Mostly ping's default 56, then small, large and full-MTU sizes; 0 and the limit both occur."""
+    roll = rng.random()
+    if roll < 0.40:
+        return 56
+    if roll < 0.60:
+        return rng.randint(0, 64)
+    if roll < 0.90:
+        return rng.randint(65, limit)
+    return limit if roll < 0.95 else 0
+
+
+def _payload(rng: random.Random, pattern: str, size: int) -> bytes:
+    if pattern == "zeros":
+        return bytes(size)
+    if pattern == "random":
+        return rng.randbytes(size)
+    if pattern == "ascii":
+        return (WINDOWS_PING_TEXT * (size // len(WINDOWS_PING_TEXT) + 1))[:size]
+    # iputils: a struct timeval (16 bytes, little-endian seconds and microseconds) when it fits, then byte i = i.
+    if size < 16:
+        return bytes(i & 0xFF for i in range(size))
+    stamp = rng.randint(1_600_000_000, 1_800_000_000).to_bytes(8, "little") + rng.randrange(1_000_000).to_bytes(
+        8, "little"
+    )
+    return stamp + bytes(i & 0xFF for i in range(16, size))
+
+
+def make_request(seed: int, index: int) -> BenchRequest:
+    """The request number `index` of run `seed`: deterministic and independent of every other index."""
+    from labkit.packets import echo_request, echo_request_v6
+
+    rng = random.Random(f"labkit-bench:{seed}:{index}")
+    version = 6 if rng.random() < IPV6_SHARE else 4
+    size = _payload_size(rng, MAX_PAYLOAD_V6 if version == 6 else MAX_PAYLOAD_V4)
+    pattern = rng.choices(PAYLOAD_PATTERNS, weights=(0.5, 0.15, 0.2, 0.15))[0]
+    payload = _payload(rng, pattern, size)
+    ident = rng.randrange(0x10000)
+    seq = rng.randint(1, 200) if rng.random() < 0.9 else rng.randrange(0x10000)
+    ttl = rng.choices((64, 128, 255, rng.randint(1, 255)), weights=(0.6, 0.2, 0.1, 0.1))[0]
+    tos = rng.choices((0x00, 0x10, 0x20, 0xB8, rng.randrange(0, 256, 4)), weights=(0.8, 0.05, 0.05, 0.05, 0.05))[0]
+    if version == 6:
+        src = f"fd00:{rng.randrange(0x10000):x}::{rng.randint(1, 0xFFFF):x}"
+        dst = f"fd00:{rng.randrange(0x10000):x}::{rng.randint(1, 0xFFFF):x}"
+        packet = echo_request_v6(src, dst, ident=ident, seq=seq, payload=payload, hlim=ttl)
+        if tos:  # scapy's echo_request_v6 has no traffic class argument: set it in the header's first bytes
+            first = (6 << 28) | (tos << 20) | (int.from_bytes(packet[0:4], "big") & 0xFFFFF)
+            packet = first.to_bytes(4, "big") + packet[4:]
+    else:
+        src = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}"
+        dst = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}"
+        packet = echo_request(
+            src, dst, ident=ident, seq=seq, payload=payload, ttl=ttl, tos=tos,
+            ip_id=rng.randrange(0x10000), df=rng.random() < 0.7,
+        )
+    return BenchRequest(index, packet, version, size, pattern, tos, ttl)
+
+
+def make_requests(seed: int, n: int) -> Iterator[BenchRequest]:
+    return (make_request(seed, index) for index in range(n))
+
+
+# --- one attempt -------------------------------------------------------------------------------------------
+
+
+def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
+    """Ask the model once, judge the answer, and flatten both into one result row."""
+    from labkit.judge import judge
+
+    attempt = model.attempt(request.packet, strategy)
+    verdict = judge(request.packet, attempt.reply)
+    valid = attempt.reply is not None
+    return {
+        "model": model.name,
+        "model_id": attempt.model_id,
+        "simulated": bool(attempt.simulated),
+        "strategy": strategy,
+        "index": request.index,
+        "seed": seed,
+        "ip_version": request.ip_version,
+        "payload_len": request.payload_len,
+        "payload_pattern": request.payload_pattern,
+        "tos": request.tos,
+        "ttl": request.ttl,
+        "request_hex": request.packet.hex(),
+        "reply_hex": attempt.reply.hex() if valid else None,
+        "raw_text": attempt.raw_text,
+        "parse_error": attempt.parse_error,
+        "valid_reply": valid,
+        "accepted": bool(verdict.accepted),
+        "judge_reason": verdict.reason,
+        "byte_errors": len(verdict.hallucinated) if valid else 0,
+        "reply_bytes": len(verdict.byte_ok) if valid else 0,
+        "wrong_fields": [item.name for item in verdict.fields if not item.ok],
+        "latency_s": float(attempt.latency_s),
+        "input_tokens": attempt.usage.input_tokens,
+        "output_tokens": attempt.usage.output_tokens,
+        "cache_read_tokens": attempt.usage.cache_read_tokens,
+        "cache_write_tokens": attempt.usage.cache_write_tokens,
+        "cost_usd": float(attempt.cost_usd or 0.0),
+    }
+
+
+# --- results file ------------------------------------------------------------------------------------------
+
+
+class ResultsFile:
+    """Append-only JSONL, one attempt a line, flushed as each finishes so an interrupted run loses at most the
+    attempt in flight. A cut last line (no newline) is dropped on open; that attempt simply runs again."""
+
+    def __init__(self, path: str | os.PathLike | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.rows: list[dict] = []
+        self._lock = threading.Lock()
+        self._handle = None
+        if self.path is not None:
+            self._load()
+
+    def _load(self) -> None:
+        assert self.path is not None
+        if self.path.is_dir():
+            raise LabkitError(f"{self.path}: is a directory; give a file name for --out")
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        complete, _, tail = data.rpartition(b"\n")
+        if tail:  # the previous run was killed mid-line: drop the fragment, keep everything before it
+            with open(self.path, "r+b") as handle:
+                handle.truncate(len(complete) + 1 if complete else 0)
+        for number, line in enumerate(complete.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                (row["model"], row["strategy"], row["index"])
+            except (ValueError, KeyError, TypeError):
+                raise LabkitError(
+                    f"{self.path}: line {number} is not a labkit bench result; remove that line or use another --out"
+                ) from None
+            self.rows.append(row)
+
+    def done_keys(self) -> set[tuple[str, str, int]]:
+        return {(row["model"], row["strategy"], int(row["index"])) for row in self.rows}
+
+    def append(self, row: dict) -> None:
+        with self._lock:
+            self.rows.append(row)
+            if self.path is None:
+                return
+            if self._handle is None:
+                try:
+                    self._handle = open(self.path, "a", encoding="utf-8")
+                except OSError as exc:
+                    raise LabkitError(f"{self.path}: cannot write ({exc.strerror}); choose another --out") from None
+            self._handle.write(json.dumps(row, separators=(",", ":")) + "\n")
+            self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+# --- running -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BenchRun:
+    """What run_bench did besides the rows: for the CLI's closing lines."""
+
+    planned: int = 0
+    skipped_done: int = 0
+    ran: int = 0
+    spent_usd: float = 0.0
+    stopped_at_budget: bool = False
+    budget_usd: float | None = None
+    not_run: int = 0
+    models: list = field(default_factory=list)
+
+
+def _resolve_models(models: Iterable) -> list:
+    from labkit.models.registry import get_model
+
+    resolved = []
+    for model in models:
+        resolved.append(get_model(model) if isinstance(model, str) or model is None else model)
+    return resolved
+
+
+def run_bench(
+    models: Iterable = ("simulated",),
+    strategies: Iterable[str] = ("zero-shot",),
+    n: int = 100,
+    workers: int | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    seed: int = 0,
+    budget_usd: float | None = None,
+    progress: bool = False,
+    run_info: BenchRun | None = None,
+):
+    """Run n attempts for every model × strategy and return all their rows as a DataFrame (ordered by model,
+    strategy, index whatever --workers was). Rows already in `out` are not run again. `budget_usd` caps what
+    this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from labkit.prompts import get_strategy
+
+    if n < 0:
+        raise LabkitError("--n must be 0 or more")
+    strategies = list(strategies)
+    for name in strategies:
+        try:
+            get_strategy(name)
+        except (KeyError, ValueError) as exc:
+            raise LabkitError(f"unknown strategy {name!r}: {exc}") from None
+    if not strategies:
+        raise LabkitError("give at least one --strategy")
+    model_objects = _resolve_models(models)
+    info = run_info if run_info is not None else BenchRun()
+    info.budget_usd = budget_usd
+    info.models = model_objects
+    if workers is None:
+        workers = 1 if all(getattr(model, "virtual_time", True) for model in model_objects) else 4
+    if workers < 1:
+        raise LabkitError("--workers must be 1 or more")
+
+    results = ResultsFile(out)
+    _check_seed(results, seed, out)
+    done = results.done_keys()
+    tasks = [
+        (model, strategy, index)
+        for index in range(n)
+        for model in model_objects
+        for strategy in strategies
+        if (model.name, strategy, index) not in done
+    ]
+    info.planned = n * len(model_objects) * len(strategies)
+    info.skipped_done = info.planned - len(tasks)
+    requests: dict[int, BenchRequest] = {}
+
+    def request_for(index: int) -> BenchRequest:
+        if index not in requests:
+            requests[index] = make_request(seed, index)
+        return requests[index]
+
+    bar = tqdm(
+        total=len(tasks), unit="attempt", desc="bench", file=sys.stderr,
+        disable=not (progress and sys.stderr.isatty()),
+    )
+
+    def over_budget() -> bool:
+        return budget_usd is not None and info.spent_usd >= budget_usd
+
+    def record(row: dict) -> None:
+        results.append(row)
+        info.ran += 1
+        info.spent_usd += row["cost_usd"]
+        bar.update()
+
+    try:
+        with bar:
+            if workers == 1:
+                for position, (model, strategy, index) in enumerate(tasks):
+                    if over_budget():
+                        info.stopped_at_budget, info.not_run = True, len(tasks) - position
+                        break
+                    record(attempt_row(model, strategy, request_for(index), seed))
+            else:
+                _run_pool(tasks, workers, request_for, seed, record, over_budget, info)
+    finally:
+        results.close()
+
+    wanted_models = {model.name for model in model_objects}
+    rows = [
+        row for row in results.rows
+        if row["model"] in wanted_models and row["strategy"] in strategies and int(row["index"]) < n
+    ]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    order = {model.name: i for i, model in enumerate(model_objects)}
+    strategy_order = {name: i for i, name in enumerate(strategies)}
+    if not frame.empty:
+        frame = frame.assign(
+            _m=frame["model"].map(order), _s=frame["strategy"].map(strategy_order)
+        ).sort_values(["_m", "_s", "index"], kind="stable").drop(columns=["_m", "_s"]).reset_index(drop=True)
+    return frame
+
+
+def _run_pool(tasks, workers, request_for, seed, record, over_budget, info: BenchRun) -> None:
+    """Keep at most `workers` attempts in flight; stop submitting (and let in-flight ones finish) at the budget."""
+    pending: set[Future] = set()
+    position = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while position < len(tasks) or pending:
+            while position < len(tasks) and len(pending) < workers and not over_budget():
+                model, strategy, index = tasks[position]
+                pending.add(pool.submit(attempt_row, model, strategy, request_for(index), seed))
+                position += 1
+            if position < len(tasks) and over_budget() and not info.stopped_at_budget:
+                info.stopped_at_budget, info.not_run = True, len(tasks) - position
+            if not pending:
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record(future.result())
+            if info.stopped_at_budget:
+                for future in pending:
+                    record(future.result())
+                pending = set()
+                break
+
+
+def _check_seed(results: ResultsFile, seed: int, out) -> None:
+    seeds = {row.get("seed") for row in results.rows}
+    if seeds and seeds != {seed}:
+        other = ", ".join(str(s) for s in sorted(seeds, key=str))
+        raise LabkitError(
+            f"{out} holds results for seed {other}, not {seed}; resume with --seed {other} or choose another --out"
+        )
+
+
+# --- summary -----------------------------------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """95 % Wilson score interval: honest at small n and at rates near 0 or 1, where the normal one is not."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarise(df):
+    """One row per (model, strategy); columns are listed in this module's docstring."""
+    import pandas as pd
+
+    columns = [
+        "model", "strategy", "simulated", "n", "valid_rate", "valid_lo", "valid_hi", "accept_rate", "accept_lo",
+        "accept_hi", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s", "input_tokens_mean",
+        "output_tokens_mean", "cost_usd_total", "cost_per_reply_usd",
+    ]
+    rows = []
+    if df is None or len(df) == 0:
+        return pd.DataFrame(rows, columns=columns)
+    for (model, strategy), group in df.groupby(["model", "strategy"], sort=False):
+        n = len(group)
+        valid = int(group["valid_reply"].astype(bool).sum())
+        accepted = int(group["accepted"].astype(bool).sum())
+        valid_rows = group[group["valid_reply"].astype(bool)]
+        compared = int(valid_rows["reply_bytes"].sum())
+        wrong = Counter(name for names in group["wrong_fields"] for name in (names or []))
+        top = ", ".join(f"{name} {count / n:.0%}" for name, count in wrong.most_common(3))
+        cost = float(group["cost_usd"].sum())
+        rows.append({
+            "model": model,
+            "strategy": strategy,
+            "simulated": bool(group["simulated"].astype(bool).any()),
+            "n": n,
+            "valid_rate": valid / n,
+            "valid_lo": wilson_interval(valid, n)[0],
+            "valid_hi": wilson_interval(valid, n)[1],
+            "accept_rate": accepted / n,
+            "accept_lo": wilson_interval(accepted, n)[0],
+            "accept_hi": wilson_interval(accepted, n)[1],
+            "byte_error_rate": (int(valid_rows["byte_errors"].sum()) / compared) if compared else float("nan"),
+            "top_wrong_fields": top or "-",
+            "latency_p50_s": float(group["latency_s"].quantile(0.50)),
+            "latency_p95_s": float(group["latency_s"].quantile(0.95)),
+            "input_tokens_mean": float(group["input_tokens"].mean()),
+            "output_tokens_mean": float(group["output_tokens"].mean()),
+            "cost_usd_total": cost,
+            "cost_per_reply_usd": cost / n,
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _rate(rate: float, low: float, high: float) -> str:
+    return f"{rate:6.1%} [{low:.1%}-{high:.1%}]"
+
+
+def format_table(summary) -> str:
+    """The summary as a fixed-width text table for the terminal."""
+    headers = ["model", "strategy", "n", "valid reply [95% CI]", "accepted [95% CI]", "byte err",
+               "most often wrong", "p50 s", "p95 s", "tok in", "tok out", "$/reply"]
+    body = []
+    for row in summary.itertuples(index=False):
+        byte_error = "-" if math.isnan(row.byte_error_rate) else f"{row.byte_error_rate:.2%}"
+        body.append([
+            row.model + (" (simulated)" if row.simulated and "simulated" not in row.model else ""),
+            row.strategy,
+            str(row.n),
+            _rate(row.valid_rate, row.valid_lo, row.valid_hi),
+            _rate(row.accept_rate, row.accept_lo, row.accept_hi),
+            byte_error,
+            row.top_wrong_fields,
+            f"{row.latency_p50_s:.2f}",
+            f"{row.latency_p95_s:.2f}",
+            f"{row.input_tokens_mean:.0f}",
+            f"{row.output_tokens_mean:.0f}",
+            f"{row.cost_per_reply_usd:.5f}",
+        ])
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+    numeric = {2, 5, 7, 8, 9, 10, 11}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in body)]).rstrip()

@@ -1,0 +1,141 @@
+"""`labkit respond`: answer live pings with a model, on a raw socket, a TUN device or the software wire.
+
+Ctrl-C or SIGTERM stops it with a summary; so do --count and --duration. Privilege problems are one
+line (labkit.errors.NeedsRoot) saying what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from labkit.errors import LabkitError
+
+DEFAULT_ADDRESS = {"interface": "10.0.0.2", "tun": "10.77.0.2", "software": "10.0.0.2"}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "respond",
+        help="answer live pings with a model (raw socket, TUN, or software wire)",
+        description=(
+            "Answer ICMP echo requests with a model. --interface: an AF_PACKET raw socket on an interface where "
+            "the kernel has no address (labkit answers ARP/NDP for --address itself); --tun: a TUN device where "
+            "the kernel owns --tun-kernel-address and labkit answers for the peer; --software: an in-process "
+            "wire and pinger that need no root. See docs/live.md."
+        ),
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--interface", metavar="IF", help="raw socket on this interface (needs root/CAP_NET_RAW)")
+    where.add_argument("--tun", metavar="NAME", help="create TUN device NAME (needs root/CAP_NET_ADMIN)")
+    where.add_argument("--software", action="store_true", help="in-process wire and pinger; no root needed")
+    parser.add_argument("--address", action="append", metavar="IP",
+                        help="address labkit answers for; repeat for IPv4 + IPv6 "
+                             "(default: 10.0.0.2, or 10.77.0.2 with --tun)")
+    parser.add_argument("--tun-kernel-address", default="10.77.0.1/30", metavar="IP/LEN",
+                        help="the kernel's address on the TUN device (default: 10.77.0.1/30)")
+    parser.add_argument("--model", default=None,
+                        help="registry name: reference, simulated[:seed][:opts], claude[:id], replay:FILE "
+                             "(default: $LABKIT_MODEL, else simulated)")
+    parser.add_argument("--strategy", default="zero-shot", help="prompt strategy (default: zero-shot)")
+    parser.add_argument("--max-inflight", type=int, default=16, metavar="N",
+                        help="model calls answered concurrently; more are dropped as busy (default: 16)")
+    parser.add_argument("--raw", action="store_true",
+                        help="send whatever the model produced, as the original experiment did "
+                             "(still only IP packets addressed to the requester)")
+    parser.add_argument("--send-bad-checksum", action="store_true",
+                        help="strict mode: also send replies whose only fault is a wrong checksum")
+    parser.add_argument("--rate", type=float, default=None, metavar="PER_S",
+                        help="at most this many model calls per second; the excess is dropped")
+    parser.add_argument("--budget-usd", type=float, default=None, metavar="USD",
+                        help="stop calling the model once this much (estimated) is spent or reserved")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="drop a reply the model took longer than this to produce (default: 30)")
+    parser.add_argument("--count", type=int, default=None, metavar="N",
+                        help="stop after N echo requests (software wire: send N pings, default 4)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    parser.add_argument("--interval", type=float, default=1.0, metavar="S",
+                        help="software wire: seconds between pings (default: 1)")
+    parser.add_argument("--real-time", action="store_true",
+                        help="software wire: really wait (default: virtual time, no sleeping)")
+    parser.add_argument("--source", default="10.0.0.1", metavar="IP", help="software wire: the pinger's address")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not log every drop")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _open_wire(args: argparse.Namespace, addresses: list[str]):
+    if args.interface:
+        from labkit.wire.raw import RawWire, kernel_addresses
+
+        owned = set(kernel_addresses(args.interface)) & set(addresses)
+        if owned:
+            raise LabkitError(f"the kernel already owns {', '.join(sorted(owned))} on {args.interface}, so it "
+                              "would answer first; remove it (ip addr del ...) or answer another address "
+                              "(see docs/live.md for the icmp_echo_ignore_all alternative)")
+        return RawWire(args.interface)
+    from labkit.wire.tun import TunWire
+
+    return TunWire(args.tun, args.tun_kernel_address)
+
+
+def run(args: argparse.Namespace) -> int:
+    from labkit.models import get_model
+
+    attachment = "software" if args.software else "tun" if args.tun else "interface"
+    addresses = args.address or [DEFAULT_ADDRESS[attachment]]
+    if not args.quiet:
+        logging.basicConfig(level=logging.INFO, format="labkit: %(message)s", stream=sys.stderr)
+    options = dict(max_inflight=args.max_inflight, raw=args.raw, send_bad_checksum=args.send_bad_checksum,
+                   rate=args.rate, budget_usd=args.budget_usd, timeout_s=args.timeout)
+    mode = "raw mode" if args.raw else "strict mode" + (", bad checksums sent" if args.send_bad_checksum else "")
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        if args.software:
+            return _run_software(args, get_model(args.model), addresses, mode, options)
+        wire = _open_wire(args, addresses)     # first, so a privilege problem shows before anything loads
+        try:
+            return _run_wire(args, wire, get_model(args.model), addresses, mode, options)
+        finally:
+            wire.close()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_software(args: argparse.Namespace, model, addresses: list[str], mode: str, options: dict) -> int:
+    from labkit.responder import ping_software
+
+    print(f"labkit respond: software wire, {addresses[0]} answered by {model.describe()}, {mode}", flush=True)
+    if args.real_time and model.virtual_time:
+        print("labkit respond: this model's latency is modelled, not waited for "
+              "(add real_time=1 to a simulated model's options to really sleep)", flush=True)
+    pinged, stats = ping_software(model, args.count or 4, args.interval, real_time=args.real_time,
+                                  strategy=args.strategy, src=args.source, dst=addresses[0],
+                                  duration_s=args.duration, **options)
+    _print_summary(stats)
+    return 0 if pinged.received else 1
+
+
+def _run_wire(args: argparse.Namespace, wire, model, addresses: list[str], mode: str, options: dict) -> int:
+    from labkit.responder import Responder
+
+    where = (f"{args.interface} (raw socket, {wire.mac})" if args.interface
+             else f"tun {wire.name} (the kernel has {args.tun_kernel_address})")
+    responder = Responder(wire, model, args.strategy, addresses=addresses, count=args.count,
+                          duration_s=args.duration, **options)
+    print(f"labkit respond: answering {', '.join(addresses)} on {where} with {model.describe()}, {mode}. "
+          "Ctrl-C stops.", flush=True)
+    _print_summary(responder.serve())
+    return 0
+
+
+def _print_summary(stats) -> None:
+    print("--- labkit respond summary ---", flush=True)
+    for line in stats.summary_lines():
+        print(line, flush=True)

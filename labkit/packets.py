@@ -1,0 +1,95 @@
+"""Packets as plain bytes: hex in and out, a classic hexdump, and scapy-built echo requests.
+
+Everything above this floor passes packets around as `bytes` (an IP packet unless the name says `frame`),
+so this module is the one place that turns them into text and back.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Iterable
+
+# What Linux ping sends by default: 56 data bytes, the first 8 a timestamp (zero here, so requests are
+# reproducible), then the incrementing pattern 0x10, 0x11, ... that iputils fills the rest with.
+DEFAULT_PAYLOAD = bytes(8) + bytes(range(0x10, 0x40))
+
+_HEX_DIGITS = frozenset(string.hexdigits)
+_PRINTABLE = frozenset(range(0x20, 0x7F))
+
+
+def to_hex(data: bytes) -> str:
+    """Lowercase hex without spaces ("4500001c..."), the form prompts and recordings use."""
+    return bytes(data).hex()
+
+
+def from_hex(text: str) -> bytes:
+    """Strict hex to bytes: whitespace is allowed anywhere, anything else is an error.
+
+    Tolerant extraction from a model's free text lives in labkit.parse; this is for hex we wrote ourselves.
+    """
+    digits = "".join(text.split())
+    for position, char in enumerate(digits):
+        if char not in _HEX_DIGITS:
+            raise ValueError(f"not hex: {char!r} at digit {position} (only 0-9, a-f and whitespace are allowed)")
+    if len(digits) % 2:
+        raise ValueError(f"odd number of hex digits ({len(digits)}): every byte needs two digits")
+    return bytes.fromhex(digits)
+
+
+def _ascii_gutter(chunk: bytes) -> str:
+    return "".join(chr(b) if b in _PRINTABLE else "." for b in chunk)
+
+
+def hexdump_lines(data: bytes, width: int = 16) -> list[str]:
+    """The rows of `hexdump`, for callers that colour or annotate rows one by one."""
+    data = bytes(data)
+    offset_digits = max(4, len(f"{max(len(data) - 1, 0):x}"))
+    half = width // 2
+    hex_width = width * 3  # "xx " per byte plus one extra space between the halves, minus the trailing space
+    rows = []
+    for start in range(0, len(data), width):
+        chunk = data[start:start + width]
+        left = " ".join(f"{b:02x}" for b in chunk[:half])
+        right = " ".join(f"{b:02x}" for b in chunk[half:])
+        hex_part = f"{left}  {right}" if right else left
+        rows.append(f"{start:0{offset_digits}x}  {hex_part:<{hex_width}}  {_ascii_gutter(chunk)}".rstrip())
+    return rows
+
+
+def hexdump(data: bytes) -> str:
+    """A classic hexdump: offset, 16 bytes a row split 8+8, ASCII gutter ('.' for unprintable bytes).
+
+    0000  45 00 00 54 00 01 00 00  40 01 66 a4 0a 00 00 01   E..T....@.f.....
+    """
+    return "\n".join(hexdump_lines(data))
+
+
+def ip_version(packet: bytes) -> int | None:
+    """4 or 6 from the first nibble, None for empty data or any other version."""
+    if not packet:
+        return None
+    version = packet[0] >> 4
+    return version if version in (4, 6) else None
+
+
+def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x1234, seq: int = 1,
+                 payload: bytes = DEFAULT_PAYLOAD, ttl: int = 64, tos: int = 0, *,
+                 ip_id: int = 1, df: bool = False, options: bytes | Iterable = b"") -> bytes:
+    """An IPv4 ICMP echo request built by scapy (checksums filled in).
+
+    `options` are IP options, either raw bytes (padded to a multiple of 4 by scapy) or scapy IPOption objects.
+    """
+    from scapy.layers.inet import ICMP, IP  # scapy is slow to import; only pay for it when building packets
+
+    ip = IP(src=src, dst=dst, ttl=ttl, tos=tos, id=ip_id, flags="DF" if df else 0)
+    if options:
+        ip.options = options
+    return bytes(ip / ICMP(type=8, code=0, id=ident, seq=seq) / bytes(payload))
+
+
+def echo_request_v6(src: str = "fd00::1", dst: str = "fd00::2", ident: int = 0x1234, seq: int = 1,
+                    payload: bytes = DEFAULT_PAYLOAD, hlim: int = 64) -> bytes:
+    """An IPv6 ICMPv6 echo request built by scapy (checksum over the pseudo-header filled in)."""
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+
+    return bytes(IPv6(src=src, dst=dst, hlim=hlim) / ICMPv6EchoRequest(id=ident, seq=seq, data=bytes(payload)))

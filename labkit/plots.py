@@ -1,0 +1,233 @@
+"""The series' figures, from real labkit results: latency CDF, per-field error heatmap, success by strategy.
+
+Every function returns a matplotlib Figure (nothing is shown or saved here), the same data always gives the
+same figure, and each reads in greyscale: series differ by line style, marker and hatch, not colour alone,
+and heatmap cells carry their number. Rates come with 95 % Wilson intervals from labkit.bench.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Mapping, Sequence
+
+from labkit.bench import summarise, wilson_interval
+from labkit.errors import LabkitError
+
+# Okabe–Ito, as in labkit.widgets.style; black first because it survives any printer.
+SERIES_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--")
+HEATMAP_CMAP = "cividis"   # perceptually uniform and monotonic in lightness: colour-blind and greyscale safe
+
+
+def _figure(width: float = 7.0, height: float = 4.2):
+    # Figure() directly (not pyplot): no global state, no GUI backend, nothing leaks between calls.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _with_simulated(label: str, simulated: bool) -> str:
+    return f"{label} (simulated)" if simulated and "simulated" not in label else label
+
+
+# --- latency CDF --------------------------------------------------------------------------------------------
+
+
+def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo reply latency"):
+    """Empirical CDF of latencies (seconds) per label on a log axis, e.g. kernel vs reference stack vs a model.
+
+    Labels of simulated sources should say so ("simulated:7"); this function plots what it is given.
+    """
+    series = {label: sorted(float(v) for v in values if v is not None and float(v) > 0)
+              for label, values in samples.items()}
+    empty = [label for label, values in series.items() if not values]
+    if not series or len(empty) == len(series):
+        raise LabkitError("latency_cdf needs at least one label with positive latencies (in seconds)")
+    figure = _figure()
+    axes = figure.add_subplot()
+    styles = zip(itertools.cycle(SERIES_COLOURS), itertools.cycle(LINE_STYLES), itertools.cycle(MARKERS))
+    for (label, values), (colour, style, marker) in zip(series.items(), styles):
+        if not values:
+            continue
+        n = len(values)
+        fractions = [(i + 1) / n for i in range(n)]
+        median = values[(n - 1) // 2]
+        axes.step(values, fractions, where="post", color=colour, linestyle=style, linewidth=1.8, marker=marker,
+                  markevery=max(1, n // 8), markersize=5, label=f"{label} (n={n}, median {_seconds(median)})")
+    axes.set_xscale("log")
+    axes.set_xlabel("latency (seconds, log scale)")
+    axes.set_ylabel("fraction of replies at or below")
+    axes.set_ylim(0, 1.02)
+    axes.grid(True, which="major", linestyle=":", linewidth=0.6, color="#888888")
+    axes.set_title(title)
+    axes.legend(loc="lower right", fontsize=8)
+    return figure
+
+
+def _seconds(value: float) -> str:
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    if value < 1:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value:.3g} s"
+
+
+# --- per-field error heatmap -------------------------------------------------------------------------------
+
+
+def _field_errors_from_frame(frame, by: str) -> tuple[dict[str, int], dict[str, Counter]]:
+    for column in (by, "wrong_fields"):
+        if column not in frame.columns:
+            raise LabkitError(f"the results have no {column!r} column; pass a labkit.bench.run_bench DataFrame")
+    trials: dict[str, int] = {}
+    wrong: dict[str, Counter] = {}
+    for group, rows in frame.groupby(by, sort=False):
+        label = str(group)
+        if by == "model" and "simulated" in rows.columns:
+            label = _with_simulated(label, bool(rows["simulated"].astype(bool).any()))
+        trials[label] = len(rows)
+        wrong[label] = Counter(name for names in rows["wrong_fields"] for name in (names or []))
+    return trials, wrong
+
+
+def _field_errors_from_judgements(groups: Mapping[str, Sequence]) -> tuple[dict[str, int], dict[str, Counter],
+                                                                          list[str]]:
+    from labkit.judge import judge
+
+    trials: dict[str, int] = {}
+    wrong: dict[str, Counter] = {}
+    seen_fields: list[str] = []
+    for label, items in groups.items():
+        counter: Counter = Counter()
+        for item in items:
+            verdict = judge(item.request, item.reply) if hasattr(item, "request") else item  # Attempt or Judgement
+            for field_verdict in verdict.fields:
+                if field_verdict.name not in seen_fields:
+                    seen_fields.append(field_verdict.name)
+                if not field_verdict.ok:
+                    counter[field_verdict.name] += 1
+        trials[label] = len(items)
+        wrong[label] = counter
+    return trials, wrong, seen_fields
+
+
+def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
+                        title: str = "Which fields go wrong"):
+    """Share of attempts in which each field was wrong, per group (a heatmap with the % in every cell).
+
+    `results`: a run_bench DataFrame (grouped by the column `by`, e.g. "strategy" or "model"), or a mapping
+    label -> list of judge.Judgement or models.Attempt (judged here). Fields never wrong are left out of a
+    DataFrame (it only lists wrong ones); from judgements every field judged appears, in wire order.
+    """
+    import numpy as np
+
+    if hasattr(results, "columns"):
+        trials, wrong = _field_errors_from_frame(results, by)
+        fields = [name for name, _ in sum(wrong.values(), Counter()).most_common()]
+        fields.sort(key=lambda name: -sum(wrong[g][name] / max(trials[g], 1) for g in trials))
+    elif isinstance(results, Mapping):
+        trials, wrong, fields = _field_errors_from_judgements(results)
+    else:
+        raise LabkitError("field_error_heatmap takes a bench DataFrame or a dict label -> judgements/attempts")
+    if not trials or not any(trials.values()):
+        raise LabkitError("field_error_heatmap needs at least one trial")
+    if len(fields) > max_fields:  # keep the most often wrong ones, still in their original order
+        keep = set(sorted(fields, key=lambda name: -sum(wrong[g][name] for g in trials))[:max_fields])
+        fields = [name for name in fields if name in keep]
+    groups = list(trials)
+    rates = np.array([[wrong[g][name] / trials[g] if trials[g] else np.nan for g in groups] for name in fields],
+                     dtype=float).reshape(len(fields), len(groups))
+    figure = _figure(max(5.0, 1.3 * len(groups) + 3.0), max(2.8, 0.34 * max(len(fields), 1) + 1.6))
+    axes = figure.add_subplot()
+    image = axes.imshow(rates if fields else np.zeros((1, len(groups))), cmap=HEATMAP_CMAP, vmin=0.0, vmax=1.0,
+                        aspect="auto")
+    axes.set_xticks(range(len(groups)), [f"{g}\n(n={trials[g]})" for g in groups], fontsize=8)
+    axes.set_yticks(range(len(fields)), fields, fontsize=8, fontfamily="monospace")
+    for row, name in enumerate(fields):
+        for column, _ in enumerate(groups):
+            value = rates[row, column]
+            text = "–" if np.isnan(value) else f"{value:.0%}"
+            axes.text(column, row, text, ha="center", va="center", fontsize=8,
+                      color="black" if (np.isnan(value) or value > 0.55) else "white")
+    if not fields:
+        axes.text((len(groups) - 1) / 2, 0, "no field was ever wrong", ha="center", va="center", color="white")
+        axes.set_yticks([])
+    axes.set_xlabel(by)
+    axes.set_ylabel("header field")
+    axes.set_title(title)
+    colourbar = figure.colorbar(image, ax=axes, fraction=0.05)
+    colourbar.set_label("attempts with this field wrong (share)")
+    return figure
+
+
+# --- success by strategy -----------------------------------------------------------------------------------
+
+
+def success_by_strategy(results, *, metric: str = "accept", title: str = "Replies Linux ping accepts"):
+    """Success rate per prompt strategy (one bar per model) with 95 % Wilson intervals.
+
+    `results`: a run_bench DataFrame (metric "accept": the receiver accepts; "valid": the answer parsed), or
+    a mapping strategy -> sequence of booleans (one per attempt).
+    """
+    import numpy as np
+
+    if metric not in ("accept", "valid"):
+        raise LabkitError(f"metric must be 'accept' or 'valid', not {metric!r}")
+    table: dict[str, dict[str, tuple[float, float, float, int]]] = {}   # model -> strategy -> (rate, lo, hi, n)
+    if hasattr(results, "columns"):
+        summary = summarise(results)
+        if summary.empty:
+            raise LabkitError("success_by_strategy needs at least one attempt")
+        for row in summary.itertuples(index=False):
+            model = _with_simulated(row.model, bool(row.simulated))
+            table.setdefault(model, {})[row.strategy] = (getattr(row, f"{metric}_rate"), getattr(row, f"{metric}_lo"),
+                                                         getattr(row, f"{metric}_hi"), int(row.n))
+    elif isinstance(results, Mapping):
+        rows = {}
+        for strategy, outcomes in results.items():
+            outcomes = [bool(o) for o in outcomes]
+            if outcomes:
+                low, high = wilson_interval(sum(outcomes), len(outcomes))
+                rows[strategy] = (sum(outcomes) / len(outcomes), low, high, len(outcomes))
+        if not rows:
+            raise LabkitError("success_by_strategy needs at least one attempt")
+        table["results"] = rows
+    else:
+        raise LabkitError("success_by_strategy takes a bench DataFrame or a dict strategy -> list of booleans")
+    strategies = list(dict.fromkeys(s for per_model in table.values() for s in per_model))
+    models = list(table)
+    figure = _figure(max(5.0, 1.1 * len(strategies) * max(1, len(models)) ** 0.5 + 2.5), 4.2)
+    axes = figure.add_subplot()
+    width = 0.8 / len(models)
+    for index, model in enumerate(models):
+        positions, heights, below, above, counts = [], [], [], [], []
+        for s_index, strategy in enumerate(strategies):
+            if strategy not in table[model]:
+                continue
+            rate, low, high, n = table[model][strategy]
+            positions.append(s_index - 0.4 + width * (index + 0.5))
+            heights.append(100 * rate)
+            below.append(100 * (rate - low))
+            above.append(100 * (high - rate))
+            counts.append(n)
+        bars = axes.bar(positions, heights, width=width * 0.92, color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
+                        edgecolor="black", hatch=HATCHES[index % len(HATCHES)], alpha=0.85,
+                        label=model if len(models) > 1 or model != "results" else None)
+        axes.errorbar(positions, heights, yerr=np.array([below, above]), fmt="none", ecolor="black", capsize=4,
+                      linewidth=1.2)
+        for bar, height, n in zip(bars, heights, counts):
+            axes.annotate(f"{height:.0f}%\nn={n}", (bar.get_x() + bar.get_width() / 2, 2), ha="center", va="bottom",
+                          fontsize=7, color="white" if height > 25 else "black")
+    axes.set_xticks(range(len(strategies)), strategies, rotation=15)
+    axes.set_xlabel("prompt strategy")
+    axes.set_ylabel(("accepted by the receiver" if metric == "accept" else "parsed into a packet")
+                    + " (% of attempts, 95% Wilson CI)")
+    axes.set_ylim(0, 105)
+    axes.grid(True, axis="y", linestyle=":", linewidth=0.6, color="#888888")
+    axes.set_title(title)
+    if len(models) > 1 or models != ["results"]:
+        axes.legend(fontsize=8, loc="lower right")
+    return figure

@@ -1,0 +1,72 @@
+"""What every labkit view shares: a live ipywidget, a static HTML export and a stable plain-text form.
+
+Three forms because notebooks are read three ways: live in JupyterLab (the widget), on GitHub/nbviewer
+(static HTML, no kernel) and in terminals and nbval comparisons (plain text, identical on every run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipywidgets
+
+from labkit.widgets.style import style_block
+
+
+class LabkitView(ipywidgets.VBox):
+    """Base class: subclasses implement `body_html()` and `text()`, and call `_refresh()` after a change."""
+
+    css_class = "labkit-view"
+
+    def __init__(self, controls: list[ipywidgets.Widget] | None = None, **kwargs) -> None:
+        self._html = ipywidgets.HTML()
+        super().__init__(children=[*(controls or []), self._html], **kwargs)
+
+    # --- what subclasses provide -------------------------------------------------------------------------
+    def body_html(self) -> str:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def css_labels(self) -> list[str]:
+        """Field labels that get hover rules in the stylesheet."""
+        return []
+
+    # --- the three forms ---------------------------------------------------------------------------------
+    def to_html(self) -> str:
+        """Self-contained static HTML (stylesheet included), the same on every run for the same input."""
+        return f'{style_block(self.css_labels())}<div class="{self.css_class}">{self.body_html()}</div>'
+
+    def _refresh(self) -> None:
+        self._html.value = self.to_html()
+
+    def save_html(self, path: str | Path) -> Path:
+        """Write a standalone HTML page, e.g. for slides or a course website."""
+        path = Path(path)
+        path.write_text(f'<!doctype html><meta charset="utf-8"><title>{type(self).__name__}</title>\n'
+                        f"{self.to_html()}\n", encoding="utf-8")
+        return path
+
+    def static(self):
+        """An IPython HTML object: display(view.static()) keeps a picture in the saved notebook without a kernel."""
+        from IPython.display import HTML
+
+        return HTML(self.to_html())
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(self.text())
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        # The live widget for JupyterLab, plus HTML and text for renderers without a kernel; ipywidgets alone
+        # would give a truncated repr as text/plain.
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = self.text()
+        bundle["text/html"] = self.to_html()
+        return bundle

@@ -1,0 +1,167 @@
+"""A packet's bytes laid out by field: who owns each byte, its colour, its tooltip and its legend entry.
+
+Built on labkit.fields (the field map); PacketView, DiffView and the checksum walkthrough all draw from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from labkit.errors import LabkitError
+from labkit.fields import Field, byte_owners, field_map
+from labkit.packets import ip_version
+from labkit.widgets.grid import Cell
+from labkit.widgets.style import MISSING_BACKGROUND, esc, field_colours
+
+_KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def guess_link(data: bytes) -> str:
+    """'ip' when the data starts like an IPv4/IPv6 header, else 'ether' (an Ethernet frame, e.g. ARP)."""
+    return "ip" if ip_version(data) is not None else "ether"
+
+
+def as_bytes(data: bytes | bytearray | str, what: str = "packet") -> bytes:
+    """Bytes as given, or hex text (whitespace allowed); a clear LabkitError for anything else."""
+    if isinstance(data, str):
+        from labkit.packets import from_hex
+
+        try:
+            return from_hex(data)
+        except ValueError as exc:
+            raise LabkitError(f"{what}: {exc}") from None
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise LabkitError(f"{what}: expected bytes or a hex string, got {type(data).__name__}")
+
+
+def _span(field: Field) -> str:
+    last = field.offset + field.length - 1
+    where = f"byte {field.offset}" if field.length == 1 else f"bytes {field.offset}–{last}"
+    if field.bits is not None:
+        first, count = field.bits
+        where += f", bit {first}" if count == 1 else f", bits {first}–{first + count - 1}"
+    return where
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    key: str            # one character for the text legend
+    label: str          # the owner label ("ip.src", "ip.version+ihl")
+    colour: str
+    offset: int
+    length: int
+    members: tuple[Field, ...]
+
+    @property
+    def value_text(self) -> str:
+        return " / ".join(field.describe() for field in self.members) or "?"
+
+    @property
+    def title(self) -> str:
+        return "\n".join(f"{field.name} = {field.describe()} ({_span(field)})" for field in self.members) \
+            or f"{self.label} (bytes {self.offset}–{self.offset + self.length - 1})"
+
+
+class PacketLayout:
+    """Field map + owners + colours for one packet. Raises LabkitError if the bytes cannot be mapped."""
+
+    def __init__(self, data: bytes, link: str | None = None) -> None:
+        self.data = bytes(data)
+        self.link = link or guess_link(self.data)
+        try:
+            self.fields: list[Field] = field_map(self.data, self.link)
+        except ValueError as exc:
+            raise LabkitError(f"cannot lay out this packet by field: {exc}") from None
+        self.owners: list[str | None] = byte_owners(self.fields, len(self.data))
+
+    @cached_property
+    def legend(self) -> tuple[LegendEntry, ...]:
+        labels: list[str] = []
+        for owner in self.owners:
+            if owner is not None and owner not in labels:
+                labels.append(owner)
+        colours = field_colours(labels)
+        entries = []
+        for index, label in enumerate(labels):
+            offsets = [i for i, owner in enumerate(self.owners) if owner == label]
+            members = tuple(f for f in self.fields if f.name == label or (
+                f.length > 0 and all(0 <= i < len(self.owners) and self.owners[i] == label
+                                     for i in range(f.offset, f.offset + f.length))))
+            entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, colours[label], offsets[0],
+                                       offsets[-1] - offsets[0] + 1, members))
+        return tuple(entries)
+
+    @cached_property
+    def _entry_by_label(self) -> dict[str, LegendEntry]:
+        return {entry.label: entry for entry in self.legend}
+
+    @property
+    def layers(self) -> list[str]:
+        seen: list[str] = []
+        for field in self.fields:
+            if field.layer not in seen:
+                seen.append(field.layer)
+        return seen
+
+    def summary(self) -> str:
+        """"IPv4/ICMP echo-request, 84 bytes"."""
+        kind = next((f.describe().split("(")[-1].rstrip(")") for f in self.fields
+                     if f.name in ("icmp.type", "icmpv6.type", "arp.op")), "")
+        return f"{'/'.join(self.layers)}{' ' + kind if kind else ''}, {len(self.data)} bytes"
+
+    def fields_at(self, offset: int) -> list[Field]:
+        return [f for f in self.fields if f.offset <= offset < f.offset + f.length]
+
+    def title_at(self, offset: int) -> str:
+        """The tooltip for one byte: each field holding it, decoded, with its span, then the byte itself."""
+        if not 0 <= offset < len(self.data):
+            raise LabkitError(f"offset {offset} is outside the packet (0–{len(self.data) - 1})")
+        lines = [f"{f.name} = {f.describe()} ({_span(f)})" for f in self.fields_at(offset)]
+        lines.append(f"offset {offset} (0x{offset:04x}): 0x{self.data[offset]:02x}")
+        return "\n".join(lines)
+
+    def offsets_of(self, name: str) -> tuple[int, ...]:
+        """Bytes of a field (by field name) or of a legend label (a bit-field group)."""
+        if name in self._entry_by_label:
+            return tuple(i for i, owner in enumerate(self.owners) if owner == name)
+        for field in self.fields:
+            if field.name == name:
+                return tuple(range(field.offset, field.offset + field.length))
+        raise LabkitError(f"no field {name!r} in this packet; choose one of: "
+                          + ", ".join(f.name for f in self.fields))
+
+    def colour_at(self, offset: int) -> str:
+        owner = self.owners[offset] if offset < len(self.owners) else None
+        return self._entry_by_label[owner].colour if owner in self._entry_by_label else MISSING_BACKGROUND
+
+    def is_field_start(self, offset: int) -> bool:
+        return 0 < offset < len(self.owners) and self.owners[offset] != self.owners[offset - 1]
+
+    def cells(self, selected: tuple[int, ...] = ()) -> list[Cell]:
+        chosen = set(selected)
+        return [Cell(offset, value, self.owners[offset], self.colour_at(offset), self.title_at(offset),
+                     self.is_field_start(offset), offset in chosen)
+                for offset, value in enumerate(self.data)]
+
+    def text_keys(self) -> list[str]:
+        """One legend key per byte, for the text form (a "aa bb cc" line under each hexdump row)."""
+        keys = {entry.label: entry.key for entry in self.legend}
+        return [keys.get(owner, "") if owner else "" for owner in self.owners]
+
+    def legend_text(self) -> list[str]:
+        width = max((len(entry.label) for entry in self.legend), default=0)
+        return [f"  {entry.key}  {entry.label:<{width}}  @{entry.offset:<3} {entry.length:>2}B  {entry.value_text}"
+                for entry in self.legend]
+
+    def legend_html(self, selected: str | None = None) -> str:
+        items = []
+        for entry in self.legend:
+            chosen = ' data-selected="1"' if selected is not None and selected in (
+                entry.label, *(f.name for f in entry.members)) else ""
+            items.append(
+                f'<li data-field="{esc(entry.label)}"{chosen} title="{esc(entry.title)}">'
+                f'<span class="labkit-swatch" style="background:{entry.colour}"></span>'
+                f"<code>{esc(entry.label)}</code> <span>{esc(entry.value_text)}</span></li>")
+        return f'<ul class="labkit-legend" data-role="legend">{"".join(items)}</ul>'

@@ -1,0 +1,92 @@
+"""PacketView: a hex grid in which every byte wears the colour of the header field it belongs to."""
+
+from __future__ import annotations
+
+import ipywidgets
+
+from labkit.widgets.base import LabkitView
+from labkit.widgets.grid import grid_html, grid_text
+from labkit.widgets.layout import PacketLayout, as_bytes
+from labkit.widgets.style import esc
+
+NO_SELECTION = "(no field selected)"
+
+
+class PacketView(LabkitView):
+    """A packet (IPv4/ICMP, IPv6/ICMPv6, or an Ethernet frame such as ARP) coloured by field, with a legend.
+
+    Hover a byte or a legend entry for the field's name, decoded value and offset; pick a field in the
+    dropdown (or call `select`) to outline its bytes.
+    """
+
+    css_class = "labkit-view labkit-packet"
+
+    def __init__(self, packet: bytes | str, link: str | None = None, *, title: str = "",
+                 select: str | None = None) -> None:
+        self.layout_map = PacketLayout(as_bytes(packet), link)
+        self.heading = title
+        self.selected: str | None = None
+        self._syncing = False
+        self.dropdown = ipywidgets.Dropdown(
+            options=[NO_SELECTION, *(f.name for f in self.layout_map.fields)], value=NO_SELECTION,
+            description="field", layout=ipywidgets.Layout(width="320px"))
+        super().__init__(controls=[self.dropdown])
+        self.dropdown.observe(self._on_dropdown, names="value")
+        self.select(select)
+
+    @property
+    def packet(self) -> bytes:
+        return self.layout_map.data
+
+    @property
+    def fields(self):
+        return self.layout_map.fields
+
+    @property
+    def selected_offsets(self) -> tuple[int, ...]:
+        return self.layout_map.offsets_of(self.selected) if self.selected else ()
+
+    def title_at(self, offset: int) -> str:
+        """What hovering the byte at `offset` shows."""
+        return self.layout_map.title_at(offset)
+
+    def select(self, name: str | None) -> None:
+        """Outline the bytes of one field (a field name or a legend label); None clears the selection."""
+        if name is not None:
+            self.layout_map.offsets_of(name)  # raises LabkitError naming the valid fields
+        self.selected = name
+        wanted = name if name in self.dropdown.options else NO_SELECTION
+        self._syncing = True  # moving the dropdown to match must not select again
+        try:
+            self.dropdown.value = wanted
+        finally:
+            self._syncing = False
+        self._refresh()
+
+    def _on_dropdown(self, change: dict) -> None:
+        if not self._syncing:
+            self.select(None if change["new"] == NO_SELECTION else change["new"])
+
+    def body_html(self) -> str:
+        layout = self.layout_map
+        heading = f"{esc(self.heading)} · " if self.heading else ""
+        selection = ""
+        if self.selected:
+            offsets = self.selected_offsets
+            selection = (f'<div data-role="selection">selected <code>{esc(self.selected)}</code>: '
+                         f"bytes {offsets[0]}–{offsets[-1]}</div>")
+        return (f"<h4>{heading}{esc(layout.summary())}</h4>"
+                f"{grid_html(layout.cells(self.selected_offsets))}"
+                f"{layout.legend_html(self.selected)}{selection}")
+
+    def css_labels(self) -> list[str]:
+        return [entry.label for entry in self.layout_map.legend]
+
+    def text(self) -> str:
+        layout = self.layout_map
+        head = f"PacketView: {self.heading + ' · ' if self.heading else ''}{layout.summary()}"
+        lines = [head, *grid_text(layout.data, annotations=layout.text_keys()), "legend:", *layout.legend_text()]
+        if self.selected:
+            offsets = self.selected_offsets
+            lines.append(f"selected: {self.selected} (bytes {offsets[0]}–{offsets[-1]})")
+        return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""Colours and CSS shared by every labkit widget.
+
+Colours come from the Okabe–Ito palette (safe for the common kinds of colour blindness), lightened so black
+text stays readable on them. Nothing is told by colour alone: fields also have boundaries and legend names,
+hallucinated bytes are bold, underlined and marked with ^^.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Okabe & Ito (2008), "Color Universal Design"; black is left out because it is the text colour.
+OKABE_ITO = (
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#009E73",  # bluish green
+    "#F0E442",  # yellow
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+)
+MARK_COLOUR = "#D55E00"  # vermillion: hallucinated bytes and failed checks (always with a non-colour cue too)
+OK_COLOUR = "#009E73"
+MISSING_BACKGROUND = "#ffffff"
+
+
+def tint(colour: str, strength: float = 0.45) -> str:
+    """The colour mixed with white, so that black monospace text on it keeps a good contrast."""
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    mixed = (round(channel * strength + 255 * (1 - strength)) for channel in (red, green, blue))
+    return "#" + "".join(f"{channel:02x}" for channel in mixed)
+
+
+def field_colours(labels: list[str]) -> dict[str, str]:
+    """A background colour for each field label, cycling through the palette in packet order.
+
+    Cycling by position keeps neighbouring fields apart; the same packet layout always gets the same colours,
+    so a request and its reply shown side by side match.
+    """
+    return {label: tint(OKABE_ITO[index % len(OKABE_ITO)]) for index, label in enumerate(labels)}
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value for text or a quoted attribute."""
+    return html.escape(str(value), quote=True)
+
+
+# One stylesheet for all views. Inline styles carry the essentials (colours, bold, underline) so the static
+# HTML still reads where a renderer strips <style> blocks (GitHub); the sheet adds hover and layout niceties.
+BASE_CSS = """
+.labkit-view { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 13px; color: #111;
+  line-height: 1.35; }
+.labkit-view h4 { margin: 4px 0 6px 0; font-size: 14px; }
+.labkit-hex { border-collapse: separate; border-spacing: 2px 2px;
+  font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
+.labkit-hex td { padding: 1px 3px; text-align: center; border-radius: 2px; min-width: 1.6em; }
+.labkit-hex td.labkit-off { color: #555; text-align: right; padding-right: 8px; background: none; }
+.labkit-hex td.labkit-gap { min-width: 0.6em; padding: 0; background: none; }
+.labkit-hex td.labkit-byte { cursor: help; border: 1px solid transparent; }
+.labkit-hex td.labkit-byte:hover { outline: 2px solid #000; }
+.labkit-hex td.labkit-start { border-left: 2px solid #333; }
+.labkit-hex td[data-selected="1"] { outline: 2px solid #000; font-weight: bold; }
+.labkit-hex td[data-hallucinated="1"] { font-weight: bold; text-decoration: underline; text-decoration-thickness: 2px; }
+.labkit-hex tr.labkit-marker td { color: #000; font-weight: bold; padding-top: 0; padding-bottom: 0;
+  line-height: 1; background: none; }
+.labkit-legend { display: flex; flex-wrap: wrap; gap: 4px 10px; margin: 6px 0; padding: 0; list-style: none; }
+.labkit-legend li { display: inline-flex; align-items: center; gap: 4px; cursor: help; }
+.labkit-legend li[data-selected="1"] { font-weight: bold; text-decoration: underline; }
+.labkit-swatch { display: inline-block; width: 1.1em; height: 1.1em; border: 1px solid #333; border-radius: 2px; }
+.labkit-side { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+.labkit-table { border-collapse: collapse; margin: 6px 0; }
+.labkit-table th, .labkit-table td { border-bottom: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+.labkit-table td.labkit-mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+.labkit-table tr[data-current="1"] td { background: #fff3b0; font-weight: bold; }
+.labkit-verdict { margin: 6px 0; padding: 4px 8px; border-left: 4px solid #333; }
+.labkit-verdict[data-accepted="0"] { border-left-style: double; border-left-width: 6px; }
+.labkit-counters { display: flex; flex-wrap: wrap; gap: 8px 18px; margin: 4px 0; }
+.labkit-counter b { font-size: 18px; font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; }
+"""
+
+
+_CSS_SAFE = re.compile(r"[\w.+/:, -]+")
+
+
+def hover_css(labels: list[str]) -> str:
+    """Rules that outline all bytes of a field while the mouse is on one of them or on its legend entry.
+
+    Uses :has(), which JupyterLab's browsers support; where it is not supported the title tooltips still work.
+    """
+    rules = []
+    for label in labels:
+        if not _CSS_SAFE.fullmatch(label):
+            continue  # a label we cannot quote safely just loses the hover outline, never breaks the sheet
+        quoted = label
+        rules.append(
+            f'.labkit-view:has([data-field="{quoted}"]:hover) td[data-field="{quoted}"]'
+            " { outline: 2px solid #000; }"
+        )
+    return "\n".join(rules)
+
+
+def style_block(labels: list[str] = ()) -> str:
+    return f"<style>{BASE_CSS}{hover_css(list(labels))}</style>"

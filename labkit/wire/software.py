@@ -1,0 +1,323 @@
+"""Software wire: an in-process cable plus a pinger that prints what Linux `ping` would print.
+
+Needs no root and no network, so the live half of the course runs on Binder and laptops too. Two ends:
+`wire.responder` is a Wire (IP packets in, replies out) and `wire.host` is where the Pinger sits.
+
+Time comes in two flavours. Real time: the pinger sleeps `interval` between requests and RTTs are clock
+time. Virtual time: the pinger does not sleep; request i is stamped as sent at (i-1)*interval and a reply's
+RTT is the real time it took plus the `delay_s` the responder attached to it (a simulated model's virtual
+latency), so a "3 s" model gives "time=3000 ms" lines instantly.
+
+The pinger judges replies the way Linux ping does, through a `check` function handed in by the caller
+(labkit.judge.judge; the wire floor cannot import the judge floor). A reply Linux would drop (a bad
+checksum, say) is lost, as on a real host, but where ping would print nothing the pinger prints one line in
+parentheses saying why, e.g. "(icmp_seq=1: Linux drops this: ICMP checksum ...)". A packet that does not
+match any request (another echo id) is ignored silently, as ping does.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Protocol, TextIO
+
+from labkit.packets import echo_request, echo_request_v6
+from labkit.wire.base import WireGone
+
+DEFAULT_PAYLOAD_SIZE = 56          # Linux ping's default: 8 bytes of timestamp + 48 pattern bytes
+
+
+class _ChecksumLike(Protocol):
+    ok: bool
+
+
+class Verdict(Protocol):
+    """What the pinger needs from a judgement (labkit.judge.Judgement fits)."""
+
+    accepted: bool
+    reason: str
+    checksums: Iterable[_ChecksumLike]
+
+
+ReplyCheck = Callable[[bytes, bytes], Verdict]       # (request, reply) -> verdict
+
+
+class _End:
+    """One end of the cable: sends into one queue, receives from the other."""
+
+    link = "ip"
+
+    def __init__(self, inbox: "queue.Queue[tuple[bytes, float]]", outbox: "queue.Queue[tuple[bytes, float]]",
+                 cable: "SoftwareWire"):
+        self._inbox, self._outbox, self._cable = inbox, outbox, cable
+
+    def recv_with_delay(self, timeout: float) -> tuple[bytes, float] | None:
+        """(packet, virtual delay in seconds) or None after `timeout`; WireGone once the cable is unplugged."""
+        if self._cable.unplugged:
+            raise WireGone("the software wire was unplugged")
+        try:
+            return self._inbox.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return None
+
+    def recv(self, timeout: float) -> bytes | None:
+        item = self.recv_with_delay(timeout)
+        return None if item is None else item[0]
+
+    def send(self, data: bytes, delay_s: float = 0.0) -> None:
+        """Put `data` on the cable; `delay_s` is virtual time it spent getting here (0 in real time)."""
+        if self._cable.unplugged:
+            raise WireGone("the software wire was unplugged")
+        self._outbox.put((bytes(data), float(delay_s)))
+
+    def frame_done(self) -> None:
+        """The receiver has finished with one packet it took (answered, dropped or ignored)."""
+        self._inbox.task_done()
+
+    def peer_idle(self, timeout: float) -> bool:
+        """True once the other end has finished with every packet we sent it (it calls frame_done())."""
+        sent = self._outbox
+        with sent.all_tasks_done:
+            return sent.all_tasks_done.wait_for(lambda: sent.unfinished_tasks == 0, timeout)
+
+    def close(self) -> None:
+        """Closing one end leaves the cable usable for the other; unplug() ends both."""
+
+
+class SoftwareWire:
+    """An in-process cable: `host` end for the pinger, `responder` end (a Wire) for the responder."""
+
+    carries_virtual_delay = True       # the responder may attach a model's virtual latency to each reply
+
+    def __init__(self) -> None:
+        to_responder: queue.Queue[tuple[bytes, float]] = queue.Queue()
+        to_host: queue.Queue[tuple[bytes, float]] = queue.Queue()
+        self.unplugged = False
+        self.host = _End(to_host, to_responder, self)
+        self.responder = _End(to_responder, to_host, self)
+        self.responder.carries_virtual_delay = True   # type: ignore[attr-defined]
+
+    def unplug(self) -> None:
+        """Pull the cable out: both ends raise WireGone from now on (like an interface going away)."""
+        self.unplugged = True
+
+
+@dataclass
+class PingStats:
+    """The numbers behind ping's statistics block; RTTs in seconds."""
+
+    destination: str
+    transmitted: int = 0
+    received: int = 0
+    duplicates: int = 0
+    rejected: int = 0                         # matched a request, but Linux would drop it (judge's verdict)
+    corrupted: int = 0                        # of those, how many had a wrong checksum
+    ignored: int = 0                          # packets Linux ping would not match to a request
+    rtts: list[float] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    ignored_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def loss_percent(self) -> float:
+        if not self.transmitted:
+            return 0.0
+        return (self.transmitted - self.received) * 100.0 / self.transmitted
+
+    def summary_lines(self) -> list[str]:
+        """Exactly the shape of iputils ping's closing block."""
+        counts = f"{self.transmitted} packets transmitted, {self.received} received"
+        if self.duplicates:
+            counts += f", +{self.duplicates} duplicates"
+        counts += f", {self.loss_percent:g}% packet loss, time {self.elapsed_s * 1000:.0f}ms"
+        lines = [f"--- {self.destination} ping statistics ---", counts]
+        if self.rtts:
+            ms = [r * 1000 for r in self.rtts]
+            avg = sum(ms) / len(ms)
+            mdev = math.sqrt(max(sum(m * m for m in ms) / len(ms) - avg * avg, 0.0))
+            lines.append(f"rtt min/avg/max/mdev = {min(ms):.3f}/{avg:.3f}/{max(ms):.3f}/{mdev:.3f} ms")
+        return lines
+
+
+def format_rtt_ms(rtt_s: float) -> str:
+    """iputils' precision rule: 0.045, 3.21, 32.1, 302 ms."""
+    ms = rtt_s * 1000
+    if ms >= 100:
+        return f"{ms:.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    if ms >= 1:
+        return f"{ms:.2f}"
+    return f"{ms:.3f}"
+
+
+def echo_ids(packet: bytes) -> tuple[int, int, int, int] | None:
+    """(icmp type, id, seq, ttl/hop limit) of an unfragmented ICMP/ICMPv6 packet, else None.
+
+    Byte-level on purpose: the pinger only needs to know which request a reply claims to answer.
+    """
+    if len(packet) < 28:
+        return None
+    version = packet[0] >> 4
+    if version == 4:
+        ihl = (packet[0] & 0x0F) * 4
+        if packet[9] != 1 or len(packet) < ihl + 8:
+            return None
+        icmp, ttl = ihl, packet[8]
+    elif version == 6:
+        if len(packet) < 48 or packet[6] != 58:
+            return None
+        icmp, ttl = 40, packet[7]
+    else:
+        return None
+    ident, seq = struct.unpack_from("!HH", packet, icmp + 4)
+    return packet[icmp], ident, seq, ttl
+
+
+@dataclass
+class _Sent:
+    request: bytes
+    sent_at: float          # on the pinger's clock (virtual or real), seconds since start
+    real_sent: float        # time.monotonic() at send
+    answered: bool = False
+
+
+class Pinger:
+    """Sends echo requests down the host end and reports like Linux ping."""
+
+    def __init__(self, end: _End, *, check: ReplyCheck, src: str = "10.0.0.1", dst: str = "10.0.0.2",
+                 ident: int = 0x4C4B, payload: bytes | None = None, out: TextIO | None = sys.stdout):
+        self.end, self.check, self.src, self.dst, self.ident = end, check, src, dst, ident
+        self.payload = payload
+        self.out = out
+        self.v6 = ":" in dst
+        self.lines: list[str] = []            # everything printed, also kept for notebooks and tests
+        self._last_arrival = 0.0
+
+    def _print(self, line: str) -> None:
+        self.lines.append(line)
+        if self.out is not None:
+            print(line, file=self.out, flush=True)
+
+    def _request(self, seq: int, sent_at: float) -> bytes:
+        payload = self.payload
+        if payload is None:   # like ping: a timestamp, then the byte pattern 0x08, 0x09, ...
+            seconds = int(sent_at)
+            stamp = struct.pack("!II", seconds, int((sent_at - seconds) * 1e6))
+            payload = stamp + bytes(range(8, DEFAULT_PAYLOAD_SIZE))
+        build = echo_request_v6 if self.v6 else echo_request
+        return build(src=self.src, dst=self.dst, ident=self.ident, seq=seq, payload=payload)
+
+    def run(self, count: int = 4, interval: float = 1.0, *, real_time: bool = False,
+            deadline_s: float = 10.0) -> PingStats:
+        """Ping `count` times; print lines as ping would; return the statistics.
+
+        In virtual time each request is sent once the responder has finished with the previous one
+        (the software wire knows when it has), so nothing waits for replies that will not come.
+        `deadline_s` is how long a reply may take before it counts as lost (ping's -W).
+        """
+        if count < 1 or interval < 0 or deadline_s <= 0:
+            raise ValueError("count must be >= 1, interval >= 0 and deadline_s > 0")
+        size = len(self.payload) if self.payload is not None else DEFAULT_PAYLOAD_SIZE
+        overhead = 48 if self.v6 else 28
+        mode = "real time" if real_time else "virtual time"
+        self._print(f"PING {self.dst} ({self.dst}) {size}({size + overhead}) bytes of data. [software wire, {mode}]")
+        stats = PingStats(destination=self.dst)
+        sent: dict[int, _Sent] = {}
+        arrived: list[tuple[float, str]] = []    # (arrival on the pinger's clock, line), printed in order
+        start = time.monotonic()
+
+        def take(timeout: float) -> bool:
+            item = self.end.recv_with_delay(timeout)
+            if item is not None:
+                self._account(item[0], item[1], sent, stats, arrived, deadline_s)
+            return item is not None
+
+        def flush(upto: float) -> None:
+            arrived.sort()
+            while arrived and arrived[0][0] <= upto:
+                self._print(arrived.pop(0)[1])
+
+        for seq in range(1, count + 1):
+            due = (seq - 1) * interval
+            if real_time:
+                while time.monotonic() - start < due:       # keep receiving while waiting for the slot
+                    take(max(due - (time.monotonic() - start), 0.0))
+                    flush(math.inf)
+                due = time.monotonic() - start
+            request = self._request(seq, due)
+            sent[seq] = _Sent(request, due, time.monotonic())
+            self.end.send(request)
+            stats.transmitted += 1
+            if not real_time:
+                flush(due)
+                self._wait_for_peer(take, deadline_s)
+        self._drain(take, sent, deadline_s)
+        last_event = max([*(a for a, _ in arrived), *(s.sent_at for s in sent.values())], default=0.0)
+        flush(math.inf)
+        stats.elapsed_s = time.monotonic() - start if real_time else max(last_event, self._last_arrival)
+        self._print("")
+        for line in stats.summary_lines():
+            self._print(line)
+        return stats
+
+    def _wait_for_peer(self, take: Callable[[float], bool], deadline_s: float) -> None:
+        """Virtual time: wait (in real time) until the responder has finished with what we sent."""
+        give_up = time.monotonic() + deadline_s
+        while time.monotonic() < give_up:
+            if take(0.0):
+                continue
+            if self.end.peer_idle(0.02):
+                while take(0.0):
+                    pass
+                return
+
+    def _drain(self, take: Callable[[float], bool], sent: dict[int, _Sent], deadline_s: float) -> None:
+        """After the last request: collect replies until all are in, the responder is idle, or the deadline."""
+        give_up = time.monotonic() + deadline_s
+        while time.monotonic() < give_up and not all(s.answered for s in sent.values()):
+            if take(0.02):
+                continue
+            if self.end.peer_idle(0.0):
+                while take(0.0):
+                    pass
+                return
+
+    def _account(self, reply: bytes, delay: float, sent: dict[int, _Sent], stats: PingStats,
+                 arrived: list[tuple[float, str]], deadline_s: float) -> None:
+        ids = echo_ids(reply)
+        entry = sent.get(ids[2]) if ids is not None and ids[1] == self.ident else None
+        if entry is None:
+            stats.ignored += 1
+            stats.ignored_reasons.append("does not match any request we sent (id/seq)")
+            return
+        verdict = self.check(entry.request, reply)
+        rtt = time.monotonic() - entry.real_sent + delay
+        if rtt > deadline_s:
+            stats.ignored += 1
+            stats.ignored_reasons.append(f"arrived after {rtt:.1f} s, past the {deadline_s:g} s deadline")
+            return
+        _, _, seq, ttl = ids  # type: ignore[misc]
+        if not verdict.accepted:     # Linux drops it silently; we say why, in a line unlike ping's own
+            stats.rejected += 1
+            stats.corrupted += any(not check.ok for check in verdict.checksums)
+            arrived.append((entry.sent_at + rtt, f"(icmp_seq={seq}: {verdict.reason})"))
+            return
+        size = len(reply) - (40 if self.v6 else (reply[0] & 0x0F) * 4)
+        source = socket.inet_ntop(socket.AF_INET6, reply[8:24]) if self.v6 else socket.inet_ntoa(reply[12:16])
+        line = f"{size} bytes from {source}: icmp_seq={seq} ttl={ttl} time={format_rtt_ms(rtt)} ms"
+        for warning in getattr(verdict, "warnings", ()):
+            line += f" {warning}"
+        if entry.answered:
+            stats.duplicates += 1
+            line += " (DUP!)"
+        else:
+            entry.answered = True
+            stats.received += 1
+            stats.rtts.append(rtt)
+        arrived.append((entry.sent_at + rtt, line))
+        self._last_arrival = max(self._last_arrival, entry.sent_at + rtt)

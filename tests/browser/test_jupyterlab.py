@@ -1,0 +1,173 @@
+"""Real browser: JupyterLab 4 + Debian's chromium driven by Playwright run widgets_demo.ipynb and read the DOM.
+
+Checks what only a browser can show: the widgets render as live ipywidgets, the DiffView marks exactly the
+corrupted bytes, the PacketView shows its legend and answers a dropdown change from the kernel, and the
+checksum walkthrough steps on a button click. A screenshot is kept in test-artifacts/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+NOTEBOOK = HERE / "widgets_demo.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CORRUPTED = {13, 23, 40}      # must match CORRUPTED in widgets_demo.ipynb
+ICMP_CHECKSUM_BYTES = {22, 23}
+WAIT_MS = 45_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _sync_playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright); CI installs it")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI installs it")
+    return sync_playwright
+
+
+def _quiet_settings(settings_dir: Path) -> None:
+    """No "get Jupyter news?" toast over the screenshot, and no update checks (we are offline)."""
+    target = settings_dir / "@jupyterlab" / "apputils-extension"
+    target.mkdir(parents=True)
+    (target / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """A JupyterLab server on a free loopback port, no token, over a copy of the notebook; always killed."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    settings = tmp_path / "settings"
+    _quiet_settings(settings)
+    port = _free_port()
+    log_path = tmp_path / "jupyter.log"
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+               "--ServerApp.port_retries=0", f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
+                                  start_new_session=True)  # its own process group: kernels die with it
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=1).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield url, log_path
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(server.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            server.wait(5)
+
+
+def _offsets(locator) -> set[int]:
+    return {int(value) for value in locator.evaluate_all("cells => cells.map(c => c.dataset.offset)")}
+
+
+def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
+    sync_playwright = _sync_playwright()
+    url, log_path = jupyter_lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    started = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = None
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
+            page.set_default_timeout(WAIT_MS)
+            page.goto(f"{url}/doc/tree/{NOTEBOOK.name}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+
+            # Run every cell: click into the first code cell, then Shift+Enter through the notebook.
+            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+            for _ in range(page.locator(".jp-CodeCell").count()):
+                page.keyboard.press("Shift+Enter")
+            page.wait_for_selector(".widget-html .labkit-diff")
+            page.wait_for_selector(".widget-html .labkit-packet")
+            page.wait_for_selector(".widget-html .labkit-checksum")
+
+            # DiffView: exactly the corrupted bytes are marked, each with a ^^ marker, and the verdict is in words.
+            diff = page.locator(".widget-html .labkit-diff")
+            marked = _offsets(diff.locator("[data-role='model'] td[data-hallucinated='1']"))
+            assert marked == CORRUPTED
+            markers = diff.locator("[data-role='model'] td[data-marker-for]")
+            assert {int(v) for v in markers.evaluate_all("m => m.map(x => x.dataset.markerFor)")} == CORRUPTED
+            assert set(markers.all_inner_texts()) == {"^^"}
+            assert _offsets(diff.locator("[data-role='reference'] td[data-hallucinated='1']")) == set()
+            verdict = diff.locator("[data-role='verdict']")
+            assert verdict.get_attribute("data-accepted") == "0"
+            assert "drops" in verdict.inner_text()
+            assert diff.locator("[data-role='fields'] tr[data-field='ip.src'][data-ok='0']").count() == 1
+
+            # PacketView: a legend with the header fields, a decoded tooltip, and selection via the dropdown.
+            packet_widget = page.locator(".widget-vbox", has=page.locator(".labkit-packet")).last
+            legend = packet_widget.locator("[data-role='legend'] li")
+            assert legend.count() >= 12
+            assert "ip.src" in " ".join(legend.all_inner_texts())
+            assert "10.0.0.2" in packet_widget.locator("td[data-offset='12']").get_attribute("title")
+            packet_widget.locator("select").select_option("icmp.chksum")
+            page.wait_for_selector(".labkit-packet td[data-selected='1']")
+            assert _offsets(packet_widget.locator("td[data-selected='1']")) == ICMP_CHECKSUM_BYTES
+
+            # ChecksumWalkthrough: "next" moves the highlighted step from the first word to the second.
+            walk = page.locator(".widget-vbox", has=page.locator(".labkit-checksum")).last
+            assert walk.locator("tr[data-current='1']").get_attribute("data-step") == "0"
+            walk.get_by_role("button", name="next ▶").click()
+            page.wait_for_selector(".labkit-checksum tr[data-current='1'][data-step='1']")
+
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-widgets.png"), full_page=True)
+            for name, widget in (("diff", diff), ("packet", packet_widget), ("walkthrough", walk)):
+                widget.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name}.png"))
+        except Exception:
+            try:
+                if page is not None:
+                    page.screenshot(path=str(ARTIFACTS / "jupyterlab-widgets-failure.png"), full_page=True)
+            finally:
+                print(log_path.read_text()[-3000:])
+            raise
+        finally:
+            browser.close()
+    assert time.monotonic() - started < 120

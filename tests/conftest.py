@@ -1,0 +1,16 @@
+"""Shared fixtures: only the loopback Messages API server (see tests/messages_server.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from messages_server import MessagesServer
+
+
+@pytest.fixture
+def messages_server() -> Iterator[MessagesServer]:
+    """A real HTTP server on 127.0.0.1:<random port> speaking the Messages API, scripted by the test."""
+    with MessagesServer() as server:
+        yield server

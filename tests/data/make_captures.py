@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Record the golden captures: real clients ping the real Linux kernel inside two network namespaces.
+
+Why: labkit's reference stack claims to answer "like Linux". These captures are the proof; tests/test_golden.py
+replays every request in them through the reference stack and compares the replies with the kernel's, byte for byte.
+
+Run as root from anywhere:  python3 tests/data/make_captures.py   (writes tests/data/golden_*.pcap)
+Topology: netns lk-gold-a (clients, lka 02:99:00:00:00:01, 10.99.0.1/24, fd99::1/64)
+          <-veth-> netns lk-gold-b (the kernel under test, lkb 02:99:00:00:00:02, 10.99.0.2/24, fd99::2/64).
+tcpdump captures on lkb (the responder side). The namespaces are always deleted, even on failure or Ctrl-C.
+Traffic never leaves the two namespaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NS_CLIENT, NS_KERNEL = "lk-gold-a", "lk-gold-b"
+IF_CLIENT, IF_KERNEL = "lka", "lkb"
+MAC_CLIENT, MAC_KERNEL = "02:99:00:00:00:01", "02:99:00:00:00:02"
+IP_CLIENT, IP_KERNEL = "10.99.0.1", "10.99.0.2"
+IP6_CLIENT, IP6_KERNEL = "fd99::1", "fd99::2"
+DATA_DIR = Path(__file__).resolve().parent
+
+# MLD reports carry a hop-by-hop header (next header 0); they are kernel chatter, not requests or replies.
+CAPTURE_FILTER = "not (ip6 and ip6[6] == 0)"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str          # file is golden_<name>.pcap
+    what: str          # one line for README.md
+    argv: tuple[str, ...] = ()   # client command run in NS_CLIENT; empty -> crafted frames (see CRAFTED)
+
+
+def _client(*argv: str) -> tuple[str, ...]:
+    return tuple(argv)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("ping", "iputils ping, 56 data bytes (plus the ARP exchange)", _client("ping", "-c", "2", "-i", "0.2", IP_KERNEL)),
+    Scenario("ping_s0", "iputils ping -s 0 (empty payload)", _client("ping", "-c", "2", "-i", "0.2", "-s", "0", IP_KERNEL)),
+    Scenario("ping_s1", "iputils ping -s 1", _client("ping", "-c", "2", "-i", "0.2", "-s", "1", IP_KERNEL)),
+    Scenario("ping_s1472_df", "iputils ping -s 1472 -M do (a full 1500-byte packet with DF)",
+             _client("ping", "-c", "2", "-i", "0.2", "-s", "1472", "-M", "do", IP_KERNEL)),
+    Scenario("ping_pattern", "iputils ping -p ff00", _client("ping", "-c", "2", "-i", "0.2", "-p", "ff00", IP_KERNEL)),
+    Scenario("ping_tos_ttl", "iputils ping -Q 0x10 -t 7 (TOS and TTL of the request)",
+             _client("ping", "-c", "2", "-i", "0.2", "-Q", "0x10", "-t", "7", IP_KERNEL)),
+    Scenario("ping_tos_ecn", "iputils ping -Q 0xb9 (DSCP and ECN bits set)",
+             _client("ping", "-c", "2", "-i", "0.2", "-Q", "0xb9", IP_KERNEL)),
+    Scenario("ping_rr", "iputils ping -R (Record Route option)", _client("ping", "-c", "2", "-i", "0.2", "-R", IP_KERNEL)),
+    Scenario("ping_ts", "iputils ping -T tsonly (IP Timestamp option)",
+             _client("ping", "-c", "2", "-i", "0.2", "-T", "tsonly", IP_KERNEL)),
+    Scenario("ping_tsaddr", "iputils ping -T tsandaddr (IP Timestamp option with addresses)",
+             _client("ping", "-c", "2", "-i", "0.2", "-T", "tsandaddr", IP_KERNEL)),
+    Scenario("ping_tsprespec", "iputils ping -T tsprespec 10.99.0.2 10.99.0.1 (prespecified timestamp addresses)",
+             _client("ping", "-c", "2", "-i", "0.2", "-T", "tsprespec", IP_KERNEL, IP_CLIENT, IP_KERNEL)),
+    Scenario("ping_s3000", "iputils ping -s 3000 (fragmented request and reply)",
+             _client("ping", "-c", "2", "-i", "0.2", "-s", "3000", IP_KERNEL)),
+    Scenario("ping_rr_s3000", "iputils ping -R -s 3000 (options and fragments together)",
+             _client("ping", "-c", "2", "-i", "0.2", "-R", "-s", "3000", IP_KERNEL)),
+    Scenario("ping_broadcast", "iputils ping -b 10.99.0.255 (Linux ignores: icmp_echo_ignore_broadcasts=1)",
+             _client("ping", "-c", "2", "-i", "0.2", "-W", "0.3", "-b", "10.99.0.255")),
+    Scenario("ping6", "iputils ping -6 (plus the NDP exchange)", _client("ping", "-6", "-c", "2", "-i", "0.2", IP6_KERNEL)),
+    Scenario("ping6_s0", "iputils ping -6 -s 0", _client("ping", "-6", "-c", "2", "-i", "0.2", "-s", "0", IP6_KERNEL)),
+    Scenario("ping6_tclass", "iputils ping -6 -Q 0x10 -t 7 (traffic class and hop limit)",
+             _client("ping", "-6", "-c", "2", "-i", "0.2", "-Q", "0x10", "-t", "7", IP6_KERNEL)),
+    Scenario("ping6_s3000", "iputils ping -6 -s 3000 (fragmented IPv6 request and reply)",
+             _client("ping", "-6", "-c", "2", "-i", "0.2", "-s", "3000", IP6_KERNEL)),
+    Scenario("ping6_allnodes", "iputils ping -6 ff02::1%lka (multicast echo: Linux answers from its link-local address)",
+             _client("ping", "-6", "-c", "2", "-i", "0.2", "-W", "0.3", f"ff02::1%{IF_CLIENT}")),
+    Scenario("busybox_ping", "busybox ping", _client("busybox", "ping", "-c", "2", IP_KERNEL)),
+    Scenario("busybox_ping6", "busybox ping -6", _client("busybox", "ping", "-6", "-c", "2", IP6_KERNEL)),
+    Scenario("fping", "fping -c 2", _client("fping", "-c", "2", "-p", "200", IP_KERNEL)),
+    Scenario("fping6", "fping -6 -c 2", _client("fping", "-6", "-c", "2", "-p", "200", IP6_KERNEL)),
+    Scenario("nping_echo", "nping --icmp (8-byte ICMP, no payload)",
+             _client("nping", "--icmp", "-c", "2", "--delay", "200ms", IP_KERNEL)),
+    Scenario("nping_code", "nping --icmp --icmp-code 5 (a nonzero code in an echo request)",
+             _client("nping", "--icmp", "--icmp-code", "5", "-c", "2", "--delay", "200ms", IP_KERNEL)),
+    Scenario("nping_timestamp", "nping --icmp --icmp-type time (ICMP Timestamp Request)",
+             _client("nping", "--icmp", "--icmp-type", "time", "-c", "2", "--delay", "200ms", IP_KERNEL)),
+    Scenario("hping3_echo", "hping3 -1", _client("hping3", "-1", "-c", "2", "-i", "u200000", IP_KERNEL)),
+    Scenario("hping3_timestamp", "hping3 --icmp-ts (ICMP Timestamp Request)",
+             _client("hping3", "--icmp-ts", "-c", "2", "-i", "u200000", IP_KERNEL)),
+    Scenario("hping3_data", "hping3 -1 -d 100 -K 3 (payload and a nonzero code)",
+             _client("hping3", "-1", "-d", "100", "-K", "3", "-c", "2", "-i", "u200000", IP_KERNEL)),
+    Scenario("crafted", "scapy frames for edge cases (see craft())"),
+)
+
+
+# ---------------------------------------------------------------- crafted edge cases (run inside NS_CLIENT)
+
+def craft() -> None:
+    """Send hand-made frames the ordinary clients cannot make, so the captures show how Linux treats them."""
+    from scapy.all import ARP, ICMP, IP, Ether, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, \
+        IPOption_RR, IPv6ExtHdrFragment, Raw, fragment, fragment6, sendp  # noqa: I001 - only needed here
+
+    eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL)
+    frames: list[bytes] = []
+
+    def add(pkt) -> None:
+        frames.append(bytes(pkt))
+
+    def ip(**kw):
+        return IP(src=IP_CLIENT, dst=IP_KERNEL, **kw)
+
+    # ARP for our address (answered) and for someone else (ignored); gratuitous-looking probe from 0.0.0.0.
+    add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_CLIENT, psrc=IP_CLIENT, pdst=IP_KERNEL))
+    add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_CLIENT, psrc=IP_CLIENT, pdst="10.99.0.77"))
+    add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_CLIENT, psrc="0.0.0.0", pdst=IP_KERNEL))
+    # Echo with trailing bytes beyond ip.len (like Ethernet padding): Linux trims to ip.len.
+    add(eth / Raw(bytes(ip(id=101) / ICMP(type=8, id=0x4c4b, seq=1) / b"abc") + b"\xee" * 20))
+    # ip.len larger than the bytes that arrived (truncated packet): dropped.
+    add(eth / Raw(bytes(ip(id=115) / ICMP(type=8, id=0x4c4b, seq=15) / (b"t" * 40))[:50]))
+    # Echo in a frame sent to another host's MAC: dropped (PACKET_OTHERHOST).
+    add(Ether(src=MAC_CLIENT, dst="02:99:00:00:00:99") / ip(id=116) / ICMP(type=8, id=0x4c4b, seq=16) / b"otherhost")
+    # Echo to our unicast address inside a broadcast frame: answered (Linux goes by the IP address).
+    add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ip(id=117) / ICMP(type=8, id=0x4c4b, seq=17) / b"l2bcast")
+    # Echo that claims to come from our own address: a martian source, dropped.
+    add(eth / IP(src=IP_KERNEL, dst=IP_KERNEL, id=118) / ICMP(type=8, id=0x4c4b, seq=18) / b"martian")
+    # Header length below 5 words: dropped.
+    add(eth / Raw(b"\x44" + bytes(ip(id=119) / ICMP(type=8, id=0x4c4b, seq=19) / b"ihl4")[1:]))
+    # Echo with TTL 1 and an odd-length payload: answered with our own TTL.
+    add(eth / ip(id=120, ttl=1) / ICMP(type=8, id=0x4c4b, seq=20) / b"odd")
+    # Bad IP header checksum, bad ICMP checksum: silently dropped.
+    add(eth / ip(id=102, chksum=0x1234) / ICMP(type=8, id=0x4c4b, seq=2) / b"badiphdr")
+    add(eth / ip(id=103) / ICMP(type=8, id=0x4c4b, seq=3, chksum=0x1234) / b"badicmp")
+    # ICMP shorter than its 8-byte header: dropped.
+    add(eth / ip(id=104, proto=1) / Raw(b"\x08\x00\xf7\xff"))
+    # Echo with an unknown IP option (router alert) and a NOP: not echoed back.
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=105, options=b"\x94\x04\x00\x00") / ICMP(type=8, id=0x4c4b, seq=5) / b"ra")
+    # Record Route, full (pointer past the end): echoed unchanged.
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=106, options=IPOption_RR(pointer=12, routers=["10.99.0.1", "10.99.0.3"]))
+        / ICMP(type=8, id=0x4c4b, seq=6) / b"rrfull")
+    # Timestamp request with extra data after the three timestamps, and one that is too short.
+    add(eth / ip(id=107) / ICMP(type=13, id=0x4c4b, seq=7, ts_ori=123456, ts_rx=1, ts_tx=2) / b"extra-data")
+    add(eth / ip(id=108, proto=1) / Raw(bytes(ICMP(type=13, id=0x4c4b, seq=8))[:11]))
+    # Address mask request (type 17) and an echo reply (type 0): Linux sends nothing.
+    add(eth / ip(id=109) / ICMP(type=17, id=0x4c4b, seq=9) / (b"\x00" * 4))
+    add(eth / ip(id=110) / ICMP(type=0, id=0x4c4b, seq=10) / b"reply")
+    # Fragmented echo, fragments sent last-first.
+    big = ip(id=111) / ICMP(type=8, id=0x4c4b, seq=11) / (bytes(range(256)) * 8)
+    for frag in reversed(fragment(big, fragsize=800)):
+        add(eth / frag)
+    # Overlapping fragments (second overlaps the first): Linux discards the whole datagram.
+    ov = bytes(ip(id=112) / ICMP(type=8, id=0x4c4b, seq=12) / (b"O" * 200))
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=112, flags="MF", frag=0, proto=1) / Raw(ov[20:20 + 104]))
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=112, flags=0, frag=12, proto=1) / Raw(ov[20 + 96:]))
+    # A fragment wholly inside one already held is a duplicate: dropped, the datagram still completes.
+    dup = bytes(ip(id=113) / ICMP(type=8, id=0x4c4b, seq=13) / (b"D" * 200))
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=113, flags="MF", frag=0, proto=1) / Raw(dup[20:20 + 104]))
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=113, flags="MF", frag=1, proto=1) / Raw(dup[20 + 8:20 + 40]))
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=113, flags=0, frag=13, proto=1) / Raw(dup[20 + 104:]))
+    # Echo to the limited broadcast address: ignored.
+    add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / IP(src=IP_CLIENT, dst="255.255.255.255", id=114)
+        / ICMP(type=8, id=0x4c4b, seq=14) / b"bcast")
+    # ICMPv6: echo with a nonzero code, echo with a bad checksum.
+    eth6 = Ether(src=MAC_CLIENT, dst=MAC_KERNEL)
+    add(eth6 / IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / ICMPv6EchoRequest(code=7, id=0x4c4b, seq=21, data=b"code7"))
+    add(eth6 / IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / ICMPv6EchoRequest(id=0x4c4b, seq=22, data=b"bad", cksum=0x1234))
+    # ICMPv6 echo with trailing bytes beyond the payload length: trimmed, answered.
+    add(eth6 / Raw(bytes(IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / ICMPv6EchoRequest(id=0x4c4b, seq=23, data=b"trim6"))
+                   + b"\xee" * 9))
+    # Fragmented ICMPv6 echo, fragments sent last-first.
+    big6 = IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / IPv6ExtHdrFragment(id=0x4c4b0024) / \
+        ICMPv6EchoRequest(id=0x4c4b, seq=24, data=bytes(range(256)) * 8)
+    for frag in reversed(fragment6(big6, 1000)):
+        add(eth6 / frag)
+    # Neighbour solicitations: multicast with SLLA, unicast with and without SLLA, for someone else, DAD probe.
+    sn = "ff02::1:ff00:2"
+    add(Ether(src=MAC_CLIENT, dst="33:33:ff:00:00:02") / IPv6(src=IP6_CLIENT, dst=sn, hlim=255)
+        / ICMPv6ND_NS(tgt=IP6_KERNEL) / ICMPv6NDOptSrcLLAddr(lladdr=MAC_CLIENT))
+    add(eth6 / IPv6(src=IP6_CLIENT, dst=IP6_KERNEL, hlim=255) / ICMPv6ND_NS(tgt=IP6_KERNEL)
+        / ICMPv6NDOptSrcLLAddr(lladdr=MAC_CLIENT))
+    add(eth6 / IPv6(src=IP6_CLIENT, dst=IP6_KERNEL, hlim=255) / ICMPv6ND_NS(tgt=IP6_KERNEL))
+    add(Ether(src=MAC_CLIENT, dst="33:33:ff:00:00:77") / IPv6(src=IP6_CLIENT, dst="ff02::1:ff00:77", hlim=255)
+        / ICMPv6ND_NS(tgt="fd99::77") / ICMPv6NDOptSrcLLAddr(lladdr=MAC_CLIENT))
+    add(Ether(src=MAC_CLIENT, dst="33:33:ff:00:00:02") / IPv6(src="::", dst=sn, hlim=255) / ICMPv6ND_NS(tgt=IP6_KERNEL))
+    # NS with a hop limit other than 255: dropped (it could have come from off-link).
+    add(Ether(src=MAC_CLIENT, dst="33:33:ff:00:00:02") / IPv6(src=IP6_CLIENT, dst=sn, hlim=64)
+        / ICMPv6ND_NS(tgt=IP6_KERNEL) / ICMPv6NDOptSrcLLAddr(lladdr=MAC_CLIENT))
+
+    for frame in frames:
+        sendp(frame, iface=IF_CLIENT, verbose=False)
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- namespaces and capture
+
+def sh(*argv: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.run(argv, check=check, stdout=out, stderr=out)
+
+
+def in_ns(ns: str, *argv: str) -> tuple[str, ...]:
+    return ("ip", "netns", "exec", ns, *argv)
+
+
+def teardown() -> None:
+    for ns in (NS_CLIENT, NS_KERNEL):
+        sh("ip", "netns", "del", ns, check=False, quiet=True)
+
+
+def setup() -> None:
+    teardown()
+    for ns in (NS_CLIENT, NS_KERNEL):
+        sh("ip", "netns", "add", ns)
+        # Quiet links: no router solicitations, no DAD on link-local addresses, so captures hold only the exchange.
+        sh(*in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_ra=0", "net.ipv6.conf.all.accept_ra=0",
+                  "net.ipv6.conf.default.router_solicitations=0", "net.ipv6.conf.default.accept_dad=0",
+                  "net.ipv6.conf.all.accept_dad=0"))
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    sh("ip", "-n", NS_CLIENT, "link", "add", IF_CLIENT, "address", MAC_CLIENT, "type", "veth",
+       "peer", "name", IF_KERNEL, "address", MAC_KERNEL, "netns", NS_KERNEL)
+    sh("ip", "-n", NS_CLIENT, "addr", "add", f"{IP_CLIENT}/24", "dev", IF_CLIENT)
+    sh("ip", "-n", NS_CLIENT, "addr", "add", f"{IP6_CLIENT}/64", "dev", IF_CLIENT, "nodad")
+    sh("ip", "-n", NS_KERNEL, "addr", "add", f"{IP_KERNEL}/24", "dev", IF_KERNEL)
+    sh("ip", "-n", NS_KERNEL, "addr", "add", f"{IP6_KERNEL}/64", "dev", IF_KERNEL, "nodad")
+    sh("ip", "-n", NS_CLIENT, "link", "set", IF_CLIENT, "up")
+    sh("ip", "-n", NS_KERNEL, "link", "set", IF_KERNEL, "up")
+    sh(*in_ns(NS_CLIENT, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_broadcasts=0"))  # client only
+    time.sleep(1.5)  # let link-up chatter (MLD reports) pass before the first capture
+
+
+def capture(scenario: Scenario, out: Path) -> None:
+    for ns, dev in ((NS_CLIENT, IF_CLIENT), (NS_KERNEL, IF_KERNEL)):
+        sh("ip", "-n", ns, "neigh", "flush", "dev", dev)   # every capture shows the ARP/NDP exchange afresh
+    tcpdump = subprocess.Popen(in_ns(NS_KERNEL, "tcpdump", "-Z", "root", "-i", IF_KERNEL, "-U", "-s", "0", "--immediate-mode",
+                                     "-w", str(out), CAPTURE_FILTER),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert tcpdump.stderr is not None
+        line = tcpdump.stderr.readline()   # "listening on lkb ..." once the capture is armed
+        if "listening" not in line:
+            raise RuntimeError(f"tcpdump did not start: {line.strip()}")
+        if scenario.argv:
+            sh(*in_ns(NS_CLIENT, "timeout", "20", *scenario.argv), check=False, quiet=True)
+        else:
+            sh(*in_ns(NS_CLIENT, sys.executable, __file__, "--craft"))
+        time.sleep(0.3)
+    finally:
+        tcpdump.send_signal(signal.SIGINT)
+        try:
+            tcpdump.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            tcpdump.kill()
+            tcpdump.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--craft", action="store_true", help=argparse.SUPPRESS)   # internal: run inside NS_CLIENT
+    parser.add_argument("--only", nargs="*", help="scenario names to record (default: all)")
+    args = parser.parse_args()
+    if args.craft:
+        craft()
+        return 0
+    if os.geteuid() != 0:
+        print("make_captures: run as root (it creates network namespaces)", file=sys.stderr)
+        return 2
+    # Turn SIGTERM/SIGHUP into SystemExit so the finally block deletes the namespaces.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
+    try:
+        setup()
+        for scenario in SCENARIOS:
+            if args.only and scenario.name not in args.only:
+                continue
+            out = DATA_DIR / f"golden_{scenario.name}.pcap"
+            capture(scenario, out)
+            print(f"{out.name}: {scenario.what}")
+    finally:
+        teardown()
+    print(f"kernel: {os.uname().release}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

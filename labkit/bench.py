@@ -27,6 +27,7 @@ labkit.plots reads):
     byte_errors      bytes that differ from the reference reply (judge.hallucinated); 0 when no reply
     reply_bytes      bytes compared (length of the longer of reply and reference); 0 when no reply
     wrong_fields     names of fields the judge marked wrong (list of str, e.g. ["icmp.chksum"])
+    correct          every byte right (free choices such as IPv4 id/TTL allowed) and accepted
     latency_s        model latency in seconds (virtual for simulated models)
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
     cost_usd         cost of this attempt (0 for simulated/reference)
@@ -36,6 +37,7 @@ labkit.plots reads):
     model, strategy, simulated, n,
     valid_rate, valid_lo, valid_hi          valid-reply rate and its 95 % Wilson interval
     accept_rate, accept_lo, accept_hi       receiver-accept rate and its 95 % Wilson interval
+    correct_rate                            share of attempts with every byte right (see `correct`)
     byte_error_rate                         sum(byte_errors) / sum(reply_bytes) over valid replies
     top_wrong_fields                        "icmp.chksum 12%, ip.src 3%" (share of attempts, top 3)
     latency_p50_s, latency_p95_s
@@ -69,7 +71,7 @@ WINDOWS_PING_TEXT = b"abcdefghijklmnopqrstuvwabcdefghi"  # what Windows ping sen
 COLUMNS = (
     "model", "model_id", "simulated", "strategy", "index", "seed", "ip_version", "payload_len",
     "payload_pattern", "tos", "ttl", "request_hex", "reply_hex", "raw_text", "parse_error", "valid_reply",
-    "accepted", "judge_reason", "byte_errors", "reply_bytes", "wrong_fields", "latency_s", "input_tokens",
+    "accepted", "judge_reason", "byte_errors", "reply_bytes", "wrong_fields", "correct", "latency_s", "input_tokens",
     "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
 )
 
@@ -181,7 +183,8 @@ def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
         "judge_reason": verdict.reason,
         "byte_errors": len(verdict.hallucinated) if valid else 0,
         "reply_bytes": len(verdict.byte_ok) if valid else 0,
-        "wrong_fields": [item.name for item in verdict.fields if not item.ok],
+        "wrong_fields": list(verdict.wrong_fields),
+        "correct": bool(verdict.correct),
         "latency_s": float(attempt.latency_s),
         "input_tokens": attempt.usage.input_tokens,
         "output_tokens": attempt.usage.output_tokens,
@@ -431,7 +434,7 @@ def summarise(df):
 
     columns = [
         "model", "strategy", "simulated", "n", "valid_rate", "valid_lo", "valid_hi", "accept_rate", "accept_lo",
-        "accept_hi", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s", "input_tokens_mean",
+        "accept_hi", "correct_rate", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s", "input_tokens_mean",
         "output_tokens_mean", "cost_usd_total", "cost_per_reply_usd",
     ]
     rows = []
@@ -457,6 +460,7 @@ def summarise(df):
             "accept_rate": accepted / n,
             "accept_lo": wilson_interval(accepted, n)[0],
             "accept_hi": wilson_interval(accepted, n)[1],
+            "correct_rate": float(group["correct"].astype(bool).mean()),
             "byte_error_rate": (int(valid_rows["byte_errors"].sum()) / compared) if compared else float("nan"),
             "top_wrong_fields": top or "-",
             "latency_p50_s": float(group["latency_s"].quantile(0.50)),
@@ -475,7 +479,7 @@ def _rate(rate: float, low: float, high: float) -> str:
 
 def format_table(summary) -> str:
     """The summary as a fixed-width text table for the terminal."""
-    headers = ["model", "strategy", "n", "valid reply [95% CI]", "accepted [95% CI]", "byte err",
+    headers = ["model", "strategy", "n", "valid reply [95% CI]", "accepted [95% CI]", "exact", "byte err",
                "most often wrong", "p50 s", "p95 s", "tok in", "tok out", "$/reply"]
     body = []
     for row in summary.itertuples(index=False):
@@ -486,6 +490,7 @@ def format_table(summary) -> str:
             str(row.n),
             _rate(row.valid_rate, row.valid_lo, row.valid_hi),
             _rate(row.accept_rate, row.accept_lo, row.accept_hi),
+            f"{row.correct_rate:.1%}",
             byte_error,
             row.top_wrong_fields,
             f"{row.latency_p50_s:.2f}",
@@ -495,7 +500,7 @@ def format_table(summary) -> str:
             f"{row.cost_per_reply_usd:.5f}",
         ])
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
-    numeric = {2, 5, 7, 8, 9, 10, 11}
+    numeric = {2, 5, 6, 8, 9, 10, 11, 12}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))

@@ -159,14 +159,16 @@ def nb00():
         md("""
         ## Exercise
 
-        The kernel answers a ping on loopback in about 0.05 ms. How many times slower was the precursor's
-        42,593 ms ping? Replace `None` with a number (rounding is fine) and run the cell.
+        Every notebook has an exercise like this one: replace `None` with your answer and run the cell. The check
+        says ✓, or ✗ with a hint. (The saved notebook shows the hint for `None`.)
+
+        The first hex digit of every IPv4 packet is its version. What is the version of `request` above?
         """),
         code("""
         from labkit import exercises
 
         answer = None  # your answer here
-        exercises.check_slowdown(answer)
+        exercises.check_hex_field(request, "ip.version", answer)
         """),
         md("""
         ## Summary
@@ -272,17 +274,23 @@ def nb01():
             print("ValueError:", error)
         """),
         md("""
-        ## Exercise
+        ## Exercises
 
-        The ICMP header starts at byte 20. Bytes 24–25 hold the *identifier* that `ping` uses to recognise its
-        own replies, bytes 26–27 the *sequence number*. What is the identifier, as a decimal number? Read it from
-        the hexdump.
+        1. The ICMP header starts at byte 20. Bytes 24–25 hold the *identifier* that `ping` uses to recognise its
+           own replies. What is it? (Hex like `"12 34"` or a number both work.)
         """),
         code("""
         from labkit import exercises
 
         answer = None  # your answer here
-        exercises.check_icmp_identifier(answer, request)
+        exercises.check_hex_field(request, "icmp.id", answer)
+        """),
+        md("""
+        2. Which field holds byte 8 (the ninth byte, `40`)?
+        """),
+        code("""
+        answer = None  # your answer here, a field name such as "protocol"
+        exercises.check_which_field(request, 8, answer)
         """),
         md("""
         ## Summary
@@ -374,17 +382,23 @@ def nb02():
             print(f"{check.name:12} found 0x{check.found:04x}  expected 0x{check.expected:04x}  ok={check.ok}")
         """),
         md("""
-        ## Exercise
+        ## Exercises
 
-        Which fields must an Echo Reply change, compared with its request? Give a set of field names as in the
-        table above (e.g. `{"ip.ttl"}`). Leave out the fields Linux may choose freely (`ip.id`, `ip.ttl`,
-        `ip.flags`).
+        1. Which field holds bytes 22–23 of the request? (Give the field of byte 22.)
         """),
         code("""
         from labkit import exercises
 
-        answer = None  # your answer here, e.g. {"ip.src", ...}
-        exercises.check_changed_fields(answer)
+        answer = None  # your answer here, a field name
+        exercises.check_which_field(request, 22, answer)
+        """),
+        md("""
+        2. Do the first step of a reply by hand: take the request and swap source and destination (bytes 12–15 and
+           16–19). Slicing is enough, e.g. `request[:12] + ... + request[20:]`.
+        """),
+        code("""
+        answer = None  # your answer here: the request with the two addresses swapped
+        exercises.check_swap(request, answer)
         """),
         md("""
         ## Summary
@@ -465,7 +479,7 @@ def nb03():
         from labkit import exercises
 
         answer = None  # your answer here, e.g. 0x1234
-        exercises.check_ip_checksum(answer, bytes(header))
+        exercises.check_checksum(bytes(header), answer)
         """),
         md("""
         ## 3. Check, then flip one bit
@@ -510,15 +524,22 @@ def nb03():
         not every error — and not a model that confidently reorders data. labkit's judge (notebook 05) therefore
         compares every byte with the reference, not just the checksums.
 
-        ## Exercise
+        ## Exercise: be the model
 
-        Flip bit 0 of byte 40 **and** bit 0 of byte 42 (two bits, in two different words, same position). Will the
-        ICMP checksum catch it? Answer `True` (caught) or `False` (passes), then check your reasoning by running
-        `show` on such a packet.
+        Now do what the model is asked to do: write the whole Echo Reply to `request` as hex. Start from
+        `to_hex(request)`, change what must change (notebook 02), and recompute both checksums (`trace` or
+        `internet_checksum` may help — the model has neither). The check judges your answer exactly as it judges
+        a model's.
         """),
         code("""
-        answer = None  # your answer here: True or False
-        exercises.check_two_bit_flip(answer)
+        from labkit.packets import to_hex
+
+        request = echo_request()
+        print(to_hex(request))
+        """),
+        code("""
+        answer = None  # your answer here: the reply as a hex string
+        exercises.check_echo_reply(request, answer)
         """),
         md("""
         ## Summary
@@ -649,15 +670,15 @@ def nb04():
         md("""
         ## Exercise
 
-        A model answered with the text below. Does it contain a usable reply? Answer with the number of bytes
-        `extract_hex` finds, or `None` if it finds none — predict first, then run `extract_hex` to see.
+        Suppose the judge reports that a reply differs from the reference at byte 22 only. Which field did the
+        model get wrong — and is that a *copying* or an *arithmetic* mistake?
         """),
         code("""
         from labkit import exercises
+        from labkit.stack import echo_reply
 
-        text = "Sure! The echo reply is:\\n```\\n45 00 00 1c 00 01 00 00 40 01 66 a4 0a 00 00 02\\n0a 00 00 01 00 00 ff ff\\n```"
-        answer = None  # your answer here
-        exercises.check_extracted_length(answer, text)
+        answer = None  # your answer here, a field name
+        exercises.check_which_field(echo_reply(request), 22, answer)
         """),
         md("""
         ## Summary
@@ -754,13 +775,15 @@ def nb05():
 
         ## Exercise
 
-        Which field fails most often in these results? Give its name (as in the table).
+        The diff in section 2 marks the bytes the model got wrong. Which field holds the first marked byte?
         """),
         code("""
         from labkit import exercises
 
-        answer = None  # your answer here, e.g. "ip.ttl"
-        exercises.check_worst_field(answer, results)
+        first_marked = DiffView.from_attempt(first_failure).marked_offsets[0]
+        print("first marked byte:", first_marked)
+        answer = None  # your answer here, a field name
+        exercises.check_which_field(first_failure.request, first_marked, answer)
         """),
         md("""
         ## Summary
@@ -852,15 +875,21 @@ def nb06():
         This is the difference between the seed experiment and the precursor: Dunkels allowed *no calculator*, so
         the model had to add the words itself — and it took 42 seconds.
 
-        ## Exercise
+        ## Exercise: be the tool
 
-        Which strategy had the highest acceptance rate in the table above? Give its name.
+        With *tool use*, the model sends labkit the bytes to checksum and gets the number back. Be that tool: here
+        are the ICMP bytes of the reply (type 0, checksum field zeroed). What checksum goes into bytes 2–3?
         """),
         code("""
         from labkit import exercises
+        from labkit.packets import hexdump
 
-        answer = None  # your answer here, e.g. "zero-shot"
-        exercises.check_best_strategy(answer, summary)
+        icmp = bytearray(echo_request()[20:])
+        icmp[0] = 0                    # type 0: echo reply
+        icmp[2:4] = b"\x00\x00"        # checksum zeroed while summing
+        print(hexdump(bytes(icmp)))
+        answer = None  # your answer here, e.g. 0x1234
+        exercises.check_checksum(bytes(icmp), answer)
         """),
         md("""
         ## Summary
@@ -963,13 +992,15 @@ def nb07():
 
         ## Exercise
 
-        How many of the five requests got a reply that Linux `ping` would accept? Read it from the summary above.
+        Read a reply out of the capture yourself: what is the ICMP type of the first reply (the second packet)?
         """),
         code("""
         from labkit import exercises
+        from labkit.pcap import read_capture
 
+        first_reply = read_capture(answered_path).packets[1].data
         answer = None  # your answer here
-        exercises.check_accepted_count(answer, summary)
+        exercises.check_hex_field(first_reply, "icmp.type", answer)
         """),
         md("""
         ## Summary
@@ -1064,15 +1095,18 @@ def nb08():
         md("""
         ## Exercise
 
-        The responder's guard drops a reply *before* it reaches the wire when the judge says Linux would drop it
-        anyway. Why bother, if the kernel would drop it? Pick one: `"a"` it saves money, `"b"` a malformed packet
-        could confuse other hosts or tools on the wire, `"c"` the kernel would crash.
+        `ping` printed `icmp_seq=...` for every reply: it read the sequence number out of the reply. Which bytes
+        hold it? Give the sequence number of this reply as hex (two bytes, e.g. `"00 07"`).
         """),
         code("""
         from labkit import exercises
+        from labkit.packets import echo_request, hexdump
+        from labkit.stack import echo_reply
 
-        answer = None  # your answer here: "a", "b" or "c"
-        exercises.check_guard_reason(answer)
+        reply = echo_reply(echo_request(seq=3))
+        print(hexdump(reply))
+        answer = None  # your answer here
+        exercises.check_hex_field(reply, "icmp.seq", answer)
         """),
         md("""
         ## Summary
@@ -1186,15 +1220,21 @@ def nb09():
         That last point is the lesson of the series: a model can *describe* and *imitate* a protocol remarkably
         well, but a rule-following program does the job in microseconds and never hallucinates a digit.
 
-        ## Exercise
+        ## Exercise: the kernel's shortcut
 
-        With the cost per ping above, how many whole pings does a budget of $1.00 buy?
+        A kernel does not add up 40 words to answer a ping. Turning a request into a reply changes one 16-bit word
+        of the ICMP message — `08 00` (type 8, code 0) becomes `00 00` — so it *updates* the checksum instead
+        (RFC 1624): in one's-complement arithmetic, the new checksum is the old one plus the difference,
+        0x0800. The request's ICMP checksum is printed below. What is the reply's? One addition, no loop.
         """),
         code("""
         from labkit import exercises
 
-        answer = None  # your answer here
-        exercises.check_pings_per_dollar(answer, attempt.cost_usd)
+        icmp_request = echo_request()[20:]
+        print(f"request ICMP checksum: 0x{int.from_bytes(icmp_request[2:4], 'big'):04x}")
+        icmp_reply = bytes([0, 0, 0, 0]) + icmp_request[4:]      # type 0, code 0, checksum zeroed for the check
+        answer = None  # your answer here, e.g. 0x1234
+        exercises.check_checksum(icmp_reply, answer)
         """),
         md("""
         ## Summary
@@ -1220,46 +1260,99 @@ def nb10():
         **Learning goals**
         - see that a stack is more than ping: before an IPv4 ping, ARP finds the MAC address; in IPv6, neighbour
           discovery does;
-        - let the model answer an ARP request and an ICMPv6 echo request, and judge both.
+        - see why labkit answers those with code, not with the model;
+        - let the model answer an IPv6 ping, where the checksum covers a pseudo-header.
         """),
         md(MODEL_CHOICE_MD),
         code(MODEL_CHOICE_CODE),
         md("""
         ## 1. ARP: who has 10.0.0.2?
 
-        On Ethernet, a host must learn the MAC address that belongs to an IP address before it can send a ping.
-        The reference stack answers an ARP request like Linux does:
+        On Ethernet, a host must learn the MAC address behind an IP address before it can send a ping: it
+        broadcasts an ARP *who-has*, and the owner answers *is-at*. The frame is built with scapy; labkit's
+        reference stack answers it the way Linux does.
         """),
         code("""
-        from labkit.packets import arp_request, hexdump
+        from scapy.layers.l2 import ARP, Ether
+        from labkit.packets import hexdump
         from labkit.stack import ReferenceStack
 
-        request = arp_request()
-        print(hexdump(request))
-        result = ReferenceStack().respond(request, link="ether")
-        print(result.reason)
+        who_has = bytes(Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") /
+                        ARP(op="who-has", hwsrc="02:00:00:00:00:01", psrc="10.0.0.1", pdst="10.0.0.2"))
+        print(hexdump(who_has))
+        result = ReferenceStack().respond(who_has, link="ether")
+        print()
+        print(result.kind, "-", result.reason)
         print(hexdump(result.replies[0]))
         """),
-        md("""
-        ## 2. ICMPv6 echo
+        code("""
+        from labkit.widgets import PacketView
 
-        IPv6 ping has no header checksum, but its ICMPv6 checksum covers a *pseudo-header* with both 128-bit
-        addresses — more arithmetic for the model.
+        PacketView(result.replies[0], link="ether")
+        """),
+        md("""
+        The live responder (notebook 08) answers ARP and neighbour discovery **with the reference stack, never with
+        the model**: if the model fumbled an ARP reply, no ping could even reach it, and every later measurement
+        would be meaningless. The model gets the question the experiment is about — the Echo Request.
+
+        ## 2. IPv6 neighbour discovery
+
+        IPv6 has no ARP; a *neighbour solicitation* (ICMPv6 type 135) asks the same question, and a *neighbour
+        advertisement* (136) answers it.
+        """),
+        code("""
+        from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
+
+        solicitation = bytes(Ether(src="02:00:00:00:00:01", dst="33:33:ff:00:00:02") /
+                             IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255) /
+                             ICMPv6ND_NS(tgt="fd00::2") / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01"))
+        result6 = ReferenceStack().respond(solicitation, link="ether")
+        print(result6.kind, "-", result6.reason)
+        print(hexdump(result6.replies[0]))
+        """),
+        md("""
+        ## 3. An IPv6 ping, answered by the model
+
+        ICMPv6 has no IP header checksum, but its own checksum covers a *pseudo-header*: both 128-bit addresses,
+        the length and the next-header value. More words to add — more chances to slip.
         """),
         code("""
         from labkit.packets import echo_request_v6
         from labkit.judge import judge
 
         request6 = echo_request_v6()
-        attempt = model.attempt(request6, "zero-shot")
-        print(f"model: {attempt.model}")
-        print(judge(request6, attempt.reply).reason)
+        attempts6 = [model.attempt(echo_request_v6(seq=seq), "zero-shot") for seq in range(1, 21)]
+        verdicts6 = [judge(a.request, a.reply) for a in attempts6]
+        print(f"{model.name}: {sum(v.accepted for v in verdicts6)} of {len(verdicts6)} IPv6 replies accepted")
+        for seq, verdict in enumerate(verdicts6, start=1):
+            if not verdict.accepted:
+                print(f"  seq {seq:2}: {verdict.reason}")
+        """),
+        code("""
+        from labkit.widgets import ChecksumWalkthrough
+        from labkit.stack import echo_reply
+
+        ChecksumWalkthrough.for_packet(echo_reply(request6), "icmpv6.cksum")
+        """),
+        md("""
+        ## Exercise
+
+        In the ARP reply above, which field holds byte 21 (counting from the start of the Ethernet frame)?
+        """),
+        code("""
+        from labkit import exercises
+
+        answer = None  # your answer here, a field name
+        exercises.check_which_field(result.replies[0], 21, answer, link="ether")
         """),
         md("""
         ## Summary
 
-        - Real stacks answer ARP and neighbour discovery before any ping gets through.
-        - IPv6 moves the arithmetic into a pseudo-header checksum — still arithmetic, still where models fail.
+        - Real stacks answer ARP (IPv4) and neighbour discovery (IPv6) before any ping gets through; labkit
+          leaves those to code so the experiment stays about the echo reply.
+        - IPv6 moves the arithmetic into a pseudo-header checksum — still arithmetic, still where models slip.
+        - That is the end of the series: a model can imitate a protocol remarkably well, and a few lines of code
+          do it perfectly, a hundred thousand times faster.
         """),
     ]
 

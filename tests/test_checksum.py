@@ -4,7 +4,7 @@ import time
 
 from hypothesis import given, strategies as st
 from scapy.layers.inet import ICMP, IP
-from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
+from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
 from scapy.utils import checksum as scapy_checksum
 
 from labkit.checksum import internet_checksum, trace, verify

@@ -85,7 +85,7 @@ def grid_html(cells: Sequence[Cell], *, width: int = WIDTH, markers: bool = Fals
         rows.append(f"<tr>{''.join(tds)}</tr>")
         wanted = row_index in marker_rows if marker_rows is not None else any(c.hallucinated for c in row)
         if markers and wanted:
-            marks = ['<td class="labkit-off"></td>']
+            marks = ['<td class="labkit-off">&nbsp;</td>']  # keeps an empty spacer row as tall as a marked one
             for index, cell in enumerate(row):
                 if index == half:
                     marks.append('<td class="labkit-gap"></td>')

@@ -60,6 +60,11 @@ def kernel_addresses(interface: str) -> list[str]:
     return [info["local"] for entry in entries for info in entry.get("addr_info", []) if "local" in info]
 
 
+def open_packet_socket() -> socket.socket:
+    """An AF_PACKET socket seeing every protocol (PermissionError without root or CAP_NET_RAW)."""
+    return socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+
+
 class RawWire:
     """Ethernet frames on one interface through an AF_PACKET socket (needs root or CAP_NET_RAW)."""
 
@@ -71,7 +76,7 @@ class RawWire:
                               "(inside a namespace: `ip netns exec <ns> ip link`)")
         self.interface = interface
         try:
-            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            self._sock = open_packet_socket()
         except PermissionError as exc:
             raise needs_root(f"a raw socket on {interface}", exc) from exc
         try:

@@ -1,0 +1,390 @@
+"""Widget state, read the way a browser or a reader would: which bytes are marked, what hovering shows,
+what a selection highlights, how the checksum walkthrough steps, and what the Dashboard counts.
+
+The HTML is parsed (html.parser) rather than searched as text, so an attribute on the wrong cell fails.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from html.parser import HTMLParser
+
+import pytest
+
+from labkit.checksum import verify
+from labkit.errors import LabkitError
+from labkit.fields import byte_owners, field_map
+from labkit.packets import echo_request, echo_request_v6, hexdump_lines
+from labkit.stack import echo_reply
+from labkit.widgets import ChecksumWalkthrough, Dashboard, DiffView, PacketView
+from labkit.widgets.style import OKABE_ITO, field_colours, tint
+
+
+class Cells(HTMLParser):
+    """Every <td>/<tr>/<li> with its attributes, grouped by the data-role container it sits in."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str], tuple[str, ...]]] = []
+        self._roles: list[tuple[str, str]] = []
+        self._text_target: dict | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = {k: (v or "") for k, v in attrs}
+        if "data-role" in attributes:
+            self._roles.append((tag, attributes["data-role"]))
+        attributes["_text"] = ""
+        self.elements.append((tag, attributes, tuple(role for _, role in self._roles)))
+        if tag in ("td", "li", "div"):
+            self._text_target = attributes
+
+    def handle_endtag(self, tag):
+        if self._roles and self._roles[-1][0] == tag:
+            # a role container closes on its own end tag (containers here are never nested in the same tag)
+            depth = sum(1 for t, _, _ in self.elements if t == tag)
+            self._roles.pop() if depth else None
+        if tag in ("td", "li", "div"):
+            self._text_target = None
+
+    def handle_data(self, data):
+        if self._text_target is not None:
+            self._text_target["_text"] += data
+
+    def tds(self, role: str | None = None, **wanted: str) -> list[dict[str, str]]:
+        found = []
+        for tag, attributes, roles in self.elements:
+            if tag != "td" or (role is not None and role not in roles):
+                continue
+            if all(attributes.get(key.replace("_", "-")) == value for key, value in wanted.items()):
+                found.append(attributes)
+        return found
+
+    def offsets(self, role: str | None = None, **wanted: str) -> set[int]:
+        return {int(cell["data-offset"]) for cell in self.tds(role, **wanted) if "data-offset" in cell}
+
+
+@pytest.fixture(scope="module")
+def request_v4() -> bytes:
+    return echo_request("10.0.0.1", "10.0.0.2", ident=0x1234, seq=1)
+
+
+@pytest.fixture(scope="module")
+def reply_v4(request_v4) -> bytes:
+    return echo_reply(request_v4)
+
+
+def arp_frame() -> bytes:
+    from scapy.layers.l2 import ARP, Ether
+
+    return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:00:01")
+                 / ARP(op=1, hwsrc="02:00:00:00:00:01", psrc="10.0.0.1", pdst="10.0.0.2"))
+
+
+# --- PacketView ----------------------------------------------------------------------------------------------
+
+
+def test_packet_view_colours_every_byte_by_its_field(request_v4):
+    view = PacketView(request_v4)
+    owners = byte_owners(field_map(request_v4), len(request_v4))
+    cells = Cells(view.to_html()).tds()
+    byte_cells = [c for c in cells if "data-offset" in c]
+    assert [int(c["data-offset"]) for c in byte_cells] == list(range(len(request_v4)))
+    assert [c["data-field"] for c in byte_cells] == owners
+    colour_of = {}
+    for cell in byte_cells:
+        background = cell["style"].split("background:")[1].split(";")[0]
+        colour_of.setdefault(cell["data-field"], set()).add(background)
+    assert all(len(colours) == 1 for colours in colour_of.values()), "one field, one colour"
+    labels = list(dict.fromkeys(owners))
+    for left, right in zip(labels, labels[1:]):  # neighbouring fields never share a colour
+        assert colour_of[left] != colour_of[right]
+    legend = [attributes for tag, attributes, _ in Cells(view.to_html()).elements
+              if tag == "li" and "data-field" in attributes]
+    assert [item["data-field"] for item in legend] == labels
+    assert {tint(c) for c in OKABE_ITO} >= set(field_colours(labels).values())
+
+
+def test_hovering_a_byte_names_its_field_decoded_with_its_offset(request_v4):
+    view = PacketView(request_v4)
+    assert "ip.src = 10.0.0.1 (bytes 12–15)" in view.title_at(13)
+    assert "offset 13 (0x000d): 0x00" in view.title_at(13)
+    assert "icmp.type = 8 (echo-request) (byte 20)" in view.title_at(20)
+    assert "ip.flags = none" in view.title_at(6) and "ip.frag = 0" in view.title_at(6)
+    cells = {int(c["data-offset"]): c for c in Cells(view.to_html()).tds() if "data-offset" in c}
+    assert cells[13]["title"] == view.title_at(13)
+    assert cells[20]["title"] == view.title_at(20)
+    with pytest.raises(LabkitError, match="outside the packet"):
+        view.title_at(len(request_v4))
+
+
+def test_selecting_a_field_highlights_exactly_its_bytes(request_v4):
+    view = PacketView(request_v4)
+    assert Cells(view.to_html()).offsets(data_selected="1") == set()
+    view.select("icmp.chksum")
+    assert view.selected_offsets == (22, 23)
+    assert view.dropdown.value == "icmp.chksum"
+    assert Cells(view.to_html()).offsets(data_selected="1") == {22, 23}
+    view.dropdown.value = "ip.dst"  # what the browser does: the observer re-renders
+    assert view.selected == "ip.dst"
+    assert Cells(view._html.value).offsets(data_selected="1") == {16, 17, 18, 19}
+    view.select("ip.flags+frag")  # a legend label (bit-field group) works too
+    assert view.selected_offsets == (6, 7) and view.selected == "ip.flags+frag"
+    view.select(None)
+    assert Cells(view.to_html()).offsets(data_selected="1") == set()
+    with pytest.raises(LabkitError, match="no field 'ip.nope'.*ip.src"):
+        view.select("ip.nope")
+
+
+def test_packet_view_handles_ipv6_and_arp_frames():
+    v6 = PacketView(echo_request_v6("fd00::1", "fd00::2"))
+    assert "ipv6.src = fd00::1" in v6.title_at(8)
+    assert "icmpv6.type = 128 (echo-request)" in v6.title_at(40)
+    assert v6.layout_map.summary().startswith("IPv6/ICMPv6 echo-request")
+    arp = PacketView(arp_frame())
+    assert arp.layout_map.link == "ether"
+    assert "arp.psrc = 10.0.0.1" in arp.title_at(28)
+    assert "ether.src = 02:00:00:00:00:01" in arp.title_at(6)
+    assert "arp.op = 1 (who-has)" in arp.title_at(20)
+    with pytest.raises(LabkitError, match="cannot lay out"):
+        PacketView(b"\x45\x00\x00")
+
+
+def test_text_repr_is_the_hexdump_with_a_legend_and_stable(request_v4):
+    text = repr(PacketView(request_v4, title="request"))
+    assert text == repr(PacketView(request_v4, title="request"))
+    assert "object at 0x" not in text and "model_id" not in text
+    lines = text.splitlines()
+    for row in hexdump_lines(request_v4):
+        assert row in lines
+    key_line = lines[lines.index(hexdump_lines(request_v4)[0]) + 1]
+    assert key_line.split() == list("abccddeefghhiiii")  # one legend key under each byte
+    assert any(line.split()[:2] == ["i", "ip.src"] and line.endswith("10.0.0.1") for line in lines)
+    bundle = PacketView(request_v4)._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(PacketView(request_v4))
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"] == PacketView(request_v4).to_html()
+
+
+def test_static_html_export(tmp_path, request_v4):
+    path = PacketView(request_v4).save_html(tmp_path / "packet.html")
+    page = path.read_text()
+    assert page.startswith("<!doctype html>") and 'data-role="legend"' in page
+    assert PacketView(request_v4).static().data == PacketView(request_v4).to_html()
+
+
+# --- DiffView ------------------------------------------------------------------------------------------------
+
+
+def corrupt(reply: bytes, offsets) -> bytes:
+    bad = bytearray(reply)
+    for offset in offsets:
+        bad[offset] ^= 0x10
+    return bytes(bad)
+
+
+def test_diff_view_marks_exactly_the_corrupted_bytes(request_v4, reply_v4):
+    corrupted = {13, 23, 40}
+    view = DiffView(request_v4, corrupt(reply_v4, corrupted))
+    assert set(view.marked_offsets) == corrupted
+    cells = Cells(view.to_html())
+    assert cells.offsets("model", data_hallucinated="1") == corrupted
+    assert cells.offsets("reference", data_hallucinated="1") == set()
+    markers = {int(c["data-marker-for"]): c["_text"] for c in cells.tds("model") if "data-marker-for" in c}
+    assert markers == {offset: "^^" for offset in corrupted}
+    marked_cell = next(c for c in cells.tds("model") if c.get("data-offset") == "23")
+    assert "font-weight:bold" in marked_cell["style"] and "underline" in marked_cell["style"]
+    assert "HALLUCINATED" in marked_cell["title"] and "icmp.chksum" in marked_cell["title"]
+
+
+def test_diff_view_says_which_fields_are_wrong_and_what_linux_does(request_v4, reply_v4):
+    # The ICMP checksum alone is wrong: only the receiver's checksum check can catch it.
+    bad = corrupt(reply_v4, {23})
+    view = DiffView(request_v4, bad)
+    rows = {tag_attrs["data-field"]: tag_attrs["data-ok"] for tag, tag_attrs, _ in Cells(view.to_html()).elements
+            if tag == "tr" and "data-ok" in tag_attrs}
+    assert rows["icmp.chksum"] == "0" and rows["ip.src"] == "1" and rows["icmp.data"] == "1"
+    expected = verify(reply_v4)[1].expected
+    found = int.from_bytes(bad[22:24], "big")
+    assert f"Linux drops this: ICMP checksum 0x{found:04x} should be 0x{expected:04x}" in view.text()
+    assert f"✗ icmp.chksum 0x{found:04x} should be 0x{expected:04x}" in view.text()
+    assert "✓ ip.chksum" in view.text()
+    verdict = [a for t, a, _ in Cells(view.to_html()).elements if a.get("data-role") == "verdict"][0]
+    assert verdict["data-accepted"] == "0"
+
+
+def test_diff_view_text_puts_markers_under_the_bytes(request_v4, reply_v4):
+    view = DiffView(request_v4, corrupt(reply_v4, {13, 23}))
+    lines = view.text().splitlines()
+    model_rows = lines[lines.index(next(l for l in lines if l.startswith("model reply"))) + 1:]
+    first_row, marker_line = model_rows[0], model_rows[1]
+    column = first_row.index("0a 10 00 02")  # bytes 12..15, byte 13 corrupted to 0x10
+    assert marker_line[column + 3:column + 5] == "^^"
+    assert marker_line.count("^^") == 1
+    assert view.text() == DiffView(request_v4, corrupt(reply_v4, {13, 23})).text()
+
+
+def test_correct_and_free_choice_replies_are_not_marked(request_v4, reply_v4):
+    view = DiffView(request_v4, reply_v4)
+    assert view.marked_offsets == ()
+    assert "accepts this reply" in view.text() and "^^" not in view.text()
+    # TTL 99 with a recomputed header checksum: a choice Linux may make, not a hallucination.
+    from scapy.layers.inet import IP
+
+    other = IP(reply_v4)
+    other.ttl, other.chksum = 99, None
+    free_view = DiffView(request_v4, bytes(other))
+    assert free_view.marked_offsets == ()
+    cells = Cells(free_view.to_html())
+    assert cells.offsets("model", data_free="1") == {8, 10, 11}
+    assert cells.offsets("model", data_hallucinated="1") == set()
+
+
+def test_short_and_missing_replies(request_v4, reply_v4):
+    short = DiffView(request_v4, reply_v4[:40])
+    assert set(short.marked_offsets) == set(range(40, len(reply_v4)))
+    cells = Cells(short.to_html())
+    assert cells.offsets("model", data_missing="1") == set(range(40, len(reply_v4)))
+    none = DiffView(request_v4, None, parse_error="no hex found in the answer")
+    assert "no hex found in the answer" in none.to_html() and "no hex found" in none.text()
+    assert Cells(none.to_html()).offsets("model") == set()
+
+
+def test_diff_view_from_a_simulated_attempt(request_v4):
+    from labkit.models.registry import get_model
+
+    model = get_model("simulated:3")
+    attempts = [model.attempt(echo_request(seq=seq), "zero-shot") for seq in range(1, 40)]
+    for attempt in attempts:
+        view = DiffView.from_attempt(attempt)
+        assert "simulated" in view.heading
+        if attempt.reply is not None:
+            differing = {i for i in range(max(len(attempt.reply), len(view.expected)))
+                         if i >= len(attempt.reply) or i >= len(view.expected) or attempt.reply[i] != view.expected[i]}
+            assert set(view.marked_offsets) | set(view.free_offsets) == differing
+    assert any(DiffView.from_attempt(a).marked_offsets for a in attempts), "the simulated model makes mistakes"
+
+
+# --- ChecksumWalkthrough -------------------------------------------------------------------------------------
+
+
+def test_walkthrough_steps_forward_and_back(reply_v4):
+    walk = ChecksumWalkthrough.for_packet(reply_v4, "icmp.chksum")
+    steps = walk.trace.steps
+    assert len(steps) == (len(reply_v4) - 20) // 2
+    assert walk.position == 0 and walk.back_button.disabled and not walk.next_button.disabled
+    walk.back()
+    assert walk.position == 0
+    walk.forward()
+    walk.next_button.click()  # the button does what forward() does
+    assert walk.position == 2
+    current = [a for t, a, _ in Cells(walk.to_html()).elements if t == "tr" and a.get("data-current") == "1"]
+    assert [row["data-step"] for row in current] == ["2"]
+    assert Cells(walk.to_html()).offsets(data_selected="1") == {steps[2].offset, steps[2].offset + 1}
+    assert f"0x{steps[2].sum_before:04x} + 0x{steps[2].word:04x}" in walk.explanation()
+    walk.back_button.click()
+    assert walk.position == 1
+    walk.last_button.click()
+    assert walk.at_end and walk.next_button.disabled
+    assert f"= 0x{walk.trace.checksum:04x}. That is the checksum." in walk.explanation()
+    assert walk.trace.checksum == walk.check.expected == int.from_bytes(reply_v4[22:24], "big")
+    assert "which matches" in walk.explanation()
+    walk.forward()
+    assert walk.at_end
+    with pytest.raises(LabkitError, match="does not exist"):
+        walk.go(walk.last_position + 1)
+
+
+def test_walkthrough_explains_the_end_around_carry():
+    walk = ChecksumWalkthrough(bytes.fromhex("ffff0002"))
+    walk.forward()
+    assert walk.trace.steps[1].carry_folded
+    assert "carry" in walk.explanation() and "0x0001 + 1 = 0x0002" in walk.explanation()
+    assert ">> @0002" in walk.text()
+
+
+def test_walkthrough_covers_ip_header_and_icmpv6_pseudo_header(reply_v4):
+    ip = ChecksumWalkthrough.for_packet(reply_v4, "ip.chksum")
+    assert len(ip.trace.data) == 20 and ip.trace.checksum == ip.check.expected
+    v6_request = echo_request_v6("fd00::1", "fd00::2")
+    v6 = ChecksumWalkthrough.for_packet(v6_request, "icmpv6.cksum")
+    assert v6.trace.data[:32] == v6_request[8:40]  # the pseudo-header starts with source and destination
+    assert v6.trace.checksum == v6.check.expected and v6.check.ok
+    broken = corrupt(reply_v4, {23})
+    walk = ChecksumWalkthrough.for_packet(broken, "icmp.chksum")
+    walk.go(walk.last_position)
+    assert "does not match: a receiver drops this packet" in walk.explanation()
+    with pytest.raises(LabkitError, match="no icmpv6.cksum"):
+        ChecksumWalkthrough.for_packet(reply_v4, "icmpv6.cksum")
+    with pytest.raises(LabkitError, match="unknown checksum"):
+        ChecksumWalkthrough.for_packet(reply_v4, "tcp.chksum")
+
+
+# --- Dashboard -----------------------------------------------------------------------------------------------
+
+
+def test_dashboard_from_a_snapshot_counts_and_draws_latencies():
+    import collections
+
+    from labkit.responder import ResponderStats
+
+    stats = ResponderStats(requests=10, answered=7, dropped=collections.Counter({"bad checksum": 2, "budget": 1}),
+                           spent_usd=0.0123, latencies=[0.5, 1.0, 2.0, 2.5, 3.0, 3.0, 4.0])
+    dashboard = Dashboard(stats)
+    assert not dashboard.running
+    html = dashboard.to_html()
+    cells = Cells(html)
+    reasons = {a["data-reason"] for t, a, _ in cells.elements if t == "tr" and "data-reason" in a}
+    assert reasons == {"bad checksum", "budget"}
+    counters = {a["data-counter"]: a["_text"] for t, a, _ in cells.elements if "data-counter" in a}
+    assert counters["answered"].startswith("7") and counters["dropped"].startswith("3")
+    assert "$0.0123" in counters["spent"]
+    bars = [a for t, a, _ in cells.elements if t == "rect"]
+    assert sum(1 for _ in bars) >= 2
+    text = dashboard.text()
+    assert "answered 7" in text and "dropped 3" in text and text == Dashboard(stats).text()
+    assert sum(int(line.split()[-1]) for line in text.splitlines() if "#" in line) == 7
+
+
+def test_dashboard_follows_a_running_responder_and_stops_cleanly():
+    from labkit.judge import judge
+    from labkit.models.registry import get_model
+    from labkit.responder import Responder
+    from labkit.wire.software import Pinger, SoftwareWire
+
+    wire = SoftwareWire()
+    responder = Responder(wire.responder, get_model("reference"), addresses=("10.0.0.2",))
+    pinger = Pinger(wire.host, check=judge, src="10.0.0.1", dst="10.0.0.2", out=io.StringIO())
+    with responder:
+        dashboard = Dashboard(responder, interval=0.02)
+        assert dashboard.running
+        pinger.run(3, 0.01, deadline_s=5)
+        deadline = time.monotonic() + 5
+        while dashboard.snapshot.answered < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert dashboard.snapshot.answered == 3
+        assert dashboard.refreshes > 1
+    deadline = time.monotonic() + 5
+    while dashboard.running and time.monotonic() < deadline:  # it notices the responder stopped
+        time.sleep(0.02)
+    assert not dashboard.running
+    assert "stopped" in dashboard.text()
+    dashboard.close()
+    assert not dashboard.running
+
+
+def test_dashboard_stop_ends_the_thread_even_while_the_responder_runs():
+    from labkit.models.registry import get_model
+    from labkit.responder import Responder
+    from labkit.wire.software import SoftwareWire
+
+    responder = Responder(SoftwareWire().responder, get_model("reference"))
+    with responder:
+        dashboard = Dashboard(responder, interval=0.02)
+        assert dashboard.running
+        dashboard.stop()
+        assert not dashboard.running
+        count = dashboard.refreshes
+        time.sleep(0.1)
+        assert dashboard.refreshes == count

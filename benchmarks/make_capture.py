@@ -33,9 +33,10 @@ def _frame(rng: random.Random, seed: int, index: int) -> bytes:
         return bytes(Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(
             op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst=f"10.0.0.{rng.randint(2, 254)}"))
     if roll < 0.02:
-        target = f"fd00::{rng.randint(2, 0xFFFF):x}"
-        return bytes(Ether(src=PINGER_MAC, dst="33:33:ff:00:00:02") / IPv6(src="fd00::1", dst="ff02::1:ff00:2")
-                     / ICMPv6ND_NS(tgt=target))
+        low = rng.randint(2, 0xFFFF)  # the solicited-node group and its MAC carry the target's low 24 bits
+        group_mac = f"33:33:ff:00:{low >> 8:02x}:{low & 0xFF:02x}"
+        return bytes(Ether(src=PINGER_MAC, dst=group_mac) / IPv6(src="fd00::1", dst=f"ff02::1:ff00:{low:x}", hlim=255)
+                     / ICMPv6ND_NS(tgt=f"fd00::{low:x}"))
     if roll < 0.05:
         return bytes(Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(src="10.0.0.1", dst="10.0.0.2")
                      / TCP(sport=rng.randint(1024, 65535), dport=80, flags="S"))

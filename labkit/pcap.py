@@ -448,12 +448,23 @@ class _ModelJob:
     packet: bytes  # the IP echo request handed to the model
 
 
-_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+_REASON_DETAIL = (  # what makes one packet's reason differ from the next one's, replaced so counts group
+    (re.compile(r"\s*\([^)]*\)"), ""),
+    (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"), "<address>"),
+    (re.compile(r"(?<![\w:])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])"), "<address>"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "0x…"),
+    (re.compile(r"\b\d+ bytes\b"), "N bytes"),
+)
 
 
 def reason_key(reason: str) -> str:
-    """Count "not addressed to us (dst 10.0.0.9)" and "(dst 10.0.0.7)" as one reason: drop parenthesised detail."""
-    return _PARENTHESES.sub("", reason).strip() or reason
+    """One key for reasons that differ only in detail ("... for fd00::7 ..." and "... for fd00::9 ..."), so the
+    summary counts kinds of reason rather than listing every packet."""
+    key = reason
+    for pattern, replacement in _REASON_DETAIL:
+        key = pattern.sub(replacement, key)
+    return key.strip() or reason
 
 
 def is_reference(model) -> bool:
@@ -526,7 +537,7 @@ def _answer_by_rule(
             continue
         unwrapped = link.unwrap(packet.data)
         if unwrapped.stack_input is None:
-            summary.unanswered[unwrapped.reason] += 1
+            summary.unanswered[reason_key(unwrapped.reason)] += 1
             continue
         result = stack.respond(unwrapped.stack_input, unwrapped.link)
         if use_model and result.kind in ("echo", "echo6"):

@@ -43,15 +43,16 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
     """
     series = {label: sorted(float(v) for v in values if v is not None and float(v) > 0)
               for label, values in samples.items()}
-    empty = [label for label, values in series.items() if not values]
-    if not series or len(empty) == len(series):
+    if not series:
         raise LabkitError("latency_cdf needs at least one label with positive latencies (in seconds)")
+    empty = [label for label, values in series.items() if not values]
+    if empty:
+        raise LabkitError(f"no positive latencies for {', '.join(map(repr, empty))}: a log axis cannot show 0 s "
+                          "(the reference model reports 0; time the reference stack itself instead)")
     figure = _figure()
     axes = figure.add_subplot()
     styles = zip(itertools.cycle(SERIES_COLOURS), itertools.cycle(LINE_STYLES), itertools.cycle(MARKERS))
     for (label, values), (colour, style, marker) in zip(series.items(), styles):
-        if not values:
-            continue
         n = len(values)
         fractions = [(i + 1) / n for i in range(n)]
         median = values[(n - 1) // 2]
@@ -63,7 +64,7 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
     axes.set_ylim(0, 1.02)
     axes.grid(True, which="major", linestyle=":", linewidth=0.6, color="#888888")
     axes.set_title(title)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="best", fontsize=8)
     return figure
 
 
@@ -210,24 +211,24 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
             rate, low, high, n = table[model][strategy]
             positions.append(s_index - 0.4 + width * (index + 0.5))
             heights.append(100 * rate)
-            below.append(100 * (rate - low))
-            above.append(100 * (high - rate))
+            below.append(max(0.0, 100 * (rate - low)))   # max(): float rounding at rates of 0 or 1
+            above.append(max(0.0, 100 * (high - rate)))
             counts.append(n)
         bars = axes.bar(positions, heights, width=width * 0.92, color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
                         edgecolor="black", hatch=HATCHES[index % len(HATCHES)], alpha=0.85,
                         label=model if len(models) > 1 or model != "results" else None)
         axes.errorbar(positions, heights, yerr=np.array([below, above]), fmt="none", ecolor="black", capsize=4,
                       linewidth=1.2)
-        for bar, height, n in zip(bars, heights, counts):
-            axes.annotate(f"{height:.0f}%\nn={n}", (bar.get_x() + bar.get_width() / 2, 2), ha="center", va="bottom",
-                          fontsize=7, color="white" if height > 25 else "black")
+        for bar, height, top, n in zip(bars, heights, above, counts):  # above the interval: readable on hatches
+            axes.annotate(f"{height:.0f}%\nn={n}", (bar.get_x() + bar.get_width() / 2, height + top + 1.5),
+                          ha="center", va="bottom", fontsize=7)
     axes.set_xticks(range(len(strategies)), strategies, rotation=15)
     axes.set_xlabel("prompt strategy")
-    axes.set_ylabel(("accepted by the receiver" if metric == "accept" else "parsed into a packet")
-                    + " (% of attempts, 95% Wilson CI)")
-    axes.set_ylim(0, 105)
+    axes.set_ylabel(("accepted" if metric == "accept" else "parsed") + " (% of attempts, 95% CI)")
+    axes.set_ylim(0, 118)
+    axes.set_yticks(range(0, 101, 20))
     axes.grid(True, axis="y", linestyle=":", linewidth=0.6, color="#888888")
-    axes.set_title(title)
+    axes.set_title(f"{title}\n(error bars: 95% Wilson intervals)", fontsize=11)
     if len(models) > 1 or models != ["results"]:
-        axes.legend(fontsize=8, loc="lower right")
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model")
     return figure

@@ -13,7 +13,7 @@ import functools
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from labkit.checksum import internet_checksum, trace
 from labkit.errors import LabkitError
@@ -23,7 +23,6 @@ from labkit.parse import ParsedHex, extract_hex
 
 ICMP_NAMES = {4: "ICMP", 6: "ICMPv6"}
 REPLY_TYPE = {4: 0, 6: 129}
-REQUEST_TYPE = {4: 8, 6: 128}
 
 
 @dataclass(frozen=True)
@@ -269,7 +268,9 @@ checksums you give must already be right for the reply.
 Answer with one JSON object and nothing else.
 IPv4 keys: "type" (integer), "src" and "dst" (dotted addresses of the reply), "icmp_checksum" and \
 "ip_checksum" ("0x" and 4 hex digits, RFC 1071, each computed over the reply with its own checksum field \
-zeroed: the ICMP message, and the IPv4 header). Optional: "code", "ttl", "ip_id" (integers) if they change.
+zeroed: the ICMP message, and the IPv4 header). Optional: "code", "ttl", "ip_id" (integers) if they change, \
+and "ip_options" (the reply's IP options as hex, "" for none) if they differ from the request's; labkit then \
+sets the header length and total length to fit.
 IPv6 keys: "type", "src", "dst" (IPv6 addresses of the reply), "icmp_checksum" (the ICMPv6 checksum, over the \
 pseudo-header -- source, destination, 4-byte upper-layer length, three zero bytes, next header 58 -- and the \
 ICMPv6 message). Optional: "code", "hlim".
@@ -293,10 +294,6 @@ def _field_spans(packet: bytes, version: int) -> dict[str, tuple[int, int]]:
     if "type" not in found or "icmp_checksum" not in found:
         raise ValueError(f"the packet holds no {ICMP_NAMES[version]} message")
     return found
-
-
-def _icmp_start(packet: bytes, version: int) -> int:
-    return _field_spans(packet, version)["type"][0]
 
 
 def _json_object(text: str) -> dict:
@@ -336,12 +333,37 @@ def _encode(key: str, value: object, length: int, version: int) -> bytes:
     return number.to_bytes(length, "big")
 
 
+def _ip_options(packet: bytes) -> bytes:
+    return packet[20:(packet[0] & 0x0F) * 4]
+
+
+def _with_ip_options(request: bytes, value: object) -> bytes:
+    """The request with its IPv4 options replaced; IHL and total length follow (they are layout, not arithmetic)."""
+    if not isinstance(value, str):
+        raise ValueError("ip_options must be a hex string (\"\" for none)")
+    text = value.strip()
+    try:
+        options = from_hex(text[2:] if text.lower().startswith("0x") else text)
+    except ValueError as error:
+        raise ValueError(f"ip_options: {error}") from None
+    if len(options) % 4 or len(options) > 40:
+        raise ValueError(f"ip_options must be a multiple of 4 bytes and at most 40 (got {len(options)})")
+    old = _ip_options(request)
+    packet = bytearray(request[:20] + options + request[20 + len(old):])
+    packet[0] = (packet[0] & 0xF0) | (5 + len(options) // 4)
+    total = int.from_bytes(request[2:4], "big") + len(options) - len(old)
+    packet[2:4] = max(0, total).to_bytes(2, "big")
+    return bytes(packet)
+
+
 def assemble_fields(answer: dict, request: bytes) -> bytes:
     """The request with the answer's fields written in, exactly as given: wrong checksums stay wrong."""
     version = _version(request)
     missing = [key for key in _REQUIRED[version] if key not in answer]
     if missing:
         raise ValueError(f"the JSON lacks {', '.join(missing)}")
+    if version == 4 and "ip_options" in answer:
+        request = _with_ip_options(request, answer["ip_options"])
     spans = _field_spans(request, version)
     packet = bytearray(request)
     for key, value in answer.items():
@@ -375,11 +397,11 @@ class FieldsOnly(Strategy):
 
     def render_answer(self, reply: bytes, request: bytes) -> str:
         version = _version(request)
-        spans = _field_spans(request, version)
+        spans, request_spans = _field_spans(reply, version), _field_spans(request, version)
 
-        def read(key: str) -> bytes:
-            offset, length = spans[key]
-            return reply[offset:offset + length]
+        def read(key: str, packet: bytes = reply, where: dict = spans) -> bytes:
+            offset, length = where[key]
+            return packet[offset:offset + length]
 
         answer: dict[str, object] = {"type": read("type")[0],
                                      "src": str(ipaddress.ip_address(read("src"))),
@@ -387,11 +409,11 @@ class FieldsOnly(Strategy):
                                      "icmp_checksum": f"0x{read('icmp_checksum').hex()}"}
         if version == 4:
             answer["ip_checksum"] = f"0x{read('ip_checksum').hex()}"
+            if _ip_options(reply) != _ip_options(request):
+                answer["ip_options"] = to_hex(_ip_options(reply))
         for key in ("code", "ttl", "ip_id", "hlim"):
-            if key in spans:
-                offset, length = spans[key]
-                if read(key) != request[offset:offset + length]:
-                    answer[key] = int.from_bytes(read(key), "big")
+            if key in spans and read(key) != read(key, request, request_spans):
+                answer[key] = int.from_bytes(read(key), "big")
         return json.dumps(answer)
 
 

@@ -7,6 +7,11 @@ does not make RTTs queue up. Before a call: the rate limit and the budget (a res
 cost, so a flood of concurrent requests cannot overshoot). After it: the guard. Everything not sent is
 counted by reason and logged.
 
+Time: a real wire (raw socket, TUN) runs in real time, so a virtual-time model's modelled latency is waited
+out (in the pool) before its reply is sent, and ping shows it; the software wire in virtual time carries the
+latency along with the reply instead, and nothing sleeps. A virtual-time model is asked right in the reader
+thread (it only computes; a thread hop would only add latency); real model calls go to the pool.
+
 Strict (default): a reply goes out only if labkit.judge.guard passes it (parses, addressed to the requester,
 the echo reply to that request) and its checksums are right, unless `send_bad_checksum`. Raw: whatever the
 model produced goes out, as in the original experiment, as long as it is an IP packet to the requester.
@@ -107,6 +112,13 @@ class _Job:
     label: str                       # "10.0.0.1 id=0x1234 seq=3", for logs
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    frame: bytes | None              # what to put on the wire; None when dropped
+    cost_usd: float
+    latency_s: float                 # the model's latency (modelled, for virtual-time models)
+
+
 def _ip(packet: bytes, version: int) -> tuple[bytes, bytes]:
     return (packet[12:16], packet[16:20]) if version == 4 else (packet[8:24], packet[24:40])
 
@@ -190,7 +202,7 @@ class Responder:
         self._reader.start()
         return self
 
-    def stop(self, reason: str = "stopped") -> ResponderStats:
+    def stop(self, reason: str = "stopped by the caller") -> ResponderStats:
         """Stop reading, wait for the answers in flight, join every thread; returns the final stats."""
         self._stop.set()
         if self._reader is not None:
@@ -346,6 +358,7 @@ class Responder:
 
     # ---- answering --------------------------------------------------------------------------------------
     def _submit(self, job: _Job) -> bool:
+        """Limits first, then the model: in the pool, or right here when the model never waits."""
         with self._lock:
             self._stats.requests += 1
             busy = self._stats.in_flight >= self.max_inflight
@@ -362,14 +375,31 @@ class Responder:
         with self._lock:
             self._stats.in_flight += 1
         assert self._pool is not None
-        self._pool.submit(self._answer, job, reservation)
+        if not self.model.virtual_time:           # real calls wait: answer them concurrently
+            self._pool.submit(self._answer, job, reservation)
+            return True
+        # A virtual-time model only computes, so a thread hop would only add latency. If the reply has to
+        # wait out a modelled latency on a real wire, that waiting happens in the pool.
+        try:
+            prepared = self._prepare(job)
+        except Exception as exc:
+            self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
+            prepared = _Prepared(None, 0.0, 0.0)
+        if prepared.frame is not None and prepared.latency_s > 0 and not self._virtual_delay:
+            self._pool.submit(self._answer, job, reservation, prepared)
+        else:
+            self._answer(job, reservation, prepared)
         return True
 
-    def _answer(self, job: _Job, reservation: Reservation | None) -> None:
-        """Worker: ask, guard, send; always settles the budget, the in-flight count and the wire's frame."""
-        spent = 0.0
+    def _answer(self, job: _Job, reservation: Reservation | None, prepared: "_Prepared | None" = None) -> None:
+        """Ask (unless already asked), send; always settles the budget, the in-flight count and the frame."""
+        spent = prepared.cost_usd if prepared is not None else 0.0
         try:
-            spent = self._ask_and_send(job)
+            if prepared is None:
+                prepared = self._prepare(job)
+                spent = prepared.cost_usd
+            if prepared.frame is not None:
+                self._deliver(job, prepared)
         except Exception as exc:        # a worker must never die silently
             self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
         finally:
@@ -381,30 +411,32 @@ class Responder:
                 self._idle.notify_all()
             self._frame_done()
 
-    def _ask_and_send(self, job: _Job) -> float:
-        """One model call for one request; returns what it cost."""
+    def _prepare(self, job: _Job) -> "_Prepared":
+        """One model call for one request, guarded: the frame to send (None if dropped), cost, latency."""
         started = time.monotonic()
         try:
             attempt = self.model.attempt(job.packet, self.strategy)
         except ModelError as exc:
             self._drop("model error", f"{job.label}: {exc}")
-            return 0.0
+            return _Prepared(None, 0.0, 0.0)
         except LabkitError as exc:
             self._drop("model refused the request", f"{job.label}: {exc}")
-            return 0.0
+            return _Prepared(None, 0.0, 0.0)
         except Exception as exc:
             self._drop(f"model crashed: {type(exc).__name__}", f"{job.label}: {exc}")
-            return 0.0
+            return _Prepared(None, 0.0, 0.0)
         waited = time.monotonic() - started
+        cost, latency = attempt.cost_usd, attempt.latency_s
         with self._lock:
-            self._stats.latencies.append(attempt.latency_s)
-        if not attempt.virtual_latency and waited > self.timeout_s:
-            self._drop("timeout", f"{job.label}: answered after {waited:.1f} s (limit {self.timeout_s:g} s)")
-            return attempt.cost_usd
+            self._stats.latencies.append(latency)
+        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:
+            self._drop("timeout", f"{job.label}: answered after {max(waited, latency):.1f} s "
+                                  f"(limit {self.timeout_s:g} s)")
+            return _Prepared(None, cost, latency)
         reply = attempt.reply
         if reply is None:
             self._drop("unparseable answer", f"{job.label}: {attempt.parse_error}")
-            return attempt.cost_usd
+            return _Prepared(None, cost, latency)
         reason = guard(job.packet, reply, raw=self.raw)
         bad = [check for check in verify(reply) if not check.ok]
         if bad:
@@ -414,16 +446,24 @@ class Responder:
                      ", ".join(f"{c.name} {c.found:#06x} should be {c.expected:#06x}" for c in bad))
         if reason is not None:
             self._drop(f"guard: {reason}", job.label)
-            return attempt.cost_usd
+            return _Prepared(None, cost, latency)
         if bad and not self.raw and not self.send_bad_checksum:
             self._drop("bad checksum (not sent; --send-bad-checksum sends it)", job.label)
-            return attempt.cost_usd
+            return _Prepared(None, cost, latency)
         frame = reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
-        if self._send(frame, attempt.latency_s):
+        return _Prepared(frame, cost, latency)
+
+    def _deliver(self, job: _Job, prepared: "_Prepared") -> None:
+        """Send, after waiting out a modelled latency when the wire runs in real time."""
+        if self.model.virtual_time and not self._virtual_delay and prepared.latency_s > 0:
+            if self._stop.wait(prepared.latency_s):
+                self._drop("stopped while waiting out the modelled latency", job.label)
+                return
+        assert prepared.frame is not None
+        if self._send(prepared.frame, prepared.latency_s):
             with self._lock:
                 self._stats.answered += 1
-            self._event("answered", f"{job.label} in {attempt.latency_s * 1000:.1f} ms")
-        return attempt.cost_usd
+            self._event("answered", f"{job.label} in {prepared.latency_s * 1000:.1f} ms")
 
     def _ether(self, peer_mac: bytes, packet: bytes) -> bytes:
         ethertype = ETH_IPV4 if packet[0] >> 4 == 4 else ETH_IPV6
@@ -462,12 +502,18 @@ def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_t
                   **responder_options) -> tuple[PingStats, ResponderStats]:
     """`ping dst` against `model` over the software wire: no root, no network. Prints classic ping lines.
 
+    real_time=False: nothing sleeps, a simulated model's modelled latency shows up in the RTTs. True: the
+    pinger waits its interval and the responder waits out modelled latencies, like on a real wire.
+
     The pinger judges every reply with labkit.judge.judge, as Linux ping would: a bad checksum is loss.
     `responder_options` go to Responder (raw=True, send_bad_checksum=True, max_inflight=..., ...).
     """
-    wire = SoftwareWire()
+    wire = SoftwareWire(virtual_time=not real_time)
     responder = Responder(wire.responder, model, strategy, addresses=(dst,), **responder_options)
     pinger = Pinger(wire.host, check=judge, src=src, dst=dst, payload=payload, out=out)
-    with responder:
+    responder.start()
+    try:
         ping_stats = pinger.run(count, interval, real_time=real_time, deadline_s=deadline_s)
-    return ping_stats, responder.stats
+    finally:
+        stats = responder.stop("the pinger finished")
+    return ping_stats, stats

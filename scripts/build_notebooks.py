@@ -403,7 +403,7 @@ def nb02():
         md("""
         ## Summary
 
-        - An Echo Request is 28 header bytes in 20 named fields, plus data.
+        - An Echo Request is 28 header bytes in 17 named fields, plus data.
         - An Echo Reply swaps the addresses, sets type 0, recomputes two checksums and copies everything else.
         - The kernel drops a reply with a wrong checksum without telling anyone: to `ping`, a reply with one bad
           byte looks exactly like no reply at all.
@@ -447,8 +447,8 @@ def nb03():
         reply = echo_reply(echo_request())
         icmp = bytearray(reply[20:])
         icmp[2:4] = b"\\x00\\x00"          # step 1: zero the checksum field
-        steps = trace(bytes(icmp))
-        print("\\n".join(steps.lines()))
+        lines = trace(bytes(icmp)).lines()
+        print("\\n".join(lines[:8] + ["    ... (the walkthrough below shows every step)"] + lines[-6:]))
         """),
         md("""
         That is 32 additions for a model to do in its head, each a 4-digit hex sum, with carries. A person with
@@ -646,12 +646,24 @@ def nb04():
               "bytes" if parsed.ok else "")
         """),
         code("""
-        for text in ["```hex\\n4500 0054 ...\\n```",
-                     "Here is the reply: 0x45 0x00 0x00 0x1c 0x00 0x01 0x00 0x00 0x40 0x01 0x66 0xa4 0x0a 0x00 "
-                     "0x00 0x02 0x0a 0x00 0x00 0x01 0x00 0x00 0xff 0xff",
-                     "FINAL: 45000054 0001000 04001"]:
+        from labkit.packets import to_hex
+        from labkit.stack import echo_reply
+
+        good = to_hex(echo_reply(request))
+        answers = {
+            "chatty, fenced": f"Sure! Here is the echo reply:\\n```hex\\n{good}\\n```\\nAddresses swapped, checksums recomputed.",
+            "0x-prefixed": " ".join("0x" + good[i:i + 2] for i in range(0, len(good), 2)),
+            "letter O for zero": f"FINAL: {good[:40]}O{good[41:]}",
+            "a digit missing": good[:-1],
+            "prose only": "I cannot send packets, but the reply would swap 10.0.0.1 and 10.0.0.2 and set the type to 0.",
+        }
+        for label, text in answers.items():
             result = extract_hex(text)
-            print(f"{text[:48]!r:52} -> {f'{len(result.data)} bytes' if result.ok else result.error}")
+            print(f"{label:18} -> {f'{len(result.data)} bytes' if result.ok else result.error}")
+        """),
+        md("""
+        Refusing to guess matters: if the parser "fixed" the letter O or the missing digit, it would invent a byte
+        the model never wrote — and then the judge would be judging the parser, not the model.
         """),
         md("""
         ## 4. The verdict
@@ -755,21 +767,29 @@ def nb05():
         """),
         code("""
         field_errors = results["wrong_fields"].explode().dropna().value_counts() / len(results)
-        field_errors.rename("share of attempts wrong").to_frame()
+        field_errors.rename("share of attempts wrong").head(10).to_frame()
         """),
         code("""
+        %matplotlib inline
         from labkit.plots import field_error_heatmap
 
         field_error_heatmap(results)
         """),
         md("""
-        The pattern (with Claude as with the simulated model, which was built to reproduce it):
+        (An answer that could not be parsed at all — cut off, or prose instead of hex — counts as wrong in every
+        field; that is the small floor under all the rows.)
 
-        - **Copied fields** — identifier, sequence number, the 56 data bytes — are almost always right. Copying a
-          run of hex digits is what language models are good at.
-        - **Swapped addresses** are nearly always right: a small, well-known rearrangement.
-        - **Checksums** fail far more often. A checksum is the result of 30-odd additions with carries; a model
-          that predicts the next digit has no adder, and one wrong digit is a wrong checksum.
+        **Careful: these are the simulated model's numbers.** Its error rates are assumptions built into labkit,
+        modelled on what the original experiment reported — not measurements of Claude. Run this notebook with a
+        key or a recording to measure the real thing. The pattern it was built to reproduce:
+
+        - **Checksums** are wrong about as often as the whole data — yet a checksum is 2 bytes and the data is 56
+          to 1472. Per byte, the computed fields fail far more often than the copied ones. A checksum is the
+          result of 30-odd additions with carries; a model that predicts the next digit has no adder, and one
+          wrong digit is a wrong checksum.
+        - **Copied bytes** — identifier, sequence number, data — are nearly always right: copying a run of hex
+          digits is what language models are good at. When they slip, it is a digit here or there in a long run.
+        - **Swapped addresses** are usually right: a small, well-known rearrangement.
 
         And a wrong checksum is fatal: the kernel drops the reply silently. One bad digit in 168 costs the whole ping.
 
@@ -849,7 +869,14 @@ def nb06():
         summary[["strategy", "n", "accept_rate", "accept_lo", "accept_hi", "top_wrong_fields", "latency_p50_s",
                  "input_tokens_mean", "output_tokens_mean", "cost_per_reply_usd"]]
         """),
+        md("""
+        **These are the simulated model's numbers**: its error rates per strategy are assumptions built into labkit
+        (how much each strategy is *expected* to help), not measurements of Claude. The table shows how to compare
+        strategies; run it with a key or a recording to get real numbers. Token counts are estimates too, and the
+        latencies are virtual.
+        """),
         code("""
+        %matplotlib inline
         from labkit.plots import success_by_strategy, latency_cdf
 
         success_by_strategy(results)
@@ -886,7 +913,7 @@ def nb06():
 
         icmp = bytearray(echo_request()[20:])
         icmp[0] = 0                    # type 0: echo reply
-        icmp[2:4] = b"\x00\x00"        # checksum zeroed while summing
+        icmp[2:4] = b"\\x00\\x00"        # checksum zeroed while summing
         print(hexdump(bytes(icmp)))
         answer = None  # your answer here, e.g. 0x1234
         exercises.check_checksum(bytes(icmp), answer)
@@ -992,13 +1019,14 @@ def nb07():
 
         ## Exercise
 
-        Read a reply out of the capture yourself: what is the ICMP type of the first reply (the second packet)?
+        Read a reply out of the capture yourself. Replies arrive seconds after their requests, so the first reply
+        is the fifth packet of the capture (index 4). What is its ICMP type?
         """),
         code("""
         from labkit import exercises
         from labkit.pcap import read_capture
 
-        first_reply = read_capture(answered_path).packets[1].data
+        first_reply = read_capture(answered_path).packets[4].data
         answer = None  # your answer here
         exercises.check_hex_field(first_reply, "icmp.type", answer)
         """),
@@ -1076,8 +1104,10 @@ def nb08():
         from labkit.responder import Responder
         from labkit.wire.tun import TunWire
 
+        # a simulated model must sleep its latency for real here, or the replies would come back instantly
+        live_model = get_model(f"{model.name}:real_time=1") if model.simulated else model
         tun = TunWire("labkit0", kernel_address="10.77.0.1/30")
-        live = Responder(tun, model, "zero-shot", addresses=("10.77.0.2",), budget_usd=0.10)
+        live = Responder(tun, live_model, "zero-shot", addresses=("10.77.0.2",), budget_usd=0.10)
         live.start()
         Dashboard(live, title="TUN labkit0")
         """),
@@ -1168,6 +1198,7 @@ def nb09():
             print(f"{name:28} median {median:12,.3f} ms   ({len(samples)} samples)")
         """),
         code("""
+        %matplotlib inline
         from labkit.plots import latency_cdf
 
         latency_cdf(ladder, title="Who answers a ping, and how fast")
@@ -1378,8 +1409,13 @@ def execute(paths: list[Path], allow_errors: bool = False) -> None:
     try:
         for path in paths:
             nb = nbformat.read(path, as_version=4)
+            # Cells marked NBVAL_SKIP need root (notebook 08): never run them here, keep them without output.
+            skipped = {i: cell for i, cell in enumerate(nb.cells) if cell.source.lstrip().startswith("# NBVAL_SKIP")}
+            nb.cells = [cell for i, cell in enumerate(nb.cells) if i not in skipped]
             NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
                            store_widget_state=True, allow_errors=allow_errors).execute()
+            for i in sorted(skipped):
+                nb.cells.insert(i, skipped[i])
             nbformat.write(nb, path)
             print("executed", path.name)
     finally:

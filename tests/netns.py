@@ -80,15 +80,21 @@ class VethPair:
 
 @contextlib.contextmanager
 def veth_pair(ping_addr: str = "10.0.0.1", labkit_addr: str = "10.0.0.2", prefix_len: int = 24,
-              ping_addr6: str | None = None) -> Iterator[VethPair]:
+              ping_addr6: str | None = None, ping_group_range: str | None = "0 2147483647") -> Iterator[VethPair]:
     """Two namespaces and a veth between them; everything removed on exit, even when the test fails.
 
-    Deleting a namespace deletes the veth end inside it, and with it the peer.
+    Deleting a namespace deletes the veth end inside it, and with it the peer. `ping_group_range` is set in
+    the pinger's namespace as systemd sets it on most distributions, so iputils ping uses an ICMP datagram
+    socket, on which the kernel drops replies with a bad checksum (a fresh namespace has "1 0": ping falls
+    back to a raw socket, and iputils does not check echo reply checksums there). None leaves it alone.
     """
     prefix = unique_prefix()
     with namespace(f"{prefix}-p") as ping_ns, namespace(f"{prefix}-l") as labkit_ns:
         ping_if, labkit_if = f"{prefix}-a", f"{prefix}-b"
         ip("link", "add", ping_if, "netns", ping_ns, "type", "veth", "peer", "name", labkit_if, "netns", labkit_ns)
+        if ping_group_range is not None:
+            subprocess.run(in_ns(ping_ns, ["sysctl", "-qw", f"net.ipv4.ping_group_range={ping_group_range}"]),
+                           check=True, capture_output=True)
         ip("addr", "add", f"{ping_addr}/{prefix_len}", "dev", ping_if, netns=ping_ns)
         if ping_addr6:
             ip("addr", "add", ping_addr6, "dev", ping_if, "nodad", netns=ping_ns)

@@ -130,7 +130,8 @@ def test_tool_use_checksums_come_from_code(label: str) -> None:
 
 def test_tool_use_run_tool_reports_mistakes_as_text() -> None:
     strategy = STRATEGIES["tool-use"]
-    assert strategy.run_tool("internet_checksum", {"hex": "0x4500 0054"}) == f"0x{internet_checksum(bytes.fromhex('45000054')):04x}"
+    expected = f"0x{internet_checksum(bytes.fromhex('45000054')):04x}"
+    assert strategy.run_tool("internet_checksum", {"hex": "0x4500 0054"}) == expected
     assert strategy.run_tool("internet_checksum", {"hex": "45zz"}).startswith("error:")
     assert strategy.run_tool("internet_checksum", {}).startswith("error:")
     assert strategy.run_tool("rm_rf", {"hex": "00"}).startswith("error:")

@@ -109,8 +109,10 @@ def test_bad_names_give_a_clear_labkit_error(name: str, why: str) -> None:
     assert "\n" not in str(raised.value)
 
 
-def test_bad_names_list_the_grammar() -> None:
+def test_bad_names_list_the_grammar(tmp_path) -> None:
     with pytest.raises(LabkitError, match=r"simulated\[:seed\]"):
         get_model("gpt-4")
-    with pytest.raises(LabkitError):
-        get_model("reference", seed=3)
+    with pytest.raises(LabkitError, match="no options"):
+        get_model("reference", latency=3)
+    assert get_model("reference", seed=3).name == "reference"     # runners pass --seed to every model
+    assert get_model(f"record:{tmp_path / 'run.jsonl'}:simulated", seed=4).inner.name == "simulated:4"

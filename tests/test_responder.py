@@ -320,7 +320,7 @@ def test_stop_waits_for_answers_in_flight_and_leaves_no_threads(thread_baseline)
     time.sleep(0.1)
     assert responder.stats.in_flight == 3
     stats = responder.stop()
-    assert stats.in_flight == 0 and stats.answered == 3 and stats.stopped_reason == "stopped"
+    assert stats.in_flight == 0 and stats.answered == 3 and stats.stopped_reason == "stopped by the caller"
 
 
 def test_count_makes_it_stop_by_itself(thread_baseline) -> None:

@@ -22,35 +22,34 @@ from labkit.widgets.style import OKABE_ITO, field_colours, tint
 
 
 class Cells(HTMLParser):
-    """Every <td>/<tr>/<li> with its attributes, grouped by the data-role container it sits in."""
+    """Every element with its attributes and text, and the data-role containers it sits in."""
+
+    VOID = {"br", "meta", "img", "input", "hr", "col"}
 
     def __init__(self, html: str) -> None:
         super().__init__()
         self.elements: list[tuple[str, dict[str, str], tuple[str, ...]]] = []
-        self._roles: list[tuple[str, str]] = []
-        self._text_target: dict | None = None
+        self._open: list[tuple[str, dict[str, str]]] = []
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
         attributes = {k: (v or "") for k, v in attrs}
-        if "data-role" in attributes:
-            self._roles.append((tag, attributes["data-role"]))
         attributes["_text"] = ""
-        self.elements.append((tag, attributes, tuple(role for _, role in self._roles)))
-        if tag in ("td", "li", "div"):
-            self._text_target = attributes
+        roles = tuple(a["data-role"] for _, a in self._open if "data-role" in a)
+        self.elements.append((tag, attributes, roles + ((attributes["data-role"],) if "data-role" in attributes
+                                                       else ())))
+        if tag not in self.VOID:
+            self._open.append((tag, attributes))
 
     def handle_endtag(self, tag):
-        if self._roles and self._roles[-1][0] == tag:
-            # a role container closes on its own end tag (containers here are never nested in the same tag)
-            depth = sum(1 for t, _, _ in self.elements if t == tag)
-            self._roles.pop() if depth else None
-        if tag in ("td", "li", "div"):
-            self._text_target = None
+        while self._open:
+            open_tag, _ = self._open.pop()
+            if open_tag == tag:
+                break
 
     def handle_data(self, data):
-        if self._text_target is not None:
-            self._text_target["_text"] += data
+        for _, attributes in self._open:
+            attributes["_text"] += data
 
     def tds(self, role: str | None = None, **wanted: str) -> list[dict[str, str]]:
         found = []
@@ -237,7 +236,9 @@ def test_correct_and_free_choice_replies_are_not_marked(request_v4, reply_v4):
     free_view = DiffView(request_v4, bytes(other))
     assert free_view.marked_offsets == ()
     cells = Cells(free_view.to_html())
-    assert cells.offsets("model", data_free="1") == {8, 10, 11}
+    changed = {i for i, (a, b) in enumerate(zip(reply_v4, bytes(other))) if a != b}
+    assert 8 in changed and changed <= {8, 10, 11}
+    assert cells.offsets("model", data_free="1") == changed
     assert cells.offsets("model", data_hallucinated="1") == set()
 
 

@@ -86,8 +86,6 @@ def _open_wire(args: argparse.Namespace, addresses: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from labkit.models import get_model
-
     attachment = "software" if args.software else "tun" if args.tun else "interface"
     addresses = args.address or [DEFAULT_ADDRESS[attachment]]
     if not args.quiet:
@@ -98,9 +96,13 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         if args.software:
+            from labkit.models import get_model
+
             return _run_software(args, get_model(args.model), addresses, mode, options)
         wire = _open_wire(args, addresses)     # first, so a privilege problem shows before anything loads
         try:
+            from labkit.models import get_model
+
             return _run_wire(args, wire, get_model(args.model), addresses, mode, options)
         finally:
             wire.close()
@@ -112,9 +114,6 @@ def _run_software(args: argparse.Namespace, model, addresses: list[str], mode: s
     from labkit.responder import ping_software
 
     print(f"labkit respond: software wire, {addresses[0]} answered by {model.describe()}, {mode}", flush=True)
-    if args.real_time and model.virtual_time:
-        print("labkit respond: this model's latency is modelled, not waited for "
-              "(add real_time=1 to a simulated model's options to really sleep)", flush=True)
     pinged, stats = ping_software(model, args.count or 4, args.interval, real_time=args.real_time,
                                   strategy=args.strategy, src=args.source, dst=addresses[0],
                                   duration_s=args.duration, **options)

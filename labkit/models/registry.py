@@ -11,6 +11,7 @@ failure mode (icmp_checksum, ip_checksum, digit_flip, type_copied, unswapped, tr
 0..1, set exactly for every strategy), errors=<factor> (scales the rates not set), stands_in_for=<model id>
 (whose prices cost estimates use), fit=<file> (a recording to fit, or a saved SimulatedConfig JSON),
 real_time=1 (sleep the latency for real). Example: simulated:7:icmp_checksum=1.0,latency=1.0
+A file inside a name cannot contain "," (or ":" for fit=); pass get_model("simulated", fit=path) instead.
 """
 
 from __future__ import annotations
@@ -129,7 +130,10 @@ def _claude(name: str, rest: str, kw: dict) -> Model:
         from labkit.models.claude import ClaudeModel
     except ImportError as error:
         raise LabkitError(f"the Claude model cannot load ({error}); reinstall labkit with its dependencies") from None
-    return ClaudeModel(model_id=model_id, **kw)
+    try:
+        return ClaudeModel(model_id=model_id, **kw)
+    except TypeError as error:
+        raise _bad(name, f"claude does not take these options ({error})") from None
 
 
 def _recording():
@@ -141,11 +145,17 @@ def _recording():
 
 
 def get_model(name: str | None = None, **kw) -> Model:
-    """The model for a name (see the module docstring); None -> $LABKIT_MODEL -> "simulated"."""
+    """The model for a name (see the module docstring); None -> $LABKIT_MODEL -> "simulated".
+
+    `seed` is accepted for every model, so runners can pass their --seed through, and used only by the
+    simulated model (the others are deterministic or are real models that cannot be seeded).
+    """
     name = resolve_name(name)
     kind, rest = _split(name)
     if kind == "simulated":
         return _simulated(name, rest, dict(kw))
+    if kind != "record":
+        kw.pop("seed", None)
     if kind == "reference":
         if rest.strip():
             raise _bad(name, "reference takes no options")

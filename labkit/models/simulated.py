@@ -50,7 +50,7 @@ from labkit.errors import LabkitError
 from labkit.fields import field_map
 from labkit.models.base import Completion, Model, Usage
 from labkit.packets import ip_version, to_hex
-from labkit.prompts import Prompt, Strategy
+from labkit.prompts import REPLY_TYPE, Prompt, Strategy
 from labkit.stack import echo_reply
 
 FAILURE_MODES = ("icmp_checksum", "ip_checksum", "digit_flip", "type_copied", "unswapped", "truncated", "prose",
@@ -207,7 +207,8 @@ class SimulatedConfig:
         except FileNotFoundError:
             raise LabkitError(f"no simulated config at {path}") from None
         except json.JSONDecodeError as error:
-            raise LabkitError(f"{path} is not JSON ({error.msg}); give a config saved by SimulatedConfig.save") from None
+            raise LabkitError(f"{path} is not JSON ({error.msg}); "
+                              "give a config saved by SimulatedConfig.save") from None
 
 
 # --- token estimate -------------------------------------------------------------------------------------
@@ -413,7 +414,7 @@ class SimulatedModel(Model):
             version = ip_version(request)
             fields = {f.name: f.value for f in field_map(request)}
             src, dst = (fields[_names(version)[key]] for key in ("src", "dst"))
-            text = rng.choice(_PROSE).format(src=src, dst=dst, reply_type=0 if version == 4 else 129)
+            text = rng.choice(_PROSE).format(src=src, dst=dst, reply_type=REPLY_TYPE[version])
             return text, mode, []
         reply = corrupt(mode, correct, request, strategy.name, rng) if mode else correct
         text = strategy.render_answer(reply, request)

@@ -215,7 +215,8 @@ class DiffView(LabkitView):
         head = f"DiffView: {self.heading + ' · ' if self.heading else ''}{self._summary()}"
         lines = [head, "reference reply:"]
         lines += grid_text(self.expected) if self.expected else ["  (none)"]
-        lines.append(f"{self.model_label} (^^ = hallucinated{', ~~ = free choice' if self.free_offsets else ''}):")
+        keys = [text for text, shown in (("^^ = hallucinated", marked), ("~~ = free choice", self.free_offsets)) if shown]
+        lines.append(f"{self.model_label}{' (' + ', '.join(keys) + ')' if keys else ''}:")
         if self.got is None:
             lines.append(f"  (no reply: {self.parse_error or 'no reply bytes'})")
         else:

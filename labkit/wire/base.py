@@ -37,7 +37,7 @@ class Wire(Protocol):
     def close(self) -> None: ...
 
 
-def needs_root(what: str, exc: OSError | None = None) -> NeedsRoot:
+def needs_root(what: str, capability: str, exc: OSError | None = None) -> NeedsRoot:
     """The one NeedsRoot message: what failed, why, and the four ways out."""
     why = f" ({exc.strerror})" if exc is not None and exc.strerror else ""
-    return NeedsRoot(f"{what} needs root or CAP_NET_RAW/CAP_NET_ADMIN{why}. {PRIVILEGE_ADVICE}")
+    return NeedsRoot(f"{what} needs root or {capability}{why}. {PRIVILEGE_ADVICE}")

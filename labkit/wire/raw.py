@@ -78,7 +78,7 @@ class RawWire:
         try:
             self._sock = open_packet_socket()
         except PermissionError as exc:
-            raise needs_root(f"a raw socket on {interface}", exc) from exc
+            raise needs_root(f"a raw socket on {interface}", "CAP_NET_RAW", exc) from exc
         try:
             self._sock.bind((interface, ETH_P_ALL))
         except OSError as exc:

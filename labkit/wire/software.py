@@ -90,17 +90,20 @@ class _End:
 
 
 class SoftwareWire:
-    """An in-process cable: `host` end for the pinger, `responder` end (a Wire) for the responder."""
+    """An in-process cable: `host` end for the pinger, `responder` end (a Wire) for the responder.
 
-    carries_virtual_delay = True       # the responder may attach a model's virtual latency to each reply
+    virtual_time=True: the responder may attach a model's modelled latency to each reply (send(..., delay_s))
+    instead of waiting it out. False: the cable runs in real time like a real wire, so the responder waits.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, virtual_time: bool = True) -> None:
         to_responder: queue.Queue[tuple[bytes, float]] = queue.Queue()
         to_host: queue.Queue[tuple[bytes, float]] = queue.Queue()
         self.unplugged = False
+        self.virtual_time = virtual_time
         self.host = _End(to_host, to_responder, self)
         self.responder = _End(to_responder, to_host, self)
-        self.responder.carries_virtual_delay = True   # type: ignore[attr-defined]
+        self.responder.carries_virtual_delay = virtual_time   # type: ignore[attr-defined]
 
     def unplug(self) -> None:
         """Pull the cable out: both ends raise WireGone from now on (like an interface going away)."""

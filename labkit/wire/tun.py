@@ -63,7 +63,7 @@ class TunWire:
             raise LabkitError("/dev/net/tun does not exist here (containers often lack it); "
                               "load the tun module, use --interface, or use --software") from exc
         except PermissionError as exc:
-            raise needs_root("opening /dev/net/tun", exc) from exc
+            raise needs_root("opening /dev/net/tun", "CAP_NET_ADMIN", exc) from exc
         try:
             granted = fcntl.ioctl(self._fd, TUNSETIFF, _ifreq_flags(name, IFF_TUN | IFF_NO_PI))
             self.name = granted[:IFNAMSIZ].rstrip(b"\x00").decode()
@@ -71,7 +71,7 @@ class TunWire:
                 configure_ipv4(self.name, self._parse_interface(kernel_address))
         except PermissionError as exc:
             os.close(self._fd)
-            raise needs_root(f"creating tun device {name}", exc) from exc
+            raise needs_root(f"creating tun device {name}", "CAP_NET_ADMIN", exc) from exc
         except OSError as exc:
             os.close(self._fd)
             hint = " (is a device of that name already in use?)" if exc.errno == errno.EBUSY else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -121,10 +122,10 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             page.wait_for_selector(".jp-Notebook .jp-Cell")
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
 
-            # Run every cell: click into the first code cell, then Shift+Enter through the notebook.
+            # Click into the first code cell, then Run > Run All Cells.
             page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
-            for _ in range(page.locator(".jp-CodeCell").count()):
-                page.keyboard.press("Shift+Enter")
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
             page.wait_for_selector(".widget-html .labkit-diff")
             page.wait_for_selector(".widget-html .labkit-packet")
             page.wait_for_selector(".widget-html .labkit-checksum")

@@ -72,6 +72,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ping6_s0", "iputils ping -6 -s 0", _client("ping", "-6", "-c", "2", "-i", "0.2", "-s", "0", IP6_KERNEL)),
     Scenario("ping6_tclass", "iputils ping -6 -Q 0x10 -t 7 (traffic class and hop limit)",
              _client("ping", "-6", "-c", "2", "-i", "0.2", "-Q", "0x10", "-t", "7", IP6_KERNEL)),
+    Scenario("ping6_tclass_ecn", "iputils ping -6 -Q 0xb9 (traffic class with ECN bits)",
+             _client("ping", "-6", "-c", "2", "-i", "0.2", "-Q", "0xb9", IP6_KERNEL)),
     Scenario("ping6_s3000", "iputils ping -6 -s 3000 (fragmented IPv6 request and reply)",
              _client("ping", "-6", "-c", "2", "-i", "0.2", "-s", "3000", IP6_KERNEL)),
     Scenario("ping6_allnodes", "iputils ping -6 ff02::1%lka (multicast echo: Linux answers from its link-local address)",
@@ -100,9 +102,10 @@ SCENARIOS: tuple[Scenario, ...] = (
 def craft() -> None:
     """Send hand-made frames the ordinary clients cannot make, so the captures show how Linux treats them."""
     from scapy.all import ARP, ICMP, IP, Ether, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, \
-        IPOption_RR, IPv6ExtHdrFragment, Raw, fragment, fragment6, sendp  # noqa: I001 - only needed here
+        IPOption_RR, IPv6ExtHdrFragment, Raw, checksum, fragment, fragment6, \
+        sendp  # noqa: I001 - only needed here
 
-    eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL)
+    eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x0800)
     frames: list[bytes] = []
 
     def add(pkt) -> None:
@@ -141,7 +144,9 @@ def craft() -> None:
         / ICMP(type=8, id=0x4c4b, seq=6) / b"rrfull")
     # Timestamp request with extra data after the three timestamps, and one that is too short.
     add(eth / ip(id=107) / ICMP(type=13, id=0x4c4b, seq=7, ts_ori=123456, ts_rx=1, ts_tx=2) / b"extra-data")
-    add(eth / ip(id=108, proto=1) / Raw(bytes(ICMP(type=13, id=0x4c4b, seq=8))[:11]))
+    short = bytearray(bytes(ICMP(type=13, id=0x4c4b, seq=8))[:11])
+    short[2:4] = checksum(bytes(short[:2]) + b"\0\0" + bytes(short[4:])).to_bytes(2, "big")
+    add(eth / ip(id=108, proto=1) / Raw(bytes(short)))
     # Address mask request (type 17) and an echo reply (type 0): Linux sends nothing.
     add(eth / ip(id=109) / ICMP(type=17, id=0x4c4b, seq=9) / (b"\x00" * 4))
     add(eth / ip(id=110) / ICMP(type=0, id=0x4c4b, seq=10) / b"reply")
@@ -162,7 +167,7 @@ def craft() -> None:
     add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / IP(src=IP_CLIENT, dst="255.255.255.255", id=114)
         / ICMP(type=8, id=0x4c4b, seq=14) / b"bcast")
     # ICMPv6: echo with a nonzero code, echo with a bad checksum.
-    eth6 = Ether(src=MAC_CLIENT, dst=MAC_KERNEL)
+    eth6 = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x86DD)
     add(eth6 / IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / ICMPv6EchoRequest(code=7, id=0x4c4b, seq=21, data=b"code7"))
     add(eth6 / IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / ICMPv6EchoRequest(id=0x4c4b, seq=22, data=b"bad", cksum=0x1234))
     # ICMPv6 echo with trailing bytes beyond the payload length: trimmed, answered.

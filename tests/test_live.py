@@ -1,0 +1,224 @@
+"""Root tests: real `labkit respond` processes in network namespaces, pinged by real ping, busybox ping and
+fping, watched by tshark. Every namespace and veth is made and removed here (tests/netns.py), also when a
+test fails; all traffic stays inside them (10.x, fd00::/64). CI runs as root; elsewhere these are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from netns import in_ns, ip, namespace, netns_available, veth_pair
+
+WHY_NOT = netns_available()
+pytestmark = [pytest.mark.root, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
+
+REPO = Path(__file__).resolve().parent.parent
+LABKIT = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())"]
+RTT = re.compile(r"icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms")
+LOSS = re.compile(r"([\d.]+)% packet loss")
+
+
+class Running:
+    """A `labkit respond` subprocess whose output is collected by a thread."""
+
+    def __init__(self, argv: list[str]):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.lines: list[str] = []
+        self.started = threading.Event()
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if "Ctrl-C stops" in line:
+                self.started.set()
+        self.started.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def finish(self, sig: int = signal.SIGINT, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.reader.join()
+        return code
+
+
+@contextlib.contextmanager
+def respond(netns: str, *args: str) -> Iterator[Running]:
+    running = Running(in_ns(netns, [*LABKIT, "respond", *args]))
+    try:
+        assert running.started.wait(30) and running.proc.poll() is None, f"did not start:\n{running.output}"
+        yield running
+    finally:
+        running.finish()
+
+
+def loss_of(output: str) -> float:
+    found = LOSS.search(output)
+    assert found, output
+    return float(found.group(1))
+
+
+# --- privileges -----------------------------------------------------------------------------------------
+
+def _unprivileged_prefixes() -> list[tuple[str, list[str]]]:
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    no_caps = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
+    return [("nobody", nobody), ("root-without-capabilities", no_caps)]
+
+
+@pytest.mark.parametrize("attachment", [["--interface", "lo"], ["--tun", "lkpriv0"]], ids=["raw", "tun"])
+@pytest.mark.parametrize("who,prefix", _unprivileged_prefixes(), ids=[w for w, _ in _unprivileged_prefixes()])
+def test_without_privileges_the_cli_says_what_to_do(who: str, prefix: list[str], attachment: list[str]) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), "HOME": "/"}
+    done = subprocess.run([*prefix, *LABKIT, "respond", *attachment, "--model", "reference"],
+                          capture_output=True, text=True, timeout=30, env=env, cwd="/")
+    if who == "nobody" and "No module named 'labkit" in done.stderr:
+        pytest.skip("this interpreter cannot import labkit as nobody; the capability-less run covers it")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("labkit: "), done.stderr
+    assert "needs root" in done.stderr and "--software" in done.stderr and "namespace" in done.stderr
+    assert "labkit pcap" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- raw socket: real pingers ---------------------------------------------------------------------------
+
+def test_ping_busybox_and_fping_see_no_loss_from_the_reference_model() -> None:
+    with veth_pair(ping_addr6="fd00::1/64") as pair, \
+            respond(pair.labkit_ns, "--interface", pair.labkit_if, "--address", "10.0.0.2",
+                    "--address", "fd00::2", "--model", "reference") as running:
+        pings = {
+            "ping": ["ping", "-n", "-c", "5", "-i", "0.2", "-W", "2", "10.0.0.2"],
+            "ping -6": ["ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", "fd00::2"],
+            "busybox ping": ["busybox", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"],
+            "fping": ["fping", "-c", "3", "-p", "200", "-t", "1000", "10.0.0.2"],
+        }
+        outputs = {name: pair.run_in_ping(argv) for name, argv in pings.items()}
+    for name, done in outputs.items():
+        text = done.stdout + done.stderr
+        if name == "fping":
+            assert re.search(r"xmt/rcv/%loss = 3/3/0%", text), text
+        else:
+            assert loss_of(text) == 0, f"{name}:\n{text}"
+        assert done.returncode == 0, f"{name}:\n{text}"
+    assert "ARP/NDP answered" in running.output and "answered 14" in running.output, running.output
+
+
+def test_a_one_second_model_pinged_every_200_ms_does_not_queue_up() -> None:
+    with veth_pair() as pair, respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model",
+                                      "simulated:1:errors=0,latency=1.0,real_time=1", "--quiet"):
+        done = pair.run_in_ping(["ping", "-n", "-c", "10", "-i", "0.2", "-W", "3", "10.0.0.2"])
+    rtts = sorted(float(ms) / 1000 for _, ms in RTT.findall(done.stdout))
+    assert len(rtts) == 10, done.stdout
+    p95 = rtts[int(0.95 * (len(rtts) - 1))]
+    assert 1.0 <= statistics.median(rtts) and p95 <= 1.2, rtts
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
+def test_always_bad_checksum_is_total_loss_in_strict_and_raw_mode(tmp_path: Path) -> None:
+    """Strict: not sent (or sent with --send-bad-checksum); raw: sent. The pinger loses every one, and the
+    capture shows what was on the wire. Each mode pings with its own payload pattern to tell them apart."""
+    modes = {"aa": [], "bb": ["--send-bad-checksum"], "cc": ["--raw"]}
+    capture = tmp_path / "wire.pcap"
+    with veth_pair() as pair:
+        tshark = subprocess.Popen(in_ns(pair.ping_ns, ["tshark", "-i", pair.ping_if, "-f", "icmp", "-w", str(capture)]),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert tshark.stderr is not None
+            for line in tshark.stderr:              # wait until it really captures
+                if "Capturing on" in line:
+                    break
+            summaries = {}
+            for pattern, flags in modes.items():
+                with respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model",
+                             "simulated:3:icmp_checksum=1.0,latency=0.05", *flags) as running:
+                    done = pair.run_in_ping(["ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-p", pattern,
+                                             "10.0.0.2"])
+                    assert loss_of(done.stdout) == 100, f"{flags}: {done.stdout}"
+                running.finish()
+                summaries[pattern] = running.output
+        finally:
+            time.sleep(0.3)
+            tshark.send_signal(signal.SIGINT)
+            tshark.wait(15)
+    assert "answered 0" in summaries["aa"] and "checksum errors 3" in summaries["aa"]
+    assert "answered 3" in summaries["bb"] and "checksum errors 3" in summaries["cc"]
+    read = subprocess.run(["tshark", "-r", str(capture), "-Y", "icmp.type == 0", "-T", "fields",
+                           "-e", "icmp.checksum.status", "-e", "data.data"], capture_output=True, text=True, check=True)
+    on_wire = [line.split("\t") for line in read.stdout.splitlines()]
+    by_mode = {pattern: [status for status, data in on_wire if data.startswith(pattern * 4, 16)]
+               for pattern in modes}
+    assert by_mode["aa"] == [], "strict mode must not send a reply with a bad checksum"
+    assert by_mode["bb"] == ["0"] * 3 and by_mode["cc"] == ["0"] * 3, f"tshark checksum status: {by_mode}"
+
+
+# --- TUN ------------------------------------------------------------------------------------------------
+
+def test_tun_mode_answers_the_peer_address_and_stops_by_count() -> None:
+    tun = f"lk{os.getpid() % 100000}t"
+    with namespace() as ns:
+        running = Running(in_ns(ns, [*LABKIT, "respond", "--tun", tun, "--model", "reference", "--count", "3"]))
+        try:
+            assert running.started.wait(30), running.output
+            done = subprocess.run(in_ns(ns, ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"]),
+                                  capture_output=True, text=True, timeout=30)
+            code = running.proc.wait(10)       # --count 3: it stops by itself
+        finally:
+            running.finish()
+        assert ip("link", "show", tun, netns=ns, check=False).returncode != 0, "the tun must go when labkit stops"
+    assert loss_of(done.stdout) == 0, done.stdout
+    assert code == 0 and "answered 3" in running.output and "count 3 reached" in running.output
+
+
+# --- faults and signals ---------------------------------------------------------------------------------
+
+def test_interface_going_away_stops_with_a_summary() -> None:
+    with veth_pair() as pair:
+        with respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model", "reference") as running:
+            assert loss_of(pair.run_in_ping(["ping", "-c", "1", "-W", "2", "10.0.0.2"]).stdout) == 0
+            ip("link", "del", pair.labkit_if, netns=pair.labkit_ns)
+            code = running.proc.wait(10)
+    assert code == 0
+    assert "wire gone" in running.output and "answered 1" in running.output
+    assert "Traceback" not in running.output
+
+
+def test_sigterm_stops_with_a_summary() -> None:
+    with veth_pair() as pair:
+        with respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model", "reference") as running:
+            pair.run_in_ping(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"])
+            code = running.finish(signal.SIGTERM)
+    assert code == 0, running.output
+    assert "--- labkit respond summary ---" in running.output and "stopped: interrupted" in running.output
+    assert "answered 2" in running.output and "Traceback" not in running.output
+
+
+def test_refuses_an_address_the_kernel_owns() -> None:
+    with veth_pair() as pair:
+        ip("addr", "add", "10.0.0.2/24", "dev", pair.labkit_if, netns=pair.labkit_ns)
+        done = subprocess.run(in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if,
+                                                     "--model", "reference"]), capture_output=True, text=True,
+                              timeout=30)
+    assert done.returncode == 2 and "the kernel already owns 10.0.0.2" in done.stderr

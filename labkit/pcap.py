@@ -452,7 +452,8 @@ _REASON_DETAIL = (  # what makes one packet's reason differ from the next one's,
     (re.compile(r"\s*\([^)]*\)"), ""),
     (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"), "<address>"),
-    (re.compile(r"(?<![\w:])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])"), "<address>"),
+    (re.compile(r"(?<![\w:])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])"), lambda match: (
+        "<address>:" if match.group().endswith(":") and not match.group().endswith("::") else "<address>")),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "0x…"),
     (re.compile(r"\b\d+ bytes\b"), "N bytes"),
 )

@@ -94,7 +94,8 @@ def nb00():
         machine (that is its point), so the automatic notebook tests do not compare it.
         """),
         code("""
-        # NBVAL_IGNORE_OUTPUT -- versions, root and tshark differ between machines
+        # NBVAL_IGNORE_OUTPUT
+        # output not compared by the notebook tests: versions, root and tshark differ between machines
         import os, platform, shutil
         import labkit, scapy, matplotlib, pandas, ipywidgets
 
@@ -988,7 +989,8 @@ def nb07():
         the cell says so, and the cell after it shows the same packets decoded by scapy.
         """),
         code("""
-        # NBVAL_IGNORE_OUTPUT -- tshark may be missing (Binder) and its columns vary between versions
+        # NBVAL_IGNORE_OUTPUT
+        # output not compared by the notebook tests: tshark may be missing (Binder), its columns vary by version
         import shutil, subprocess
 
         if shutil.which("tshark"):
@@ -1100,7 +1102,8 @@ def nb08():
         `sudo labkit respond --tun labkit0`, then `ping 10.77.0.2` in another terminal.)
         """),
         code("""
-        # NBVAL_SKIP -- needs root: creates the TUN device labkit0 (10.77.0.1/30 for the kernel)
+        # NBVAL_SKIP
+        # not run by the notebook tests: needs root to create the TUN device labkit0 (kernel side 10.77.0.1/30)
         from labkit.responder import Responder
         from labkit.wire.tun import TunWire
 
@@ -1112,13 +1115,15 @@ def nb08():
         Dashboard(live, title="TUN labkit0")
         """),
         code("""
-        # NBVAL_SKIP -- needs root: the system ping, answered by the model through the TUN device
+        # NBVAL_SKIP
+        # not run by the notebook tests: needs root (the system ping, answered through the TUN device)
         import subprocess
 
         print(subprocess.run(["ping", "-c", "4", "-W", "60", "10.77.0.2"], capture_output=True, text=True).stdout)
         """),
         code("""
-        # NBVAL_SKIP -- needs root: stop the responder and remove the TUN device
+        # NBVAL_SKIP
+        # not run by the notebook tests: needs root (stops the responder, removes the TUN device)
         live.stop()
         tun.close()
         """),
@@ -1178,7 +1183,8 @@ def nb09():
         twenty times (in virtual time when it is simulated).
         """),
         code("""
-        # NBVAL_IGNORE_OUTPUT -- wall-clock measurements differ between runs and machines
+        # NBVAL_IGNORE_OUTPUT
+        # output not compared by the notebook tests: wall-clock measurements differ between runs and machines
         import re, shutil, subprocess, timeit
         from labkit.packets import echo_request
         from labkit.stack import echo_reply
@@ -1393,7 +1399,9 @@ def build(names: list[str] | None = None) -> list[Path]:
     for name, builder in NOTEBOOK_SPECS.items():
         if names and name not in names:
             continue
-        nb = new_notebook(cells=builder())
+        cells = builder()
+        cells[-1].source += f"\n\nWorked answers to the exercises: [solutions/{name}.md](solutions/{name}.md)."
+        nb = new_notebook(cells=cells)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
         path = NOTEBOOKS / f"{name}.ipynb"

@@ -162,3 +162,179 @@ def test_vlan_tag_is_removed_for_the_stack_and_restored_on_replies():
 
 def test_reason_key_drops_parenthesised_detail():
     assert reason_key("not addressed to us (dst 10.0.0.9)") == reason_key("not addressed to us (dst 10.0.0.7)")
+
+
+# --- answering -------------------------------------------------------------------------------------------
+
+T0 = 1_700_000_000.0
+
+
+def _mixed_ethernet_capture(tmp_path: Path) -> Path:
+    """ARP, IPv4 echo, IPv6 echo, a neighbour solicitation and TCP, 10 ms apart."""
+    frames = [
+        Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst="10.0.0.2"),
+        Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(1),
+        Ether(src=PINGER_MAC, dst=HOST_MAC) / IPv6(src="fd00::1", dst="fd00::2") / ICMPv6EchoRequest(id=7, seq=1, data=b"v6 ping"),
+        Ether(src=PINGER_MAC, dst="33:33:ff:00:00:02") / IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255)
+        / ICMPv6ND_NS(tgt="fd00::2"),
+        Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(dport=80, flags="S"),
+        Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(2),
+    ]
+    return _write_pcap(tmp_path / "mixed.pcap", [_stamped(f, T0 + i * 0.01) for i, f in enumerate(frames)])
+
+
+def _tshark_count(path: Path, display_filter: str) -> int:
+    result = subprocess.run(
+        ["tshark", "-n", "-o", "ip.check_checksum:TRUE", "-r", str(path), "-Y", display_filter, "-T", "fields",
+         "-e", "frame.number"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return len(result.stdout.split())
+
+
+BAD_CHECKSUM = 'ip.checksum.status == "Bad" || icmp.checksum.status == "Bad" || icmpv6.checksum.status == "Bad"'
+GOOD_ICMP = 'icmp.checksum.status == "Good" || icmpv6.checksum.status == "Good"'
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (CI installs it)")
+
+
+def test_reference_answers_what_a_host_answers(tmp_path):
+    out = tmp_path / "out.pcap"
+    summary = answer_capture(_mixed_ethernet_capture(tmp_path), out, "reference")
+    assert (summary.packets_read, summary.replies_written, summary.answered_by_stack) == (6, 5, 5)
+    assert summary.unanswered_total == 1 and "TCP" in next(iter(summary.unanswered))
+    packets = rdpcap(str(out))
+    assert len(packets) == 11
+    times = [float(p.time) for p in packets]
+    assert times == sorted(times)
+    arp_reply = next(p for p in packets if ARP in p and p[ARP].op == 2)
+    assert (arp_reply[ARP].psrc, arp_reply[ARP].pdst, arp_reply.dst) == ("10.0.0.2", "10.0.0.1", PINGER_MAC)
+    echo_replies = [p for p in packets if ICMP in p and p[ICMP].type == 0]
+    assert [(p[IP].src, p[IP].dst, p[ICMP].seq, p.src, p.dst) for p in echo_replies] == [
+        ("10.0.0.2", "10.0.0.1", 1, HOST_MAC, PINGER_MAC), ("10.0.0.2", "10.0.0.1", 2, HOST_MAC, PINGER_MAC)]
+    assert any(p.haslayer("ICMPv6EchoReply") for p in packets)
+    assert any(p.haslayer("ICMPv6ND_NA") for p in packets)
+
+
+@needs_tshark
+def test_tshark_finds_no_bad_checksum_in_reference_output(tmp_path):
+    out = tmp_path / "out.pcap"
+    answer_capture(_mixed_ethernet_capture(tmp_path), out, "reference")
+    assert _tshark_count(out, GOOD_ICMP) >= 7  # the filter works: requests and replies were verified
+    assert _tshark_count(out, BAD_CHECKSUM) == 0
+    assert _tshark_count(out, "icmp.resp_to || icmpv6.resp_to") == 3  # Wireshark pairs every reply
+
+
+@needs_tshark
+def test_tshark_flags_a_model_that_corrupts_checksums(tmp_path):
+    out = tmp_path / "out.pcap"
+    summary = answer_capture(_mixed_ethernet_capture(tmp_path), out, "simulated:1:icmp_checksum=1.0")
+    assert summary.answered_by_model == 3 and summary.simulated
+    assert _tshark_count(out, BAD_CHECKSUM) == 3
+
+
+def test_reply_time_is_request_time_plus_model_latency(tmp_path):
+    out = tmp_path / "out.pcap"
+    answer_capture(_mixed_ethernet_capture(tmp_path), out, "simulated:4:latency=1.5,errors=0")
+    capture = read_capture(out)
+    sent = {bytes(p.data)[14:]: p.ts_ns for p in read_capture(tmp_path / "mixed.pcap").packets}
+    from labkit.stack import echo_reply
+
+    for request, ts_ns in sent.items():
+        reply = echo_reply(request)
+        if reply is None:
+            continue
+        replies = [p for p in capture.packets if p.data[14:] == reply]
+        assert len(replies) == 1
+        assert replies[0].ts_ns - ts_ns == 1_500_000_000  # virtual time: nothing waited 1.5 s
+    arp = next(p for p in capture.packets if p.data[12:14] == b"\x08\x06" and p.data[21] == 2)
+    assert arp.ts_ns - round(T0 * 1e9) == 20_000  # ARP answered by the stack, at kernel speed
+
+
+def test_same_seed_same_output(tmp_path):
+    capture = _mixed_ethernet_capture(tmp_path)
+    answer_capture(capture, tmp_path / "a.pcap", "simulated", seed=11)
+    answer_capture(capture, tmp_path / "b.pcap", "simulated", seed=11)
+    assert (tmp_path / "a.pcap").read_bytes() == (tmp_path / "b.pcap").read_bytes()
+
+
+def test_unusable_model_answers_are_counted_with_their_reason(tmp_path):
+    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:2:prose=1.0")
+    assert summary.answered_by_model == 0 and summary.replies_written == 2  # ARP + NA by the stack
+    unusable = sum(count for reason, count in summary.unanswered.items() if reason.startswith("model reply unusable"))
+    assert unusable == 3
+
+
+def test_raw_ip_capture_stays_raw_ip(tmp_path):
+    path = _write_pcap(tmp_path / "raw.pcap", [_stamped(_echo(i), T0 + i) for i in range(3)], linktype=LINKTYPE_RAW)
+    out = tmp_path / "out.pcap"
+    summary = answer_capture(path, out, "reference")
+    assert summary.replies_written == 3
+    capture = read_capture(out)
+    assert capture.linktype == LINKTYPE_RAW
+    replies = [IP(p.data) for p in capture.packets if IP(p.data)[ICMP].type == 0]
+    assert [(r.src, r.dst) for r in replies] == [("10.0.0.2", "10.0.0.1")] * 3
+
+
+def test_linux_cooked_capture_gets_outgoing_replies(tmp_path):
+    frames = [
+        CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0") / _echo(1),
+        CookedLinux(pkttype=1, lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0", proto=0x0806)
+        / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst="10.0.0.2"),
+    ]
+    path = _write_pcap(tmp_path / "sll.pcap", [_stamped(f, T0 + i) for i, f in enumerate(frames)])
+    out = tmp_path / "out.pcap"
+    summary = answer_capture(path, out, "reference")
+    assert summary.replies_written == 2
+    capture = read_capture(out)
+    assert capture.linktype == LINKTYPE_LINUX_SLL
+    replies = [CookedLinux(p.data) for p in capture.packets if p.data[0:2] == b"\x00\x04"]
+    assert len(replies) == 2
+    assert replies[0][ICMP].type == 0 and replies[0][IP].dst == "10.0.0.1"
+    assert replies[1][ARP].op == 2 and replies[1][ARP].pdst == "10.0.0.1"
+
+
+def test_pcapng_input_gives_pcap_output(tmp_path):
+    writer = PcapNgWriter(str(tmp_path / "in.pcapng"))
+    for i in range(2):
+        writer.write(_stamped(Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(i), T0 + i))
+    writer.close()
+    summary = answer_capture(tmp_path / "in.pcapng", tmp_path / "out.pcap", "reference")
+    assert summary.replies_written == 2
+    assert (tmp_path / "out.pcap").read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+
+
+def test_packets_cut_by_snaplen_are_not_answered(tmp_path):
+    full = bytes(Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(payload=bytes(200)))
+    capture = Capture(LINKTYPE_ETHERNET, [CapturedPacket(0, full[:96], len(full))], snaplen=96)
+    write_capture(tmp_path / "cut.pcap", capture)
+    summary = answer_capture(tmp_path / "cut.pcap", tmp_path / "out.pcap", "reference")
+    assert summary.replies_written == 0
+    [reason] = summary.unanswered
+    assert reason.startswith("cut short by the capture's snap length")
+
+
+def test_a_failing_model_leaves_no_output_behind(tmp_path):
+    from labkit.models.base import Model
+
+    class BrokenModel(Model):
+        name = "simulated-broken"
+        model_id = "simulated"
+        simulated = True
+        virtual_time = True
+
+        def complete(self, prompt, strategy, request):
+            raise LabkitError("the API is down")
+
+    previous = tmp_path / "out.pcap"
+    previous.write_bytes(b"an earlier result the user wants to keep")
+    with pytest.raises(LabkitError, match="API is down"):
+        answer_capture(_mixed_ethernet_capture(tmp_path), previous, BrokenModel())
+    assert previous.read_bytes() == b"an earlier result the user wants to keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.pcap", "out.pcap"]
+
+
+def test_summary_names_the_model_and_says_simulated(tmp_path):
+    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:3")
+    text = str(summary)
+    assert "simulated:3" in text and "SIMULATED" in text
+    assert "packets read:     6" in text and "unanswered:       " in text

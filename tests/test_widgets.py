@@ -201,9 +201,14 @@ def test_diff_view_says_which_fields_are_wrong_and_what_linux_does(request_v4, r
     # The ICMP checksum alone is wrong: only the receiver's checksum check can catch it.
     bad = corrupt(reply_v4, {23})
     view = DiffView(request_v4, bad)
-    rows = {tag_attrs["data-field"]: tag_attrs["data-ok"] for tag, tag_attrs, _ in Cells(view.to_html()).elements
-            if tag == "tr" and "data-ok" in tag_attrs}
+    parsed = Cells(view.to_html())
+    rows = {attrs["data-field"]: attrs["data-ok"] for tag, attrs, roles in parsed.elements
+            if "fields" in roles and "data-ok" in attrs}
     assert rows["icmp.chksum"] == "0" and rows["ip.src"] == "1" and rows["icmp.data"] == "1"
+    assert [name for name, ok in rows.items() if ok == "0"] == ["icmp.chksum"]
+    wrong_rows = [attrs["data-field"] for tag, attrs, roles in parsed.elements
+                  if tag == "tr" and "wrong-fields" in roles and "data-field" in attrs]
+    assert wrong_rows == ["icmp.chksum"]
     expected = verify(reply_v4)[1].expected
     found = int.from_bytes(bad[22:24], "big")
     assert f"Linux drops this: ICMP checksum 0x{found:04x} should be 0x{expected:04x}" in view.text()

@@ -42,10 +42,10 @@ class ChecksumWalkthrough(LabkitView):
         self.check = check
         self.position = 0
         button = ipywidgets.Layout(width="auto")
-        self.first_button = ipywidgets.Button(description="⏮ start", layout=button)
+        self.first_button = ipywidgets.Button(description="◀◀ start", layout=button)
         self.back_button = ipywidgets.Button(description="◀ back", layout=button)
         self.next_button = ipywidgets.Button(description="next ▶", layout=button, button_style="primary")
-        self.last_button = ipywidgets.Button(description="end ⏭", layout=button)
+        self.last_button = ipywidgets.Button(description="end ▶▶", layout=button)
         self.status = ipywidgets.Label()
         self.first_button.on_click(lambda _: self.go(0))
         self.back_button.on_click(lambda _: self.back())

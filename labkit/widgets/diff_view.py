@@ -144,19 +144,26 @@ class DiffView(LabkitView):
                               self._background(offset), title, start, False, offset in marked, offset in free))
         return cells
 
-    def _field_rows(self) -> str:
-        rows = []
+    def _fields_html(self) -> str:
+        """Every field as a ✓/✗ chip, then a table of the wrong ones: reference value next to the model's."""
+        chips, wrong = [], []
         for verdict in self.judgement.fields:
             mark = OK if verdict.ok else BAD
-            rows.append(
-                f'<tr data-field="{esc(verdict.name)}" data-ok="{int(verdict.ok)}">'
-                f'<td aria-label="{"correct" if verdict.ok else "wrong"}"><b>{mark}</b></td>'
-                f"<td><code>{esc(verdict.name)}</code></td><td class=\"labkit-mono\">{verdict.offset}</td>"
-                f'<td class="labkit-mono">{esc(_shown(verdict.name, verdict.expected, verdict.length))}</td>'
-                f'<td class="labkit-mono">{"" if verdict.ok else "<b><u>"}'
-                f'{esc(_shown(verdict.name, verdict.got, verdict.length))}{"" if verdict.ok else "</u></b>"}</td></tr>')
-        return ("<table class=\"labkit-table\" data-role=\"fields\"><tr><th></th><th>field</th><th>offset</th>"
-                f"<th>reference</th><th>{esc(self.model_label)}</th></tr>{''.join(rows)}</table>")
+            style = "" if verdict.ok else ' style="font-weight:bold;text-decoration:underline"'
+            chips.append(f'<li data-field="{esc(verdict.name)}" data-ok="{int(verdict.ok)}"{style} '
+                         f'title="{esc(verdict.name)} @{verdict.offset}: {"correct" if verdict.ok else "wrong"}">'
+                         f"{mark} <code>{esc(verdict.name)}</code></li>")
+            if not verdict.ok:
+                wrong.append(
+                    f'<tr data-field="{esc(verdict.name)}"><td><b>{BAD}</b></td><td><code>{esc(verdict.name)}</code></td>'
+                    f'<td class="labkit-mono">{verdict.offset}</td>'
+                    f'<td class="labkit-mono">{esc(_shown(verdict.name, verdict.expected, verdict.length))}</td>'
+                    f'<td class="labkit-mono"><b><u>{esc(_shown(verdict.name, verdict.got, verdict.length))}</u></b>'
+                    "</td></tr>")
+        table = ("<table class=\"labkit-table\" data-role=\"wrong-fields\"><tr><th></th><th>wrong field</th>"
+                 f"<th>offset</th><th>reference</th><th>{esc(self.model_label)}</th></tr>{''.join(wrong)}</table>"
+                 if wrong else "")
+        return f'<ul class="labkit-legend" data-role="fields">{"".join(chips)}</ul>{table}'
 
     def _checksum_lines(self) -> list[tuple[bool, str]]:
         return [(check.ok, f"{check.name} 0x{check.found:04x}"
@@ -205,7 +212,7 @@ class DiffView(LabkitView):
                 f'<div class="labkit-verdict" data-role="verdict" data-accepted="{accepted}">'
                 f"{esc(self._verdict_text())}</div>"
                 f'<ul data-role="checksums" style="list-style:none;padding-left:0;margin:4px 0">{checks}</ul>'
-                f"{self._field_rows()}")
+                f"{self._fields_html()}")
 
     def css_labels(self) -> list[str]:
         return [entry.label for entry in self.layout_map.legend] if self.layout_map is not None else []

@@ -157,7 +157,14 @@ class PacketLayout:
 
     def legend_html(self, selected: str | None = None) -> str:
         items = []
+        layer = None
         for entry in self.legend:
+            entry_layer = entry.members[0].layer if entry.members else None
+            if entry_layer is not None and entry_layer != layer:
+                if layer is not None:  # each layer starts a new legend line
+                    items.append('<li aria-hidden="true" style="flex-basis:100%;height:0;margin:0;padding:0"></li>')
+                layer = entry_layer
+                items.append(f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">{esc(layer)}:</li>')
             chosen = ' data-selected="1"' if selected is not None and selected in (
                 entry.label, *(f.name for f in entry.members)) else ""
             items.append(

@@ -85,12 +85,13 @@ class RawWire:
             self._sock.close()
             raise LabkitError(f"cannot attach to {interface}: {exc.strerror}") from exc
         self.mac = interface_mac(interface)
+        self._poll = select.poll()
+        self._poll.register(self._sock, select.POLLIN)
 
     def recv(self, timeout: float) -> bytes | None:
         """One frame addressed to or seen by this interface (never one we sent), or None after `timeout`."""
         try:
-            ready, _, _ = select.select([self._sock], [], [], timeout)
-            if not ready:
+            if not self._poll.poll(timeout * 1000):
                 return None
             frame, address = self._sock.recvfrom(MAX_FRAME)
         except (OSError, ValueError) as exc:

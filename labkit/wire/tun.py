@@ -80,6 +80,8 @@ class TunWire:
             os.close(self._fd)
             raise
         self.kernel_address = kernel_address
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
 
     @staticmethod
     def _parse_interface(text: str) -> ipaddress.IPv4Interface:
@@ -90,8 +92,7 @@ class TunWire:
 
     def recv(self, timeout: float) -> bytes | None:
         try:
-            ready, _, _ = select.select([self._fd], [], [], timeout)
-            if not ready:
+            if not self._poll.poll(timeout * 1000):
                 return None
             return os.read(self._fd, MAX_PACKET)
         except (OSError, ValueError) as exc:

@@ -2,7 +2,8 @@
 
 Checks what only a browser can show: the widgets render as live ipywidgets, the DiffView marks exactly the
 corrupted bytes, the PacketView shows its legend and answers a dropdown change from the kernel, and the
-checksum walkthrough steps on a button click. A screenshot is kept in test-artifacts/ for people to look at.
+checksum walkthrough steps on a button click, and the Dashboard updates live while a responder answers pings
+on the software wire (in the kernel, no network). A screenshot is kept in test-artifacts/ for people to look at.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             page.wait_for_selector(".widget-html .labkit-diff")
             page.wait_for_selector(".widget-html .labkit-packet")
             page.wait_for_selector(".widget-html .labkit-checksum")
+            page.wait_for_selector(".widget-html .labkit-dashboard")
 
             # DiffView: exactly the corrupted bytes are marked, each with a ^^ marker, and the verdict is in words.
             diff = page.locator(".widget-html .labkit-diff")
@@ -141,7 +143,8 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             verdict = diff.locator("[data-role='verdict']")
             assert verdict.get_attribute("data-accepted") == "0"
             assert "drops" in verdict.inner_text()
-            assert diff.locator("[data-role='fields'] tr[data-field='ip.src'][data-ok='0']").count() == 1
+            assert diff.locator("[data-role='fields'] [data-field='ip.src'][data-ok='0']").count() == 1
+            assert diff.locator("[data-role='fields'] [data-ok='0']").count() == 3  # ip.src, icmp.chksum, data
 
             # PacketView: a legend with the header fields, a decoded tooltip, and selection via the dropdown.
             packet_widget = page.locator(".widget-vbox", has=page.locator(".labkit-packet")).last
@@ -159,8 +162,18 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             walk.get_by_role("button", name="next ▶").click()
             page.wait_for_selector(".labkit-checksum tr[data-current='1'][data-step='1']")
 
+            # Dashboard: the counters follow the responder live (a kernel thread pushes updates) until it stops.
+            dashboard = page.locator(".widget-html .labkit-dashboard")
+            page.wait_for_function(
+                "() => { const d = document.querySelector('.widget-html .labkit-dashboard');"
+                " return d && d.querySelector('[data-role=state]').textContent.startsWith('stopped'); }")
+            assert dashboard.locator("[data-counter='answered'] b").inner_text() == "5"
+            assert dashboard.locator("[data-counter='requests'] b").inner_text() == "5"
+            assert dashboard.locator("svg[data-role='histogram'] rect").count() >= 1
+
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-widgets.png"), full_page=True)
-            for name, widget in (("diff", diff), ("packet", packet_widget), ("walkthrough", walk)):
+            for name, widget in (("diff", diff), ("packet", packet_widget), ("walkthrough", walk),
+                                 ("dashboard", dashboard)):
                 widget.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name}.png"))
         except Exception:
             try:

@@ -54,12 +54,12 @@ import random
 import sys
 import threading
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from labkit.errors import LabkitError
+from labkit.pcap import bounded_pool
 
 # What fits in one 1500-byte Ethernet MTU without fragmenting: 1500 - 20 (IPv4) - 8 (ICMP); IPv6 has 40.
 MAX_PAYLOAD_V4 = 1472
@@ -274,10 +274,11 @@ class BenchRun:
 def _resolve_models(models: Iterable) -> list:
     from labkit.models.registry import get_model
 
-    resolved = []
+    resolved: dict[str, object] = {}
     for model in models:
-        resolved.append(get_model(model) if isinstance(model, str) or model is None else model)
-    return resolved
+        built = get_model(model) if isinstance(model, str) or model is None else model
+        resolved.setdefault(built.name, built)  # a model given twice runs once: its rows share one key
+    return list(resolved.values())
 
 
 def run_bench(
@@ -295,6 +296,7 @@ def run_bench(
     """Run n attempts for every model × strategy and return all their rows as a DataFrame (ordered by model,
     strategy, index whatever --workers was). Rows already in `out` are not run again. `budget_usd` caps what
     this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects.
+    `progress` shows a tqdm bar (a widget in Jupyter, stderr in a terminal).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -303,7 +305,7 @@ def run_bench(
 
     if n < 0:
         raise LabkitError("--n must be 0 or more")
-    strategies = list(strategies)
+    strategies = list(dict.fromkeys(strategies))  # a name given twice runs once
     for name in strategies:
         try:
             get_strategy(name)
@@ -332,39 +334,35 @@ def run_bench(
     ]
     info.planned = n * len(model_objects) * len(strategies)
     info.skipped_done = info.planned - len(tasks)
-    requests: dict[int, BenchRequest] = {}
-
-    def request_for(index: int) -> BenchRequest:
-        if index not in requests:
-            requests[index] = make_request(seed, index)
-        return requests[index]
+    # Built here, in this thread, before any attempt: scapy and the per-index seeds stay off the worker threads.
+    requests = {index: make_request(seed, index) for index in sorted({task[2] for task in tasks})}
 
     bar = tqdm(
         total=len(tasks), unit="attempt", desc="bench", file=sys.stderr,
-        disable=not (progress and sys.stderr.isatty()),
+        disable=not progress,
     )
 
     def over_budget() -> bool:
         return budget_usd is not None and info.spent_usd >= budget_usd
 
-    def record(row: dict) -> None:
+    def record(row: dict) -> None:  # in this thread only: rows, spending and the bar need no lock
         results.append(row)
         info.ran += 1
         info.spent_usd += row["cost_usd"]
         bar.update()
 
+    def run(task) -> dict:
+        model, strategy, index = task
+        return attempt_row(model, strategy, requests[index], seed)
+
     try:
         with bar:
-            if workers == 1:
-                for position, (model, strategy, index) in enumerate(tasks):
-                    if over_budget():
-                        info.stopped_at_budget, info.not_run = True, len(tasks) - position
-                        break
-                    record(attempt_row(model, strategy, request_for(index), seed))
-            else:
-                _run_pool(tasks, workers, request_for, seed, record, over_budget, info)
+            for _, row in bounded_pool(tasks, run, workers, over_budget):
+                record(row)
     finally:
         results.close()
+    if info.ran < len(tasks):
+        info.stopped_at_budget, info.not_run = True, len(tasks) - info.ran
 
     wanted_models = {model.name for model in model_objects}
     rows = [
@@ -379,30 +377,6 @@ def run_bench(
             _m=frame["model"].map(order), _s=frame["strategy"].map(strategy_order)
         ).sort_values(["_m", "_s", "index"], kind="stable").drop(columns=["_m", "_s"]).reset_index(drop=True)
     return frame
-
-
-def _run_pool(tasks, workers, request_for, seed, record, over_budget, info: BenchRun) -> None:
-    """Keep at most `workers` attempts in flight; stop submitting (and let in-flight ones finish) at the budget."""
-    pending: set[Future] = set()
-    position = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        while position < len(tasks) or pending:
-            while position < len(tasks) and len(pending) < workers and not over_budget():
-                model, strategy, index = tasks[position]
-                pending.add(pool.submit(attempt_row, model, strategy, request_for(index), seed))
-                position += 1
-            if position < len(tasks) and over_budget() and not info.stopped_at_budget:
-                info.stopped_at_budget, info.not_run = True, len(tasks) - position
-            if not pending:
-                break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                record(future.result())
-            if info.stopped_at_budget:
-                for future in pending:
-                    record(future.result())
-                pending = set()
-                break
 
 
 def _check_seed(results: ResultsFile, seed: int, out) -> None:

@@ -20,6 +20,7 @@ docs/ARCHITECTURE.md this module adds:
 
 from __future__ import annotations
 
+import functools
 import socket
 from dataclasses import dataclass, field as dataclass_field
 
@@ -365,8 +366,15 @@ def field_map(data: bytes, link: str = "ip") -> list[Field]:
 
     Raises ValueError with a message saying what is missing when the data is truncated or malformed.
     Bytes after the length the IP header declares become a "<layer>.padding" field.
+    The list is new on every call; the fields in it are shared (they are frozen).
     """
-    data = bytes(data)
+    return list(_mapped(bytes(data), link))
+
+
+@functools.lru_cache(maxsize=64)
+def _mapped(data: bytes, link: str) -> tuple[Field, ...]:
+    """The field map of one packet, remembered: on the per-packet path the same bytes are mapped by the prompt,
+    the parser, the judge and the guard in turn. Errors are not cached (lru_cache never caches a raise)."""
     m = _Map(data)
     if link == "ether":
         m.need(14, "Ethernet header (14 bytes)")
@@ -385,7 +393,13 @@ def field_map(data: bytes, link: str = "ip") -> list[Field]:
             raise ValueError(f"not an IP packet: the first nibble is {version}, expected 4 or 6")
     else:
         raise ValueError(f"unknown link {link!r}: use 'ip' or 'ether'")
-    return m.fields
+    return tuple(m.fields)
+
+
+def field_spans(data: bytes, link: str = "ip") -> dict[str, tuple[int, int]]:
+    """name -> (offset, length) for every field of the packet: where to read or write a field by name.
+    Raises ValueError like field_map."""
+    return {f.name: (f.offset, f.length) for f in _mapped(bytes(data), link)}
 
 
 def field_at(fields: list[Field], offset: int) -> Field | None:

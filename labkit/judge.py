@@ -24,8 +24,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from labkit.checksum import ChecksumCheck, verify
+from labkit.checksum import ChecksumCheck, icmpv6_offset, verify
 from labkit.fields import ICMP_TYPES, ICMPV6_TYPES, field_map, read_value
+from labkit.stack import echo_reply
 
 RECEIVERS = ("ping-socket", "raw-socket")
 # IPv4 fields a responder may choose freely (docs/ARCHITECTURE.md): id, ttl, the DF bit, and the header
@@ -71,12 +72,13 @@ class Judgement:
 
 # --- byte and field verdicts --------------------------------------------------------------------------------
 
-def _free_offsets(expected: bytes, got: bytes) -> set[int]:
-    """Offsets where the reply differs from the reference only by a free IPv4 choice with a valid checksum."""
+def _free_offsets(expected: bytes, got: bytes, checks: list[ChecksumCheck]) -> set[int]:
+    """Offsets where the reply differs from the reference only by a free IPv4 choice with a valid checksum.
+    `checks` is verify(got)."""
     if len(expected) < 20 or len(got) < 20 or expected[0] != got[0] or expected[0] >> 4 != 4:
         return set()
-    ip_checks = [c for c in verify(got) if c.name == "ip.chksum"]
-    if not ip_checks or not ip_checks[0].ok:
+    ip_check = next((c for c in checks if c.name == "ip.chksum"), None)
+    if ip_check is None or not ip_check.ok:
         return set()
     free = {offset for offset in _FREE_V4_BYTES if expected[offset] != got[offset]}
     if (expected[6] ^ got[6]) == _DF_BIT:
@@ -84,14 +86,19 @@ def _free_offsets(expected: bytes, got: bytes) -> set[int]:
     return free
 
 
-def _compare_bytes(expected: bytes | None, got: bytes | None) -> tuple[tuple[bool, ...], tuple[int, ...], tuple[int, ...]]:
+def _compare_bytes(expected: bytes | None, got: bytes | None,
+                   checks: list[ChecksumCheck]) -> tuple[tuple[bool, ...], tuple[int, ...], tuple[int, ...]]:
     expected_bytes, got_bytes = expected or b"", got or b""
-    free = _free_offsets(expected_bytes, got_bytes) if expected and got else set()
-    size = max(len(expected_bytes), len(got_bytes))
-    byte_ok = tuple(i < len(expected_bytes) and i < len(got_bytes)
-                    and (expected_bytes[i] == got_bytes[i] or i in free) for i in range(size))
+    if expected_bytes == got_bytes:   # the common case on the per-packet path: skip the byte loop
+        return (True,) * len(got_bytes), (), ()
+    free = _free_offsets(expected_bytes, got_bytes, checks) if expected and got else set()
+    common = min(len(expected_bytes), len(got_bytes))
+    byte_ok = [a == b for a, b in zip(expected_bytes, got_bytes)]
+    for offset in free:
+        byte_ok[offset] = True
+    byte_ok += [False] * (max(len(expected_bytes), len(got_bytes)) - common)
     hallucinated = tuple(i for i, ok in enumerate(byte_ok) if not ok)
-    return byte_ok, hallucinated, tuple(sorted(free))
+    return tuple(byte_ok), hallucinated, tuple(sorted(free))
 
 
 def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -> tuple[FieldVerdict, ...]:
@@ -103,7 +110,10 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
         return ()
     verdicts = []
     for field in fields:
-        got_value = read_value(field, got) if got is not None else None
+        if got is not None and got[field.offset:field.end] == expected[field.offset:field.end]:
+            got_value = field.value   # same bytes, same decoding: no need to decode again
+        else:
+            got_value = read_value(field, got) if got is not None else None
         ok = got_value == field.value
         if not ok and got_value is not None and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags"):
             ok = all(offset in free or expected[offset] == got[offset] for offset in range(field.offset, field.end))
@@ -170,11 +180,12 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
     request_ihl = (request[0] & 0x0F) * 4
     if got[16:20] != request[12:16]:
         return _drop(f"addressed to {_address(got[16:20])}, not to the pinger at {_address(request[12:16])}")
-    try:
-        field_map(got)
-    except ValueError as error:
-        if ihl > 20 and "option" in str(error):
-            return _drop(f"bad IP options ({error})")
+    if ihl > 20:
+        try:
+            field_map(got)
+        except ValueError as error:
+            if "option" in str(error):
+                return _drop(f"bad IP options ({error})")
     if got[9] != 1:
         return False, f"not ICMP: protocol {got[9]}, so ping never sees it", ()
     icmp = got[ihl:total]
@@ -198,13 +209,6 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
     return True, "accepted" + (", but " + "; ".join(warnings) if warnings else ""), tuple(warnings)
 
 
-def _icmpv6_offset(packet: bytes, end: int) -> int | None:
-    next_header, offset = packet[6], 40
-    while next_header in (0, 43, 60) and offset + 8 <= end:
-        next_header, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
-    return offset if next_header == 58 else None
-
-
 def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 40:
         return _drop(f"truncated: {len(got)} bytes, an IPv6 header needs 40")
@@ -215,7 +219,7 @@ def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tupl
         return _drop(f"truncated: the payload length says {end - 40} bytes but only {len(got) - 40} arrived")
     if got[24:40] != request[8:24]:
         return _drop(f"addressed to {_address(got[24:40])}, not to the pinger at {_address(request[8:24])}")
-    offset = _icmpv6_offset(got, end)
+    offset = icmpv6_offset(got, end)
     if offset is None:
         return False, "not ICMPv6, so ping never sees it", ()
     icmp = got[offset:end]
@@ -224,7 +228,7 @@ def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tupl
     check = next((c for c in checks if c.name == "icmpv6.cksum"), None)
     if check is not None and not check.ok:
         return _drop(f"ICMPv6 checksum 0x{check.found:04x} should be 0x{check.expected:04x}")
-    request_offset = _icmpv6_offset(request, len(request)) or 40
+    request_offset = icmpv6_offset(request) or 40
     wrong = _echo_checks(request[request_offset:], icmp, 129, ICMPV6_TYPES)
     if wrong:
         return False, wrong[1], ()
@@ -241,20 +245,30 @@ def _is_echo_request(request: bytes) -> bool:
         ihl = (request[0] & 0x0F) * 4
         return request[9] == 1 and len(request) >= ihl + 8 and request[ihl] == 8
     if len(request) >= 48 and request[0] >> 4 == 6:
-        offset = _icmpv6_offset(request, len(request))
+        offset = icmpv6_offset(request)
         return offset is not None and len(request) >= offset + 8 and request[offset] == 128
     return False
 
 
-def receive(request: bytes, reply: bytes | None, receiver: str = "ping-socket") -> tuple[bool, str, tuple[str, ...]]:
-    """Would Linux ping, having sent `request`, accept `reply`? (accepted, reason, warnings)."""
+def _check_receiver(receiver: str) -> None:
     if receiver not in RECEIVERS:
         raise ValueError(f"unknown receiver {receiver!r}: use one of {', '.join(RECEIVERS)}")
+
+
+def receive(request: bytes, reply: bytes | None, receiver: str = "ping-socket") -> tuple[bool, str, tuple[str, ...]]:
+    """Would Linux ping, having sent `request`, accept `reply`? (accepted, reason, warnings)."""
+    _check_receiver(receiver)
+    return _receive(bytes(request), None if reply is None else bytes(reply), receiver,
+                    verify(reply) if reply is not None else [])
+
+
+def _receive(request: bytes, reply: bytes | None, receiver: str,
+             checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
+    """receive() with verify(reply) already done, so judge() checks each checksum once."""
     if reply is None:
         return False, "nothing to send: the answer was not hex that could be read", ()
     if not _is_echo_request(request):
         return False, "no ping is waiting: the request is not an ICMP echo request", ()
-    checks = verify(reply)
     if request[0] >> 4 == 4:
         if reply and reply[0] >> 4 == 6:
             return _drop("an IPv6 packet cannot answer an IPv4 ping")
@@ -264,12 +278,6 @@ def receive(request: bytes, reply: bytes | None, receiver: str = "ping-socket") 
     return _receive_v6(request, reply, checks)
 
 
-def _reference(request: bytes) -> bytes | None:
-    from labkit.stack import echo_reply  # floor 2, imported late so the judge loads without the stack
-
-    return echo_reply(request)
-
-
 def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,
           receiver: str = "ping-socket") -> Judgement:
     """Compare `reply` with the reference reply (labkit.stack.echo_reply unless `expected` is given).
@@ -277,21 +285,20 @@ def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,
     Never raises on any bytes: a reply the judge cannot read is judged as rejected, with the reason.
     `receiver` chooses which Linux ping to model, "ping-socket" or "raw-socket" (see the module docstring).
     """
-    if receiver not in RECEIVERS:
-        raise ValueError(f"unknown receiver {receiver!r}: use one of {', '.join(RECEIVERS)}")
+    _check_receiver(receiver)
     request = bytes(request)
     got = bytes(reply) if reply is not None else None
     if expected is None and _is_echo_request(request):
-        expected = _reference(request)
+        expected = echo_reply(request)
     expected = bytes(expected) if expected is not None else None
-    byte_ok, hallucinated, free = _compare_bytes(expected, got)
+    checks = verify(got) if got is not None else []
+    byte_ok, hallucinated, free = _compare_bytes(expected, got, checks)
     fields = _compare_fields(expected, got, set(free))
-    checksums = tuple(verify(got)) if got is not None else ()
     try:
-        accepted, reason, warnings = receive(request, got, receiver)
+        accepted, reason, warnings = _receive(request, got, receiver, checks)
     except Exception as error:  # noqa: BLE001 - the judge reports, it never crashes a run
         accepted, reason, warnings = False, f"the judge could not read this reply ({type(error).__name__}: {error})", ()
-    return Judgement(expected, got, byte_ok, hallucinated, fields, checksums, accepted, reason, warnings, free,
+    return Judgement(expected, got, byte_ok, hallucinated, fields, tuple(checks), accepted, reason, warnings, free,
                      receiver)
 
 

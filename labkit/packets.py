@@ -6,15 +6,16 @@ so this module is the one place that turns them into text and back.
 
 from __future__ import annotations
 
-import string
+import re
 from typing import Iterable
 
 # What Linux ping sends by default: 56 data bytes, the first 8 a timestamp (zero here, so requests are
 # reproducible), then the incrementing pattern 0x10, 0x11, ... that iputils fills the rest with.
 DEFAULT_PAYLOAD = bytes(8) + bytes(range(0x10, 0x40))
 
-_HEX_DIGITS = frozenset(string.hexdigits)
+_NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 _PRINTABLE = frozenset(range(0x20, 0x7F))
+MAX_IPV4_OPTIONS = 40   # IHL is 4 bits: at most 15 words of header, 5 of them fixed
 
 
 def to_hex(data: bytes) -> str:
@@ -28,9 +29,10 @@ def from_hex(text: str) -> bytes:
     Tolerant extraction from a model's free text lives in labkit.parse; this is for hex we wrote ourselves.
     """
     digits = "".join(text.split())
-    for position, char in enumerate(digits):
-        if char not in _HEX_DIGITS:
-            raise ValueError(f"not hex: {char!r} at digit {position} (only 0-9, a-f and whitespace are allowed)")
+    bad = _NOT_HEX.search(digits)
+    if bad:
+        raise ValueError(f"not hex: {bad.group()!r} at digit {bad.start()} "
+                         "(only 0-9, a-f and whitespace are allowed)")
     if len(digits) % 2:
         raise ValueError(f"odd number of hex digits ({len(digits)}): every byte needs two digits")
     return bytes.fromhex(digits)
@@ -77,13 +79,18 @@ def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x12
                  ip_id: int = 1, df: bool = False, options: bytes | Iterable = b"") -> bytes:
     """An IPv4 ICMP echo request built by scapy (checksums filled in).
 
-    `options` are IP options, either raw bytes (padded to a multiple of 4 by scapy) or scapy IPOption objects.
+    `options` are IP options, either raw bytes (padded to a multiple of 4 by scapy) or scapy IPOption objects;
+    more than 40 bytes of them is a ValueError (scapy would wrap the 4-bit IHL and build a broken header).
     """
     from scapy.layers.inet import ICMP, IP  # scapy is slow to import; only pay for it when building packets
 
     ip = IP(src=src, dst=dst, ttl=ttl, tos=tos, id=ip_id, flags="DF" if df else 0)
     if options:
         ip.options = options
+        option_bytes = len(bytes(ip)) - 20
+        if option_bytes > MAX_IPV4_OPTIONS:
+            raise ValueError(f"IP options take {option_bytes} bytes, but an IPv4 header holds at most "
+                             f"{MAX_IPV4_OPTIONS}: give fewer or shorter options")
     return bytes(ip / ICMP(type=8, code=0, id=ident, seq=seq) / bytes(payload))
 
 

@@ -20,9 +20,10 @@ import struct
 import sys
 import tempfile
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator, Sequence, TypeVar
 from labkit.errors import LabkitError
 
 # --- link types --------------------------------------------------------------------------------------------
@@ -267,15 +268,14 @@ def _ethertype_for(packet: bytes, fallback: int) -> int:
     return {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(version, fallback)
 
 
-def ethernet_reply(request_frame: bytes, reply_packet: bytes) -> bytes:
-    """Wrap an IP reply in Ethernet with the request's MACs swapped (the reply goes back where it came from)."""
+def ethernet_reply(request_frame: bytes, reply_packet: bytes, host_mac: bytes | None = None) -> bytes:
+    """Wrap an IP reply in Ethernet with the request's MACs swapped (the reply goes back where it came from).
+    A request sent to a broadcast/multicast MAC is answered from host_mac: a group address is never a source."""
     fallback = int.from_bytes(request_frame[12:14], "big")
-    return (
-        request_frame[6:12]
-        + request_frame[0:6]
-        + _ethertype_for(reply_packet, fallback).to_bytes(2, "big")
-        + reply_packet
-    )
+    source = request_frame[0:6]
+    if source[0] & 1 and host_mac is not None:
+        source = host_mac
+    return request_frame[6:12] + source + _ethertype_for(reply_packet, fallback).to_bytes(2, "big") + reply_packet
 
 
 class EthernetLink(LinkLayer):
@@ -481,11 +481,13 @@ def answer_capture(
     strategy: str = "zero-shot",
     workers: int | None = None,
     progress: bool = False,
+    budget_usd: float | None = None,
 ) -> PcapSummary:
     """Answer every packet of in_path a host would answer and write requests + replies to out_path.
 
     ``model`` is a Model or a registry name (None: the registry's default); ``seed`` goes to the registry when
     a name is given. ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
+    ``budget_usd``: no model call starts once the estimated cost reaches it (the rest stay unanswered).
     Nothing is written unless the whole run succeeds.
     """
     capture = read_capture(in_path)
@@ -507,7 +509,7 @@ def answer_capture(
     if workers is None:
         workers = 1 if getattr(model, "virtual_time", True) else 4
     replies, jobs = _answer_by_rule(capture, link, ReferenceStack(config), summary, use_model=not is_reference(model))
-    replies.extend(_answer_by_model(jobs, link, model, strategy, summary, workers, progress))
+    replies.extend(_answer_by_model(jobs, link, model, strategy, summary, workers, progress, budget_usd))
     summary.replies_written = len(replies)
     records = sorted(capture.packets + replies, key=lambda packet: packet.ts_ns)  # stable: request before reply
     write_capture(out_path, Capture(capture.linktype, records, capture.nanosecond, capture.snaplen))
@@ -522,13 +524,38 @@ def _resolve_model(model, seed: int | None):
     return get_model(model, seed=seed) if seed is not None else get_model(model)
 
 
+def classify(link: LinkLayer, stack, frame: bytes) -> tuple[Unwrapped, object, bytes | None]:
+    """(frame as the stack sees it, the stack's result or None, the IP echo request for the model or None).
+
+    The stack decides whether a host answers at all (addresses, broadcasts, martians); an echo request it
+    answers goes to the model only when it is a whole datagram -- a fragment's reply comes from the stack,
+    which reassembled it, since the model sees one packet at a time.
+    """
+    unwrapped = link.unwrap(frame)
+    if unwrapped.stack_input is None:
+        return unwrapped, None, None
+    result = stack.respond(unwrapped.stack_input, unwrapped.link)
+    if result.kind not in ("echo", "echo6"):
+        return unwrapped, result, None
+    packet = unwrapped.stack_input[14:] if unwrapped.link == "ether" else unwrapped.stack_input
+    return unwrapped, result, packet if _whole_datagram(packet) else None
+
+
+def _whole_datagram(packet: bytes) -> bool:
+    if packet[0] >> 4 == 4:
+        return not int.from_bytes(packet[6:8], "big") & 0x3FFF  # MF clear and offset 0
+    if packet[6] == 58:  # ICMPv6 straight after the IPv6 header: no fragment header
+        return True
+    from labkit.stack import echo_reply  # extension headers: let the stack's parser decide
+
+    return echo_reply(packet) is not None
+
+
 def _answer_by_rule(
     capture: Capture, link: LinkLayer, stack, summary: PcapSummary, *, use_model: bool
 ) -> tuple[list[CapturedPacket], list[_ModelJob]]:
     """One pass in capture order (the stack keeps fragment state): rule-answered replies, and echo requests
     left for the model."""
-    from labkit.stack import echo_reply
-
     replies: list[CapturedPacket] = []
     jobs: list[_ModelJob] = []
     stack_delay_ns = round(STACK_LATENCY_S * 1e9)
@@ -536,16 +563,13 @@ def _answer_by_rule(
         if packet.wirelen > len(packet.data):
             summary.unanswered["cut short by the capture's snap length (capture with -s 0)"] += 1
             continue
-        unwrapped = link.unwrap(packet.data)
-        if unwrapped.stack_input is None:
+        unwrapped, result, for_model = classify(link, stack, packet.data)
+        if result is None:
             summary.unanswered[reason_key(unwrapped.reason)] += 1
             continue
-        result = stack.respond(unwrapped.stack_input, unwrapped.link)
-        if use_model and result.kind in ("echo", "echo6"):
-            ip_packet = unwrapped.stack_input[14:] if unwrapped.link == "ether" else unwrapped.stack_input
-            if echo_reply(ip_packet) is not None:  # unfragmented: one request the model can see whole
-                jobs.append(_ModelJob(packet, unwrapped, ip_packet))
-                continue
+        if use_model and for_model is not None:
+            jobs.append(_ModelJob(packet, unwrapped, for_model))
+            continue
         if not result.replies:
             summary.unanswered[reason_key(result.reason)] += 1
             continue
@@ -557,32 +581,31 @@ def _answer_by_rule(
 
 
 def _answer_by_model(
-    jobs: list[_ModelJob], link: LinkLayer, model, strategy: str, summary: PcapSummary, workers: int, progress: bool
+    jobs: list[_ModelJob], link: LinkLayer, model, strategy: str, summary: PcapSummary, workers: int,
+    progress: bool, budget_usd: float | None,
 ) -> list[CapturedPacket]:
-    """Ask the model for each echo reply (a thread pool for real models; order is kept either way)."""
+    """Ask the model for each echo reply (a thread pool for real models); stop asking at the budget."""
     if not jobs:
         return []
     from tqdm.auto import tqdm
 
-    def ask(job: _ModelJob):
-        return model.attempt(job.packet, strategy)
+    attempts: list = [None] * len(jobs)
 
-    bar = tqdm(total=len(jobs), desc=f"{model.name}", unit="req", disable=not progress, file=sys.stderr)
-    attempts = []
-    with bar:
-        if workers <= 1:
-            for job in jobs:
-                attempts.append(ask(job))
-                bar.update()
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for attempt in pool.map(ask, jobs):
-                    attempts.append(attempt)
-                    bar.update()
+    def over_budget() -> bool:
+        return budget_usd is not None and summary.cost_usd >= budget_usd
+
+    with tqdm(total=len(jobs), desc=model.name, unit="req", disable=not progress, file=sys.stderr) as bar:
+        for position, attempt in bounded_pool(jobs, lambda job: model.attempt(job.packet, strategy), workers,
+                                              over_budget):
+            attempts[position] = attempt
+            summary.cost_usd += attempt.cost_usd or 0.0
+            bar.update()
     replies: list[CapturedPacket] = []
     for job, attempt in zip(jobs, attempts):
+        if attempt is None:
+            summary.unanswered["model not asked: --budget-usd reached"] += 1
+            continue
         summary.model_latencies_s.append(attempt.latency_s)
-        summary.cost_usd += attempt.cost_usd or 0.0
         summary.input_tokens += attempt.usage.input_tokens
         summary.output_tokens += attempt.usage.output_tokens
         if attempt.reply is None:
@@ -590,9 +613,45 @@ def _answer_by_model(
             continue
         summary.answered_by_model += 1
         if job.unwrapped.link == "ether":
-            frame = link.wrap(ethernet_reply(job.unwrapped.stack_input, attempt.reply), "ether", job.unwrapped.context)
+            frame = ethernet_reply(job.unwrapped.stack_input, attempt.reply, link.host_mac)
+            frame = link.wrap(frame, "ether", job.unwrapped.context)
         else:
             frame = link.wrap(attempt.reply, "ip", job.unwrapped.context)
         ts_ns = job.request.ts_ns + round(attempt.latency_s * 1e9)
         replies.append(CapturedPacket(ts_ns, frame, len(frame)))
     return replies
+
+
+# --- running many model calls ------------------------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def bounded_pool(
+    tasks: Sequence[T], run: Callable[[T], R], workers: int, stop: Callable[[], bool] = lambda: False
+) -> Iterator[tuple[int, R]]:
+    """Yield (position, result) as tasks finish, with at most `workers` running; no task starts once stop() is
+    true. Why bounded: Ctrl-C, an error or a budget then cancels what has not started, instead of a queue of
+    thousands of paid API calls going on in the background. workers=1 runs in this thread, in order."""
+    if workers <= 1:
+        for position, task in enumerate(tasks):
+            if stop():
+                return
+            yield position, run(task)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    pending: dict[Future, int] = {}
+    started = 0
+    try:
+        while True:
+            while started < len(tasks) and len(pending) < workers and not stop():
+                pending[pool.submit(run, tasks[started])] = started
+                started += 1
+            if not pending:
+                return
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield pending.pop(future), future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

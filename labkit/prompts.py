@@ -15,11 +15,12 @@ import json
 import re
 from dataclasses import dataclass
 
-from labkit.checksum import internet_checksum, trace
+from labkit.checksum import icmpv6_pseudo_header, internet_checksum, trace
 from labkit.errors import LabkitError
-from labkit.fields import field_map
+from labkit.fields import field_spans
 from labkit.packets import echo_request, echo_request_v6, from_hex, ip_version, to_hex
 from labkit.parse import ParsedHex, extract_hex
+from labkit.stack import echo_reply
 
 ICMP_NAMES = {4: "ICMP", 6: "ICMPv6"}
 REPLY_TYPE = {4: 0, 6: 129}
@@ -59,6 +60,17 @@ def _version(request: bytes) -> int:
 def _hex_budget(request: bytes) -> int:
     """max_tokens for an answer that is one packet of hex: hex runs ~2 characters a token, plus slack."""
     return 2 * len(request) + 128
+
+
+def _request_turn(request: bytes, version: int, ask: str) -> str:
+    """The user turn every strategy with a system prompt sends: the packet, its size, then what to answer."""
+    return f"Request packet (IPv{version}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n{ask}"
+
+
+def _hex_argument(text: str) -> bytes:
+    """Hex given by a model inside JSON (ip_options, a tool's input): an optional 0x, then strict hex."""
+    text = text.strip()
+    return from_hex(text[2:] if text[:2].lower() == "0x" else text)
 
 
 class Strategy:
@@ -139,17 +151,13 @@ class Spec(Strategy):
                "knowing the checksum algorithm is not the same as executing it digit by digit.")
 
     def build(self, request: bytes) -> Prompt:
-        version = _version(request)
-        user = (f"Request packet (IPv{version}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n"
-                "Answer with the echo reply packet in hex only.")
+        user = _request_turn(request, _version(request), "Answer with the echo reply packet in hex only.")
         return Prompt(system=SPEC_SYSTEM, user=user, max_tokens=_hex_budget(request))
 
 
 @functools.cache
 def few_shot_examples() -> tuple[tuple[bytes, bytes], ...]:
     """(request, reply) pairs built by scapy and answered by the reference stack, never typed by hand."""
-    from labkit.stack import echo_reply
-
     requests = (
         echo_request("10.1.2.3", "10.9.8.7", ident=0x0a0b, seq=7, payload=b"labkit few-shot 1"),
         echo_request("10.20.30.40", "10.50.60.70", ident=0x4c4b, seq=258, payload=bytes(range(32)), ttl=63),
@@ -171,14 +179,19 @@ class FewShot(Strategy):
                "copied -- but a checksum cannot be imitated, only computed.")
 
     def build(self, request: bytes) -> Prompt:
-        version = _version(request)
-        lines = ["You answer ICMP and ICMPv6 echo requests. Each request is an IP packet in hex; answer with "
-                 "the echo reply packet in hex only. Examples:"]
-        for number, (example, reply) in enumerate(few_shot_examples(), start=1):
-            lines += ["", f"Example {number} request (IPv{ip_version(example)}): {to_hex(example)}",
-                      f"Example {number} reply: {to_hex(reply)}"]
-        user = f"Request (IPv{version}): {to_hex(request)}\nReply:"
-        return Prompt(system="\n".join(lines), user=user, max_tokens=_hex_budget(request))
+        user = f"Request (IPv{_version(request)}): {to_hex(request)}\nReply:"
+        return Prompt(system=few_shot_system(), user=user, max_tokens=_hex_budget(request))
+
+
+@functools.cache
+def few_shot_system() -> str:
+    """The few-shot system prompt: the same for every request, so it is built once (and the API can cache it)."""
+    lines = ["You answer ICMP and ICMPv6 echo requests. Each request is an IP packet in hex; answer with "
+             "the echo reply packet in hex only. Examples:"]
+    for number, (example, reply) in enumerate(few_shot_examples(), start=1):
+        lines += ["", f"Example {number} request (IPv{ip_version(example)}): {to_hex(example)}",
+                  f"Example {number} reply: {to_hex(reply)}"]
+    return "\n".join(lines)
 
 
 STEP_SYSTEM = SPEC_SYSTEM.rsplit("\n\n", 1)[0] + """
@@ -199,16 +212,28 @@ FINAL:
 _FINAL = re.compile(r"FINAL\s*:", re.IGNORECASE)
 
 
-def _words(data: bytes) -> str:
-    padded = data + b"\x00" * (len(data) % 2)
-    return " ".join(padded[i:i + 2].hex() for i in range(0, len(padded), 2))
-
-
 def _checksum_working(step: int, label: str, covered: bytes, written: int) -> list[str]:
     """Working for one checksum: the words, the sum, the fold, and the value the answer writes."""
     steps = trace(covered)
-    return [f"{step}. {label}: words {_words(covered)}",
+    words = " ".join(f"{s.word:04x}" for s in steps.steps)
+    return [f"{step}. {label}: words {words}",
             f"   sum 0x{steps.total:x}, folded 0x{steps.folded:04x}, complement -> 0x{written:04x}"]
+
+
+def _checksum_inputs(reply: bytes, version: int, start: int) -> list[tuple[str, bytes, int]]:
+    """(label, covered bytes with the checksum field zeroed, checksum the reply holds) for each checksum of
+    the reply, in the order a careful stack computes them: ICMP (with the IPv6 pseudo-header), then IPv4's.
+    `start` is where the ICMP message begins -- taken from the request, as the reply may be garbled."""
+    message = bytearray(reply[start:])
+    written = int.from_bytes(message[2:4], "big")
+    message[2:4] = b"\x00\x00"
+    if version == 6:
+        pseudo = icmpv6_pseudo_header(reply[8:24], reply[24:40], len(message))
+        return [("ICMPv6 checksum (pseudo-header + message)", pseudo + bytes(message), written)]
+    header = bytearray(reply[:start])
+    header_written = int.from_bytes(header[10:12], "big")
+    header[10:12] = b"\x00\x00"
+    return [("ICMP checksum", bytes(message), written), ("IP header checksum", bytes(header), header_written)]
 
 
 class StepByStep(Strategy):
@@ -218,9 +243,8 @@ class StepByStep(Strategy):
                "most where the task is arithmetic -- yet a model can still add words wrongly in plain sight.")
 
     def build(self, request: bytes) -> Prompt:
-        version = _version(request)
-        user = (f"Request packet (IPv{version}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n"
-                "Work it out step by step, then give the echo reply in the FINAL block.")
+        user = _request_turn(request, _version(request),
+                             "Work it out step by step, then give the echo reply in the FINAL block.")
         return Prompt(system=STEP_SYSTEM, user=user, max_tokens=6 * len(request) + 1024)
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
@@ -243,19 +267,8 @@ class StepByStep(Strategy):
                  f"{start}-{len(reply) - 1} ({len(reply) - start} bytes).",
                  f"2. Reply source {ipaddress.ip_address(src)}, destination {ipaddress.ip_address(dst)}.",
                  f"3. {icmp} type {request[start]} -> {reply[start]}, code {reply[start + 1]}."]
-        message = bytearray(reply[start:])
-        written = int.from_bytes(message[2:4], "big")
-        message[2:4] = b"\x00\x00"
-        if version == 4:
-            lines += _checksum_working(4, "ICMP checksum", bytes(message), written)
-            header = bytearray(reply[:start])
-            ip_written = int.from_bytes(header[10:12], "big")
-            header[10:12] = b"\x00\x00"
-            lines += _checksum_working(5, "IP header checksum", bytes(header), ip_written)
-        else:
-            pseudo = src + dst + len(message).to_bytes(4, "big") + b"\x00\x00\x00\x3a"
-            lines += _checksum_working(4, "ICMPv6 checksum (pseudo-header + message)", pseudo + bytes(message),
-                                       written)
+        for step, (label, covered, written) in enumerate(_checksum_inputs(reply, version, start), start=4):
+            lines += _checksum_working(step, label, covered, written)
         lines += ["", "FINAL:", "```hex", to_hex(reply), "```"]
         return "\n".join(lines)
 
@@ -289,7 +302,7 @@ _REQUIRED = {4: ("type", "src", "dst", "icmp_checksum", "ip_checksum"), 6: ("typ
 
 def _field_spans(packet: bytes, version: int) -> dict[str, tuple[int, int]]:
     """JSON key -> (offset, length) in this packet; ValueError when it holds no ICMP message."""
-    spans = {f.name: (f.offset, f.length) for f in field_map(packet)}
+    spans = field_spans(packet)
     found = {key: spans[name] for key, name in _FIELD_KEYS[version].items() if name in spans}
     if "type" not in found or "icmp_checksum" not in found:
         raise ValueError(f"the packet holds no {ICMP_NAMES[version]} message")
@@ -341,9 +354,8 @@ def _with_ip_options(request: bytes, value: object) -> bytes:
     """The request with its IPv4 options replaced; IHL and total length follow (they are layout, not arithmetic)."""
     if not isinstance(value, str):
         raise ValueError("ip_options must be a hex string (\"\" for none)")
-    text = value.strip()
     try:
-        options = from_hex(text[2:] if text.lower().startswith("0x") else text)
+        options = _hex_argument(value)
     except ValueError as error:
         raise ValueError(f"ip_options: {error}") from None
     if len(options) % 4 or len(options) > 40:
@@ -384,9 +396,7 @@ class FieldsOnly(Strategy):
                "keeps them exactly as given.")
 
     def build(self, request: bytes) -> Prompt:
-        version = _version(request)
-        user = (f"Request packet (IPv{version}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n"
-                "Answer with the JSON object for the echo reply.")
+        user = _request_turn(request, _version(request), "Answer with the JSON object for the echo reply.")
         return Prompt(system=FIELDS_SYSTEM, user=user, max_tokens=256)
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
@@ -444,9 +454,7 @@ class ToolUse(Strategy):
                "tool) still gives a wrong checksum.")
 
     def build(self, request: bytes) -> Prompt:
-        version = _version(request)
-        user = (f"Request packet (IPv{version}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n"
-                "Answer with the echo reply packet in hex only.")
+        user = _request_turn(request, _version(request), "Answer with the echo reply packet in hex only.")
         return Prompt(system=TOOL_SYSTEM, user=user, tools=(CHECKSUM_TOOL,), max_tokens=_hex_budget(request) + 512)
 
     def run_tool(self, name: str, args: dict) -> str:
@@ -456,11 +464,8 @@ class ToolUse(Strategy):
         text = args.get("hex") if isinstance(args, dict) else None
         if not isinstance(text, str):
             return "error: pass the bytes as a string argument named hex"
-        text = text.strip()
-        if text.lower().startswith("0x"):
-            text = text[2:]
         try:
-            data = from_hex(text)
+            data = _hex_argument(text)
         except ValueError as error:
             return f"error: {error}"
         return f"0x{internet_checksum(data):04x}"
@@ -468,17 +473,8 @@ class ToolUse(Strategy):
     def tool_inputs(self, reply: bytes) -> list[dict]:
         """The tool calls a perfect model makes for `reply`: what the simulated model 'calls'."""
         version = _version(reply)
-        spans = _field_spans(reply, version)
-        start = spans["type"][0]
-        message = bytearray(reply[start:])
-        message[2:4] = b"\x00\x00"
-        if version == 6:
-            src, dst = (reply[offset:offset + length] for offset, length in (spans["src"], spans["dst"]))
-            pseudo = src + dst + len(message).to_bytes(4, "big") + b"\x00\x00\x00\x3a"
-            return [{"hex": to_hex(pseudo + bytes(message))}]
-        header = bytearray(reply[:start])
-        header[10:12] = b"\x00\x00"
-        return [{"hex": to_hex(bytes(message))}, {"hex": to_hex(bytes(header))}]
+        start = _field_spans(reply, version)["type"][0]
+        return [{"hex": to_hex(covered)} for _, covered, _ in _checksum_inputs(reply, version, start)]
 
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ZeroShot(), Spec(), FewShot(), StepByStep(), FieldsOnly(),

@@ -2,8 +2,8 @@
 
 One reader thread takes frames off the wire. ARP and NDP for our address are answered at once by the
 reference stack (deterministic, never by the model: without them nobody could even reach us). Echo requests
-for us go to a thread pool, so requests are answered concurrently (up to `max_inflight`) and a slow model
-does not make RTTs queue up. Before a call: the rate limit and the budget (a reservation of the worst-case
+for us go to a thread pool, so requests are answered concurrently (up to `max_inflight`; more are dropped as
+busy, not queued) and a slow model does not make RTTs queue up. Before a call: the rate limit and the budget (a reservation of the worst-case
 cost, so a flood of concurrent requests cannot overshoot). After it: the guard. Everything not sent is
 counted by reason and logged.
 
@@ -114,6 +114,10 @@ class _Job:
     def label(self) -> str:
         """"10.0.0.1 id=0x1234 seq=3", for logs; computed only when something is logged."""
         return echo_request_label(self.packet)
+
+
+class _Refused(Exception):
+    """A request for us that labkit will not put to a model; the message is the drop reason."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,7 @@ class Responder:
             return self._stats.copy()
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once nothing is in flight (used by the software pinger and tests)."""
+        """True once no model call or reply is in flight (e.g. before reading the stats in a notebook)."""
         with self._idle:
             return self._idle.wait_for(lambda: self._stats.in_flight == 0, timeout)
 
@@ -297,7 +301,7 @@ class Responder:
                 self._stats.stopped_reason = reason
 
     def _handle(self, frame: bytes) -> bool:
-        """Classify one frame; True if it went to the pool (which then calls frame_done)."""
+        """Classify one frame; True if frame_done is taken care of (answered here, or by the pool later)."""
         with self._lock:
             self._stats.frames += 1
         peer_mac = None
@@ -313,7 +317,10 @@ class Responder:
             if ethertype not in (ETH_IPV4, ETH_IPV6):
                 return self._ignore()
             peer_mac, packet = frame[6:12], frame[14:]
-        packet = self._echo_request_for_us(packet)
+        try:
+            packet = self._echo_request_for_us(packet)
+        except _Refused as refused:
+            return self._drop(str(refused))
         if packet is None:
             return self._ignore()
         return self._submit(_Job(packet, peer_mac))
@@ -340,7 +347,7 @@ class Responder:
         return False
 
     def _echo_request_for_us(self, packet: bytes) -> bytes | None:
-        """The echo request trimmed to its IP length, if it is one, unfragmented and for our address."""
+        """The echo request trimmed to its IP length if it is one for our address; _Refused if it is a fragment."""
         if len(packet) < 28:
             return None
         version = packet[0] >> 4
@@ -348,11 +355,11 @@ class Responder:
             ihl = (packet[0] & 0x0F) * 4
             total = struct.unpack_from("!H", packet, 2)[0]
             fragmented = struct.unpack_from("!H", packet, 6)[0] & 0x3FFF
-            if ihl < 20 or total < ihl + 8 or total > len(packet) or packet[9] != 1 or fragmented:
+            if ihl < 20 or total < ihl + 8 or total > len(packet) or packet[9] != 1 or packet[16:20] not in self._v4:
                 return None
-            if packet[ihl] != 8 or packet[16:20] not in self._v4:
-                return None
-            return packet[:total]
+            if fragmented:
+                raise _Refused("fragmented request (labkit answers unfragmented echo requests only)")
+            return packet[:total] if packet[ihl] == 8 else None
         if version == 6:
             total = 40 + struct.unpack_from("!H", packet, 4)[0]
             if len(packet) < 48 or total > len(packet) or packet[6] != 58 or packet[40] != 128:
@@ -395,7 +402,7 @@ class Responder:
             self._answer(job, reservation, prepared)
         return True
 
-    def _answer(self, job: _Job, reservation: Reservation | None, prepared: "_Prepared | None" = None) -> None:
+    def _answer(self, job: _Job, reservation: Reservation | None, prepared: _Prepared | None = None) -> None:
         """Ask (unless already asked), send; always settles the budget, the in-flight count and the frame."""
         spent = prepared.cost_usd if prepared is not None else 0.0
         try:
@@ -415,7 +422,7 @@ class Responder:
                 self._idle.notify_all()
             self._frame_done()
 
-    def _prepare(self, job: _Job) -> "_Prepared":
+    def _prepare(self, job: _Job) -> _Prepared:
         """One model call for one request, guarded: the frame to send (None if dropped), cost, latency."""
         started = time.monotonic()
         try:
@@ -462,7 +469,7 @@ class Responder:
         frame = reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
         return _Prepared(frame, cost, latency)
 
-    def _deliver(self, job: _Job, prepared: "_Prepared") -> None:
+    def _deliver(self, job: _Job, prepared: _Prepared) -> None:
         """Send, after waiting out a modelled latency when the wire runs in real time."""
         if self.model.virtual_time and not self._virtual_delay and prepared.latency_s > 0:
             if self._stop.wait(prepared.latency_s):

@@ -25,6 +25,7 @@ message this stack does not model (port/protocol unreachable, parameter problem,
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import itertools
 import socket
@@ -79,7 +80,6 @@ def _parse_mac(text: str) -> bytes:
         return bytes(int(p, 16) for p in parts)
     except ValueError:
         raise ValueError(f"HostConfig.mac={text!r}: write a MAC like 02:00:00:00:00:02") from None
-
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class ReferenceStack:
         if not group and dst != self._mac and not self.config.answer_any:
             raise _Silent("ignored", f"not addressed to us (Ethernet dst {_mac_text(dst)})")
         if ethertype == ETH_P_ARP:
-            return self._arp(frame[14:], src)
+            return self._arp(frame[14:])
         if ethertype == ETH_P_IP:
             reply = self._ipv4(frame[14:], l2_group=group)
         elif ethertype == ETH_P_IPV6:
@@ -181,7 +181,8 @@ class ReferenceStack:
         head = (reply.l2_dst or src) + our_mac + (ETH_P_IPV6 if reply.v6 else ETH_P_IP).to_bytes(2, "big")
         return StackResult(tuple(head + p for p in reply.packets), reply.reason, reply.kind)
 
-    def _arp(self, arp: bytes, eth_src: bytes) -> StackResult:
+    def _arp(self, arp: bytes) -> StackResult:
+        """arp_process: answer requests for our addresses (probes from 0.0.0.0 too), to the sender's MAC."""
         if len(arp) < 28:
             raise _Silent("malformed", f"malformed: truncated ARP packet ({len(arp)} bytes < 28)")
         hwtype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", arp)
@@ -240,7 +241,7 @@ class ReferenceStack:
                                        "Linux drops it")
         icmp_type = icmp[0]
         if icmp_type == 8:
-            checksum = _checksum_after_type_change(icmp, 0xF7FF)   # type 8 -> 0: add -0x0800 (one's complement)
+            checksum = _checksum_after_type_change(icmp, 0xF7FF, alone=True)   # type 8 -> 0: adds -0x0800
             body, kind, what = b"\x00" + icmp[1:2] + checksum + icmp[4:], "echo", "echo reply"
         elif icmp_type == 13:
             if len(icmp) < 12:
@@ -348,7 +349,7 @@ class ReferenceStack:
             body = b"\x81" + icmp[1:2] + b"\0\0" + icmp[4:]
             body = body[:2] + _icmpv6_checksum(our, src, body).to_bytes(2, "big") + body[4:]
         else:               # same addresses (swapped), same length: only the type changes, 128 -> 129
-            body = b"\x81" + icmp[1:2] + _checksum_after_type_change(icmp, 0x0100) + icmp[4:]
+            body = b"\x81" + icmp[1:2] + _checksum_after_type_change(icmp, 0x0100, alone=False) + icmp[4:]
         traffic_class = ((request[0] & 0x0F) << 4) | (request[1] >> 4)
         flow_label = self._flow_label(request, our, src)
         packets = _ipv6_packets(traffic_class, flow_label, self.config.ttl, our, src, 58, body,
@@ -449,6 +450,8 @@ class _Silent(Exception):
 
 @dataclass(frozen=True)
 class _Reply:
+    """An IP-level answer; _ether() wraps it in Ethernet."""
+
     packets: tuple[bytes, ...]
     reason: str
     kind: str
@@ -487,18 +490,18 @@ def _solicited_node(address: bytes) -> bytes:
     return _SOLICITED_PREFIX + address[13:]
 
 
-def _checksum_after_type_change(message: bytes, delta: int) -> bytes:
-    """The new checksum of a verified message whose first 16-bit word changed by `delta`, a 16-bit one's
-    complement number (RFC 1624, eqn. 3).
+def _checksum_after_type_change(message: bytes, delta: int, *, alone: bool) -> bytes:
+    """The checksum after the type byte changes, for a message whose checksum was just verified: `delta` is
+    the change of the first 16-bit word as a one's complement number (RFC 1624, eqn. 3).
 
     Equal to summing the whole reply again, and it saves a pass over the data: a full-size echo reply costs
-    one checksum, not two. The one case where one's complement has two zeros: a reply whose words are all
-    zero sums to +0, so its checksum is 0xffff (what Linux sends), not the 0x0000 the update would give.
+    one checksum, not two. One's complement has two zeros: a reply summed `alone` (no pseudo-header) whose
+    words are all zero sums to +0, so its checksum is 0xffff, as Linux sends, not the 0x0000 the update gives.
     """
     total = (((message[2] << 8) | message[3]) ^ 0xFFFF) + delta
     total = (total & 0xFFFF) + (total >> 16)
     total = (total & 0xFFFF) + (total >> 16)
-    if total == 0xFFFF and delta == 0xF7FF and not message[1] and not any(message[4:]):
+    if alone and total == 0xFFFF and not message[1] and not any(message[4:]):
         return b"\xff\xff"
     return (~total & 0xFFFF).to_bytes(2, "big")
 
@@ -799,7 +802,8 @@ def _check_tlv_options(options: bytes) -> None:
             raise _Silent("malformed", "malformed: truncated IPv6 option")
         if kind not in (1, 5) and kind >> 6:        # PadN and Router Alert are known; others by action bits
             action = "drops it" if kind >> 6 == 1 else "drops it and answers Parameter Problem (not modelled)"
-            raise _Silent("ignored" if kind >> 6 == 1 else "malformed", f"unknown IPv6 option 0x{kind:02x}: Linux {action}")
+            raise _Silent("ignored" if kind >> 6 == 1 else "malformed",
+                          f"unknown IPv6 option 0x{kind:02x}: Linux {action}")
         i += 2 + options[i + 1]
 
 
@@ -844,18 +848,47 @@ def _ipv6_packets(traffic_class: int, flow_label: int, hop_limit: int, src: byte
 
 # -- reassembly
 
+FRAGMENT_OVERHEAD = 512     # bytes charged per held fragment besides its data, like an skb's truesize
+
+
 @dataclass
 class _Queue:
-    """One datagram being reassembled (inet_frag_queue): pieces by offset, Linux's overlap rules."""
+    """One datagram being reassembled (inet_frag_queue). Runs are Linux's "fragment runs": a run grows only
+    when a fragment continues the highest one in order; any other fragment starts a run of its own."""
 
     created: float
     pieces: dict[int, bytes] = field(default_factory=dict)   # offset -> data
+    run_starts: list[int] = field(default_factory=list)      # sorted, parallel to run_ends
+    run_ends: list[int] = field(default_factory=list)
     length: int = 0            # highest end seen (the datagram length once the last fragment is in)
     last_in: bool = False
     first_header: bytes | None = None     # IPv4: first fragment's header; IPv6: unfragmentable part
     first_options: _Options | None = None
     first_next_header: int = 0
-    meat: int = 0
+    meat: int = 0              # data bytes held
+    charge: int = 0            # what counts against the buffer limit
+
+    def insert(self, start: int, end: int) -> str | None:
+        """inet_frag_queue_insert: "dup" (wholly inside one run: drop the fragment), "overlap" (drop the
+        datagram, RFC 5722) or None (inserted)."""
+        starts, ends = self.run_starts, self.run_ends
+        if not starts:
+            starts.append(start), ends.append(end)
+        elif ends[-1] < end:                          # goes after everything held
+            if start < ends[-1]:
+                return "overlap"
+            if start == ends[-1]:
+                ends[-1] = end
+            else:
+                starts.append(start), ends.append(end)
+        else:
+            index = bisect.bisect_right(starts, start) - 1
+            if index >= 0 and start < ends[index]:
+                return "dup" if end <= ends[index] else "overlap"
+            if index + 1 < len(starts) and starts[index + 1] < end:
+                return "overlap"
+            starts.insert(index + 1, start), ends.insert(index + 1, end)
+        return None
 
 
 class _Reassembler:
@@ -865,26 +898,25 @@ class _Reassembler:
         self._clock, self._timeout = clock, timeout
         self._max_queues, self._max_bytes = max_queues, max_bytes
         self._queues: dict[tuple, _Queue] = {}
-        self._bytes = 0
+        self._charged = 0
         self._lock = threading.Lock()
 
     def add_v4(self, packet: bytes, hlen: int, options: _Options | None) -> tuple[bytes, _Options | None] | str:
         flags_offset = (packet[6] << 8) | packet[7]
         offset, more = (flags_offset & 0x1FFF) * 8, bool(flags_offset & 0x2000)
         key = (4, packet[12:16], packet[16:20], packet[4:6], packet[9])
-        header = packet[:hlen]
         with self._lock:
-            outcome = self._add(key, offset, more, packet[hlen:], header, options, 0, ipv6=False)
+            outcome = self._add(key, offset, more, packet[hlen:], packet[:hlen], options, 0, ipv6=False)
             if not isinstance(outcome, _Queue):
                 return outcome
             payload = self._join(key, outcome)
+        header = bytearray(outcome.first_header)
         total = len(header) + len(payload)
         if total > 65535:
             return f"malformed: reassembled datagram of {total} bytes is over 65535; Linux drops it"
-        first = bytearray(outcome.first_header)
-        first[2:4] = total.to_bytes(2, "big")
-        first[6:8] = b"\0\0"
-        return bytes(first) + payload, outcome.first_options
+        header[2:4] = total.to_bytes(2, "big")
+        header[6:8] = b"\0\0"
+        return bytes(header) + payload, outcome.first_options
 
     def add_v6(self, packet: bytes, offset: int) -> bytes | str:
         """offset: where the Fragment header starts. Returns the packet without it once complete."""
@@ -915,11 +947,13 @@ class _Reassembler:
 
     def _add(self, key: tuple, offset: int, more: bool, data: bytes, header: bytes, options: _Options | None,
              next_header: int, ipv6: bool) -> _Queue | str:
+        """ip_frag_queue / ip6_frag_queue: the datagram when complete, else why the fragment is held/dropped."""
         now = self._clock()
         self._expire(now)
         queue = self._queues.get(key)
+        charge = len(data) + FRAGMENT_OVERHEAD
         if queue is None:
-            if len(self._queues) >= self._max_queues or self._bytes + len(data) > self._max_bytes:
+            if len(self._queues) >= self._max_queues or self._charged + charge > self._max_bytes:
                 return "malformed: reassembly buffer full; Linux drops new fragments too"
             queue = self._queues[key] = _Queue(created=now)
         end = offset + len(data)
@@ -928,7 +962,7 @@ class _Reassembler:
                 return self._discard(key, "fragment ends before data already held: datagram discarded")
             queue.last_in, queue.length = True, end
         else:
-            if end & 7 and not ipv6:
+            if end & 7 and not ipv6:                   # IPv4 trims a non-final fragment to 8-byte units
                 end &= ~7
                 data = data[:end - offset]
             if end > queue.length:
@@ -937,16 +971,17 @@ class _Reassembler:
                 queue.length = end
         if end == offset:
             return self._discard(key, "empty fragment: datagram discarded")
-        verdict = self._overlap(queue, offset, end)
+        if self._charged + charge > self._max_bytes:
+            return self._discard(key, "reassembly buffer full: datagram discarded")
+        verdict = queue.insert(offset, end)
         if verdict == "dup":
             return self._held(queue, "duplicate fragment ignored; ")
         if verdict == "overlap":
             return self._discard(key, "overlapping fragments: datagram discarded (RFC 5722, as Linux does)")
-        if self._bytes + len(data) > self._max_bytes:
-            return self._discard(key, "reassembly buffer full: datagram discarded")
         queue.pieces[offset] = data
         queue.meat += len(data)
-        self._bytes += len(data)
+        queue.charge += charge
+        self._charged += charge
         if offset == 0:
             queue.first_header, queue.first_options, queue.first_next_header = header, options, next_header
         if queue.last_in and queue.first_header is not None and queue.meat == queue.length:
@@ -954,38 +989,24 @@ class _Reassembler:
         return self._held(queue, "")
 
     @staticmethod
-    def _overlap(queue: _Queue, start: int, end: int) -> str | None:
-        runs: list[list[int]] = []
-        for offset in sorted(queue.pieces):
-            piece_end = offset + len(queue.pieces[offset])
-            if runs and runs[-1][1] == offset:
-                runs[-1][1] = piece_end
-            else:
-                runs.append([offset, piece_end])
-        for run_start, run_end in runs:
-            if start >= run_start and end <= run_end:
-                return "dup"
-            if start < run_end and end > run_start:
-                return "overlap"
-        return None
-
-    def _held(self, queue: _Queue, note: str) -> str:
+    def _held(queue: _Queue, note: str) -> str:
         total = str(queue.length) if queue.last_in else "?"
         return f"fragment held ({note}{len(queue.pieces)} in, {queue.meat}/{total} bytes)"
 
     def _discard(self, key: tuple, why: str) -> str:
-        queue = self._queues.pop(key)
-        self._bytes -= queue.meat
+        self._charged -= self._queues.pop(key).charge
         return f"malformed: {why}"
 
     def _join(self, key: tuple, queue: _Queue) -> bytes:
         del self._queues[key]
-        self._bytes -= queue.meat
+        self._charged -= queue.charge
         return b"".join(queue.pieces[offset] for offset in sorted(queue.pieces))
 
     def _expire(self, now: float) -> None:
+        """Queues older than the timeout go (Linux would also send Time Exceeded if it had the first fragment;
+        not modelled)."""
         for key in [k for k, q in self._queues.items() if now - q.created > self._timeout]:
-            self._bytes -= self._queues.pop(key).meat
+            self._charged -= self._queues.pop(key).charge
 
 
 def _strip_fragment_header(packet: bytes, fragment_at: int) -> bytes:

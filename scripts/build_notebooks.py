@@ -36,8 +36,7 @@ def code(text: str):
 
 PRECURSOR = (
     "Adam Dunkels (author of the lwIP and uIP embedded TCP/IP stacks), "
-    "[*How Fast Does Claude, Acting as a User Space IP Stack, Respond to Pings?*](https://dunkels.com/adam/) "
-    "(May 2026)"
+    "*How Fast Does Claude, Acting as a User Space IP Stack, Respond to Pings?* (May 2026)"
 )
 
 NOTEBOOK_SPECS: dict[str, list] = {}
@@ -356,9 +355,9 @@ def nb02():
         )
         """),
         md("""
-        Only a handful of fields change: the **addresses swap**, the **type** goes from 8 to 0, and the two
-        **checksums** are recomputed (the IP header checksum because the header changed... or did it? — swapping
-        two addresses leaves the sum of the header words unchanged, which is one of the surprises of notebook 03).
+        Only a handful of fields change: the **addresses swap**, the **type** goes from 8 to 0, and the **ICMP
+        checksum** is recomputed. The IP header checksum has to be recomputed too — yet in the table it did not
+        change: swapping two addresses leaves the sum of the header's words the same (notebook 03 shows why).
         Everything else — identifier, sequence number, all 56 data bytes — is copied.
 
         That split is the heart of the series: **copying is easy for a language model; arithmetic is hard**.
@@ -505,7 +504,7 @@ def nb03():
         show(bytes(damaged))
         """),
         md("""
-        One bit in the data changes the ICMP sum by one, so the ICMP check fails; the IP header check still
+        One bit in the data changes one word of the ICMP sum, so the ICMP check fails; the IP header check still
         passes because the header did not change. `ping` would print nothing for this sequence number.
 
         ## 4. What the checksum cannot see
@@ -896,12 +895,14 @@ def nb06():
         code("""
         tool_use = STRATEGIES["tool-use"]
         attempt = model.attempt(request, tool_use)
-        print(f"model: {attempt.model}  tool calls: {attempt.tool_calls}")
+        print(attempt.summary())
+        print(f"tool calls: {attempt.tool_calls}")
         print(attempt.raw_text)
         """),
         md("""
-        This is the difference between the seed experiment and the precursor: Dunkels allowed *no calculator*, so
-        the model had to add the words itself — and it took 42 seconds.
+        Neither the seed experiment nor the precursor gave the model a calculator — Dunkels ruled one out on
+        purpose, so the model had to add the words itself, and his one ping took 42.6 seconds. Tool use is the
+        obvious fix, and also the first step towards not needing the model at all.
 
         ## Exercise: be the tool
 
@@ -923,8 +924,9 @@ def nb06():
         ## Summary
 
         - Strategies trade prompt size (cost, latency) against accuracy.
-        - Specifications and examples help the model *copy* the right structure; step-by-step helps it check its
-          own arithmetic; fields-only asks for less output.
+        - Each strategy aims at one weakness: specifications and examples at knowing *what* to change; step-by-step
+          at the arithmetic (by writing it out); fields-only at output length and copying; tool use at the
+          arithmetic (by taking it away).
         - Tool use helps most with checksums because it takes the arithmetic away from the model.
 
         Next: **07 · pcap mode** — answering a whole capture and opening it like Wireshark.
@@ -951,8 +953,8 @@ def nb07():
         md("""
         ## 1. A capture of pings
 
-        Five Echo Requests, one a second, written to a pcap file the way `tcpdump -w` would (raw IP, no
-        Ethernet header). With your own capture — `tcpdump -w mine.pcap icmp` — you would skip this step.
+        Sixteen Echo Requests, one a second — what `ping -c 16` sends — written to a pcap file the way
+        `tcpdump -w` would (raw IP, no Ethernet header). With your own capture — `tcpdump -w mine.pcap icmp` — you would skip this step.
         """),
         code("""
         from pathlib import Path
@@ -960,7 +962,7 @@ def nb07():
         from labkit.pcap import LINKTYPE_RAW, Capture, CapturedPacket, write_capture
 
         requests_path = Path("pings.pcap")
-        pings = [echo_request(seq=seq) for seq in range(1, 6)]
+        pings = [echo_request(seq=seq) for seq in range(1, 17)]
         write_capture(requests_path, Capture(LINKTYPE_RAW, [
             CapturedPacket(ts_ns=(seq - 1) * 1_000_000_000, data=ping, wirelen=len(ping))
             for seq, ping in enumerate(pings, start=1)]))
@@ -978,15 +980,17 @@ def nb07():
         from labkit.pcap import answer_capture
 
         answered_path = Path("pings-answered.pcap")
-        summary = answer_capture(requests_path, answered_path, model, seed=7)
+        summary = answer_capture(requests_path, answered_path, model)
         print(summary)
         """),
         md("""
         ## 3. Open it like Wireshark
 
-        `tshark` is Wireshark's text-mode twin. If it is installed, the next cell shows what Wireshark would list
-        (its column layout varies between versions, so the automatic tests do not compare this cell). Without it,
-        the cell says so, and the cell after it shows the same packets decoded by scapy.
+        `tshark` is Wireshark's text-mode twin. If it is installed, the next cell shows what Wireshark would list,
+        and then the packets Wireshark flags with a bad ICMP checksum (the display filter
+        `icmp.checksum.status == 0` — type it into Wireshark's filter bar to see the same). Its column layout
+        varies between versions, so the automatic tests do not compare this cell. Without tshark the cell says so,
+        and the cell after it shows the same packets decoded by scapy, with labkit's checksum verdicts.
         """),
         code("""
         # NBVAL_IGNORE_OUTPUT
@@ -996,14 +1000,21 @@ def nb07():
         if shutil.which("tshark"):
             listing = subprocess.run(["tshark", "-r", str(answered_path)], capture_output=True, text=True)
             print(listing.stdout)
+            flagged = subprocess.run(["tshark", "-r", str(answered_path), "-Y", "icmp.checksum.status == 0"],
+                                     capture_output=True, text=True)
+            print("Wireshark flags a bad ICMP checksum in:")
+            print(flagged.stdout or "  (none)")
         else:
             print("tshark is not installed here, so no Wireshark view; the scapy listing below shows the same packets.")
         """),
         code("""
         from scapy.utils import rdpcap
+        from labkit.checksum import verify
 
-        for packet in rdpcap(str(answered_path)):
-            print(f"{float(packet.time):10.3f}  {packet.summary()}")
+        for number, packet in enumerate(rdpcap(str(answered_path)), start=1):
+            bad = [check.name for check in verify(bytes(packet)) if not check.ok]
+            flag = f"   <- bad {', '.join(bad)}: Linux drops it" if bad else ""
+            print(f"{number:3}  {float(packet.time):7.3f}  {packet.summary()}{flag}")
         """),
         md("""
         ## 4. Round-trip times
@@ -1016,8 +1027,12 @@ def nb07():
             print(f"icmp_seq={seq}  time={latency * 1000:,.0f} ms")
         """),
         md("""
-        A kernel answers in tens of microseconds; here every RTT is seconds. And a reply the judge would reject is
-        still in the capture — Wireshark marks its bad checksum — but `ping` would never have printed it.
+        A kernel answers in tens of microseconds; here every RTT is seconds. Notice also that the replies overtake
+        each other: a fast answer to a later request arrives before a slow answer to an earlier one — `ping`
+        copes, because it matches replies by sequence number.
+
+        And a reply with a bad checksum is still in the capture — pcap mode writes what the model said, and
+        Wireshark flags it — but `ping` would never have printed it: for the user it is simply lost.
 
         ## Exercise
 
@@ -1128,6 +1143,19 @@ def nb08():
         tun.close()
         """),
         md("""
+        The TUN device lives in this kernel's own network namespace, next to your real interfaces. For a cleaner
+        separation, `scripts/live-demo.sh` builds two throw-away network namespaces joined by a virtual cable:
+        the system `ping` in one, `labkit respond` on a raw socket in the other, where the kernel has no address
+        and so cannot answer first. It removes both namespaces when it ends, even on an error. (Run from a shell,
+        the same: `sudo scripts/live-demo.sh`.)
+        """),
+        code("""
+        # NBVAL_SKIP
+        # not run by the notebook tests: needs root to create network namespaces
+        demo_model = f"{model.name}:real_time=1" if model.simulated else model.name
+        !bash ../scripts/live-demo.sh {demo_model} 4
+        """),
+        md("""
         ## Exercise
 
         `ping` printed `icmp_seq=...` for every reply: it read the sequence number out of the reply. Which bytes
@@ -1210,9 +1238,10 @@ def nb09():
         latency_cdf(ladder, title="Who answers a ping, and how fast")
         """),
         md("""
-        Each rung is orders of magnitude slower than the one before: tens of microseconds in the kernel (most of
-        it the trip through the ping program), tens of microseconds for Python, seconds for a model. A language
-        model is not a slow computer; it is a different kind of thing, writing the reply one token at a time.
+        Both pieces of code answer in microseconds. (The kernel's number is a whole round trip — the `ping`
+        program, two system calls, the loopback device — which is why Python merely *building* a reply can look
+        faster.) The model takes seconds: five to six orders of magnitude more. A language model is not a slow
+        computer; it is a different kind of thing, writing the reply one token at a time.
 
         ## 2. Tokens and money
 
@@ -1245,11 +1274,13 @@ def nb09():
         print("\\n".join(responder_stats.summary_lines()))
         """),
         md("""
-        ## 3. What would make it faster
+        ## 4. What would make it faster
 
         - **A smaller, faster model**, and **fewer output tokens** (the *fields-only* strategy asks for the
           changed fields, not the whole packet): latency grows with every token the model writes.
-        - **Prompt caching**: the fixed instructions are cached, so each request pays only for the new hex.
+        - **Prompt caching**: a long fixed prompt (a specification, worked examples) can be cached by the API, so
+          repeated requests pay a tenth of the input price for it and are read faster. labkit marks the fixed part
+          for caching whenever it is long enough to qualify.
         - **Tool use**: the checksum is computed by code — fewer errors, but one more round trip.
         - **Answer the easy part in code**: copy, swap and checksum in Python, ask the model only what is new —
           at which point the model is doing nothing, and you have written a network stack.
@@ -1257,12 +1288,14 @@ def nb09():
         That last point is the lesson of the series: a model can *describe* and *imitate* a protocol remarkably
         well, but a rule-following program does the job in microseconds and never hallucinates a digit.
 
-        ## Exercise: the kernel's shortcut
+        ## Exercise: the embedded stack's shortcut
 
-        A kernel does not add up 40 words to answer a ping. Turning a request into a reply changes one 16-bit word
-        of the ICMP message — `08 00` (type 8, code 0) becomes `00 00` — so it *updates* the checksum instead
-        (RFC 1624): in one's-complement arithmetic, the new checksum is the old one plus the difference,
-        0x0800. The request's ICMP checksum is printed below. What is the reply's? One addition, no loop.
+        A stack does not have to add up all 32 words again to answer a ping. Turning a request into a reply
+        changes one 16-bit word of the ICMP message — `08 00` (type 8, code 0) becomes `00 00` — so it can
+        *update* the checksum instead (RFC 1624): in one's-complement arithmetic, the new checksum is the old one
+        plus the amount the word went down by, 0x0800 (plus one more if that addition carries out of 16 bits).
+        Dunkels' own uIP answers pings exactly like this. The request's ICMP checksum is printed below. What is
+        the reply's? One addition, no loop.
         """),
         code("""
         from labkit import exercises
@@ -1276,7 +1309,7 @@ def nb09():
         md("""
         ## Summary
 
-        - Kernel: microseconds. Reference stack in Python: tens of microseconds. A model: seconds (the precursor:
+        - Kernel and reference stack: microseconds. A model: seconds (the seed experiment: 2–5 s; the precursor:
           42.6 s).
         - Every ping costs tokens; a budget guard keeps a responder from running up a bill.
         - Faster models, shorter answers, caching and tools help — and the fastest version is the one without the

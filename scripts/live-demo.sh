@@ -35,7 +35,7 @@ RESPONDER_PID=""
 
 cleanup() {
     if [[ -n "$RESPONDER_PID" ]] && kill -0 "$RESPONDER_PID" 2>/dev/null; then
-        kill -INT "$RESPONDER_PID" 2>/dev/null || true
+        kill -TERM "$RESPONDER_PID" 2>/dev/null || true
         wait "$RESPONDER_PID" 2>/dev/null || true
     fi
     ip netns del "$PING_NS" 2>/dev/null || true
@@ -71,7 +71,7 @@ echo
 ip netns exec "$PING_NS" ping -c "$COUNT" -W 15 10.0.0.2 || true
 echo
 
-kill -INT "$RESPONDER_PID"
+kill -TERM "$RESPONDER_PID"      # TERM: a background job of a script ignores SIGINT
 wait "$RESPONDER_PID" || true
 RESPONDER_PID=""
 cat "$LOG"

@@ -274,7 +274,8 @@ def replay(path: Path) -> Replay:
         now[0] = frame.time
         request = frame.data[14:]
         group = fragment_group(frame.data)
-        if group is not None and ethertype(frame.data) == 0x0800 and not struct.unpack_from("!H", request, 6)[0] & 0x1FFF:
+        is_first_fragment = ethertype(frame.data) == 0x0800 and not struct.unpack_from("!H", request, 6)[0] & 0x1FFF
+        if group is not None and is_first_fragment:
             first_fragments[group] = request
         answer = stack.respond(frame.data, "ether")
         assert "internal error" not in answer.reason, answer.reason

@@ -215,10 +215,17 @@ def test_sigterm_stops_with_a_summary() -> None:
     assert "answered 2" in running.output and "Traceback" not in running.output
 
 
-def test_refuses_an_address_the_kernel_owns() -> None:
+def test_an_address_the_kernel_owns_needs_its_echo_replies_off() -> None:
+    """Refused while the kernel would answer too; with icmp_echo_ignore_all=1 (in the namespace only) labkit
+    answers alone: no loss and no duplicates."""
     with veth_pair() as pair:
         ip("addr", "add", "10.0.0.2/24", "dev", pair.labkit_if, netns=pair.labkit_ns)
-        done = subprocess.run(in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if,
-                                                     "--model", "reference"]), capture_output=True, text=True,
-                              timeout=30)
-    assert done.returncode == 2 and "the kernel already owns 10.0.0.2" in done.stderr
+        refused = subprocess.run(in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if,
+                                                        "--model", "reference"]), capture_output=True, text=True,
+                                 timeout=30)
+        subprocess.run(in_ns(pair.labkit_ns, ["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"]), check=True)
+        with respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model", "reference") as running:
+            done = pair.run_in_ping(["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"])
+    assert refused.returncode == 2 and "the kernel already owns 10.0.0.2" in refused.stderr
+    assert loss_of(done.stdout) == 0 and "DUP!" not in done.stdout, done.stdout
+    assert "icmp_echo_ignore_all" in running.output and "answered 3" in running.output

@@ -338,3 +338,69 @@ def test_summary_names_the_model_and_says_simulated(tmp_path):
     text = str(summary)
     assert "simulated:3" in text and "SIMULATED" in text
     assert "packets read:     6" in text and "unanswered:       " in text
+
+
+def test_budget_stops_model_calls_and_says_so(tmp_path):
+    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:6", budget_usd=1e-9)
+    assert summary.answered_by_model + sum(
+        n for reason, n in summary.unanswered.items() if reason.startswith("model reply")) == 1  # only the first
+    assert summary.unanswered["model not asked: --budget-usd reached"] == 2
+
+
+def test_a_multicast_echo_is_answered_from_the_host_mac_not_the_group():
+    request = bytes(Ether(src=PINGER_MAC, dst="33:33:00:00:00:01") / IPv6(src="fe80::1", dst="ff02::1")
+                    / ICMPv6EchoRequest())
+    frame = ethernet_reply(request, bytes(IPv6(src="fe80::2", dst="fe80::1")), bytes.fromhex("020000000002"))
+    assert Ether(frame).src == HOST_MAC and Ether(frame).dst == PINGER_MAC
+
+
+def test_bounded_pool_keeps_order_keys_and_stops_starting_after_an_error():
+    import threading
+
+    from labkit.pcap import bounded_pool
+
+    started = []
+    lock = threading.Lock()
+
+    def run(task: int) -> int:
+        with lock:
+            started.append(task)
+        if task == 3:
+            raise LabkitError("the API is down")
+        return task * task
+
+    results = {}
+    with pytest.raises(LabkitError):
+        for position, value in bounded_pool(list(range(100)), run, 2):
+            results[position] = value
+    assert all(value == position * position for position, value in results.items())
+    assert len(started) <= 6  # at most `workers` in flight: the other ~95 paid calls never started
+
+
+def test_bounded_pool_stop_is_checked_before_each_start():
+    from labkit.pcap import bounded_pool
+
+    checks = []
+
+    def stop() -> bool:
+        checks.append(True)
+        return len(checks) > 5
+
+    for workers in (1, 3):
+        checks.clear()
+        out = sorted(bounded_pool(list(range(20)), lambda task: task, workers, stop))
+        assert out == [(i, i) for i in range(5)]
+
+
+def test_fragmented_echo_is_reassembled_and_answered_by_the_stack(tmp_path):
+    from scapy.layers.inet import fragment
+
+    big = IP(src="10.0.0.1", dst="10.0.0.2", id=99) / ICMP(type=8, id=1, seq=1) / (b"x" * 3000)
+    pieces = fragment(big, fragsize=1480)
+    assert len(pieces) == 3
+    path = _write_pcap(tmp_path / "frag.pcap", [_stamped(p, T0 + i * 0.001) for i, p in enumerate(pieces)],
+                       linktype=LINKTYPE_RAW)
+    summary = answer_capture(path, tmp_path / "out.pcap", "simulated:1")
+    assert (summary.answered_by_model, summary.answered_by_stack) == (0, 1)
+    assert summary.replies_written == 3  # the reply is fragmented like Linux does
+    assert sum(summary.unanswered.values()) == 2 and all("held" in reason for reason in summary.unanswered)

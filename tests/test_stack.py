@@ -242,6 +242,29 @@ def test_duplicate_fragment_is_ignored() -> None:
     assert answer(tail, the_stack).kind == "echo"
 
 
+def test_fragment_spanning_two_runs_is_an_overlap() -> None:
+    """Linux merges fragments into a run only when they arrive in order at the end; a resend that covers
+    two runs is an overlap even though every byte of it is already held."""
+    whole = echo(40, id=9)[20:]                                   # 48 bytes of ICMP
+    def piece(offset: int, size: int, more: bool = True) -> bytes:
+        return bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=9, proto=1, frag=offset // 8, flags="MF" if more else 0)
+                     / whole[offset:offset + size])
+    the_stack = stack()
+    for offset in (0, 32, 16):                                    # three separate runs
+        assert answer(piece(offset, 16), the_stack).kind == "held"
+    result = answer(piece(8, 16), the_stack)
+    assert "overlapping" in result.reason
+
+
+def test_many_tiny_fragments_stay_fast() -> None:
+    pieces = fragments_of(8000, fragsize=8)
+    assert len(pieces) > 1000
+    the_stack = stack()
+    started = time.perf_counter()
+    results = [answer(p, the_stack) for p in pieces[::2] + pieces[1::2]]
+    assert results[-1].kind == "echo" and time.perf_counter() - started < 2.0
+
+
 def test_incomplete_fragments_time_out() -> None:
     clock = FakeClock()
     the_stack = stack(clock=clock)
@@ -577,18 +600,47 @@ FUZZ_STACK = ReferenceStack(CONFIG)
 FUZZ_ANY = ReferenceStack(HostConfig(answer_any=True))
 
 
-def _assert_sane(result: StackResult) -> None:
+def _assert_sane(result: StackResult, link: str) -> None:
     assert isinstance(result, StackResult) and result.kind in KINDS
     assert "internal error" not in result.reason, result.reason
     assert all(isinstance(r, bytes) for r in result.replies)
     assert bool(result.replies) == (result.kind in {"echo", "echo6", "timestamp", "arp", "ndp"})
+    for reply in result.replies:
+        packet = reply[14:] if link == "ether" else reply
+        if result.kind == "arp":
+            assert len(reply) == 42
+        elif packet[0] >> 4 == 4:                           # a well-formed IPv4 packet with a good checksum
+            assert internet_checksum(packet[:(packet[0] & 15) * 4]) == 0
+            assert int.from_bytes(packet[2:4], "big") == len(packet)
+        else:
+            assert packet[0] >> 4 == 6 and int.from_bytes(packet[4:6], "big") == len(packet) - 40
+
+
+def _fix_checksums(frame: bytearray) -> None:
+    """Recompute the IPv4 header, ICMP and ICMPv6 checksums of a mutated frame (where they can be found)."""
+    if frame[12:14] == b"\x08\x00" and len(frame) >= 34 and frame[14] >> 4 == 4:
+        ihl = (frame[14] & 15) * 4
+        if 20 <= ihl and len(frame) >= 14 + ihl:
+            frame[24:26] = b"\0\0"
+            frame[24:26] = internet_checksum(bytes(frame[14:14 + ihl])).to_bytes(2, "big")
+            total = int.from_bytes(frame[16:18], "big")
+            whole = frame[23] == 1 and not (frame[20] & 0x3F or frame[21])
+            if whole and ihl + 4 <= total <= len(frame) - 14:
+                icmp = slice(14 + ihl, 14 + total)
+                frame[14 + ihl + 2:14 + ihl + 4] = b"\0\0"
+                frame[14 + ihl + 2:14 + ihl + 4] = internet_checksum(bytes(frame[icmp])).to_bytes(2, "big")
+    elif frame[12:14] == b"\x86\xdd" and len(frame) >= 62 and frame[20] == 58:
+        end = min(len(frame), 54 + int.from_bytes(frame[18:20], "big"))
+        frame[56:58] = b"\0\0"
+        pseudo = bytes(frame[22:54]) + (end - 54).to_bytes(4, "big") + b"\0\0\0\x3a"
+        frame[56:58] = internet_checksum(pseudo + bytes(frame[54:end])).to_bytes(2, "big")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200), st.sampled_from(["ip", "ether"]))
 def test_random_bytes_never_raise(data: bytes, link: str) -> None:
-    _assert_sane(FUZZ_STACK.respond(data, link))
-    _assert_sane(FUZZ_ANY.respond(data, link))
+    _assert_sane(FUZZ_STACK.respond(data, link), link)
+    _assert_sane(FUZZ_ANY.respond(data, link), link)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -604,9 +656,11 @@ def test_mutated_real_packets_never_raise(data) -> None:
         elif frame:
             where = data.draw(st.integers(0, min(len(frame) - 1, 80)))
             frame[where] = data.draw(st.integers(0, 255)) if action == "set" else frame[where] ^ 0xFF
+    if data.draw(st.booleans()):
+        _fix_checksums(frame)                     # so the mutation reaches options, fragments, ICMP, NDP
     for the_stack in (FUZZ_STACK, FUZZ_ANY):
-        _assert_sane(the_stack.respond(bytes(frame), "ether"))
-        _assert_sane(the_stack.respond(bytes(frame[14:]), "ip"))
+        _assert_sane(the_stack.respond(bytes(frame), "ether"), "ether")
+        _assert_sane(the_stack.respond(bytes(frame[14:]), "ip"), "ip")
     assert echo_reply(bytes(frame[14:])) is None or isinstance(echo_reply(bytes(frame[14:])), bytes)
 
 

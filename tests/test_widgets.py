@@ -394,3 +394,33 @@ def test_dashboard_stop_ends_the_thread_even_while_the_responder_runs():
         count = dashboard.refreshes
         time.sleep(0.1)
         assert dashboard.refreshes == count
+
+
+def test_dashboard_histogram_keeps_zero_latencies():
+    from labkit.responder import ResponderStats
+    from labkit.widgets.dashboard import log_bins
+
+    assert log_bins([0.0, 0.0, 0.0]) == [(0.0, 0.0, 3)]
+    bins = log_bins([0.0, 0.001, 0.01, 0.1])
+    assert bins[0] == (0.0, 0.0, 1) and sum(count for _, _, count in bins) == 4
+    html = Dashboard(ResponderStats(requests=3, answered=3, latencies=[0.0] * 3)).to_html()
+    assert html.count("<rect") == 1 and "no latencies yet" not in html
+
+
+def test_long_packets_show_headers_marks_and_a_gap_line():
+    request = echo_request(payload=bytes(1400))
+    reply = echo_reply(request)
+    view = DiffView(request, corrupt(reply, {23, 700}))
+    cells = Cells(view.to_html())
+    assert cells.offsets("model", data_hallucinated="1") == {23, 700}
+    drawn = cells.offsets("model")
+    assert set(range(64)) <= drawn and {688, 700, 719} <= drawn and max(drawn) == len(reply) - 1
+    assert 1000 not in drawn and len(drawn) < len(reply) // 3
+    skipped = [int(a["data-skipped-rows"]) for t, a, roles in cells.elements if "data-skipped-rows" in a
+               and "model" in roles]
+    assert sum(skipped) * 16 + len(drawn) == len(reply)
+    assert "rows not shown" in view.text() and view.text().count("^^") == 2 + 1  # two marks + the key
+    packet = PacketView(request)
+    assert 1000 not in Cells(packet.to_html()).offsets()
+    packet.select("icmp.data")  # a selected field is drawn whole
+    assert set(range(28, len(request))) <= Cells(packet.to_html()).offsets(data_selected="1")

@@ -186,3 +186,17 @@ def test_unplugged_wire_raises_wire_gone() -> None:
         wire.responder.recv(0.0)
     with pytest.raises(WireGone):
         wire.host.send(b"x")
+
+
+def test_ctrl_c_ends_the_run_with_statistics_like_ping() -> None:
+    import _thread
+
+    wire = SoftwareWire()
+    pinger = Pinger(wire.host, check=judge, out=None)
+    timer = threading.Timer(0.35, _thread.interrupt_main)
+    with Peer(wire, echo_reply):
+        timer.start()
+        stats = pinger.run(count=100, interval=0.1, real_time=True)
+        timer.join()
+    assert 2 <= stats.transmitted < 10 and stats.received >= 2
+    assert pinger.lines[-3] == "--- 10.0.0.2 ping statistics ---"

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         seed=args.seed,
         budget_usd=args.budget_usd,
-        progress=True,
+        progress=sys.stderr.isatty(),
         run_info=info,
     )
     summary = summarise(frame)

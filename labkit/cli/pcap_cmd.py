@@ -29,6 +29,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers", type=int, default=None, help="parallel model calls (default: 1 for simulated, 4 for real models)"
     )
+    parser.add_argument(
+        "--budget-usd", type=float, default=None, metavar="X",
+        help="start no model call once the estimated cost reaches X dollars (the rest stay unanswered)",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise LabkitError("--workers must be 1 or more")
+    if args.budget_usd is not None and args.budget_usd < 0:
+        raise LabkitError("--budget-usd must be 0 or more")
     try:
         get_strategy(args.strategy)
     except (KeyError, ValueError) as exc:
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         workers=args.workers,
         progress=sys.stderr.isatty(),
+        budget_usd=args.budget_usd,
     )
     print(summary)
     return 0

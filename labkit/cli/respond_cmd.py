@@ -70,15 +70,33 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+ECHO_IGNORE_SWITCH = {4: "/proc/sys/net/ipv4/icmp_echo_ignore_all", 6: "/proc/sys/net/ipv6/icmp/echo_ignore_all"}
+
+
+def kernel_ignores_echo(address: str) -> bool:
+    """Is the kernel's echo reply for this address family switched off in this network namespace?"""
+    try:
+        with open(ECHO_IGNORE_SWITCH[6 if ":" in address else 4]) as switch:
+            return switch.read().strip() == "1"
+    except OSError:
+        return False
+
+
 def _open_wire(args: argparse.Namespace, addresses: list[str]):
     if args.interface:
         from labkit.wire.raw import RawWire, kernel_addresses
 
         owned = set(kernel_addresses(args.interface)) & set(addresses)
-        if owned:
-            raise LabkitError(f"the kernel already owns {', '.join(sorted(owned))} on {args.interface}, so it "
-                              "would answer first; remove it (ip addr del ...) or answer another address "
-                              "(see docs/live.md for the icmp_echo_ignore_all alternative)")
+        conflicting = sorted(address for address in owned if not kernel_ignores_echo(address))
+        if conflicting:
+            raise LabkitError(f"the kernel already owns {', '.join(conflicting)} on {args.interface}, so it "
+                              "would answer first; answer an address the kernel does not have, remove it "
+                              "(ip addr del ...), or switch the kernel's echo replies off in this namespace "
+                              "(net.ipv4.icmp_echo_ignore_all=1; see docs/live.md for the risks)")
+        for address in sorted(owned):
+            logging.getLogger("labkit.respond").warning(
+                "the kernel owns %s but ignores echo requests (icmp_echo_ignore_all); remember to set it back",
+                address)
         return RawWire(args.interface)
     from labkit.wire.tun import TunWire
 

@@ -13,7 +13,16 @@ from dataclasses import asdict, dataclass
 from labkit.errors import LabkitError
 from labkit.packets import from_hex, ip_version, to_hex
 from labkit.pricing import cost_usd
+from labkit.parse import ParsedHex
 from labkit.prompts import Prompt, Strategy, get_strategy
+
+
+def price(priced_as: str, usage: "Usage") -> tuple[float, str]:
+    """(estimated USD, model id priced as) for one exchange; (0.0, "") when no price is known, which means
+    unknown, not free -- Attempt.summary says "cost unknown" then."""
+    value = cost_usd(priced_as, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+                     usage.cache_write_tokens)
+    return (0.0, "") if value is None else (value, priced_as)
 
 
 @dataclass
@@ -88,6 +97,17 @@ class Attempt:
     tool_calls: int = 0
     priced_as: str = ""
 
+    @classmethod
+    def from_completion(cls, completion: Completion, parsed: ParsedHex, *, model: str, model_id: str,
+                        simulated: bool, strategy: str, request: bytes, prompt: Prompt, cost_usd: float,
+                        priced_as: str) -> "Attempt":
+        """The attempt a completion makes once parsed and priced: one assembly for live models and recordings."""
+        return cls(model=model, model_id=model_id, simulated=simulated, strategy=strategy, request=request,
+                   prompt=prompt, raw_text=completion.text, reply=parsed.data, parse_error=parsed.error,
+                   latency_s=completion.latency_s, usage=completion.usage, cost_usd=cost_usd,
+                   virtual_latency=completion.virtual_latency, tool_calls=completion.tool_calls,
+                   priced_as=priced_as)
+
     @property
     def parsed(self) -> bool:
         return self.reply is not None
@@ -153,11 +173,7 @@ class Model(ABC):
 
     def cost(self, completion: Completion) -> tuple[float, str]:
         """(estimated USD, model id priced as) for a completion; (0.0, "") when no price is known."""
-        priced_as = self.priced_as or completion.model_id
-        usage = completion.usage
-        value = cost_usd(priced_as, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
-                         usage.cache_write_tokens)
-        return (0.0, "") if value is None else (value, priced_as)
+        return price(self.priced_as or completion.model_id, completion.usage)
 
     def attempt(self, request: bytes, strategy: str | Strategy = "zero-shot") -> Attempt:
         """Build the prompt, ask the model, parse its answer. Parse failures are recorded, not raised."""
@@ -168,13 +184,11 @@ class Model(ABC):
         chosen = get_strategy(strategy)
         prompt = chosen.build(request)
         completion = self.complete(prompt, chosen, request)
-        parsed = chosen.answer_to_reply(completion.text, request)
         cost, priced_as = self.cost(completion)
-        return Attempt(model=self.name, model_id=completion.model_id or self.model_id, simulated=self.simulated,
-                       strategy=chosen.name, request=request, prompt=prompt, raw_text=completion.text,
-                       reply=parsed.data, parse_error=parsed.error, latency_s=completion.latency_s,
-                       usage=completion.usage, cost_usd=cost, virtual_latency=completion.virtual_latency,
-                       tool_calls=completion.tool_calls, priced_as=priced_as)
+        return Attempt.from_completion(completion, chosen.answer_to_reply(completion.text, request),
+                                       model=self.name, model_id=completion.model_id or self.model_id,
+                                       simulated=self.simulated, strategy=chosen.name, request=request,
+                                       prompt=prompt, cost_usd=cost, priced_as=priced_as)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"

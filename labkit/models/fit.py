@@ -10,7 +10,6 @@ modes -- so rates fitted here mean the same thing as the rates the simulated mod
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
@@ -19,13 +18,14 @@ from pathlib import Path
 
 from labkit.checksum import internet_checksum
 from labkit.errors import LabkitError
-from labkit.fields import field_map
+from labkit.fields import field_spans
 from labkit.judge import judge
-from labkit.models.base import Attempt, Usage
+from labkit.models.base import Attempt, price
+from labkit.models.recording import completion_of, read_jsonl
 from labkit.models.simulated import (DEFAULT_STANDS_IN_FOR, FAILURE_MODES, ErrorRates, LatencyModel,
                                      SimulatedConfig, default_rates)
 from labkit.packets import from_hex, ip_version, to_hex
-from labkit.pricing import cost_usd, price_for
+from labkit.pricing import price_for
 from labkit.prompts import Prompt, get_strategy
 from labkit.stack import echo_reply
 
@@ -35,7 +35,7 @@ _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 
 def _spans(packet: bytes) -> dict[str, tuple[int, int]]:
     try:
-        return {f.name: (f.offset, f.length) for f in field_map(packet)}
+        return field_spans(packet)
     except ValueError:
         return {}
 
@@ -143,44 +143,24 @@ def classify_attempt(attempt: Attempt) -> str:
 
 
 def _attempt_from_line(entry: dict) -> Attempt:
+    """An Attempt from one line: an Attempt.to_dict() as it is, a recorded exchange parsed and priced again."""
     if "raw_text" in entry:
         return Attempt.from_dict(entry)
     strategy = get_strategy(entry["strategy"])
     request = from_hex(entry["request"])
-    text = entry["text"]
     prompt = Prompt.from_dict(entry["prompt"]) if entry.get("prompt") else strategy.build(request)
-    parsed = strategy.answer_to_reply(text, request)
-    usage = Usage.from_dict(entry.get("usage"))
-    priced_as = entry.get("priced_as") or entry.get("model_id", "")
-    cost = cost_usd(priced_as, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
-                    usage.cache_write_tokens)
-    return Attempt(model=entry.get("model", entry.get("model_id", "")), model_id=entry.get("model_id", ""),
-                   simulated=bool(entry.get("simulated", False)), strategy=strategy.name, request=request,
-                   prompt=prompt, raw_text=text, reply=parsed.data, parse_error=parsed.error,
-                   latency_s=float(entry["latency_s"]), usage=usage, cost_usd=cost or 0.0,
-                   virtual_latency=bool(entry.get("virtual_latency", False)),
-                   tool_calls=int(entry.get("tool_calls", 0)), priced_as=priced_as if cost is not None else "")
+    completion = completion_of(entry, virtual=bool(entry.get("virtual_latency", False)))
+    cost, priced_as = price(entry.get("priced_as") or completion.model_id, completion.usage)
+    return Attempt.from_completion(completion, strategy.answer_to_reply(completion.text, request),
+                                   model=entry.get("model", completion.model_id), model_id=completion.model_id,
+                                   simulated=bool(entry.get("simulated", False)), strategy=strategy.name,
+                                   request=request, prompt=prompt, cost_usd=cost, priced_as=priced_as)
 
 
 def load_attempts(path: str | Path) -> list[Attempt]:
     """Attempts from a recording (labkit.models.recording lines) or a JSONL of Attempt.to_dict() lines."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise LabkitError(f"no recording at {path}; record one with --model record:{path}:claude") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise LabkitError(f"cannot read {path}: {error}") from None
-    attempts = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            attempts.append(_attempt_from_line(json.loads(line)))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise LabkitError(f"{path}:{number} is not a recorded attempt ({type(error).__name__}: {error}); "
-                              "fitting needs lines with request, strategy, text, usage and latency_s") from None
-    return attempts
+    return read_jsonl(path, _attempt_from_line, "a recorded attempt",
+                      "fitting needs lines with request, strategy, text, usage and latency_s")
 
 
 def fit_latency(latencies: list[float], output_tokens: list[int] | None = None) -> LatencyModel:

@@ -18,8 +18,10 @@ import hashlib
 import json
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from labkit.errors import LabkitError
 from labkit.models.base import Completion, Model, Usage
@@ -27,6 +29,7 @@ from labkit.packets import to_hex
 from labkit.prompts import Prompt, Strategy
 
 RECORDING_FORMAT = 1
+T = TypeVar("T")
 
 
 def prompt_key(prompt: Prompt) -> str:
@@ -96,28 +99,49 @@ class RecordingModel(Model):
         return completion
 
 
-def _load(path: Path) -> list[dict]:
-    """The exchanges of a recording; a clear LabkitError for a missing file or a broken line."""
+def read_jsonl(path: str | Path, convert: Callable[[dict], T], what: str, fix: str) -> list[T]:
+    """`convert` applied to every non-blank line of a JSONL file (a recording, or saved attempts).
+
+    Every problem is one LabkitError naming the file -- and the line, for a line that is not JSON or that
+    `convert` rejects with ValueError, TypeError, KeyError or AttributeError -- ending in `fix`, what to do.
+    """
+    path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise LabkitError(f"no recording at {path}; {_record_hint(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LabkitError(f"cannot read the recording {path}: {exc}; record it again") from None
-    exchanges = []
+    converted = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
-            Usage.from_dict(entry["usage"])  # check now, so a broken file fails at load, not mid-bench
-            float(entry["latency_s"])
-            if not all(isinstance(entry[name], str) for name in ("key", "text", "model_id")):
-                raise TypeError("key, text and model_id must be strings")
-        except (ValueError, TypeError, KeyError) as exc:
-            raise LabkitError(f"{path}:{number} is not a recorded exchange ({exc}); record the file again") from None
-        exchanges.append(entry)
-    return exchanges
+            converted.append(convert(json.loads(line)))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise LabkitError(f"{path}:{number} is not {what} ({type(exc).__name__}: {exc}); {fix}") from None
+    return converted
+
+
+def completion_of(entry: dict, *, virtual: bool = True) -> Completion:
+    """The Completion a recorded exchange holds. Replayed latency is virtual: nobody waited for it this time."""
+    return Completion(text=entry["text"], usage=Usage.from_dict(entry.get("usage")),
+                      latency_s=float(entry["latency_s"]), model_id=entry.get("model_id", ""),
+                      virtual_latency=virtual, tool_calls=int(entry.get("tool_calls", 0)))
+
+
+def _checked_exchange(entry: dict) -> dict:
+    """A replayable line, checked now so a broken file fails at load, not mid-bench."""
+    if not all(isinstance(entry.get(name), str) for name in ("key", "text", "model_id")):
+        raise TypeError("key, text and model_id must be strings")
+    Usage.from_dict(entry["usage"])
+    float(entry["latency_s"])
+    return entry
+
+
+def _load(path: Path) -> list[dict]:
+    """The exchanges of a recording; a clear LabkitError for a missing file or a broken line."""
+    return read_jsonl(path, _checked_exchange, "a recorded exchange", "record the file again")
 
 
 class ReplayModel(Model):
@@ -162,11 +186,4 @@ class ReplayModel(Model):
         with self._lock:
             entry = answers[self._served[key] % len(answers)]
             self._served[key] += 1
-        return Completion(
-            text=entry["text"],
-            usage=Usage.from_dict(entry["usage"]),
-            latency_s=float(entry["latency_s"]),
-            model_id=entry["model_id"],
-            virtual_latency=True,
-            tool_calls=int(entry.get("tool_calls", 0)),
-        )
+        return completion_of(entry)

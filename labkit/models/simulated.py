@@ -45,9 +45,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.checksum import internet_checksum
+from labkit.checksum import with_checksums
 from labkit.errors import LabkitError
-from labkit.fields import field_map
+from labkit.fields import field_map, field_spans
 from labkit.models.base import Completion, Model, Usage
 from labkit.packets import ip_version, to_hex
 from labkit.prompts import REPLY_TYPE, Prompt, Strategy
@@ -251,10 +251,6 @@ _PROSE = (
 )
 
 
-def _spans(packet: bytes) -> dict[str, tuple[int, int]]:
-    return {f.name: (f.offset, f.length) for f in field_map(packet)}
-
-
 def _names(version: int) -> dict[str, str]:
     if version == 4:
         return {"src": "ip.src", "dst": "ip.dst", "type": "icmp.type", "icmp_ck": "icmp.chksum",
@@ -266,21 +262,6 @@ def _names(version: int) -> dict[str, str]:
 def _put(packet: bytearray, span: tuple[int, int], value: int) -> None:
     offset, length = span
     packet[offset:offset + length] = value.to_bytes(length, "big")
-
-
-def _recompute_checksums(packet: bytearray, spans: dict[str, tuple[int, int]], version: int) -> None:
-    """Make both checksums right for the packet as it now stands (a model that erred consistently)."""
-    names = _names(version)
-    start = spans[names["type"]][0]
-    _put(packet, spans[names["icmp_ck"]], 0)
-    message = bytes(packet[start:])
-    if version == 6:
-        (s, _), (d, _) = spans[names["src"]], spans[names["dst"]]
-        message = packet[s:s + 16] + packet[d:d + 16] + len(message).to_bytes(4, "big") + b"\x00\x00\x00\x3a" + message
-    _put(packet, spans[names["icmp_ck"]], internet_checksum(message))
-    if version == 4:
-        _put(packet, spans["ip.chksum"], 0)
-        _put(packet, spans["ip.chksum"], internet_checksum(bytes(packet[:start])))
 
 
 def _wrong_checksum(rng: random.Random, right: int) -> int:
@@ -306,7 +287,7 @@ def _allowed_offsets(reply: bytes, spans: dict[str, tuple[int, int]], version: i
 def corrupt(mode: str, reply: bytes, request: bytes, strategy: str, rng: random.Random) -> bytes:
     """The correct `reply` with one byte-level failure mode applied (text-level modes return it unchanged)."""
     version = ip_version(reply)
-    spans, names = _spans(reply), _names(version)
+    spans, names = field_spans(reply), _names(version)
     packet = bytearray(reply)
     if mode == "ip_checksum" and version == 6:
         mode = "icmp_checksum"
@@ -315,12 +296,12 @@ def corrupt(mode: str, reply: bytes, request: bytes, strategy: str, rng: random.
         _put(packet, span, _wrong_checksum(rng, int.from_bytes(reply[span[0]:sum(span)], "big")))
     elif mode == "type_copied":
         _put(packet, spans[names["type"]], request[spans[names["type"]][0]])
-        _recompute_checksums(packet, spans, version)
+        packet = bytearray(with_checksums(packet))   # a model that erred consistently: checksums fit the error
     elif mode == "unswapped":
         for key in ("src", "dst"):
             offset, length = spans[names[key]]
             packet[offset:offset + length] = request[offset:offset + length]
-        _recompute_checksums(packet, spans, version)
+        packet = bytearray(with_checksums(packet))
     elif mode == "digit_flip":
         digits = list(to_hex(reply))
         positions = [2 * o + half for o in _allowed_offsets(reply, spans, version, strategy, False) for half in (0, 1)]

@@ -11,7 +11,7 @@ import ipywidgets
 from labkit.checksum import ChecksumCheck, trace, verify
 from labkit.errors import LabkitError
 from labkit.widgets.base import LabkitView
-from labkit.widgets.grid import Cell, grid_html
+from labkit.widgets.grid import WIDTH, Cell, grid_html, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
 from labkit.widgets.style import MISSING_BACKGROUND, esc
 
@@ -198,7 +198,9 @@ class ChecksumWalkthrough(LabkitView):
                     f'<td></td><td>fold and complement</td><td></td><td class="labkit-mono">{final}</td>'
                     f"<td></td></tr>")
         heading = esc(self.heading) if self.heading else f"RFC 1071 checksum over {len(self.trace.data)} bytes"
-        return (f"<h4>{heading}</h4>{grid_html(self._cells())}"
+        keep = marked_rows(self.current_offsets()) if not self.at_end else set()
+        shown = visible_rows(-(-len(self.trace.data) // WIDTH), keep, head=3, tail=1, context=1, threshold=8)
+        return (f"<h4>{heading}</h4>{grid_html(self._cells(), show_rows=shown)}"
                 f'<div class="labkit-verdict" data-role="explanation">{esc(self.explanation())}</div>'
                 f'<table class="labkit-table"><tr><th>#</th><th>offset</th><th>bytes</th><th>word</th>'
                 f"<th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")

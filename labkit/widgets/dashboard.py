@@ -19,6 +19,8 @@ HISTOGRAM_BINS = 12
 
 def format_seconds(seconds: float) -> str:
     """Latency in the unit that reads best: 85 µs, 3.2 ms, 2.41 s."""
+    if seconds <= 0:
+        return "0 s"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
@@ -29,28 +31,31 @@ def format_seconds(seconds: float) -> str:
 def log_bins(latencies: Sequence[float], bins: int = HISTOGRAM_BINS) -> list[tuple[float, float, int]]:
     """(low, high, count) on log-spaced bins: kernel microseconds and model seconds fit one axis."""
     values = [value for value in latencies if value > 0]
+    zeros = sum(1 for value in latencies if value <= 0)   # the reference model reports 0 s: its own bar
+    result = [(0.0, 0.0, zeros)] if zeros else []
     if not values:
-        return []
+        return result
     low, high = min(values), max(values)
     if math.isclose(low, high):
-        return [(low, high, len(values))]
+        return result + [(low, high, len(values))]
     lo_log, hi_log = math.log10(low), math.log10(high)
     step = (hi_log - lo_log) / bins
     counts = [0] * bins
     for value in values:
         counts[min(int((math.log10(value) - lo_log) / step), bins - 1)] += 1
-    return [(10 ** (lo_log + i * step), 10 ** (lo_log + (i + 1) * step), count) for i, count in enumerate(counts)]
+    return result + [(10 ** (lo_log + i * step), 10 ** (lo_log + (i + 1) * step), count)
+                     for i, count in enumerate(counts)]
 
 
-def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 130) -> str:
+def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 140) -> str:
     """Inline SVG histogram (no JavaScript, renders in static HTML too)."""
     bins = log_bins(latencies)
     if not bins:
         return '<svg data-role="histogram" width="420" height="30"><text x="4" y="20">no latencies yet</text></svg>'
-    top, bottom, left = 14, height - 24, 8
-    plot_width = width - 2 * left
+    top, bottom, left = 14, height - 34, 8
+    bar_width = min((width - 2 * left) / len(bins), 36.0)
+    right = left + bar_width * len(bins)
     tallest = max(count for _, _, count in bins)
-    bar_width = plot_width / len(bins)
     parts = [f'<svg data-role="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'role="img" aria-label="latency histogram, log scale">']
     for index, (low, high, count) in enumerate(bins):
@@ -62,12 +67,13 @@ def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 13
         if count:
             parts.append(f'<text x="{x + bar_width / 2:.1f}" y="{bottom - bar_height - 2:.1f}" font-size="10" '
                          f'text-anchor="middle">{count}</text>')
-    parts.append(f'<line x1="{left}" y1="{bottom}" x2="{width - left}" y2="{bottom}" stroke="#000"/>')
-    for x, text, anchor in ((left, format_seconds(bins[0][0]), "start"),
-                            (width - left, format_seconds(bins[-1][1]), "end")):
-        parts.append(f'<text x="{x}" y="{bottom + 14}" font-size="11" text-anchor="{anchor}">{esc(text)}</text>')
-    parts.append(f'<text x="{width / 2}" y="{bottom + 14}" font-size="11" text-anchor="middle">'
-                 "model latency (log scale)</text></svg>")
+    parts.append(f'<line x1="{left}" y1="{bottom}" x2="{right:.1f}" y2="{bottom}" stroke="#000"/>')
+    low_text, high_text = format_seconds(bins[0][0]), format_seconds(bins[-1][1])
+    parts.append(f'<text x="{left}" y="{bottom + 13}" font-size="11">{esc(low_text)}</text>')
+    if high_text != low_text:
+        parts.append(f'<text x="{right:.1f}" y="{bottom + 13}" font-size="11" text-anchor="end">{esc(high_text)}</text>')
+    parts.append(f'<text x="{left}" y="{bottom + 28}" font-size="11">model latency per reply '
+                 f"(log-spaced bins, {len(latencies)} replies)</text></svg>")
     return "".join(parts)
 
 

@@ -11,7 +11,7 @@ from labkit.errors import LabkitError
 from labkit.fields import describe_value
 from labkit.judge import Judgement, judge
 from labkit.widgets.base import LabkitView
-from labkit.widgets.grid import Cell, grid_html, grid_text, marked_rows
+from labkit.widgets.grid import WIDTH, Cell, grid_html, grid_text, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
 from labkit.widgets.style import MISSING_BACKGROUND, esc
 
@@ -24,6 +24,18 @@ def _shown(name: str, value: object, length: int) -> str:
     if isinstance(value, (int, str, bytes, bytearray)):
         return describe_value(name, value, length)
     return str(value)
+
+
+def _difference(verdict) -> str:
+    """For a wrong bytes field (payload, options): where it first differs, which a 16-byte preview may not show."""
+    expected, got = verdict.expected, verdict.got
+    if not isinstance(expected, (bytes, bytearray)) or not isinstance(got, (bytes, bytearray)):
+        return ""
+    for index, (want, have) in enumerate(zip(expected, got)):
+        if want != have:
+            return (f"first difference at byte {index} of the field (packet offset {verdict.offset + index}): "
+                    f"0x{have:02x}, reference 0x{want:02x}")
+    return f"{len(got)} bytes instead of {len(expected)}" if len(got) != len(expected) else ""
 
 
 def _ranges(offsets: tuple[int, ...]) -> str:
@@ -101,6 +113,14 @@ class DiffView(LabkitView):
     def size(self) -> int:
         return max(len(self.expected or b""), len(self.got or b""), max(self.marked_offsets, default=-1) + 1)
 
+    @property
+    def shown_rows(self) -> set[int] | None:
+        """Rows drawn (None = all): long packets show their headers, the end, and the rows around each mark."""
+        got_length = len(self.got or b"")
+        present = [offset for offset in (*self.marked_offsets, *self.free_offsets) if offset < got_length]
+        missing = [offset for offset in self.marked_offsets if offset >= got_length]
+        return visible_rows(-(-self.size // WIDTH), marked_rows(present + missing[:1]))
+
     def title_at(self, offset: int) -> str:
         """What hovering byte `offset` of the model's reply shows."""
         expected, got = self.expected or b"", self.got or b""
@@ -159,7 +179,7 @@ class DiffView(LabkitView):
                     f'<td class="labkit-mono">{verdict.offset}</td>'
                     f'<td class="labkit-mono">{esc(_shown(verdict.name, verdict.expected, verdict.length))}</td>'
                     f'<td class="labkit-mono"><b><u>{esc(_shown(verdict.name, verdict.got, verdict.length))}</u></b>'
-                    "</td></tr>")
+                    f'{"<br>" + esc(_difference(verdict)) if _difference(verdict) else ""}</td></tr>')
         table = ("<table class=\"labkit-table\" data-role=\"wrong-fields\"><tr><th></th><th>wrong field</th>"
                  f"<th>offset</th><th>reference</th><th>{esc(self.model_label)}</th></tr>{''.join(wrong)}</table>"
                  if wrong else "")
@@ -173,7 +193,9 @@ class DiffView(LabkitView):
     def _summary(self) -> str:
         marked, free = self.marked_offsets, self.free_offsets
         if marked:
-            text = f"{len(marked)} hallucinated byte{'s' if len(marked) != 1 else ''} at offsets {_ranges(marked)}"
+            plural = len(marked) != 1
+            text = (f"{len(marked)} hallucinated byte{'s' if plural else ''} at offset{'s' if plural else ''} "
+                    f"{_ranges(marked)}")
         elif self.got is None:
             text = "no reply"
         else:
@@ -193,13 +215,15 @@ class DiffView(LabkitView):
         heading = f"{esc(self.heading)} · " if self.heading else ""
         summary = self._summary()
         rows = marked_rows(self.judgement.hallucinated)
+        shown = self.shown_rows
         if self.got is None:
             no_reply = esc(self.parse_error or "no reply bytes")
             right = f'<div data-role="no-reply"><b>{BAD} no reply</b>: {no_reply}</div>'
         else:
-            right = grid_html(self._cells(self.got, True), markers=True, label=self.model_label, marker_rows=rows)
+            right = grid_html(self._cells(self.got, True), markers=True, label=self.model_label, marker_rows=rows,
+                              show_rows=shown)
         left = (grid_html(self._cells(self.expected, False), label="reference reply (what Linux sends)",
-                          markers=self.got is not None, marker_rows=rows)
+                          markers=self.got is not None, marker_rows=rows, show_rows=shown)
                 if self.expected else '<div data-role="no-reference">no reference reply for this request</div>')
         checks = "".join(
             f'<li data-checksum="{esc(line.split()[0])}" data-ok="{int(ok)}"><b>{OK if ok else BAD}</b> '
@@ -221,18 +245,20 @@ class DiffView(LabkitView):
         marked = self.marked_offsets
         head = f"DiffView: {self.heading + ' · ' if self.heading else ''}{self._summary()}"
         lines = [head, "reference reply:"]
-        lines += grid_text(self.expected) if self.expected else ["  (none)"]
+        lines += grid_text(self.expected, show_rows=self.shown_rows) if self.expected else ["  (none)"]
         keys = [text for text, shown in (("^^ = hallucinated", marked), ("~~ = free choice", self.free_offsets)) if shown]
         lines.append(f"{self.model_label}{' (' + ', '.join(keys) + ')' if keys else ''}:")
         if self.got is None:
             lines.append(f"  (no reply: {self.parse_error or 'no reply bytes'})")
         else:
-            lines += grid_text(self.got, markers=marked, free=self.free_offsets, length=self.size)
+            lines += grid_text(self.got, markers=marked, free=self.free_offsets, length=self.size,
+                               show_rows=self.shown_rows)
         lines.append("fields:")
         for verdict in self.judgement.fields:
             shown = _shown(verdict.name, verdict.got, verdict.length)
             if not verdict.ok:
-                shown += f"  (reference: {_shown(verdict.name, verdict.expected, verdict.length)})"
+                shown = (_difference(verdict) or
+                         f"{shown}  (reference: {_shown(verdict.name, verdict.expected, verdict.length)})")
             lines.append(f"  {OK if verdict.ok else BAD} {verdict.name:<14} {shown}")
         if self.judgement.checksums:
             lines.append("checksums:")

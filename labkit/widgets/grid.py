@@ -68,15 +68,60 @@ def marked_rows(offsets: Iterable[int], width: int = WIDTH) -> set[int]:
     return {offset // width for offset in offsets}
 
 
+def visible_rows(total_rows: int, keep: Iterable[int] = (), *, head: int = 4, tail: int = 1, context: int = 1,
+                 threshold: int = 8) -> set[int] | None:
+    """Which rows of a long packet to draw: the headers (`head` rows), the last `tail` rows and `context` rows
+    around every row in `keep` (marked or selected bytes). None = draw all (short packets, <= `threshold` rows).
+
+    A 1500-byte packet is 94 rows; drawing them all makes notebooks of megabytes and hides the few marked bytes.
+    """
+    if total_rows <= threshold:
+        return None
+    rows = set(range(min(head, total_rows))) | set(range(max(total_rows - tail, 0), total_rows))
+    for row in keep:
+        rows.update(r for r in range(row - context, row + context + 1) if 0 <= r < total_rows)
+    return rows
+
+
+def _skipped_runs(total_rows: int, shown: set[int] | None) -> dict[int, int]:
+    """First hidden row of each hidden run -> how many rows the run has."""
+    runs: dict[int, int] = {}
+    if shown is None:
+        return runs
+    start = None
+    for row in range(total_rows + 1):
+        hidden = row < total_rows and row not in shown
+        if hidden and start is None:
+            start = row
+        elif not hidden and start is not None:
+            runs[start] = row - start
+            start = None
+    return runs
+
+
+def _skip_text(start_row: int, count: int, width: int) -> str:
+    first, last = start_row * width, (start_row + count) * width - 1
+    return f"⋮ {count} row{'s' if count != 1 else ''} not shown (0x{first:04x}–0x{last:04x}, {count * width} bytes)"
+
+
 def grid_html(cells: Sequence[Cell], *, width: int = WIDTH, markers: bool = False, label: str = "",
-              marker_rows: set[int] | None = None) -> str:
+              marker_rows: set[int] | None = None, show_rows: set[int] | None = None) -> str:
     """A <table> of bytes, 16 a row split 8+8; with `markers`, a ^^ row under every row with hallucinated bytes.
 
     `marker_rows` forces (possibly empty) marker rows under those rows, so two grids side by side stay aligned.
+    `show_rows` (from visible_rows) draws only those rows, with one "⋮ n rows not shown" line per gap.
     """
     half = width // 2
     rows = []
-    for row_index, row in enumerate(_rows(cells, width)):
+    all_rows = list(_rows(cells, width))
+    skipped = _skipped_runs(len(all_rows), show_rows)
+    for row_index, row in enumerate(all_rows):
+        if row_index in skipped:
+            rows.append(f'<tr class="labkit-skip" data-skipped-rows="{skipped[row_index]}"><td></td>'
+                        f'<td colspan="{width + 1}" style="color:#555;text-align:left">'
+                        f"{esc(_skip_text(row_index, skipped[row_index], width))}</td></tr>")
+        if show_rows is not None and row_index not in show_rows:
+            continue
         tds = [f'<td class="labkit-off">{row[0].offset:04x}</td>']
         for index, cell in enumerate(row):
             if index == half:
@@ -111,7 +156,8 @@ def annotation_line(marks: Sequence[str], offset_digits: int = 4, width: int = W
 
 
 def grid_text(data: bytes, *, annotations: Sequence[str] | None = None, markers: Iterable[int] = (),
-              free: Iterable[int] = (), width: int = WIDTH, length: int | None = None) -> list[str]:
+              free: Iterable[int] = (), width: int = WIDTH, length: int | None = None,
+              show_rows: set[int] | None = None) -> list[str]:
     """packets.hexdump rows, each followed by an optional annotation line (legend keys per byte) and,
     under rows holding marked offsets, a ^^ line (~~ under `free` ones). `length` extends markers past the
     end of short data."""
@@ -121,7 +167,12 @@ def grid_text(data: bytes, *, annotations: Sequence[str] | None = None, markers:
     offset_digits = max(4, len(f"{max(total - 1, 0):x}"))
     dump = hexdump_lines(data, width) if data else []
     lines = []
+    skipped = _skipped_runs(-(-total // width), show_rows)
     for row_index, start in enumerate(range(0, total, width)):
+        if row_index in skipped:
+            lines.append(" " * (offset_digits + 2) + _skip_text(row_index, skipped[row_index], width))
+        if show_rows is not None and row_index not in show_rows:
+            continue
         lines.append(dump[row_index] if row_index < len(dump) else f"{start:0{offset_digits}x}")
         span = range(start, min(start + width, total))
         if annotations is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets
 
 from labkit.widgets.base import LabkitView
-from labkit.widgets.grid import grid_html, grid_text
+from labkit.widgets.grid import WIDTH, grid_html, grid_text, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
 from labkit.widgets.style import esc
 
@@ -46,6 +46,12 @@ class PacketView(LabkitView):
     def selected_offsets(self) -> tuple[int, ...]:
         return self.layout_map.offsets_of(self.selected) if self.selected else ()
 
+    @property
+    def shown_rows(self) -> set[int] | None:
+        """Rows drawn (None = all): a long packet shows its first 8 rows, its last 2 and the selected field's."""
+        rows = -(-len(self.packet) // WIDTH)
+        return visible_rows(rows, marked_rows(self.selected_offsets), head=8, tail=2, context=0, threshold=16)
+
     def title_at(self, offset: int) -> str:
         """What hovering the byte at `offset` shows."""
         return self.layout_map.title_at(offset)
@@ -76,7 +82,7 @@ class PacketView(LabkitView):
             selection = (f'<div data-role="selection">selected <code>{esc(self.selected)}</code>: '
                          f"bytes {offsets[0]}–{offsets[-1]}</div>")
         return (f"<h4>{heading}{esc(layout.summary())}</h4>"
-                f"{grid_html(layout.cells(self.selected_offsets))}"
+                f"{grid_html(layout.cells(self.selected_offsets), show_rows=self.shown_rows)}"
                 f"{layout.legend_html(self.selected)}{selection}")
 
     def css_labels(self) -> list[str]:
@@ -85,7 +91,8 @@ class PacketView(LabkitView):
     def text(self) -> str:
         layout = self.layout_map
         head = f"PacketView: {self.heading + ' · ' if self.heading else ''}{layout.summary()}"
-        lines = [head, *grid_text(layout.data, annotations=layout.text_keys()), "legend:", *layout.legend_text()]
+        rows = grid_text(layout.data, annotations=layout.text_keys(), show_rows=self.shown_rows)
+        lines = [head, *rows, "legend:", *layout.legend_text()]
         if self.selected:
             offsets = self.selected_offsets
             lines.append(f"selected: {self.selected} (bytes {offsets[0]}–{offsets[-1]})")

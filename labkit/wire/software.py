@@ -230,6 +230,7 @@ class Pinger:
         mode = "real time" if real_time else "virtual time"
         self._print(f"PING {self.dst} ({self.dst}) {size}({size + overhead}) bytes of data. [software wire, {mode}]")
         stats = PingStats(destination=self.dst)
+        self._last_arrival = 0.0
         sent: dict[int, _Sent] = {}
         arrived: list[tuple[float, str]] = []    # (arrival on the pinger's clock, line), printed in order
         start = time.monotonic()
@@ -245,24 +246,27 @@ class Pinger:
             while arrived and arrived[0][0] <= upto:
                 self._print(arrived.pop(0)[1])
 
-        for seq in range(1, count + 1):
-            due = (seq - 1) * interval
-            if real_time:
-                while time.monotonic() - start < due:       # keep receiving while waiting for the slot
-                    take(max(due - (time.monotonic() - start), 0.0))
-                    flush(math.inf)
-                due = time.monotonic() - start
-            request = self._request(seq, due)
-            sent[seq] = _Sent(request, due, time.monotonic())
-            self.end.send(request)
-            stats.transmitted += 1
-            if not real_time:
-                flush(due)
-                self._wait_for_peer(take, deadline_s)
-        self._drain(take, sent, deadline_s)
-        last_event = max([*(a for a, _ in arrived), *(s.sent_at for s in sent.values())], default=0.0)
+        try:    # Ctrl-C ends the run like ping's: no more requests, statistics as they stand
+            for seq in range(1, count + 1):
+                due = (seq - 1) * interval
+                if real_time:
+                    while time.monotonic() - start < due:       # keep receiving while waiting for the slot
+                        take(max(due - (time.monotonic() - start), 0.0))
+                        flush(math.inf)
+                    due = time.monotonic() - start
+                request = self._request(seq, due)
+                sent[seq] = _Sent(request, due, time.monotonic())
+                self.end.send(request)
+                stats.transmitted += 1
+                if not real_time:
+                    flush(due)
+                    self._wait_for_peer(take, deadline_s)
+            self._drain(take, sent, deadline_s)
+        except KeyboardInterrupt:
+            pass
         flush(math.inf)
-        stats.elapsed_s = time.monotonic() - start if real_time else max(last_event, self._last_arrival)
+        last_sent = max((s.sent_at for s in sent.values()), default=0.0)
+        stats.elapsed_s = time.monotonic() - start if real_time else max(last_sent, self._last_arrival)
         self._print("")
         for line in stats.summary_lines():
             self._print(line)
@@ -308,7 +312,7 @@ class Pinger:
         if not verdict.accepted:     # Linux drops it silently; we say why, in a line unlike ping's own
             stats.rejected += 1
             stats.corrupted += any(not check.ok for check in verdict.checksums)
-            arrived.append((entry.sent_at + rtt, f"(icmp_seq={seq}: {verdict.reason})"))
+            self._arrive(arrived, entry.sent_at + rtt, f"(icmp_seq={seq}: {verdict.reason})")
             return
         size = len(reply) - (40 if self.v6 else (reply[0] & 0x0F) * 4)
         source = socket.inet_ntop(socket.AF_INET6, reply[8:24]) if self.v6 else socket.inet_ntoa(reply[12:16])
@@ -322,5 +326,8 @@ class Pinger:
             entry.answered = True
             stats.received += 1
             stats.rtts.append(rtt)
-        arrived.append((entry.sent_at + rtt, line))
-        self._last_arrival = max(self._last_arrival, entry.sent_at + rtt)
+        self._arrive(arrived, entry.sent_at + rtt, line)
+
+    def _arrive(self, arrived: list[tuple[float, str]], at: float, line: str) -> None:
+        arrived.append((at, line))
+        self._last_arrival = max(self._last_arrival, at)

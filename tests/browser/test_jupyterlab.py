@@ -63,6 +63,7 @@ def _quiet_settings(settings_dir: Path) -> None:
 @pytest.fixture
 def jupyter_lab(tmp_path):
     """A JupyterLab server on a free loopback port, no token, over a copy of the notebook; always killed."""
+    _sync_playwright()  # skip before starting anything when the browser side is missing
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
@@ -104,12 +105,24 @@ def jupyter_lab(tmp_path):
             server.wait(5)
 
 
+def _wait_for_connected_kernel(url: str, timeout: float = 30.0) -> None:
+    """The execution indicator can say idle before the page's websocket reaches the kernel; the server knows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kernels = json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=2).read())
+        if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"no kernel connected and idle after {timeout:.0f} s: {kernels}")
+
+
 def _offsets(locator) -> set[int]:
     return {int(value) for value in locator.evaluate_all("cells => cells.map(c => c.dataset.offset)")}
 
 
 def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
     sync_playwright = _sync_playwright()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     url, log_path = jupyter_lab
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -117,16 +130,25 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = None
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2000})
+            page = browser.new_page(viewport={"width": 1400, "height": 2800})
             page.set_default_timeout(WAIT_MS)
             page.goto(f"{url}/doc/tree/{NOTEBOOK.name}")
             page.wait_for_selector(".jp-Notebook .jp-Cell")
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            _wait_for_connected_kernel(url)
 
-            # Click into the first code cell, then Run > Run All Cells.
-            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            # Click into the first code cell, then Run > Run All Cells (again if the first click came too early).
+            first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+            for _ in range(3):
+                page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+                page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+                try:
+                    page.wait_for_function("el => /[*0-9]/.test(el.textContent)", arg=first_prompt.element_handle(),
+                                           timeout=8_000)
+                    break
+                except PlaywrightTimeout:
+                    continue
             page.wait_for_selector(".widget-html .labkit-diff")
             page.wait_for_selector(".widget-html .labkit-packet")
             page.wait_for_selector(".widget-html .labkit-checksum")

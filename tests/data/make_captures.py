@@ -45,8 +45,10 @@ def _client(*argv: str) -> tuple[str, ...]:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("ping", "iputils ping, 56 data bytes (plus the ARP exchange)", _client("ping", "-c", "2", "-i", "0.2", IP_KERNEL)),
-    Scenario("ping_s0", "iputils ping -s 0 (empty payload)", _client("ping", "-c", "2", "-i", "0.2", "-s", "0", IP_KERNEL)),
+    Scenario("ping", "iputils ping, 56 data bytes (plus the ARP exchange)",
+             _client("ping", "-c", "2", "-i", "0.2", IP_KERNEL)),
+    Scenario("ping_s0", "iputils ping -s 0 (empty payload)",
+             _client("ping", "-c", "2", "-i", "0.2", "-s", "0", IP_KERNEL)),
     Scenario("ping_s1", "iputils ping -s 1", _client("ping", "-c", "2", "-i", "0.2", "-s", "1", IP_KERNEL)),
     Scenario("ping_s1472_df", "iputils ping -s 1472 -M do (a full 1500-byte packet with DF)",
              _client("ping", "-c", "2", "-i", "0.2", "-s", "1472", "-M", "do", IP_KERNEL)),
@@ -55,7 +57,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              _client("ping", "-c", "2", "-i", "0.2", "-Q", "0x10", "-t", "7", IP_KERNEL)),
     Scenario("ping_tos_ecn", "iputils ping -Q 0xb9 (DSCP and ECN bits set)",
              _client("ping", "-c", "2", "-i", "0.2", "-Q", "0xb9", IP_KERNEL)),
-    Scenario("ping_rr", "iputils ping -R (Record Route option)", _client("ping", "-c", "2", "-i", "0.2", "-R", IP_KERNEL)),
+    Scenario("ping_rr", "iputils ping -R (Record Route option)",
+             _client("ping", "-c", "2", "-i", "0.2", "-R", IP_KERNEL)),
     Scenario("ping_ts", "iputils ping -T tsonly (IP Timestamp option)",
              _client("ping", "-c", "2", "-i", "0.2", "-T", "tsonly", IP_KERNEL)),
     Scenario("ping_tsaddr", "iputils ping -T tsandaddr (IP Timestamp option with addresses)",
@@ -68,7 +71,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              _client("ping", "-c", "2", "-i", "0.2", "-R", "-s", "3000", IP_KERNEL)),
     Scenario("ping_broadcast", "iputils ping -b 10.99.0.255 (Linux ignores: icmp_echo_ignore_broadcasts=1)",
              _client("ping", "-c", "2", "-i", "0.2", "-W", "0.3", "-b", "10.99.0.255")),
-    Scenario("ping6", "iputils ping -6 (plus the NDP exchange)", _client("ping", "-6", "-c", "2", "-i", "0.2", IP6_KERNEL)),
+    Scenario("ping6", "iputils ping -6 (plus the NDP exchange)",
+             _client("ping", "-6", "-c", "2", "-i", "0.2", IP6_KERNEL)),
     Scenario("ping6_s0", "iputils ping -6 -s 0", _client("ping", "-6", "-c", "2", "-i", "0.2", "-s", "0", IP6_KERNEL)),
     Scenario("ping6_tclass", "iputils ping -6 -Q 0x10 -t 7 (traffic class and hop limit)",
              _client("ping", "-6", "-c", "2", "-i", "0.2", "-Q", "0x10", "-t", "7", IP6_KERNEL)),
@@ -76,7 +80,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              _client("ping", "-6", "-c", "2", "-i", "0.2", "-Q", "0xb9", IP6_KERNEL)),
     Scenario("ping6_s3000", "iputils ping -6 -s 3000 (fragmented IPv6 request and reply)",
              _client("ping", "-6", "-c", "2", "-i", "0.2", "-s", "3000", IP6_KERNEL)),
-    Scenario("ping6_allnodes", "iputils ping -6 ff02::1%lka (multicast echo: Linux answers from its link-local address)",
+    Scenario("ping6_allnodes", "iputils ping -6 ff02::1%lka (multicast echo, answered from the link-local address)",
              _client("ping", "-6", "-c", "2", "-i", "0.2", "-W", "0.3", f"ff02::1%{IF_CLIENT}")),
     Scenario("busybox_ping", "busybox ping", _client("busybox", "ping", "-c", "2", IP_KERNEL)),
     Scenario("busybox_ping6", "busybox ping -6", _client("busybox", "ping", "-6", "-c", "2", IP6_KERNEL)),
@@ -102,8 +106,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 def craft() -> None:
     """Send hand-made frames the ordinary clients cannot make, so the captures show how Linux treats them."""
     from scapy.all import ARP, ICMP, IP, Ether, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, \
-        IPOption_RR, IPv6ExtHdrFragment, Raw, checksum, fragment, fragment6, \
-        sendp  # noqa: I001 - only needed here
+        IPOption_RR, IPv6ExtHdrFragment, Raw, checksum, fragment, fragment6, sendp
 
     eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x0800)
     frames: list[bytes] = []
@@ -114,7 +117,7 @@ def craft() -> None:
     def ip(**kw):
         return IP(src=IP_CLIENT, dst=IP_KERNEL, **kw)
 
-    # ARP for our address (answered) and for someone else (ignored); gratuitous-looking probe from 0.0.0.0.
+    # ARP for our address (answered), for someone else (ignored) and an address probe from 0.0.0.0 (answered).
     add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_CLIENT, psrc=IP_CLIENT, pdst=IP_KERNEL))
     add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_CLIENT, psrc=IP_CLIENT, pdst="10.99.0.77"))
     add(Ether(src=MAC_CLIENT, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC_CLIENT, psrc="0.0.0.0", pdst=IP_KERNEL))
@@ -137,10 +140,12 @@ def craft() -> None:
     add(eth / ip(id=103) / ICMP(type=8, id=0x4c4b, seq=3, chksum=0x1234) / b"badicmp")
     # ICMP shorter than its 8-byte header: dropped.
     add(eth / ip(id=104, proto=1) / Raw(b"\x08\x00\xf7\xff"))
-    # Echo with an unknown IP option (router alert) and a NOP: not echoed back.
-    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=105, options=b"\x94\x04\x00\x00") / ICMP(type=8, id=0x4c4b, seq=5) / b"ra")
+    # Echo with an option Linux does not echo (Router Alert): the reply has no options.
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=105, options=b"\x94\x04\x00\x00")
+        / ICMP(type=8, id=0x4c4b, seq=5) / b"ra")
     # Record Route, full (pointer past the end): echoed unchanged.
-    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=106, options=IPOption_RR(pointer=12, routers=["10.99.0.1", "10.99.0.3"]))
+    full_rr = IPOption_RR(pointer=12, routers=["10.99.0.1", "10.99.0.3"])
+    add(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=106, options=full_rr)
         / ICMP(type=8, id=0x4c4b, seq=6) / b"rrfull")
     # Timestamp request with extra data after the three timestamps, and one that is too short.
     add(eth / ip(id=107) / ICMP(type=13, id=0x4c4b, seq=7, ts_ori=123456, ts_rx=1, ts_tx=2) / b"extra-data")
@@ -235,11 +240,14 @@ def setup() -> None:
 
 
 def capture(scenario: Scenario, out: Path) -> None:
+    """Record one scenario into `out`; a failed or interrupted run leaves the previous file untouched."""
     for ns, dev in ((NS_CLIENT, IF_CLIENT), (NS_KERNEL, IF_KERNEL)):
         sh("ip", "-n", ns, "neigh", "flush", "dev", dev)   # every capture shows the ARP/NDP exchange afresh
-    tcpdump = subprocess.Popen(in_ns(NS_KERNEL, "tcpdump", "-Z", "root", "-i", IF_KERNEL, "-U", "-s", "0", "--immediate-mode",
-                                     "-w", str(out), CAPTURE_FILTER),
+    partial = out.with_suffix(".partial")
+    tcpdump = subprocess.Popen(in_ns(NS_KERNEL, "tcpdump", "-Z", "root", "-i", IF_KERNEL, "-U", "-s", "0",
+                                     "--immediate-mode", "-w", str(partial), CAPTURE_FILTER),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    finished = False
     try:
         assert tcpdump.stderr is not None
         line = tcpdump.stderr.readline()   # "listening on lkb ..." once the capture is armed
@@ -250,6 +258,7 @@ def capture(scenario: Scenario, out: Path) -> None:
         else:
             sh(*in_ns(NS_CLIENT, sys.executable, __file__, "--craft"))
         time.sleep(0.3)
+        finished = True
     finally:
         tcpdump.send_signal(signal.SIGINT)
         try:
@@ -257,6 +266,12 @@ def capture(scenario: Scenario, out: Path) -> None:
         except subprocess.TimeoutExpired:
             tcpdump.kill()
             tcpdump.wait()
+        if finished and partial.exists() and partial.stat().st_size > 24:   # more than a pcap file header
+            os.replace(partial, out)
+        else:
+            partial.unlink(missing_ok=True)
+            if finished:
+                raise RuntimeError(f"{scenario.name}: nothing was captured")
 
 
 def main() -> int:

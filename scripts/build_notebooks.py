@@ -1105,7 +1105,25 @@ def nb08():
         Dashboard(responder_stats, title="software wire")
         """),
         md("""
-        ## 3. With root: real ping, real kernel
+        ## 3. The safety rails
+
+        A responder puts whatever a model writes onto a network, so it has three rails:
+
+        - **the guard** (`strict=True`, the default): a reply goes out only if it parses as IP, is addressed to
+          whoever asked, is the echo reply to that request, and has correct checksums. Everything else is dropped
+          and counted by reason — the dashboard's *dropped* table.
+        - **the budget** (`budget_usd=`): no model call starts once the money is spent (notebook 09).
+        - **the rate limit** (`rate=`, calls per second): a flood of pings cannot become a flood of API calls.
+
+        The original experiment had no guard: whatever came back went onto the wire. `raw=True` does the same
+        (it still only sends IP packets addressed to the requester), and `send_bad_checksum=True` lets through
+        replies with wrong checksums — so you can watch `ping` receive them and flag them:
+        """),
+        code("""
+        _ = ping_software(model, count=8, raw=True, send_bad_checksum=True)
+        """),
+        md("""
+        ## 4. With root: real ping, real kernel
 
         The cells below need root: they create a TUN device, `labkit0`, give the kernel the address 10.77.0.1/30
         on it, and answer for 10.77.0.2 — so the system's own `ping 10.77.0.2` goes into the device, to the

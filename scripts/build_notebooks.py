@@ -1090,9 +1090,9 @@ def nb08():
         ping_stats, responder_stats = ping_software(model, count=8, budget_usd=0.10)
         """),
         md("""
-        A sequence number that never comes back is a reply the guard dropped — or one Linux would have dropped
-        for its checksum: the same silent loss the seed experiment saw. A reply with a bad checksum that is sent
-        anyway (`send_bad_checksum=True`) shows up as `(BAD CHECKSUM!)` and counts as lost.
+        A sequence number that never comes back is a reply the responder's guard dropped because Linux would have
+        dropped it anyway (section 3): the same silent loss the seed experiment saw. Replies also overtake each
+        other — a quick answer to a later request can arrive before a slow answer to an earlier one.
 
         ## 2. The dashboard
 
@@ -1117,7 +1117,8 @@ def nb08():
 
         The original experiment had no guard: whatever came back went onto the wire. `raw=True` does the same
         (it still only sends IP packets addressed to the requester), and `send_bad_checksum=True` lets through
-        replies with wrong checksums — so you can watch `ping` receive them and flag them:
+        replies with wrong checksums — so you can watch them arrive, and see the pinger say why Linux would
+        drop each one:
         """),
         code("""
         _ = ping_software(model, count=8, raw=True, send_bad_checksum=True)

@@ -108,10 +108,13 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
         fields = field_map(expected)
     except ValueError:
         return ()
+    if got == expected:   # the common case: every field right, nothing to decode again
+        return tuple(FieldVerdict(f.name, f.offset, f.length, f.value, f.value, True) for f in fields)
     verdicts = []
     for field in fields:
-        if got is not None and got[field.offset:field.end] == expected[field.offset:field.end]:
-            got_value = field.value   # same bytes, same decoding: no need to decode again
+        start, end = field.offset, field.offset + field.length
+        if got is not None and got[start:end] == expected[start:end]:
+            got_value = field.value   # same bytes, same decoding
         else:
             got_value = read_value(field, got) if got is not None else None
         ok = got_value == field.value
@@ -142,21 +145,35 @@ def _payload_warnings(sent: bytes, got: bytes) -> list[str]:
     return []
 
 
-def _echo_checks(request_echo: bytes, reply_echo: bytes, reply_type: int, names: dict[int, str]) -> tuple[bool, str] | None:
-    """Type, id and seq of an echo reply against the request's echo header; None when they match."""
+def _echo_checks(request_echo: bytes, reply_echo: bytes, reply_type: int, names: dict[int, str]) -> str | None:
+    """Why ping would not take this echo header (type, id, seq) as the reply to the request's; None if it would."""
     if reply_echo[0] != reply_type:
         got_type = reply_echo[0]
-        return False, (f"wrong type: ICMP{'v6' if reply_type == 129 else ''} type {got_type} "
+        return (f"wrong type: ICMP{'v6' if reply_type == 129 else ''} type {got_type} "
                        f"({names.get(got_type, 'unknown')}), ping waits for type {reply_type} ({names[reply_type]})")
     request_id, reply_id = request_echo[4:6], reply_echo[4:6]
     if reply_id != request_id:
-        return False, (f"wrong id: 0x{reply_id.hex()} is not ping's id 0x{request_id.hex()}, so no ping socket "
+        return (f"wrong id: 0x{reply_id.hex()} is not ping's id 0x{request_id.hex()}, so no ping socket "
                        f"matches and iputils ignores it")
     request_seq, reply_seq = int.from_bytes(request_echo[6:8], "big"), int.from_bytes(reply_echo[6:8], "big")
     if reply_seq != request_seq:
-        return False, (f"wrong seq: ping counts it as the reply to icmp_seq={reply_seq}, "
+        return (f"wrong seq: ping counts it as the reply to icmp_seq={reply_seq}, "
                        f"not to icmp_seq={request_seq}")
     return None
+
+
+def _should_be(label: str, check: ChecksumCheck) -> str:
+    return f"{label} 0x{check.found:04x} should be 0x{check.expected:04x}"
+
+
+def _accepted(warnings: list[str], source: bytes, pinged: bytes, sent_data: bytes,
+              got_data: bytes) -> tuple[bool, str, tuple[str, ...]]:
+    """The end of both receive paths: ping takes the reply, and prints what it notices about it."""
+    if source != pinged:
+        warnings.append(f"ping prints (DIFFERENT ADDRESS!): the reply comes from {_address(source)}, "
+                        f"not {_address(pinged)}")
+    warnings += _payload_warnings(sent_data, got_data)
+    return True, "accepted" + (", but " + "; ".join(warnings) if warnings else ""), tuple(warnings)
 
 
 def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
@@ -169,7 +186,7 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
         return _drop(f"malformed IPv4 header: IHL {got[0] & 0x0F} ({ihl} bytes) with {len(got)} bytes present")
     ip_check = next(c for c in checks if c.name == "ip.chksum")
     if not ip_check.ok:
-        return _drop(f"IP header checksum 0x{ip_check.found:04x} should be 0x{ip_check.expected:04x}")
+        return _drop(_should_be("IP header checksum", ip_check))
     total = int.from_bytes(got[2:4], "big")
     if total > len(got):
         return _drop(f"truncated: the IP total length says {total} bytes but only {len(got)} arrived")
@@ -195,18 +212,14 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
     icmp_check = next((c for c in checks if c.name == "icmp.chksum"), None)
     if icmp_check is not None and not icmp_check.ok:
         if receiver == "ping-socket":
-            return _drop(f"ICMP checksum 0x{icmp_check.found:04x} should be 0x{icmp_check.expected:04x}")
-        warnings.append(f"ICMP checksum 0x{icmp_check.found:04x} should be 0x{icmp_check.expected:04x}; "
-                        f"iputils on a raw socket does not check it, a ping socket would drop the reply")
+            return _drop(_should_be("ICMP checksum", icmp_check))
+        warnings.append(_should_be("ICMP checksum", icmp_check) + "; iputils on a raw socket does not check it, "
+                        "a ping socket would drop the reply")
     wrong = _echo_checks(request[request_ihl:], icmp, 0, ICMP_TYPES)
     if wrong:
-        return False, wrong[1], ()
-    if got[12:16] != request[16:20]:
-        warnings.append(f"ping prints (DIFFERENT ADDRESS!): the reply comes from {_address(got[12:16])}, "
-                        f"not {_address(request[16:20])}")
+        return False, wrong, ()
     request_total = int.from_bytes(request[2:4], "big")
-    warnings += _payload_warnings(request[request_ihl + 8:request_total], icmp[8:])
-    return True, "accepted" + (", but " + "; ".join(warnings) if warnings else ""), tuple(warnings)
+    return _accepted(warnings, got[12:16], request[16:20], request[request_ihl + 8:request_total], icmp[8:])
 
 
 def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
@@ -227,17 +240,12 @@ def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tupl
         return _drop(f"truncated: {len(icmp)} ICMPv6 bytes, an echo reply needs 8")
     check = next((c for c in checks if c.name == "icmpv6.cksum"), None)
     if check is not None and not check.ok:
-        return _drop(f"ICMPv6 checksum 0x{check.found:04x} should be 0x{check.expected:04x}")
+        return _drop(_should_be("ICMPv6 checksum", check))
     request_offset = icmpv6_offset(request) or 40
     wrong = _echo_checks(request[request_offset:], icmp, 129, ICMPV6_TYPES)
     if wrong:
-        return False, wrong[1], ()
-    warnings = []
-    if got[8:24] != request[24:40]:
-        warnings.append(f"ping prints (DIFFERENT ADDRESS!): the reply comes from {_address(got[8:24])}, "
-                        f"not {_address(request[24:40])}")
-    warnings += _payload_warnings(request[request_offset + 8:], icmp[8:])
-    return True, "accepted" + (", but " + "; ".join(warnings) if warnings else ""), tuple(warnings)
+        return False, wrong, ()
+    return _accepted([], got[8:24], request[24:40], request[request_offset + 8:], icmp[8:])
 
 
 def _is_echo_request(request: bytes) -> bool:

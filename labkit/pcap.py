@@ -397,6 +397,7 @@ class PcapSummary:
     simulated: bool
     strategy: str
     linktype: int
+    virtual_time: bool = True
     packets_read: int = 0
     replies_written: int = 0
     answered_by_model: int = 0
@@ -412,7 +413,8 @@ class PcapSummary:
         return sum(self.unanswered.values())
 
     def lines(self) -> list[str]:
-        kind = "SIMULATED (not Claude; virtual-time latency)" if self.simulated else "real"
+        timing = "virtual-time latency: modelled, not waited for" if self.virtual_time else "real latency"
+        kind = f"SIMULATED, not Claude; {timing}" if self.simulated else timing
         if self.model == "reference":
             kind = "deterministic reference stack, not an LLM"
         link = LINKTYPE_NAMES.get(self.linktype, str(self.linktype))
@@ -504,6 +506,7 @@ def answer_capture(
         simulated=bool(getattr(model, "simulated", False)),
         strategy="reference stack" if is_reference(model) else strategy,
         linktype=capture.linktype,
+        virtual_time=bool(getattr(model, "virtual_time", False)),
         packets_read=len(capture.packets),
     )
     if workers is None:

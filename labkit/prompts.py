@@ -62,11 +62,6 @@ def _hex_budget(request: bytes) -> int:
     return 2 * len(request) + 128
 
 
-def _request_turn(request: bytes, version: int, ask: str) -> str:
-    """The user turn every strategy with a system prompt sends: the packet, its size, then what to answer."""
-    return f"Request packet (IPv{version}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n{ask}"
-
-
 def _hex_argument(text: str) -> bytes:
     """Hex given by a model inside JSON (ip_options, a tool's input): an optional 0x, then strict hex."""
     text = text.strip()
@@ -74,13 +69,27 @@ def _hex_argument(text: str) -> bytes:
 
 
 class Strategy:
-    """One way of asking. Subclasses set `name` and `teaches` and override `build` (and the answer format)."""
+    """One way of asking. Subclasses set `name` and `teaches`, and either `system` + `ask` (the default
+    `build`: a fixed system prompt, then the packet and the ask in the user turn) or their own `build`;
+    those with another answer format override `answer_to_reply` and `render_answer` too."""
 
     name: str = ""
     teaches: str = ""
+    system: str = ""
+    ask: str = ""
+    tools: tuple[dict, ...] = ()
 
     def build(self, request: bytes) -> Prompt:
-        raise NotImplementedError
+        """The prompt for one request; LabkitError when it is not an IPv4 or IPv6 packet."""
+        if not self.system:
+            raise NotImplementedError(f"{type(self).__name__} sets no system prompt, so it must define build()")
+        user = (f"Request packet (IPv{_version(request)}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n"
+                f"{self.ask}")
+        return Prompt(system=self.system, user=user, tools=self.tools, max_tokens=self.max_tokens(request))
+
+    def max_tokens(self, request: bytes) -> int:
+        """Room for the answer: one packet of hex by default."""
+        return _hex_budget(request)
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
         """The model's final text -> reply bytes, or why it could not be parsed. Never raises."""
@@ -149,10 +158,8 @@ class Spec(Strategy):
     teaches = ("The rules spelled out (RFC 792 and RFC 1071; RFC 4443 with its pseudo-header for IPv6). "
                "It teaches how much a model gains from being told the protocol rather than recalling it -- "
                "knowing the checksum algorithm is not the same as executing it digit by digit.")
-
-    def build(self, request: bytes) -> Prompt:
-        user = _request_turn(request, _version(request), "Answer with the echo reply packet in hex only.")
-        return Prompt(system=SPEC_SYSTEM, user=user, max_tokens=_hex_budget(request))
+    system = SPEC_SYSTEM
+    ask = "Answer with the echo reply packet in hex only."
 
 
 @functools.cache
@@ -241,11 +248,11 @@ class StepByStep(Strategy):
     teaches = ("Chain of thought: the model writes out its working, then the answer in a marked FINAL block. "
                "It teaches that reasoning out loud costs many more output tokens (money, latency) and helps "
                "most where the task is arithmetic -- yet a model can still add words wrongly in plain sight.")
+    system = STEP_SYSTEM
+    ask = "Work it out step by step, then give the echo reply in the FINAL block."
 
-    def build(self, request: bytes) -> Prompt:
-        user = _request_turn(request, _version(request),
-                             "Work it out step by step, then give the echo reply in the FINAL block.")
-        return Prompt(system=STEP_SYSTEM, user=user, max_tokens=6 * len(request) + 1024)
+    def max_tokens(self, request: bytes) -> int:
+        return 6 * len(request) + 1024   # the working: every word of both checksums, written out
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
         markers = list(_FINAL.finditer(text))
@@ -394,10 +401,11 @@ class FieldsOnly(Strategy):
                "the packet from the request. Far fewer output tokens and no copying of the payload, so no "
                "hallucinated payload bytes -- but the checksums are still the model's arithmetic, and labkit "
                "keeps them exactly as given.")
+    system = FIELDS_SYSTEM
+    ask = "Answer with the JSON object for the echo reply."
 
-    def build(self, request: bytes) -> Prompt:
-        user = _request_turn(request, _version(request), "Answer with the JSON object for the echo reply.")
-        return Prompt(system=FIELDS_SYSTEM, user=user, max_tokens=256)
+    def max_tokens(self, request: bytes) -> int:
+        return 256   # one small JSON object, whatever the packet's size
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
         try:
@@ -452,10 +460,12 @@ class ToolUse(Strategy):
                "the decision is the model's and the arithmetic is code's. It teaches the division of labour "
                "that makes LLM systems reliable -- and that a wrong decision (the wrong bytes handed to the "
                "tool) still gives a wrong checksum.")
+    system = TOOL_SYSTEM
+    ask = "Answer with the echo reply packet in hex only."
+    tools = (CHECKSUM_TOOL,)
 
-    def build(self, request: bytes) -> Prompt:
-        user = _request_turn(request, _version(request), "Answer with the echo reply packet in hex only.")
-        return Prompt(system=TOOL_SYSTEM, user=user, tools=(CHECKSUM_TOOL,), max_tokens=_hex_budget(request) + 512)
+    def max_tokens(self, request: bytes) -> int:
+        return _hex_budget(request) + 512   # plus the tool_use blocks
 
     def run_tool(self, name: str, args: dict) -> str:
         """Execute a tool call. Mistakes come back as text starting "error:" so the model can retry."""
@@ -485,6 +495,8 @@ def get_strategy(name: str | Strategy) -> Strategy:
     """A strategy by name ("zero-shot", "fields_only" and "FieldsOnly"-style spellings are accepted)."""
     if isinstance(name, Strategy):
         return name
+    if name in STRATEGIES:   # the usual case, looked up on every attempt: no normalising needed
+        return STRATEGIES[name]
     key = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", str(name).strip()).lower().replace("_", "-").replace(" ", "-")
     if key in STRATEGIES:
         return STRATEGIES[key]

@@ -7,7 +7,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
 from scapy.utils import checksum as scapy_checksum
 
-from labkit.checksum import internet_checksum, trace, verify
+from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, verify, with_checksums
 from labkit.packets import echo_request, echo_request_v6
 
 
@@ -116,3 +116,39 @@ def test_verify_never_raises(data):
 def test_verify_never_raises_on_ip_looking_data(tail):
     for head in (b"\x45", b"\x4f", b"\x60", b"\x46\x00\x00\x20"):
         verify(head + tail)
+
+
+def test_pseudo_header_matches_scapy():
+    from scapy.layers.inet6 import in6_chksum
+
+    packet = echo_request_v6("fd00::7", "fd00::9", payload=b"odd")
+    message = bytearray(packet[40:])
+    message[2:4] = b"\x00\x00"
+    pseudo = icmpv6_pseudo_header(packet[8:24], packet[24:40], len(message))
+    assert len(pseudo) == 40 and pseudo[-1] == 58
+    assert internet_checksum(pseudo + bytes(message)) == in6_chksum(58, IPv6(packet), bytes(message))
+
+
+def test_icmpv6_offset_skips_extension_headers_and_stops_elsewhere():
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
+    from scapy.layers.inet import UDP
+
+    assert icmpv6_offset(echo_request_v6()) == 40
+    chained = bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
+                    / ICMPv6EchoRequest())
+    assert icmpv6_offset(chained) == 56
+    assert icmpv6_offset(chained, end=48) is None          # the second header does not fit before `end`
+    assert icmpv6_offset(bytes(IPv6() / UDP())) is None
+
+
+def test_with_checksums_repairs_every_checksum_and_nothing_else():
+    for packet in (echo_request(payload=b"abc"), echo_request_v6(payload=b"abc")):
+        broken = bytearray(packet)
+        for check in verify(packet):
+            broken[check.offset] ^= 0x5A
+        broken[-1] ^= 0xFF                                   # a changed data byte: the checksums must follow it
+        fixed = with_checksums(bytes(broken))
+        assert all(check.ok for check in verify(fixed)) and len(verify(fixed)) == len(verify(packet))
+        checked = {o for check in verify(packet) for o in (check.offset, check.offset + 1)}
+        assert all(fixed[i] == broken[i] for i in range(len(fixed)) if i not in checked)
+        assert fixed != packet                               # the data change is kept, not undone

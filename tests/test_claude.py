@@ -7,6 +7,7 @@ check labkit's plumbing (retries, errors, usage, caching marks, the tool loop), 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 import pytest
@@ -251,3 +252,17 @@ def test_retry_policy_caps_waits():
     policy = RetryPolicy(max_retries=5, backoff_s=1.0, max_backoff_s=4.0)
     assert policy.delay(0, 2.5) == 2.5 and policy.delay(0, 60) == 4.0
     assert 0.75 <= policy.delay(0, None) <= 1.0 and policy.delay(10, None) == 4.0
+
+
+def test_credentials_in_the_base_url_never_reach_errors_or_reprs(monkeypatch):
+    with socket.socket() as probe:   # a port nobody listens on: every call fails with a connection error
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = "proxy-secret-9f8e"
+    model = ClaudeModel(api_key=DEFAULT_TEST_KEY, base_url=f"http://user:{secret}@127.0.0.1:{port}/v?token={secret}",
+                        retry=FAST, timeout_s=2.0)
+    assert model.base_url == f"http://127.0.0.1:{port}/v"
+    with pytest.raises(ModelError) as error:
+        model.attempt(REQUEST)
+    assert "connection failed" in one_line(error) and f"127.0.0.1:{port}" in one_line(error)
+    assert secret not in one_line(error) and secret not in repr(model) and secret not in model.describe()

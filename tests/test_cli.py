@@ -100,6 +100,7 @@ def test_pcap_through_claude_on_a_loopback_messages_server(capture, tmp_path, me
                     env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
     assert result.returncode == 0, result.stderr
     assert "claude:claude-haiku-4-5" in result.stdout and "SIMULATED" not in result.stdout
+    assert "real latency" in result.stdout
     assert "2 by the model" in result.stdout
     assert len(messages_server.message_requests) == 2
     packets = read_capture(out).packets
@@ -152,7 +153,7 @@ def test_bench_prints_the_table_and_resumes(tmp_path):
                    "--out", str(out))
     assert first.returncode == 0, first.stderr
     assert "valid reply [95% CI]" in first.stdout and "few-shot" in first.stdout
-    assert "40 attempts run" in first.stdout and "simulated" in first.stdout
+    assert "40 attempts run" in first.stdout and "not Claude's" in first.stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 40 and {"accepted", "judge_reason", "wrong_fields"} <= rows[0].keys()
     again = labkit("bench", "--model", "simulated:1", "--strategy", "zero-shot", "few-shot", "--n", "20",

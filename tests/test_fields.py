@@ -9,7 +9,7 @@ from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, 
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Padding, Raw
 
-from labkit.fields import Field, byte_owners, field_at, field_map, read_value
+from labkit.fields import Field, byte_owners, field_at, field_map, field_spans, read_value
 from labkit.packets import echo_request, echo_request_v6
 
 UNCHECKED = {"ip.opt.pad"}   # zero bytes after End of Options: scapy shows them as more EOL options
@@ -329,3 +329,14 @@ def test_field_map_only_raises_value_error(data):
             assert str(error)
         else:
             assert all(f.end <= len(data) for f in fields)
+
+
+def test_field_spans_and_repeated_maps_are_independent_lists():
+    packet = echo_request()
+    spans = field_spans(packet)
+    assert spans["ip.ttl"] == (8, 1) and spans["icmp.chksum"] == (22, 2) and spans["icmp.data"] == (28, 56)
+    first = field_map(packet)
+    first.clear()                                   # a caller changing its list must not change the next one
+    assert field_map(bytearray(packet)) == field_map(packet) != []
+    with pytest.raises(ValueError, match="truncated"):
+        field_spans(packet[:30])

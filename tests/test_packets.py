@@ -69,6 +69,12 @@ def test_echo_request_options_and_df():
     assert ip.ihl == 7 and ip.options[0].option == 7 and ip.flags == "DF" and ip.id == 7
 
 
+def test_echo_request_refuses_options_an_ipv4_header_cannot_hold():
+    assert IP(echo_request(options=bytes(40))).ihl == 15          # 40 bytes is the most that fits
+    with pytest.raises(ValueError, match="44 bytes.*at most 40"):
+        echo_request(options=bytes(41))                              # scapy pads to 44 and would wrap IHL
+
+
 def test_echo_request_v6_is_what_scapy_dissects():
     packet = echo_request_v6("fd00::7", "fd00::9", ident=5, seq=6, payload=b"xyz", hlim=9)
     ip6 = IPv6(packet)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
 from scapy.layers.l2 import ARP, CookedLinux, Ether
-from scapy.utils import PcapNgWriter, PcapWriter, rdpcap, wrpcap
+from scapy.utils import PcapNgWriter, PcapWriter, rdpcap
 
 from labkit.errors import LabkitError
 from labkit.pcap import (

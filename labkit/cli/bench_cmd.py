@@ -68,8 +68,11 @@ def run(args: argparse.Namespace) -> int:
     if info.skipped_done:
         ran += f", {info.skipped_done} already in {args.out} (resumed)"
     print(ran + (f", results in {args.out}" if args.out else ""))
-    if any(getattr(model, "simulated", False) for model in info.models):
-        print("simulated: figures from a simulated model are not Claude's; latency is virtual time")
+    simulated = [model for model in info.models if getattr(model, "simulated", False)]
+    if simulated:
+        virtual = all(getattr(model, "virtual_time", False) for model in simulated)
+        print("simulated: figures from a simulated model are not Claude's"
+              + ("; its latency is virtual time (modelled, not waited for)" if virtual else ""))
     if info.stopped_at_budget:
         print(
             f"stopped at budget: spent ${info.spent_usd:.4f} of ${info.budget_usd:.4f}; "

@@ -25,6 +25,7 @@ import random
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import anthropic
 from anthropic.types import Message
@@ -87,6 +88,20 @@ def system_param(prompt: Prompt, model_id: str) -> str | list[dict[str, Any]]:
     if estimate_tokens(fixed) < cache_minimum_tokens(model_id):
         return prompt.system
     return [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}]
+
+
+def displayable_url(url: str) -> str:
+    """The URL without user:password or query, which a proxy's ANTHROPIC_BASE_URL may carry as credentials:
+    what error messages and describe() may show."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+    except ValueError:
+        return "<unreadable URL>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _retry_after_s(headers: Any) -> float | None:
@@ -176,7 +191,7 @@ class ClaudeModel(Model):
             timeout=anthropic.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
             max_retries=0,  # RetryPolicy retries, with a backoff tests can shrink
         )
-        self.base_url = str(self._client.base_url)
+        self.base_url = displayable_url(str(self._client.base_url))   # shown in errors: no credentials
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

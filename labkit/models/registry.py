@@ -19,9 +19,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from labkit.errors import LabkitError
 from labkit.models.base import Model
+
+if TYPE_CHECKING:   # imported lazily at run time: the registry loads without building any model
+    from labkit.models.simulated import SimulatedConfig
 
 ENV_VAR = "LABKIT_MODEL"
 OFFLINE_DEFAULT = "simulated"
@@ -94,7 +99,7 @@ def _simulated_kwargs(name: str, options: dict[str, object]) -> dict:
     return kwargs
 
 
-def load_simulated_config(path: str):
+def load_simulated_config(path: str) -> SimulatedConfig:
     """A SimulatedConfig from a saved config JSON, or fitted from a recording JSONL."""
     from labkit.models.fit import fit_recording
     from labkit.models.simulated import SimulatedConfig
@@ -136,7 +141,7 @@ def _claude(name: str, rest: str, kw: dict) -> Model:
         raise _bad(name, f"claude does not take these options ({error})") from None
 
 
-def _recording():
+def _recording() -> ModuleType:
     try:
         from labkit.models import recording
     except ImportError as error:

@@ -202,6 +202,8 @@ class ResultsFile:
     attempt in flight. A cut last line (no newline) is dropped on open; that attempt simply runs again."""
 
     def __init__(self, path: str | os.PathLike | None) -> None:
+        if path is not None and not str(path).strip():
+            raise LabkitError("--out is empty; give a file name such as bench.jsonl")
         self.path = Path(path) if path is not None else None
         self.rows: list[dict] = []
         self._lock = threading.Lock()
@@ -213,7 +215,16 @@ class ResultsFile:
         assert self.path is not None
         if self.path.is_dir():
             raise LabkitError(f"{self.path}: is a directory; give a file name for --out")
+        if self.path.exists() and not self.path.is_file():  # /dev/full, a pipe: reading it to resume never ends
+            raise LabkitError(f"{self.path}: is not a regular file (a device or pipe); give a file name for --out")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise LabkitError(f"{self.path}: cannot write (permission denied); choose another --out")
         if not self.path.exists():
+            parent = self.path.parent
+            if not parent.is_dir():  # checked now, not after the first (possibly paid) attempt
+                raise LabkitError(f"{self.path}: directory {parent} does not exist; create it or choose another --out")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise LabkitError(f"{self.path}: cannot write in {parent} (permission denied); choose another --out")
             return
         data = self.path.read_bytes()
         complete, _, tail = data.rpartition(b"\n")

@@ -147,8 +147,9 @@ def _marked_blocks(text: str) -> list[str]:
 
 
 def _content_length(text: str) -> int:
-    """Characters left once whitespace, commas and 0x prefixes are dropped (what re.sub(r"\s+|0[xX]|,", "", text)
-    leaves, counted without building it: the three never overlap, and counting is ~10x faster on a long run)."""
+    """Characters left once whitespace, commas and 0x prefixes are dropped -- the length of what the regex
+    substitution of whitespace runs, "0x"/"0X" and "," by "" leaves, counted without building it (the three
+    never overlap, and counting is ~10x faster on a long run)."""
     return len("".join(text.split())) - text.count(",") - 2 * (text.count("0x") + text.count("0X"))
 
 

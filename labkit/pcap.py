@@ -199,12 +199,48 @@ def _interface_linktypes(reader) -> list[int]:
 # --- writing ---------------------------------------------------------------------------------------------
 
 
+def check_output_path(path: str | os.PathLike, in_path: str | os.PathLike | None = None) -> Path:
+    """The file a capture may be written to, checked before any work (or money) is spent on it.
+
+    Why so careful: the write is atomic (a temp file renamed over OUT), and renaming over a device, a pipe or
+    /dev/stdout as root would replace it with a regular file; renaming over IN would lose the capture.
+    A symlink is followed, so the file it points to is replaced and the link kept.
+    """
+    if not str(path).strip():
+        raise LabkitError("the output path is empty; give a file name such as answered.pcap")
+    shown, path = path, Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (a device, pipe or socket)"
+        raise LabkitError(f"{shown}: is {kind}; write the capture to a regular file, e.g. answered.pcap")
+    if in_path is not None and path.exists():
+        try:
+            same = os.path.samefile(path, in_path)
+        except OSError:
+            same = False
+        if same:
+            raise LabkitError(f"{shown}: is also the input; writing it would lose the original capture, "
+                              "so choose another output path")
+    if not path.parent.is_dir():
+        raise LabkitError(f"{shown}: directory {path.parent} does not exist; create it or choose another output path")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise LabkitError(f"{shown}: cannot write in {path.parent} (permission denied); choose another output path")
+    return path
+
+
+def _new_file_mode(path: Path) -> int:
+    """Keep the mode of the file being replaced, else what open() would give (0666 minus the umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_capture(path: str | os.PathLike, capture: Capture) -> None:
     """Write classic pcap atomically: a temp file in the same directory, renamed only when complete."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise LabkitError(f"{path}: directory {directory} does not exist; create it or choose another output path")
+    path = check_output_path(path)
+    directory = path.parent
     magic = 0xA1B23C4D if capture.nanosecond else 0xA1B2C3D4
     divisor = 1 if capture.nanosecond else 1000
     largest = max((len(p.data) for p in capture.packets), default=0)
@@ -215,6 +251,7 @@ def write_capture(path: str | os.PathLike, capture: Capture) -> None:
     except OSError as exc:
         raise LabkitError(f"{path}: cannot write there ({exc.strerror}); choose another output path") from None
     try:
+        os.fchmod(fd, _new_file_mode(path))
         with os.fdopen(fd, "wb") as out:
             out.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen, capture.linktype))
             chunks = []
@@ -493,6 +530,7 @@ def answer_capture(
     Nothing is written unless the whole run succeeds.
     """
     capture = read_capture(in_path)
+    check_output_path(out_path, in_path)  # before any model call: a run must not be paid for and then lost
     link = link_layer_for(capture.linktype)  # bad input fails before a model (which may need a key) is set up
     from labkit.stack import HostConfig, ReferenceStack
 

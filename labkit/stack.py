@@ -36,7 +36,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labkit.checksum import internet_checksum
+from labkit.checksum import icmpv6_pseudo_header, internet_checksum
 
 LINKS = ("ip", "ether")
 ETH_P_IP, ETH_P_ARP, ETH_P_IPV6 = 0x0800, 0x0806, 0x86DD
@@ -820,8 +820,7 @@ def _nd_source_lladdr(options: bytes) -> bytes | None:
 
 
 def _icmpv6_checksum(src: bytes, dst: bytes, message: bytes) -> int:
-    pseudo = src + dst + len(message).to_bytes(4, "big") + b"\0\0\0\x3a"
-    return internet_checksum(pseudo + message)
+    return internet_checksum(icmpv6_pseudo_header(src, dst, len(message)) + message)
 
 
 def _ipv6_header(traffic_class: int, flow_label: int, payload_length: int, next_header: int, hop_limit: int,

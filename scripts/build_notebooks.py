@@ -382,6 +382,29 @@ def nb02():
             print(f"{check.name:12} found 0x{check.found:04x}  expected 0x{check.expected:04x}  ok={check.ok}")
         """),
         md("""
+        labkit's judge runs the whole list, in the kernel's order, and says why Linux would drop a reply. Three
+        replies, each broken in one way:
+        """),
+        code("""
+        from labkit.judge import judge
+
+        def broken(offset, value):
+            packet = bytearray(reply)
+            packet[offset] = value
+            return bytes(packet)
+
+        unswapped = reply[:12] + reply[16:20] + reply[12:16] + reply[20:]
+        for what, packet in {"correct reply": reply,
+                             "one bit off in the IP checksum": broken(10, reply[10] ^ 0x01),
+                             "type left at 8": broken(20, 8),
+                             "addresses not swapped": unswapped}.items():
+            print(f"{what:32} -> {judge(request, packet).reason}")
+        """),
+        md("""
+        "Type left at 8" is reported as a checksum error: changing the type changes the sum, so the first check
+        that fails is the checksum — the kernel never even looks at the type.
+        """),
+        md("""
         ## Exercises
 
         1. Which field holds bytes 22–23 of the request? (Give the field of byte 22.)
@@ -641,9 +664,14 @@ def nb04():
         code("""
         from labkit.parse import extract_hex
 
+        from labkit.packets import hexdump
+
         parsed = strategy.answer_to_reply(attempt.raw_text, request)
-        print("parsed ok:", parsed.ok, "-", len(parsed.data) if parsed.ok else parsed.error,
-              "bytes" if parsed.ok else "")
+        if parsed.ok:
+            print(f"{len(parsed.data)} bytes:")
+            print(hexdump(parsed.data))
+        else:
+            print("no usable reply:", parsed.error)
         """),
         code("""
         from labkit.packets import to_hex

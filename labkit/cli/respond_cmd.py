@@ -66,6 +66,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(quiet: bool) -> None:
+    """labkit's own log (drops, checksum errors) at INFO; other libraries only at WARNING.
+
+    Why not basicConfig(level=INFO): that also prints httpx's "HTTP Request: POST ..." for every model call,
+    prefixed "labkit:", drowning the drops a student is meant to read.
+    """
+    logging.basicConfig(level=logging.WARNING, format="labkit: %(message)s", stream=sys.stderr)
+    logging.getLogger("labkit").setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -106,8 +116,7 @@ def _open_wire(args: argparse.Namespace, addresses: list[str]):
 def run(args: argparse.Namespace) -> int:
     attachment = "software" if args.software else "tun" if args.tun else "interface"
     addresses = args.address or [DEFAULT_ADDRESS[attachment]]
-    if not args.quiet:
-        logging.basicConfig(level=logging.INFO, format="labkit: %(message)s", stream=sys.stderr)
+    _configure_logging(args.quiet)
     options = dict(max_inflight=args.max_inflight, raw=args.raw, send_bad_checksum=args.send_bad_checksum,
                    rate=args.rate, budget_usd=args.budget_usd, timeout_s=args.timeout)
     mode = "raw mode" if args.raw else "strict mode" + (", bad checksums sent" if args.send_bad_checksum else "")

@@ -10,12 +10,15 @@ as Claude's.
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from labkit.checksum import icmpv6_pseudo_header, internet_checksum, trace
+from labkit.checksum import icmpv6_pseudo_header, internet_checksum, trace, with_checksums
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
 from labkit.packets import echo_request, echo_request_v6, from_hex, ip_version, to_hex
@@ -75,6 +78,7 @@ class Strategy:
 
     name: str = ""
     teaches: str = ""
+    answer_format: str = "hex"   # "hex": the model writes the reply packet; "fields": a JSON of the fields
     system: str = ""
     ask: str = ""
     tools: tuple[dict, ...] = ()
@@ -280,20 +284,26 @@ class StepByStep(Strategy):
         return "\n".join(lines)
 
 
+# The decisions about a reply, as JSON keys (fields-only answers with them; tool-use asks its tool about them).
+_DECISION_KEYS_TEXT = """\
+IPv4 keys: "type" (integer), "src" and "dst" (dotted addresses of the reply). Optional, only if they change: \
+"code", "ttl", "ip_id" (integers), "df" (true or false: the Don't Fragment flag of the reply) and \
+"ip_options" (the reply's IP options as hex, "" for none; labkit then sets the header length and total length \
+to fit).
+IPv6 keys: "type", "src", "dst" (IPv6 addresses of the reply). Optional: "code", "hlim"."""
+
 FIELDS_SYSTEM = """\
 You answer ICMP and ICMPv6 echo requests, but you do not write the packet: labkit copies every byte of the \
 request and then writes only the fields you give. labkit does not check or correct your values, so \
 checksums you give must already be right for the reply.
 
 Answer with one JSON object and nothing else.
-IPv4 keys: "type" (integer), "src" and "dst" (dotted addresses of the reply), "icmp_checksum" and \
-"ip_checksum" ("0x" and 4 hex digits, RFC 1071, each computed over the reply with its own checksum field \
-zeroed: the ICMP message, and the IPv4 header). Optional: "code", "ttl", "ip_id" (integers) if they change, \
-and "ip_options" (the reply's IP options as hex, "" for none) if they differ from the request's; labkit then \
-sets the header length and total length to fit.
-IPv6 keys: "type", "src", "dst" (IPv6 addresses of the reply), "icmp_checksum" (the ICMPv6 checksum, over the \
-pseudo-header -- source, destination, 4-byte upper-layer length, three zero bytes, next header 58 -- and the \
-ICMPv6 message). Optional: "code", "hlim".
+""" + _DECISION_KEYS_TEXT + """
+Checksum keys: "icmp_checksum" ("0x" and 4 hex digits; the ICMP checksum, RFC 1071 over the ICMP message with \
+its checksum field zeroed; for IPv6 the ICMPv6 checksum, over the pseudo-header -- source, destination, 4-byte \
+upper-layer length, three zero bytes, next header 58 -- and the ICMPv6 message) and, for IPv4 only, \
+"ip_checksum" (the same over the IPv4 header). Each is computed over exactly the packet labkit will build: the \
+request's bytes with your fields written in.
 Example shape: {"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1c3d", \
 "ip_checksum": "0x66a4"}"""
 
@@ -305,6 +315,8 @@ _FIELD_KEYS = {
         "dst": "ipv6.dst", "hlim": "ipv6.hlim"},
 }
 _REQUIRED = {4: ("type", "src", "dst", "icmp_checksum", "ip_checksum"), 6: ("type", "src", "dst", "icmp_checksum")}
+_CHECKSUM_KEYS = {4: ("icmp_checksum", "ip_checksum"), 6: ("icmp_checksum",)}
+_DF = 0x40   # the Don't Fragment bit, in byte 6 of the IPv4 header
 
 
 def _field_spans(packet: bytes, version: int) -> dict[str, tuple[int, int]]:
@@ -353,6 +365,17 @@ def _encode(key: str, value: object, length: int, version: int) -> bytes:
     return number.to_bytes(length, "big")
 
 
+def _flag(key: str, value: object) -> bool:
+    """A JSON true/false (or 0/1, or the words) -- what a model may write for a one-bit flag."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "0", "1"):
+        return value.strip().lower() in ("true", "1")
+    raise ValueError(f"{key} must be true or false, not {value!r}")
+
+
 def _ip_options(packet: bytes) -> bytes:
     return packet[20:(packet[0] & 0x0F) * 4]
 
@@ -386,6 +409,9 @@ def assemble_fields(answer: dict, request: bytes) -> bytes:
     spans = _field_spans(request, version)
     packet = bytearray(request)
     for key, value in answer.items():
+        if version == 4 and key == "df":
+            packet[6] = (packet[6] | _DF) if _flag(key, value) else (packet[6] & ~_DF & 0xFF)
+            continue
         if key not in spans:
             continue  # extra keys (e.g. "id": unchanged) carry no instruction labkit could follow
         offset, length = spans[key]
@@ -395,12 +421,40 @@ def assemble_fields(answer: dict, request: bytes) -> bytes:
     return bytes(packet)
 
 
+def reply_fields(reply: bytes, request: bytes, *, checksums: bool = True) -> dict[str, object]:
+    """The JSON a perfect fields-only answer gives for `reply`: every field it sets, read from `reply` (its
+    mistakes included), so that assemble_fields(reply_fields(reply, request), request) == reply whenever the
+    reply keeps the request's layout. checksums=False leaves the checksums out: the decisions alone."""
+    version = _version(request)
+    spans, request_spans = _field_spans(reply, version), _field_spans(request, version)
+
+    def read(key: str, packet: bytes = reply, where: dict = spans) -> bytes:
+        offset, length = where[key]
+        return packet[offset:offset + length]
+
+    answer: dict[str, object] = {"type": read("type")[0],
+                                 "src": str(ipaddress.ip_address(read("src"))),
+                                 "dst": str(ipaddress.ip_address(read("dst")))}
+    if checksums:
+        answer.update({key: f"0x{read(key).hex()}" for key in _CHECKSUM_KEYS[version]})
+    if version == 4:
+        if _ip_options(reply) != _ip_options(request):
+            answer["ip_options"] = to_hex(_ip_options(reply))
+        if (reply[6] ^ request[6]) & _DF:   # a free field of the host's (Linux clears it): the JSON must say so
+            answer["df"] = bool(reply[6] & _DF)
+    for key in ("code", "ttl", "ip_id", "hlim"):
+        if key in spans and read(key) != read(key, request, request_spans):
+            answer[key] = int.from_bytes(read(key), "big")
+    return answer
+
+
 class FieldsOnly(Strategy):
     name = "fields-only"
     teaches = ("Structured output: the model returns only the fields that change, as JSON, and labkit builds "
                "the packet from the request. Far fewer output tokens and no copying of the payload, so no "
                "hallucinated payload bytes -- but the checksums are still the model's arithmetic, and labkit "
                "keeps them exactly as given.")
+    answer_format = "fields"
     system = FIELDS_SYSTEM
     ask = "Answer with the JSON object for the echo reply."
 
@@ -408,83 +462,168 @@ class FieldsOnly(Strategy):
         return 256   # one small JSON object, whatever the packet's size
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
-        try:
-            return ParsedHex(assemble_fields(_json_object(text), request), None)
-        except (ValueError, LabkitError) as error:
-            return ParsedHex(None, str(error))
+        return _fields_answer(text, request)
 
     def render_answer(self, reply: bytes, request: bytes) -> str:
-        version = _version(request)
-        spans, request_spans = _field_spans(reply, version), _field_spans(request, version)
+        return json.dumps(reply_fields(reply, request))
 
-        def read(key: str, packet: bytes = reply, where: dict = spans) -> bytes:
-            offset, length = where[key]
-            return packet[offset:offset + length]
 
-        answer: dict[str, object] = {"type": read("type")[0],
-                                     "src": str(ipaddress.ip_address(read("src"))),
-                                     "dst": str(ipaddress.ip_address(read("dst"))),
-                                     "icmp_checksum": f"0x{read('icmp_checksum').hex()}"}
-        if version == 4:
-            answer["ip_checksum"] = f"0x{read('ip_checksum').hex()}"
-            if _ip_options(reply) != _ip_options(request):
-                answer["ip_options"] = to_hex(_ip_options(reply))
-        for key in ("code", "ttl", "ip_id", "hlim"):
-            if key in spans and read(key) != read(key, request, request_spans):
-                answer[key] = int.from_bytes(read(key), "big")
-        return json.dumps(answer)
+def _fields_answer(text: str, request: bytes) -> ParsedHex:
+    """A fields JSON answer -> the assembled reply, or why not. Never raises."""
+    try:
+        return ParsedHex(assemble_fields(_json_object(text), request), None)
+    except (ValueError, LabkitError) as error:
+        return ParsedHex(None, str(error))
 
 
 CHECKSUM_TOOL = {
     "name": "internet_checksum",
-    "description": ("Computes the RFC 1071 internet checksum of the bytes you give as hex and returns it as "
-                    "0x followed by 4 hex digits. Pass exactly the bytes the checksum covers, with the "
-                    "checksum field itself set to 0000: the ICMP message for an ICMP checksum, the IPv4 header "
-                    "for the IP header checksum, or for ICMPv6 the pseudo-header followed by the ICMPv6 "
-                    "message."),
-    "input_schema": {"type": "object",
-                     "properties": {"hex": {"type": "string", "description": "the covered bytes, as hex"}},
-                     "required": ["hex"]},
+    "description": ("The RFC 1071 checksums of the echo reply you describe. labkit builds that reply -- a copy "
+                    "of the request (named by packet_id) with your fields written in -- and returns its "
+                    "checksums as JSON: icmp_checksum, and ip_checksum for IPv4. Your fields are not checked: "
+                    "describe a wrong reply and you get the right checksums of that wrong reply."),
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "packet_id": {"type": "string"},
+            "type": {"type": "integer"},
+            "src": {"type": "string"},
+            "dst": {"type": "string"},
+            "code": {"type": "integer"},
+            "ttl": {"type": "integer"},
+            "ip_id": {"type": "integer"},
+            "df": {"type": "boolean"},
+            "ip_options": {"type": "string", "description": "hex"},
+            "hlim": {"type": "integer"},
+        },
+        "required": ["packet_id", "type", "src", "dst"],
+    },
 }
 
-TOOL_SYSTEM = SPEC_SYSTEM.rsplit("\n\n", 1)[0] + """
+TOOL_SYSTEM = """\
+You answer ICMP and ICMPv6 echo requests, but you do not write the packet: labkit copies every byte of the \
+request and then writes only the fields you give. You decide what the reply is; a tool does the arithmetic.
 
-You have a tool, internet_checksum. Do not compute checksums yourself: build the reply with the checksum \
-fields set to 0000, call the tool with the bytes each checksum covers, write the results into the reply, \
-and answer with only the reply packet: lowercase hex, no spaces, no explanation."""
+1. Decide which fields of the reply differ from the request. """ + _DECISION_KEYS_TEXT + """
+2. Call the internet_checksum tool once with the request's packet_id and those fields. It returns the \
+checksums of exactly that reply. Do not compute checksums yourself.
+3. Answer with one JSON object and nothing else: your fields plus the checksums the tool returned \
+("icmp_checksum" and, for IPv4, "ip_checksum"). labkit writes them into the copy exactly as given.
+Example shape: {"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1c3d", \
+"ip_checksum": "0x66a4"}"""
+
+PACKET_ID_DIGITS = 12          # 48 bits of SHA-256: no two requests in the registry share one in practice
+PACKET_REGISTRY_SIZE = 4096    # requests remembered for the tool (a bounded LRU: a responder runs for days)
+
+
+def packet_id(request: bytes) -> str:
+    """The short name the tool-use prompt gives a request, so the tool call need not carry its bytes."""
+    return hashlib.sha256(bytes(request)).hexdigest()[:PACKET_ID_DIGITS]
 
 
 class ToolUse(Strategy):
     name = "tool-use"
-    teaches = ("Tool use: the model decides what to checksum and calls labkit's internet_checksum tool, so "
-               "the decision is the model's and the arithmetic is code's. It teaches the division of labour "
-               "that makes LLM systems reliable -- and that a wrong decision (the wrong bytes handed to the "
-               "tool) still gives a wrong checksum.")
+    teaches = ("Tool use: the model decides what the reply is -- type, addresses, any other field that "
+               "changes -- and calls labkit's internet_checksum tool with those decisions; labkit builds that "
+               "packet and returns its checksums, which the model copies into a small JSON answer. The "
+               "decision is the model's and the arithmetic is code's. The model never writes the payload, so "
+               "its output stays small however big the packet (a tool call costs a round trip and some "
+               "framing: for a small ping about as much as the hex). It teaches the division of labour that "
+               "makes LLM systems reliable -- and that a wrong decision (type 8 kept) still gets checksums, "
+               "right for a wrong packet, which the judge flags.")
+    answer_format = "fields"
     system = TOOL_SYSTEM
-    ask = "Answer with the echo reply packet in hex only."
+    ask = "Call internet_checksum once with your decisions, then answer with the JSON object for the echo reply."
     tools = (CHECKSUM_TOOL,)
 
+    def __init__(self) -> None:
+        self._packets: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, request: bytes) -> str:
+        """Register a request for the tool (the prompt names it by packet_id); returns its packet_id."""
+        request = bytes(request)
+        key = packet_id(request)
+        with self._lock:
+            self._packets[key] = request
+            self._packets.move_to_end(key)
+            while len(self._packets) > PACKET_REGISTRY_SIZE:
+                self._packets.popitem(last=False)
+        return key
+
+    def _recall(self, key: str) -> bytes | None:
+        with self._lock:
+            request = self._packets.get(key)
+            if request is not None:
+                self._packets.move_to_end(key)
+            return request
+
+    def build(self, request: bytes) -> Prompt:
+        version = _version(request)
+        user = (f"Request packet (IPv{version}, {len(request)} bytes), packet_id \"{self.remember(request)}\", "
+                f"in hex:\n{to_hex(request)}\n\n{self.ask}")
+        return Prompt(system=self.system, user=user, tools=self.tools, max_tokens=self.max_tokens(request))
+
     def max_tokens(self, request: bytes) -> int:
-        return _hex_budget(request) + 512   # plus the tool_use blocks
+        return 512   # per turn: one tool call, or one small JSON object, whatever the packet's size
+
+    def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
+        """The fields JSON, as fields-only; an answer with no JSON object is read as hex (older recordings)."""
+        if "{" not in text:
+            return extract_hex(text)
+        return _fields_answer(text, request)
+
+    def render_answer(self, reply: bytes, request: bytes) -> str:
+        return json.dumps(reply_fields(reply, request))
 
     def run_tool(self, name: str, args: dict) -> str:
         """Execute a tool call. Mistakes come back as text starting "error:" so the model can retry."""
         if name != CHECKSUM_TOOL["name"]:
             return f"error: unknown tool {name!r}; the only tool is internet_checksum"
-        text = args.get("hex") if isinstance(args, dict) else None
-        if not isinstance(text, str):
-            return "error: pass the bytes as a string argument named hex"
+        if not isinstance(args, dict):
+            return "error: pass the tool an object with packet_id, type, src and dst"
+        if "hex" in args and "packet_id" not in args:
+            return _checksum_of_hex(args["hex"])
+        key = args.get("packet_id")
+        request = self._recall(str(key).strip().strip('"')) if isinstance(key, str) else None
+        if request is None:
+            return f"error: unknown packet_id {key!r}; use the packet_id given with the request"
+        version = _version(request)
+        decisions = {k: v for k, v in args.items() if k != "packet_id" and k not in _CHECKSUM_KEYS[version]}
+        missing = [k for k in ("type", "src", "dst") if k not in decisions]
+        if missing:
+            return f"error: the call lacks {', '.join(missing)}: give every field of the reply that you decided"
         try:
-            data = _hex_argument(text)
-        except ValueError as error:
+            packet = with_checksums(assemble_fields(decisions | dict.fromkeys(_CHECKSUM_KEYS[version], 0),
+                                                    request))
+            spans = _field_spans(packet, version)
+        except (ValueError, LabkitError) as error:
             return f"error: {error}"
-        return f"0x{internet_checksum(data):04x}"
+        return json.dumps({key: f"0x{packet[spans[key][0]:sum(spans[key])].hex()}"
+                           for key in _CHECKSUM_KEYS[version]})
 
-    def tool_inputs(self, reply: bytes) -> list[dict]:
-        """The tool calls a perfect model makes for `reply`: what the simulated model 'calls'."""
-        version = _version(reply)
-        start = _field_spans(reply, version)["type"][0]
-        return [{"hex": to_hex(covered)} for _, covered, _ in _checksum_inputs(reply, version, start)]
+    def tool_inputs(self, reply: bytes, request: bytes | None = None) -> list[dict]:
+        """The tool calls a perfect model makes when it means to send `reply`: one, with its decisions (what the
+        simulated model 'calls', and what token estimates count). Without the request the decisions are read
+        against none (type, src and dst only) and the packet_id is a stand-in of the right length."""
+        if request is None:
+            decisions = reply_fields(reply, reply, checksums=False)
+            handle = packet_id(reply)
+        else:
+            decisions = reply_fields(reply, request, checksums=False)
+            handle = self.remember(request)
+        return [{"packet_id": handle, **decisions}]
+
+
+def _checksum_of_hex(text: object) -> str:
+    """The tool's first form, {"hex": ...}: the checksum of the given bytes. No longer offered in the schema,
+    but a model (or a test) that calls it that way still gets an answer rather than an error."""
+    if not isinstance(text, str):
+        return "error: pass the bytes as a string argument named hex"
+    try:
+        return f"0x{internet_checksum(_hex_argument(text)):04x}"
+    except ValueError as error:
+        return f"error: {error}"
 
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ZeroShot(), Spec(), FewShot(), StepByStep(), FieldsOnly(),

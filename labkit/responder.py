@@ -20,7 +20,9 @@ model produced goes out, as in the original experiment, as long as it is an IP p
 from __future__ import annotations
 
 import collections
+import ipaddress
 import logging
+import math
 import socket
 import struct
 import sys
@@ -156,12 +158,14 @@ class Responder:
             raise LabkitError(f"--max-inflight must be at least 1, got {max_inflight}")
         if count is not None and count < 1:
             raise LabkitError(f"--count must be at least 1, got {count}")
-        if duration_s is not None and duration_s <= 0:
+        if duration_s is not None and not duration_s > 0:   # "not >" also catches NaN
             raise LabkitError(f"--duration must be positive, got {duration_s}")
-        if budget_usd is not None and budget_usd < 0:
+        if budget_usd is not None and not budget_usd >= 0:
             raise LabkitError(f"--budget-usd cannot be negative, got {budget_usd}")
-        if rate is not None and rate <= 0:
+        if rate is not None and not rate > 0:
             raise LabkitError(f"--rate must be a positive number of model calls per second, got {rate}")
+        if not timeout_s > 0:   # 0 or less would drop every reply, however fast
+            raise LabkitError(f"--timeout must be a positive number of seconds, got {timeout_s}")
         self.wire, self.model = wire, model
         self.strategy = get_strategy(strategy)
         self.max_inflight = max_inflight
@@ -193,11 +197,8 @@ class Responder:
     def _split_addresses(addresses: Sequence[str]) -> tuple[list[str], list[str]]:
         v4, v6 = [], []
         for address in addresses:
-            try:
-                socket.inet_aton(address) if ":" not in address else socket.inet_pton(socket.AF_INET6, address)
-            except OSError:
-                raise LabkitError(f"{address!r} is not an IPv4 or IPv6 address (give e.g. --address 10.0.0.2)") from None
-            (v6 if ":" in address else v4).append(address)
+            host = unicast_address(address, "--address")
+            (v6 if host.version == 6 else v4).append(str(host))
         return v4, v6
 
     # ---- life cycle -------------------------------------------------------------------------------------
@@ -517,6 +518,24 @@ class Responder:
         return True
 
 
+def unicast_address(text: str, option: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """A host's own address: parsed strictly (inet_aton would take "10.1"), and one a host can own.
+
+    Why: the unspecified, broadcast and multicast addresses are never a host's own, so a model "answering
+    for" them only ever produces garbage that the guard drops; say so up front instead.
+    """
+    try:
+        host = ipaddress.ip_address(text.strip())
+    except ValueError:
+        example = "10.0.0.1" if option == "--source" else "10.0.0.2"
+        raise LabkitError(f"{text!r} is not an IPv4 or IPv6 address (give e.g. {option} {example})") from None
+    broadcast = host.version == 4 and host == ipaddress.IPv4Address("255.255.255.255")
+    if host.is_unspecified or host.is_multicast or broadcast:
+        raise LabkitError(f"{option} {text}: a host never owns this address (unspecified, broadcast or "
+                          "multicast); give a unicast address such as 10.0.0.2")
+    return host
+
+
 def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_time: bool = False,
                   strategy: str | Strategy = "zero-shot", src: str = "10.0.0.1", dst: str = "10.0.0.2",
                   payload: bytes | None = None, deadline_s: float = 10.0, out=sys.stdout,
@@ -529,6 +548,16 @@ def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_t
     The pinger judges every reply with labkit.judge.judge, as Linux ping would: a bad checksum is loss.
     `responder_options` go to Responder (raw=True, send_bad_checksum=True, max_inflight=..., ...).
     """
+    source, target = unicast_address(src, "--source"), unicast_address(dst, "--address")
+    if source.version != target.version:
+        raise LabkitError(f"the pinger's address {src} and the answered address {dst} are not the same IP "
+                          "version; give two IPv4 or two IPv6 addresses (--source and --address)")
+    if source == target:
+        raise LabkitError(f"the pinger and the responder both have {dst}; give the pinger another --source")
+    if not count >= 1:
+        raise LabkitError(f"--count must be at least 1, got {count}")
+    if not (interval >= 0 and math.isfinite(interval)):
+        raise LabkitError(f"--interval must be 0 or more seconds, got {interval}")
     wire = SoftwareWire(virtual_time=not real_time)
     responder = Responder(wire.responder, model, strategy, addresses=(dst,), **responder_options)
     pinger = Pinger(wire.host, check=judge, src=src, dst=dst, payload=payload, out=out)

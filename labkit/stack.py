@@ -85,7 +85,9 @@ def _parse_mac(text: str) -> bytes:
 @dataclass(frozen=True)
 class HostConfig:
     """Who the stack is. answer_any=True answers every unicast destination (pcap mode: be whichever host each
-    request was sent to), but still never broadcast or multicast IPv4 echo (icmp_echo_ignore_broadcasts=1)."""
+    request was sent to), but still never broadcast or multicast IPv4 echo (icmp_echo_ignore_broadcasts=1),
+    and never address probes (IPv6 DAD, ARP from 0.0.0.0) for addresses not listed here: answering those
+    would claim an address some other host is about to take."""
 
     ipv4: tuple[str, ...] = ("10.0.0.2",)
     ipv6: tuple[str, ...] = ("fd00::2",)
@@ -193,8 +195,10 @@ class ReferenceStack:
             raise _Silent("ignored", f"ARP {'reply' if op == 2 else f'op {op}'}: Linux learns from it, sends nothing")
         if tpa[0] >= 224 or tpa[0] == 127:
             raise _Silent("ignored", f"ARP request for {_ip4_text(tpa)}: Linux never answers for that address")
-        if tpa not in self._v4 and not (self.config.answer_any and tpa != spa and _is_unicast_v4(tpa)):
-            raise _Silent("ignored", f"ARP request for {_ip4_text(tpa)}: not our address")
+        probe = spa == b"\0\0\0\0"   # RFC 5227 address probe: is anyone using tpa? (answer_any: only ours)
+        if tpa not in self._v4 and not (self.config.answer_any and tpa != spa and not probe and _is_unicast_v4(tpa)):
+            why = "an address probe for an address not in our config" if probe else "not our address"
+            raise _Silent("ignored", f"ARP request for {_ip4_text(tpa)}: {why}")
         if spa[0] >= 224:
             raise _Silent("ignored", f"ARP request from {_ip4_text(spa)}: not a unicast sender")
         reply = (sha + self._mac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
@@ -370,9 +374,16 @@ class ReferenceStack:
         if dad and (dst[:13] != _SOLICITED_PREFIX or source_lladdr is not None):
             raise _Silent("malformed", "malformed: address probe (from ::) must go to a solicited-node group "
                                        "without a source link-layer option")
-        ours = target in self._v6 or (self.config.answer_any and target != _UNSPECIFIED6 and target != _LOOPBACK6)
+        if target == src:
+            raise _Silent("ignored", f"neighbour solicitation from {_ip6_text(src)} for its own address: "
+                                     "nothing to resolve")
+        # answer_any stands in for whichever host a request was sent to -- but an address probe (DAD, from ::)
+        # asks whether anyone already uses an address: only the configured addresses are really ours to defend.
+        ours = target in self._v6 or (self.config.answer_any and not dad and target != _UNSPECIFIED6
+                                      and target != _LOOPBACK6)
         if not ours:
-            raise _Silent("ignored", f"neighbour solicitation for {_ip6_text(target)}: not our address")
+            why = "an address probe (DAD) for an address not in our config" if dad else "not our address"
+            raise _Silent("ignored", f"neighbour solicitation for {_ip6_text(target)}: {why}")
         if self.config.answer_any and dst[:13] == _SOLICITED_PREFIX and dst != _solicited_node(target):
             raise _Silent("ignored", f"neighbour solicitation for {_ip6_text(target)} sent to another group")
         multicast = dst[0] == 0xFF

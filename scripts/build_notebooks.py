@@ -915,10 +915,12 @@ def nb06():
         md("""
         ## 4. What tool use changes
 
-        With *tool use*, the prompt offers the model a `checksum` tool, and labkit runs the RFC 1071 code when
-        the model calls it. The model still decides what the reply is — it swaps the addresses, sets the type,
-        copies the data — but the arithmetic is done by code. That removes the most common failure of notebook 05,
-        at the price of an extra round trip (the tool call) per reply.
+        With *tool use*, the prompt offers the model a checksum tool. The model still decides what the reply is —
+        which fields change, and to what (type, addresses) — and calls the tool with those decisions; labkit
+        builds that packet, runs the RFC 1071 code and hands back the checksums, which the model copies into a
+        small JSON answer. The decisions are the model's, the arithmetic is code's. That removes the most common
+        failure of notebook 05, at the price of an extra round trip (the tool call) per reply. Below: one
+        attempt, and the model's final answer.
         """),
         code("""
         tool_use = STRATEGIES["tool-use"]
@@ -934,8 +936,9 @@ def nb06():
 
         ## Exercise: be the tool
 
-        With *tool use*, the model sends labkit the bytes to checksum and gets the number back. Be that tool: here
-        are the ICMP bytes of the reply (type 0, checksum field zeroed). What checksum goes into bytes 2–3?
+        With *tool use*, the model tells the tool what the reply should be, and the tool builds the packet and
+        computes its checksums. Be that tool: here are the ICMP bytes of the reply it builds (type 0, checksum
+        field zeroed while summing). What checksum goes into bytes 2–3?
         """),
         code("""
         from labkit import exercises

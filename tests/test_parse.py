@@ -109,3 +109,18 @@ def test_never_raises_on_hex_like_text(text):
 def test_round_trip_of_any_bytes(data, template, upper):
     text = to_hex(data).upper() if upper else to_hex(data)
     assert extract_hex(template.format(text)).data == data
+
+
+def test_labkit_sources_compile_without_escape_warnings() -> None:
+    # parse.py's docstring once held an invalid "\s" escape (a DeprecationWarning, a SyntaxError-to-be); docstrings
+    # that show regexes must be raw. Compiling afresh (not from __pycache__) is what shows the warning.
+    import warnings
+    from pathlib import Path
+
+    import labkit
+
+    root = Path(labkit.__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")

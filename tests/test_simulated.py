@@ -189,7 +189,7 @@ def test_usage_is_estimated_and_priced_as_the_model_it_stands_in_for() -> None:
     assert attempt.cost_usd == pytest.approx(cost_usd("claude-haiku-4-5", attempt.usage.input_tokens,
                                                       attempt.usage.output_tokens))
     tool = SimulatedModel(seed=1, errors=0).attempt(V4[0], "tool-use")
-    assert tool.tool_calls == 2 and tool.usage.input_tokens > 2 * attempt.usage.input_tokens
+    assert tool.tool_calls == 1 and tool.usage.input_tokens > 2 * attempt.usage.input_tokens
     sonnet = SimulatedModel(seed=1, stands_in_for="claude-sonnet-4-5").attempt(V4[0])
     assert sonnet.priced_as == "claude-sonnet-4-5" and sonnet.cost_usd > attempt.cost_usd
 
@@ -267,3 +267,62 @@ def test_classify_names_a_real_models_choices_correct() -> None:
     assert classify(request, None, to_hex(correct)[:101]) == "truncated"
     with pytest.raises(LabkitError):
         classify(correct, correct)      # an echo reply is not a request
+
+
+def test_tool_use_output_does_not_grow_with_the_packet() -> None:
+    # The model writes its decisions to the tool and a small JSON answer, never the payload: output stays
+    # flat while full hex grows with the packet (the old tool design wrote the packet twice).
+    model = SimulatedModel(seed=1, errors=0)
+    small, big = echo_request(payload=bytes(56)), echo_request(payload=bytes(1400))
+    tool_small, tool_big = (model.attempt(r, "tool-use") for r in (small, big))
+    hex_small, hex_big = (model.attempt(r, "zero-shot") for r in (small, big))
+    assert judge(small, tool_small.reply).correct and judge(big, tool_big.reply).correct
+    assert tool_big.usage.output_tokens == tool_small.usage.output_tokens
+    assert tool_small.usage.output_tokens <= 1.25 * hex_small.usage.output_tokens
+    assert tool_big.usage.output_tokens < 0.1 * hex_big.usage.output_tokens
+    assert "0000000000" not in tool_big.raw_text         # no payload in the answer
+
+
+def test_tool_use_wrong_decisions_are_asked_about_and_flagged() -> None:
+    request = V4[0]
+    model = SimulatedModel(seed=2, type_copied=1.0)
+    strategy = STRATEGIES["tool-use"]
+    _text, mode, calls = model.answer(request, strategy, random.Random(0))
+    assert mode == "type_copied" and calls[0]["type"] == 8          # the tool was asked about type 8
+    checksums = json.loads(strategy.run_tool("internet_checksum", calls[0]))
+    attempt = model.attempt(request, "tool-use")
+    answer = json.loads(attempt.raw_text)
+    assert answer["icmp_checksum"] == checksums["icmp_checksum"]    # right checksums of the wrong packet
+    verdict = judge(request, attempt.reply)
+    assert not verdict.accepted and "icmp.type" in verdict.wrong_fields
+
+
+@pytest.mark.parametrize("mode", ["digit_flip", "garbled"])
+def test_tool_use_copying_slips_stay_inside_its_json(mode: str) -> None:
+    model = SimulatedModel(seed=3, **{mode: 1.0})
+    for request in V4[:10] + V6[:10]:
+        attempt = model.attempt(request, "tool-use")
+        assert attempt.raw_text.startswith("{") and attempt.reply is not None
+        wrong = judge(request, attempt.reply).wrong_fields
+        assert wrong and all(name.split(".")[-1] in ("src", "dst") for name in wrong), wrong
+
+
+def test_seen_counts_are_bounded_and_stay_deterministic() -> None:
+    requests = [echo_request(seq=seq) for seq in range(60)]
+
+    def run_once() -> tuple[list[str], int]:
+        model = SimulatedModel(seed=6, errors=3.0)
+        model.seen_limit = 16
+        texts = [model.attempt(r).raw_text for r in requests + requests[-5:] * 3 + requests[:3]]
+        return texts, len(model._seen)
+
+    texts, size = run_once()
+    assert size <= 16                                   # a long-running responder stays bounded
+    assert run_once() == (texts, size)                  # the same sequence gives the same answers
+    fresh = SimulatedModel(seed=6, errors=3.0)
+    assert texts[:3] == [fresh.attempt(r).raw_text for r in requests[:3]]
+    # requests[:3] asked again after 60+ other packets were forgotten: they count from 0, so they repeat
+    assert texts[-3:] == texts[:3]
+    # recent repeats are remembered: their asks are fresh draws, not the first answer again
+    repeats = texts[60:75]
+    assert any(repeats[i] != texts[55 + i % 5] for i in range(15))

@@ -6,6 +6,7 @@ its own, plus the edges the captures cannot show (timeouts, buffer bounds, rando
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from pathlib import Path
 
@@ -457,6 +458,51 @@ def test_ns_works_at_ip_level_too() -> None:
 ])
 def test_ns_that_gets_no_reply(packet: bytes) -> None:
     assert not answer(packet, link="ether").replies
+
+
+ANY_HOST = HostConfig(answer_any=True)   # pcap mode: fd00::2 and the link-local of OUR_MAC are its own
+
+
+@pytest.mark.parametrize("target", ["fe80::1", "fd00::1", "2001:db8::7"])
+def test_answer_any_leaves_address_probes_for_others_unanswered(target: str) -> None:
+    # A pinger's own DAD probe for its new address: answering it would claim that address (DAD fails there).
+    packet = bytes(IPv6(src="::", dst=_solicited(target), hlim=255) / ICMPv6ND_NS(tgt=target))
+    result = answer(packet, stack(ANY_HOST))
+    assert not result.replies and result.kind == "ignored" and "probe" in result.reason
+
+
+def test_answer_any_still_defends_its_configured_addresses_against_probes() -> None:
+    packet = bytes(IPv6(src="::", dst=_solicited("fd00::2"), hlim=255) / ICMPv6ND_NS(tgt="fd00::2"))
+    reply = IPv6(only_reply(packet, the_stack=stack(ANY_HOST)))
+    assert reply[ICMPv6ND_NA].tgt == "fd00::2" and reply.dst == "ff02::1"
+
+
+def test_answer_any_still_resolves_other_unicast_targets() -> None:
+    packet = bytes(IPv6(src="fd00::1", dst=_solicited("fd00::77"), hlim=255) / ICMPv6ND_NS(tgt="fd00::77")
+                   / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC))
+    assert IPv6(only_reply(packet, the_stack=stack(ANY_HOST)))[ICMPv6ND_NA].tgt == "fd00::77"
+
+
+@pytest.mark.parametrize("config", [CONFIG, ANY_HOST], ids=["ours", "answer_any"])
+def test_ns_for_the_senders_own_address_is_never_answered(config: HostConfig) -> None:
+    packet = bytes(IPv6(src="fd00::2", dst=_solicited("fd00::2"), hlim=255) / ICMPv6ND_NS(tgt="fd00::2")
+                   / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC))
+    result = answer(packet, stack(config))
+    assert not result.replies and "its own address" in result.reason
+
+
+def test_answer_any_leaves_arp_probes_for_others_unanswered() -> None:
+    result = answer(arp_request("10.0.0.1", sender="0.0.0.0"), stack(ANY_HOST), link="ether")
+    assert not result.replies and "probe" in result.reason
+    ours = only_reply(arp_request("10.0.0.2", sender="0.0.0.0"), the_stack=stack(ANY_HOST), link="ether")
+    assert ARP(ours[14:]).psrc == "10.0.0.2"         # a probe for a configured address is still answered
+    assert answer(arp_request("10.0.0.9"), stack(ANY_HOST), link="ether").replies   # ordinary requests too
+
+
+def _solicited(address: str) -> str:
+    """The solicited-node multicast group of an IPv6 address (ff02::1:ffXX:XXXX)."""
+    low = ipaddress.IPv6Address(address).packed[-3:]
+    return str(ipaddress.IPv6Address(bytes.fromhex("ff0200000000000000000001ff") + low))
 
 
 # ------------------------------------------------------------------------------------------------ link layer

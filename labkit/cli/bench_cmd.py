@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from labkit.cli import default_model_notice
 from labkit.errors import LabkitError
 
 
@@ -13,8 +14,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "bench",
         help="measure models × strategies on many varied echo requests",
         description=(
-            "Send N deterministic, varied echo requests (sizes 0-1472, several payload patterns, ~15%% IPv6) "
-            "through every model × strategy, judge each answer, and print rates with 95%% confidence intervals, "
+            "Send N deterministic, varied echo requests (sizes 0-1472, several payload patterns, ~15% IPv6) "
+            "through every model × strategy, judge each answer, and print rates with 95% confidence intervals, "
             "byte error rate, fields most often wrong, latency, tokens and cost. With --out, every attempt is "
             "appended to a JSONL file as it finishes, and a rerun resumes where the last one stopped."
         ),
@@ -48,20 +49,28 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 0:
         raise LabkitError("--n must be 0 or more")
-    if args.budget_usd is not None and args.budget_usd < 0:
+    if args.budget_usd is not None and not args.budget_usd >= 0:   # "not >=" also refuses NaN
         raise LabkitError("--budget-usd must be 0 or more")
+    if not args.model:
+        default_model_notice(None)
     info = BenchRun()
-    frame = run_bench(
-        args.model or [None],
-        args.strategy or ["zero-shot"],
-        args.n,
-        args.workers,
-        args.out,
-        seed=args.seed,
-        budget_usd=args.budget_usd,
-        progress=sys.stderr.isatty(),
-        run_info=info,
-    )
+    try:
+        frame = run_bench(
+            args.model or [None],
+            args.strategy or ["zero-shot"],
+            args.n,
+            args.workers,
+            args.out,
+            seed=args.seed,
+            budget_usd=args.budget_usd,
+            progress=sys.stderr.isatty(),
+            run_info=info,
+        )
+    except KeyboardInterrupt:  # say what survived, so the user knows a rerun resumes rather than restarts
+        if args.out:
+            print(f"labkit: interrupted after {info.ran} attempts; they are saved in {args.out}: "
+                  "rerun the same command to resume", file=sys.stderr)
+        raise
     summary = summarise(frame)
     print(format_table(summary) if len(summary) else "no results")
     ran = f"{info.ran} attempts run"

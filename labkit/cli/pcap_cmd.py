@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from labkit.cli import default_model_notice
 from labkit.errors import LabkitError
 
 
@@ -43,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise LabkitError("--workers must be 1 or more")
-    if args.budget_usd is not None and args.budget_usd < 0:
+    if args.budget_usd is not None and not args.budget_usd >= 0:   # "not >=" also refuses NaN
         raise LabkitError("--budget-usd must be 0 or more")
     try:
         get_strategy(args.strategy)
     except (KeyError, ValueError) as exc:
         raise LabkitError(f"unknown strategy {args.strategy!r}: {exc}") from None
+    default_model_notice(args.model)
     summary = answer_capture(  # reads IN before it sets up the model, so a bad file fails first
         args.input,
         args.output,

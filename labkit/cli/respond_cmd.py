@@ -60,7 +60,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="software wire: seconds between pings (default: 1)")
     parser.add_argument("--real-time", action="store_true",
                         help="software wire: really wait (default: virtual time, no sleeping)")
-    parser.add_argument("--source", default="10.0.0.1", metavar="IP", help="software wire: the pinger's address")
+    parser.add_argument("--source", default=None, metavar="IP",
+                        help="software wire: the pinger's address (default: 10.0.0.1, or fd00::1 for IPv6)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not log every drop")
     parser.set_defaults(run=run)
     return parser
@@ -141,8 +142,9 @@ def _run_software(args: argparse.Namespace, model, addresses: list[str], mode: s
     from labkit.responder import ping_software
 
     print(f"labkit respond: software wire, {addresses[0]} answered by {model.describe()}, {mode}", flush=True)
-    pinged, stats = ping_software(model, args.count or 4, args.interval, real_time=args.real_time,
-                                  strategy=args.strategy, src=args.source, dst=addresses[0],
+    source = args.source or ("fd00::1" if ":" in addresses[0] else "10.0.0.1")
+    pinged, stats = ping_software(model, 4 if args.count is None else args.count, args.interval,
+                                  real_time=args.real_time, strategy=args.strategy, src=source, dst=addresses[0],
                                   duration_s=args.duration, **options)
     _print_summary(stats)
     return 0 if pinged.received else 1

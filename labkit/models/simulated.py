@@ -11,22 +11,30 @@ Failure modes (one per attempt, or none):
   icmp_checksum  ICMP/ICMPv6 checksum wrong: half the time off by one (a lost end-around carry), else random
   ip_checksum    IPv4 header checksum wrong, the same way (for IPv6, which has none: the ICMPv6 checksum)
   digit_flip     one hex digit replaced, or two neighbouring digits transposed, outside the checksum fields
-                 (fields-only: inside the addresses, the only copied values its JSON has)
+                 (fields answers -- fields-only, tool-use: inside the addresses, the only copied values the
+                 JSON has)
   type_copied    the request's type copied unchanged (checksum consistent with it, as if copied too)
   unswapped      source and destination left as in the request
   truncated      the answer stops part-way (30-95% into the hex or JSON), as at max_tokens
   prose          an explanation instead of the packet
-  garbled        2-6 bytes hallucinated, in the ICMP data when there is enough (fields-only: the addresses)
+  garbled        2-6 bytes hallucinated, in the ICMP data when there is enough (fields answers: the addresses)
+
+Tool-use answers with the same fields JSON as fields-only, after one call to its checksum tool: the call
+carries the model's decisions (so type_copied and unswapped are asked about, and the tool's checksums fit
+the wrong packet), while checksum slips happen after it (the tool's result miscopied).
 
 The rates are MODELLING ASSUMPTIONS, not measurements: defaults make ~80% of zero-shot answers correct (the
 original experiment reports replies that mostly worked, with checksum slips the typical failure), and each
 strategy scales them by STRATEGY_FACTORS -- e.g. tool-use cuts checksum errors (code does the arithmetic),
-fields-only cuts copying errors (labkit copies the payload). Measure a real model and fit the rates with
+fields-only and tool-use cut copying errors (labkit copies the payload). Measure a real model and fit the rates with
 labkit.models.fit to replace these assumptions with numbers.
 
 Determinism: each attempt draws from its own random.Random seeded by SHA-256 of (seed, strategy, n, request),
 where n counts how often this model has seen that (request, strategy) before. So results do not depend on
-thread scheduling or on other packets, only on the seed and on each packet's own history.
+thread scheduling or on other packets, only on the seed and on each packet's own history. The counts are
+kept for the SEEN_LIMIT (request, strategy) pairs used most recently (an LRU, so a responder that runs for
+days stays bounded): a pair not seen during SEEN_LIMIT other distinct pairs is forgotten and counts from 0
+again, as after reset(). Any run of fewer than SEEN_LIMIT distinct requests is unaffected.
 
 Latency is virtual by default (Completion.virtual_latency=True, nothing waits): pcap mode and benchmarks
 report it without sleeping. SimulatedModel(real_time=True) really sleeps it, for the live responder.
@@ -42,6 +50,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,11 +59,13 @@ from labkit.errors import LabkitError
 from labkit.fields import field_map, field_spans
 from labkit.models.base import Completion, Model, Usage
 from labkit.packets import ip_version, to_hex
-from labkit.prompts import REPLY_TYPE, Prompt, Strategy
+from labkit.prompts import REPLY_TYPE, STRATEGIES, Prompt, Strategy
 from labkit.stack import echo_reply
 
 FAILURE_MODES = ("icmp_checksum", "ip_checksum", "digit_flip", "type_copied", "unswapped", "truncated", "prose",
                  "garbled")
+_DECISION_MODES = ("type_copied", "unswapped")   # wrong decisions, made before any tool call
+SEEN_LIMIT = 16384   # (request, strategy) pairs whose attempt counts are kept (LRU); see Determinism above
 DEFAULT_STANDS_IN_FOR = "claude-haiku-4-5"
 MODEL_ID = "simulated"
 
@@ -116,7 +127,8 @@ STRATEGY_FACTORS: dict[str, dict[str, float]] = {
     "few-shot": {"type_copied": 0.3, "unswapped": 0.3, "prose": 0.3},
     "step-by-step": {"icmp_checksum": 0.5, "ip_checksum": 0.5, "truncated": 3.0, "digit_flip": 1.2},
     "fields-only": {"digit_flip": 0.3, "truncated": 0.2, "garbled": 0.0},
-    "tool-use": {"icmp_checksum": 0.15, "ip_checksum": 0.15},
+    # tool-use writes the same small JSON as fields-only, with checksums from its tool (only miscopied)
+    "tool-use": {"icmp_checksum": 0.15, "ip_checksum": 0.15, "digit_flip": 0.3, "truncated": 0.2, "garbled": 0.0},
 }
 
 
@@ -270,10 +282,16 @@ def _wrong_checksum(rng: random.Random, right: int) -> int:
     return (right + rng.randrange(2, 0xFFFF)) & 0xFFFF
 
 
+def _writes_fields(strategy: str) -> bool:
+    """Does this strategy answer with a fields JSON (so only its fields, not the payload, can be wrong)?"""
+    known = STRATEGIES.get(strategy)
+    return known is not None and known.answer_format == "fields"
+
+
 def _allowed_offsets(reply: bytes, spans: dict[str, tuple[int, int]], version: int, strategy: str,
                      prefer_data: bool) -> list[int]:
     names = _names(version)
-    if strategy == "fields-only":
+    if _writes_fields(strategy):
         keys = ("src", "dst")
     elif prefer_data and names["data"] in spans and spans[names["data"]][1] >= 6:
         keys = ("data",)
@@ -352,7 +370,8 @@ class SimulatedModel(Model):
         self.name = name or f"simulated:{self.seed}"
         if "simulated" not in self.name:
             raise LabkitError(f"a simulated model's name must say simulated, not {self.name!r}")
-        self._seen: dict[bytes, int] = {}
+        self.seen_limit = SEEN_LIMIT   # how many (request, strategy) counts to keep (LRU; see the docstring)
+        self._seen: OrderedDict[bytes, int] = OrderedDict()
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -372,6 +391,9 @@ class SimulatedModel(Model):
         with self._lock:
             count = self._seen.get(key, 0)
             self._seen[key] = count + 1
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.seen_limit:
+                self._seen.popitem(last=False)   # the least recently seen pair: it will count from 0 again
         digest = hashlib.sha256(f"{self.seed}\0{strategy}\0{count}\0".encode() + request).digest()
         return random.Random(int.from_bytes(digest[:16], "big"))
 
@@ -399,10 +421,12 @@ class SimulatedModel(Model):
             return text, mode, []
         reply = corrupt(mode, correct, request, strategy.name, rng) if mode else correct
         text = strategy.render_answer(reply, request)
-        # Tool calls follow the packet the model means to build (the correct layout), whatever slips later.
-        calls = strategy.tool_inputs(correct) if hasattr(strategy, "tool_inputs") else []
+        # The tool call carries the model's decisions (a wrong type or unswapped addresses are asked about);
+        # the other slips (a miscopied checksum, a flipped digit, a cut-off answer) come after it.
+        calls = (strategy.tool_inputs(reply if mode in _DECISION_MODES else correct, request)
+                 if hasattr(strategy, "tool_inputs") else [])
         if mode == "truncated":
-            core = text[text.find("{"):] if strategy.name == "fields-only" else to_hex(reply)
+            core = text[text.find("{"):] if _writes_fields(strategy.name) else to_hex(reply)
             text = _truncate(text, core, rng)
         return text, mode, calls
 

@@ -6,6 +6,7 @@ check labkit's plumbing (retries, errors, usage, caching marks, the tool loop), 
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -189,24 +190,24 @@ def test_malformed_body_is_a_clear_error(messages_server, body, content_type):
 
 def test_tool_use_loop_runs_labkit_tool_and_sums_usage(messages_server):
     strategy = get_strategy("tool-use")
-    calls = strategy.tool_inputs(REPLY)  # what a perfect model hands the checksum tool
+    prompt = strategy.build(REQUEST)               # names the request by packet_id for the tool
+    calls = strategy.tool_inputs(REPLY, REQUEST)  # the decisions a perfect model hands the checksum tool
     messages_server.script(
-        *[tool_use("internet_checksum", call, preface="Let me compute the checksum.") for call in calls],
-        text(to_hex(REPLY)),
+        *[tool_use("internet_checksum", call, preface="Let me get the checksums.") for call in calls],
+        text(strategy.render_answer(REPLY, REQUEST)),
     )
     model = claude(messages_server)
-    prompt = strategy.build(REQUEST)
     completion = model.complete(prompt, strategy, REQUEST)
-    assert completion.tool_calls == len(calls) == 2
+    assert completion.tool_calls == len(calls) == 1
     assert strategy.answer_to_reply(completion.text, REQUEST).data == REPLY
     sent = messages_server.message_requests
-    assert len(sent) == 3 and all(r.body["tools"][0]["name"] == "internet_checksum" for r in sent)
+    assert len(sent) == 2 and all(r.body["tools"][0]["name"] == "internet_checksum" for r in sent)
     for turn, call in enumerate(calls, start=1):
         asked = sent[turn - 1].answer["content"][-1]
         result = sent[turn].body["messages"][-1]["content"][0]
         assert result["tool_use_id"] == asked["id"]
         assert result["content"] == strategy.run_tool("internet_checksum", call)
-        assert result["content"].startswith("0x") and not result.get("is_error")
+        assert json.loads(result["content"])["icmp_checksum"].startswith("0x") and not result.get("is_error")
     assert completion.usage.output_tokens == sum(r.answer["usage"]["output_tokens"] for r in sent)
     assert completion.usage.input_tokens == sum(r.answer["usage"]["input_tokens"] for r in sent)
 

@@ -81,12 +81,13 @@ def test_tool_use_exchange_replays_with_tool_count(messages_server, tmp_path):
     strategy = get_strategy("tool-use")
     request = REQUESTS[0]
     reply = echo_reply(request)
-    calls = strategy.tool_inputs(reply)
-    messages_server.script(*[tool_use("internet_checksum", call) for call in calls], text(to_hex(reply)))
+    calls = strategy.tool_inputs(reply, request)
+    messages_server.script(*[tool_use("internet_checksum", call) for call in calls],
+                           text(strategy.render_answer(reply, request)))
     original = recorder(messages_server, path).attempt(request, strategy)
     again = ReplayModel(path).attempt(request, strategy)
     assert original.reply == again.reply == reply
-    assert again.tool_calls == original.tool_calls == 2
+    assert again.tool_calls == original.tool_calls == 1
     assert json.loads(path.read_text())["prompt"]["tools"][0]["name"] == "internet_checksum"
 
 

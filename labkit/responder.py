@@ -41,7 +41,7 @@ from labkit.prompts import Prompt, Strategy, get_strategy
 from labkit.ratelimit import Budget, Reservation, TokenBucket
 from labkit.stack import HostConfig, ReferenceStack, echo_reply
 from labkit.wire.base import Wire, WireGone
-from labkit.wire.software import PingStats, Pinger, SoftwareWire
+from labkit.wire.software import CURRENT_STDOUT, PingStats, Pinger, SoftwareWire
 
 log = logging.getLogger("labkit.responder")
 
@@ -538,7 +538,7 @@ def unicast_address(text: str, option: str) -> ipaddress.IPv4Address | ipaddress
 
 def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_time: bool = False,
                   strategy: str | Strategy = "zero-shot", src: str = "10.0.0.1", dst: str = "10.0.0.2",
-                  payload: bytes | None = None, deadline_s: float = 10.0, out=sys.stdout,
+                  payload: bytes | None = None, deadline_s: float = 10.0, out=CURRENT_STDOUT,
                   **responder_options) -> tuple[PingStats, ResponderStats]:
     """`ping dst` against `model` over the software wire: no root, no network. Prints classic ping lines.
 

@@ -161,3 +161,32 @@ def test_summary_table_has_rates_with_intervals():
         assert row.n == 25
     table = format_table(summary)
     assert "zero-shot" in table and "tool-use" in table and "[" in table
+
+
+# --- --out safety (QA regressions) -------------------------------------------------------------------------
+
+
+def test_out_that_is_a_device_or_pipe_is_refused(tmp_path):
+    # --out /dev/full used to be read "to resume" forever, until the kernel killed labkit for memory.
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(LabkitError, match="not a regular file"):
+        run_bench(["reference"], ["zero-shot"], 1, out=fifo)
+
+
+def test_out_in_a_missing_directory_fails_before_the_first_attempt(tmp_path):
+    class Exploding:
+        name, simulated, virtual_time = "exploding", False, True
+
+        def attempt(self, *args, **kwargs):
+            raise AssertionError("an attempt ran although its result could not be saved")
+
+    with pytest.raises(LabkitError, match="does not exist"):
+        run_bench([Exploding()], ["zero-shot"], 1, out=tmp_path / "nope" / "bench.jsonl")
+
+
+def test_empty_out_is_a_clear_error():
+    with pytest.raises(LabkitError, match="--out is empty"):
+        run_bench(["reference"], ["zero-shot"], 1, out="")

@@ -202,3 +202,44 @@ def test_bench_interrupted_run_resumes_where_it_stopped(tmp_path):
 def test_bench_bad_strategy_is_one_line():
     result = labkit("bench", "--strategy", "telepathy", "--n", "1")
     assert result.returncode == 2 and result.stderr.startswith("labkit: ") and "Traceback" not in result.stderr
+
+
+# --- help and the default model (QA regressions) ----------------------------------------------------------
+
+
+def test_top_level_help_explains_models_and_the_offline_default():
+    result = labkit("--help")
+    assert result.returncode == 0
+    for name in ("simulated", "reference", "claude", "record:", "replay:", "ANTHROPIC_API_KEY", "LABKIT_MODEL"):
+        assert name in result.stdout, name
+    assert "no --model and no $LABKIT_MODEL" in result.stdout
+
+
+def test_bench_help_shows_percent_signs_once():
+    result = labkit("bench", "--help")
+    assert "%%" not in result.stdout and "95% confidence" in result.stdout.replace("\n", " ")
+
+
+def test_commands_without_a_model_say_they_use_the_simulated_default(capture, tmp_path):
+    for args in (("bench", "--n", "1"), ("pcap", str(capture), "-o", str(tmp_path / "o.pcap"))):
+        result = labkit(*args)
+        assert result.returncode == 0, result.stderr
+        assert "SIMULATED" in result.stderr and "offline default" in result.stderr, args
+
+
+def test_interrupted_bench_says_its_results_are_saved_and_resumes(tmp_path):
+    out = tmp_path / "b.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bench", "--model",
+         "simulated:1:latency=0.2,real_time=1", "--workers", "1", "--n", "200", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while (not out.exists() or out.read_text().count("\n") < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    saved = out.read_text().count("\n")
+    assert f"they are saved in {out}" in err and "rerun the same command to resume" in err and "Traceback" not in err
+    assert saved >= 2

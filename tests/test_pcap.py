@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -403,3 +405,64 @@ def test_fragmented_echo_is_reassembled_and_answered_by_the_stack(tmp_path):
     assert (summary.answered_by_model, summary.answered_by_stack) == (0, 1)
     assert summary.replies_written == 3  # the reply is fragmented like Linux does
     assert sum(summary.unanswered.values()) == 2 and all("held" in reason for reason in summary.unanswered)
+
+
+# --- output path safety (QA regressions) -------------------------------------------------------------------
+
+
+def _small_capture(tmp_path: Path) -> Path:
+    return _write_pcap(tmp_path / "in.pcap", [_stamped(_echo(), 1.0)])
+
+
+def test_output_onto_the_input_is_refused_and_the_input_kept(tmp_path):
+    source = _small_capture(tmp_path)
+    before = source.read_bytes()
+    with pytest.raises(LabkitError, match="also the input"):
+        answer_capture(source, source, "reference")
+    assert source.read_bytes() == before
+
+
+def test_output_onto_a_device_is_refused_not_replaced(tmp_path):
+    # As root the atomic rename used to replace /dev/null (or /dev/full, /dev/stdout) with a regular file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(LabkitError, match="not a regular file"):
+        write_capture(fifo, Capture(LINKTYPE_RAW, []))
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with pytest.raises(LabkitError, match="not a regular file"):   # a fifo stands in for /dev/null: no risk
+        answer_capture(_small_capture(tmp_path), fifo, "reference")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_empty_output_path_is_a_clear_error(tmp_path):
+    with pytest.raises(LabkitError, match="output path is empty"):
+        answer_capture(_small_capture(tmp_path), "", "reference")
+
+
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
+    target = tmp_path / "real.pcap"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.pcap"
+    link.symlink_to(target)
+    answer_capture(_small_capture(tmp_path), link, "reference")
+    assert link.is_symlink() and read_capture(target).packets
+
+
+def test_written_capture_gets_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_capture(tmp_path / "out.pcap", Capture(LINKTYPE_RAW, []))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.pcap").stat().st_mode) == 0o644
+
+
+def test_missing_output_directory_fails_before_any_model_call(tmp_path):
+    class Exploding:
+        name, simulated, virtual_time = "exploding", False, False
+
+        def attempt(self, *args, **kwargs):
+            raise AssertionError("a model was called although the output cannot be written")
+
+    with pytest.raises(LabkitError, match="does not exist"):
+        answer_capture(_small_capture(tmp_path), tmp_path / "nope" / "out.pcap", Exploding())

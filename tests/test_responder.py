@@ -18,7 +18,7 @@ import pytest
 
 from labkit.checksum import internet_checksum
 from labkit.cli import main as cli_main
-from labkit.errors import ModelError
+from labkit.errors import LabkitError, ModelError
 from labkit.models import Completion, Model, Usage, get_model
 from labkit.packets import echo_request, to_hex
 from labkit.prompts import get_strategy
@@ -471,3 +471,65 @@ def test_cli_unknown_interface_is_one_clear_line(capsys) -> None:
     assert cli_main(["respond", "--interface", "no-such-if0", "--model", "reference"]) == 2
     err = capsys.readouterr().err
     assert "no interface named 'no-such-if0'" in err and "Traceback" not in err
+
+
+# --- bad input on the CLI (QA regressions): one line, exit 2, never a traceback ----------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--count", "0"], "--count must be at least 1"),          # used to send the default 4 pings
+    (["--count", "-1"], "--count must be at least 1"),         # used to be a traceback
+    (["--interval", "-1"], "--interval must be 0 or more"),
+    (["--interval", "nan"], "--interval must be 0 or more"),
+    (["--timeout", "0"], "--timeout must be a positive"),      # used to drop every reply
+    (["--budget-usd", "nan"], "--budget-usd"),
+    (["--source", "garbage"], "'garbage' is not an IPv4 or IPv6 address"),
+    (["--address", "10.0.0.1"], "both have 10.0.0.1"),          # the pinger's own address
+    (["--address", "255.255.255.255"], "never owns"),
+    (["--address", "0.0.0.0"], "never owns"),
+    (["--source", "fd00::1"], "not the same IP version"),
+])
+def test_cli_software_bad_values_are_one_line(args, message, capsys) -> None:
+    assert cli_main(["respond", "--software", "--model", "reference", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labkit: ") and message in err and err.count("\n") == 1, err
+
+
+def test_cli_software_ipv6_address_gets_an_ipv6_pinger(capsys) -> None:
+    # --address fd00::2 used to be a scapy traceback: the pinger stayed on 10.0.0.1.
+    assert cli_main(["respond", "--software", "--model", "reference", "--address", "fd00::2", "--count", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 packets transmitted, 2 received" in out and "bytes from fd00::2" in out
+
+
+def test_cli_logs_drops_but_not_http_client_chatter(capsys) -> None:
+    import logging
+
+    from labkit.cli.respond_cmd import _configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = []
+    try:
+        _configure_logging(quiet=False)
+        logging.getLogger("httpx").info('HTTP Request: POST http://127.0.0.1/v1/messages "HTTP/1.1 200 OK"')
+        logging.getLogger("labkit.responder").info("dropped 10.0.0.1: unparseable answer")
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers, root.level = saved
+        logging.getLogger("labkit").setLevel(logging.NOTSET)
+    err = capsys.readouterr().err
+    assert "dropped 10.0.0.1" in err and "HTTP Request" not in err
+
+
+def test_tun_default_address_is_the_kernels_peer_and_a_clash_is_refused() -> None:
+    from argparse import Namespace
+
+    from labkit.cli.respond_cmd import _open_wire, tun_peer_address
+
+    assert tun_peer_address("10.77.0.1/30") == "10.77.0.2"
+    assert tun_peer_address("10.88.0.1/30") == "10.88.0.2"
+    assert tun_peer_address("10.88.0.2/30") == "10.88.0.1"
+    args = Namespace(interface=None, tun="lkqa0", tun_kernel_address="10.77.0.2/30")
+    with pytest.raises(LabkitError, match="kernel would answer first"):   # before any device is created
+        _open_wire(args, ["10.77.0.2"])

@@ -200,3 +200,17 @@ def test_ctrl_c_ends_the_run_with_statistics_like_ping() -> None:
         timer.join()
     assert 2 <= stats.transmitted < 10 and stats.received >= 2
     assert pinger.lines[-3] == "--- 10.0.0.2 ping statistics ---"
+
+
+def test_pinger_prints_to_stdout_as_it_is_now_not_as_it_was_at_import(capsys) -> None:
+    # `out=sys.stdout` as a default bound the stream at import time: redirections (notebooks, pytest) missed it.
+    import io
+    import contextlib
+
+    from labkit.wire.software import Pinger, SoftwareWire
+
+    wire = SoftwareWire()
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        Pinger(wire.host, check=lambda request, reply: None)._print("PING line")
+    assert buffer.getvalue() == "PING line\n"

@@ -7,6 +7,7 @@ line (labkit.errors.NeedsRoot) saying what to do, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -111,12 +112,39 @@ def _open_wire(args: argparse.Namespace, addresses: list[str]):
         return RawWire(args.interface)
     from labkit.wire.tun import TunWire
 
+    kernel = TunWire._parse_interface(args.tun_kernel_address).ip
+    if str(kernel) in {str(ipaddress.ip_address(a)) for a in addresses if _is_ip(a)}:
+        raise LabkitError(f"--tun-kernel-address {args.tun_kernel_address} gives the kernel {kernel}, the address "
+                          "labkit answers for, so the kernel would answer first; give the kernel another address "
+                          "in the same subnet (default 10.77.0.1/30, labkit answering 10.77.0.2)")
     return TunWire(args.tun, args.tun_kernel_address)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def tun_peer_address(kernel_address: str) -> str:
+    """The address labkit answers for on a TUN by default: the other host of the kernel's subnet.
+
+    Why: with --tun-kernel-address 10.88.0.1/30, a fixed 10.77.0.2 would not even be routed into the device.
+    """
+    from labkit.wire.tun import TunWire
+
+    kernel = TunWire._parse_interface(kernel_address)
+    network = kernel.network
+    hosts = network.hosts() if network.num_addresses > 2 else iter(network)
+    return next((str(host) for host in hosts if host != kernel.ip), DEFAULT_ADDRESS["tun"])
 
 
 def run(args: argparse.Namespace) -> int:
     attachment = "software" if args.software else "tun" if args.tun else "interface"
-    addresses = args.address or [DEFAULT_ADDRESS[attachment]]
+    addresses = args.address or [tun_peer_address(args.tun_kernel_address) if args.tun
+                                 else DEFAULT_ADDRESS[attachment]]
     _configure_logging(args.quiet)
     options = dict(max_inflight=args.max_inflight, raw=args.raw, send_bad_checksum=args.send_bad_checksum,
                    rate=args.rate, budget_usd=args.budget_usd, timeout_s=args.timeout)

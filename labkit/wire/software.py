@@ -189,11 +189,16 @@ class _Sent:
     answered: bool = False
 
 
+# Pinger's default output: whatever sys.stdout is when a line is printed. Why not `out=sys.stdout`: that binds
+# the stream at import time, so a notebook's or pytest's later redirection of stdout would be bypassed.
+CURRENT_STDOUT = object()
+
+
 class Pinger:
     """Sends echo requests down the host end and reports like Linux ping."""
 
     def __init__(self, end: _End, *, check: ReplyCheck, src: str = "10.0.0.1", dst: str = "10.0.0.2",
-                 ident: int = 0x4C4B, payload: bytes | None = None, out: TextIO | None = sys.stdout):
+                 ident: int = 0x4C4B, payload: bytes | None = None, out: TextIO | object | None = CURRENT_STDOUT):
         self.end, self.check, self.src, self.dst, self.ident = end, check, src, dst, ident
         self.payload = payload
         self.out = out
@@ -204,7 +209,7 @@ class Pinger:
     def _print(self, line: str) -> None:
         self.lines.append(line)
         if self.out is not None:
-            print(line, file=self.out, flush=True)
+            print(line, file=sys.stdout if self.out is CURRENT_STDOUT else self.out, flush=True)
 
     def _request(self, seq: int, sent_at: float) -> bytes:
         payload = self.payload

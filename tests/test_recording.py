@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -138,7 +139,61 @@ def test_failed_call_is_not_recorded(messages_server, tmp_path):
     model = recorder(messages_server, path)
     with pytest.raises(LabkitError):
         model.attempt(REQUESTS[0])
-    assert path.read_text() == ""
+    assert not path.exists()  # created by the first exchange recorded, so a failed run leaves no empty file
+
+
+def test_empty_recording_says_empty_and_how_to_record(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    with pytest.raises(LabkitError) as error:
+        ReplayModel(path)
+    message = str(error.value)
+    assert "empty recording" in message and f"record:{path}:claude" in message
+    assert "no recording of this prompt" not in message and "\n" not in message
+
+
+@pytest.mark.timeout(10)  # without the file-type check, reading a FIFO with no writer blocks forever
+def test_replay_requires_a_regular_file(tmp_path):
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(fifo)
+    for path, kind in ((fifo, "not a regular file"), (link, "not a regular file"), (tmp_path, "a directory")):
+        with pytest.raises(LabkitError) as error:
+            ReplayModel(path)
+        assert kind in str(error.value) and "JSONL file" in str(error.value) and "\n" not in str(error.value)
+    from labkit.models.registry import get_model
+
+    recording = tmp_path / "real.jsonl"
+    original = get_model(f"record:{recording}:simulated:3").attempt(REQUESTS[0], "spec")
+    link.unlink()
+    link.symlink_to(recording)  # a symlink to a recording is followed
+    assert ReplayModel(link).attempt(REQUESTS[0], "spec").raw_text == original.raw_text
+
+
+def test_record_refuses_a_missing_directory_before_any_call(messages_server, tmp_path):
+    from labkit.models.registry import get_model
+
+    missing = tmp_path / "nonexist"
+    with pytest.raises(LabkitError) as error:
+        get_model(f"record:{missing / 'r.jsonl'}:simulated")
+    assert "does not exist" in str(error.value) and "\n" not in str(error.value)
+    assert not missing.exists()
+    with pytest.raises(LabkitError, match="does not exist"):
+        recorder(messages_server, missing / "r.jsonl")  # refused when built, before a paid call could be made
+    assert messages_server.requests == [] and not missing.exists()
+
+
+@pytest.mark.timeout(10)  # without the check, appending to a FIFO with no reader would block
+def test_record_refuses_a_path_that_is_not_a_regular_file(tmp_path):
+    from labkit.models.registry import get_model
+
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    for path, kind in ((fifo, "not a regular file"), (tmp_path, "a directory")):
+        with pytest.raises(LabkitError) as error:
+            get_model(f"record:{path}:simulated")
+        assert kind in str(error.value) and "regular file" in str(error.value) and "\n" not in str(error.value)
 
 
 def test_registry_names_record_and_replay(messages_server, tmp_path):

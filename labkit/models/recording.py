@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -47,8 +48,37 @@ def _record_hint(path: Path) -> str:
     return f"record it with model 'record:{path}:claude' (or record:{path}:<model>)"
 
 
+def _not_a_regular_file(path: Path) -> str:
+    """What an existing path is when it is not an ordinary file (symlinks followed)."""
+    return "a directory" if path.is_dir() else "not a regular file (a device, pipe or socket)"
+
+
+def _check_record_path(path: Path) -> None:
+    """Refuse a recording path that cannot take appended lines, now, before any (possibly paid) call.
+
+    Why: appending to a device or pipe blocks or never lands, and a missing directory is a typo more
+    often than a wish, so it is refused rather than created (as `labkit pcap -o` and `bench --out` do).
+    """
+    target = Path(os.path.realpath(path))  # a symlink is followed: the file it points to is appended to
+    if target.exists():
+        if not target.is_file():
+            raise LabkitError(f"{path}: is {_not_a_regular_file(target)}; record to a regular file, e.g. haiku.jsonl")
+        if not os.access(target, os.W_OK):
+            raise LabkitError(f"{path}: cannot write (permission denied); choose another recording path")
+        return
+    if not target.parent.is_dir():
+        raise LabkitError(f"{path}: directory {target.parent} does not exist; "
+                          "create it or choose another recording path")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise LabkitError(f"{path}: cannot write in {target.parent} (permission denied); choose another recording path")
+
+
 class RecordingModel(Model):
-    """Wraps any model; every completion is also appended to a JSONL file (one line per exchange)."""
+    """Wraps any model; every completion is also appended to a JSONL file (one line per exchange).
+
+    The path is checked when the model is built; the file is created only by the first exchange recorded,
+    so a run in which no call succeeds leaves no empty recording behind.
+    """
 
     def __init__(self, path: str | Path, inner: Model) -> None:
         self.path = Path(path)
@@ -59,11 +89,7 @@ class RecordingModel(Model):
         self.virtual_time = inner.virtual_time
         self.priced_as = inner.priced_as
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch()
-        except OSError as exc:
-            raise LabkitError(f"cannot write the recording {self.path}: {exc.strerror}; pick a writable path") from None
+        _check_record_path(self.path)
 
     def describe(self) -> str:
         return f"{self.inner.describe()}; every answer also recorded to {self.path}"
@@ -106,6 +132,9 @@ def read_jsonl(path: str | Path, convert: Callable[[dict], T], what: str, fix: s
     `convert` rejects with ValueError, TypeError, KeyError or AttributeError -- ending in `fix`, what to do.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a device or pipe would be read until memory runs out, or forever
+        raise LabkitError(f"{path}: is {_not_a_regular_file(path)}, not a recording; "
+                          "give the path of a JSONL file, e.g. recordings/haiku.jsonl")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -152,6 +181,8 @@ class ReplayModel(Model):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         exchanges = _load(self.path)
+        if not exchanges:  # e.g. a run that recorded nothing: say so, rather than "no recording of this prompt"
+            raise LabkitError(f"{self.path} is an empty recording (no exchanges); {_record_hint(self.path)}")
         self._answers: dict[str, list[dict]] = defaultdict(list)
         for entry in exchanges:
             self._answers[entry["key"]].append(entry)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from labkit.bench import summarise, wilson_interval
 from labkit.errors import LabkitError
+from labkit.judge import judge
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Okabe–Ito, as in labkit.widgets.style; black first because it survives any printer.
 SERIES_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -22,7 +26,7 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--")
 HEATMAP_CMAP = "cividis"   # perceptually uniform and monotonic in lightness: colour-blind and greyscale safe
 
 
-def _figure(width: float = 7.0, height: float = 4.2):
+def _figure(width: float = 7.0, height: float = 4.2) -> Figure:
     # Figure() directly (not pyplot): no global state, no GUI backend, nothing leaks between calls.
     from matplotlib.figure import Figure
 
@@ -36,7 +40,7 @@ def _with_simulated(label: str, simulated: bool) -> str:
 # --- latency CDF --------------------------------------------------------------------------------------------
 
 
-def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo reply latency"):
+def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo reply latency") -> Figure:
     """Empirical CDF of latencies (seconds) per label on a log axis, e.g. kernel vs reference stack vs a model.
 
     Labels of simulated sources should say so ("simulated:7"); this function plots what it is given.
@@ -57,7 +61,7 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
         fractions = [(i + 1) / n for i in range(n)]
         median = values[(n - 1) // 2]
         axes.step(values, fractions, where="post", color=colour, linestyle=style, linewidth=1.8, marker=marker,
-                  markevery=max(1, n // 8), markersize=5, label=f"{label} (n={n}, median {_seconds(median)})")
+                  markevery=max(1, n // 8), markersize=5, label=f"{label} (n={n}, median {format_seconds(median)})")
     axes.set_xscale("log")
     axes.set_xlabel("latency (seconds, log scale)")
     axes.set_ylabel("fraction of replies at or below")
@@ -68,12 +72,15 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
     return figure
 
 
-def _seconds(value: float) -> str:
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{value * 1e3:.3g} ms"
-    return f"{value:.3g} s"
+def format_seconds(seconds: float) -> str:
+    """Latency in the unit that reads best (85 µs, 3.2 ms, 2.41 s): kernel and model times differ 10⁵-fold."""
+    if seconds <= 0:
+        return "0 s"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
 
 
 # --- per-field error heatmap -------------------------------------------------------------------------------
@@ -96,8 +103,6 @@ def _field_errors_from_frame(frame, by: str) -> tuple[dict[str, int], dict[str, 
 
 def _field_errors_from_judgements(groups: Mapping[str, Sequence]) -> tuple[dict[str, int], dict[str, Counter],
                                                                           list[str]]:
-    from labkit.judge import judge
-
     trials: dict[str, int] = {}
     wrong: dict[str, Counter] = {}
     seen_fields: list[str] = []
@@ -116,7 +121,7 @@ def _field_errors_from_judgements(groups: Mapping[str, Sequence]) -> tuple[dict[
 
 
 def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
-                        title: str = "Which fields go wrong"):
+                        title: str = "Which fields go wrong") -> Figure:
     """Share of attempts in which each field was wrong, per group (a heatmap with the % in every cell).
 
     `results`: a run_bench DataFrame (grouped by the column `by`, e.g. "strategy" or "model"), or a mapping
@@ -167,7 +172,7 @@ def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
 # --- success by strategy -----------------------------------------------------------------------------------
 
 
-def success_by_strategy(results, *, metric: str = "accept", title: str = "Replies Linux ping accepts"):
+def success_by_strategy(results, *, metric: str = "accept", title: str = "Replies Linux ping accepts") -> Figure:
     """Success rate per prompt strategy (one bar per model) with 95 % Wilson intervals.
 
     `results`: a run_bench DataFrame (metric "accept": the receiver accepts; "valid": the answer parsed), or
@@ -200,6 +205,7 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
         raise LabkitError("success_by_strategy takes a bench DataFrame or a dict strategy -> list of booleans")
     strategies = list(dict.fromkeys(s for per_model in table.values() for s in per_model))
     models = list(table)
+    named = models != ["results"]   # a plain dict of booleans has one unnamed series: no legend
     figure = _figure(max(5.0, 1.1 * len(strategies) * max(1, len(models)) ** 0.5 + 2.5), 4.2)
     axes = figure.add_subplot()
     width = 0.8 / len(models)
@@ -216,7 +222,7 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
             counts.append(n)
         bars = axes.bar(positions, heights, width=width * 0.92, color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
                         edgecolor="black", hatch=HATCHES[index % len(HATCHES)], alpha=0.85,
-                        label=model if len(models) > 1 or model != "results" else None)
+                        label=model if named else None)
         axes.errorbar(positions, heights, yerr=np.array([below, above]), fmt="none", ecolor="black", capsize=4,
                       linewidth=1.2)
         for bar, height, top, n in zip(bars, heights, above, counts):  # above the interval: readable on hatches
@@ -229,6 +235,6 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
     axes.set_yticks(range(0, 101, 20))
     axes.grid(True, axis="y", linestyle=":", linewidth=0.6, color="#888888")
     axes.set_title(f"{title}\n(error bars: 95% Wilson intervals)", fontsize=11)
-    if len(models) > 1 or models != ["results"]:
+    if named:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model")
     return figure

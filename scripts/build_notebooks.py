@@ -14,6 +14,8 @@ outputs are exactly what CI and every reader see.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 import textwrap
@@ -1484,6 +1486,8 @@ def build(names: list[str] | None = None) -> list[Path]:
             continue
         cells = builder()
         cells[-1].source += f"\n\nWorked answers to the exercises: [solutions/{name}.md](solutions/{name}.md)."
+        for number, cell in enumerate(cells):
+            cell.id = f"cell-{number:02d}"   # stable ids keep rebuilds free of noise in git diffs
         nb = new_notebook(cells=cells)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
@@ -1491,6 +1495,18 @@ def build(names: list[str] | None = None) -> list[Path]:
         nbformat.write(nb, path)
         written.append(path)
     return written
+
+
+def stable_widget_ids(nb, name: str):
+    """Replace the random widget model ids in saved widget state and outputs with ids derived from the
+    notebook name and creation order, so re-executing an unchanged notebook gives an identical file."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    if not state:
+        return nb
+    text = json.dumps(nb)
+    for number, old_id in enumerate(list(state)):
+        text = text.replace(old_id, hashlib.md5(f"{name}-{number}".encode()).hexdigest())
+    return nbformat.from_dict(json.loads(text))
 
 
 def execute(paths: list[Path], allow_errors: bool = False) -> None:
@@ -1504,10 +1520,10 @@ def execute(paths: list[Path], allow_errors: bool = False) -> None:
             skipped = {i: cell for i, cell in enumerate(nb.cells) if cell.source.lstrip().startswith("# NBVAL_SKIP")}
             nb.cells = [cell for i, cell in enumerate(nb.cells) if i not in skipped]
             NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
-                           store_widget_state=True, allow_errors=allow_errors).execute()
+                           store_widget_state=True, record_timing=False, allow_errors=allow_errors).execute()
             for i in sorted(skipped):
                 nb.cells.insert(i, skipped[i])
-            nbformat.write(nb, path)
+            nbformat.write(stable_widget_ids(nb, path.stem), path)
             print("executed", path.name)
     finally:
         os.environ.update(env_backup)

@@ -154,8 +154,7 @@ def test_success_by_strategy_with_wilson_intervals(results):
         low, high = sorted(point[1] for point in segment)
         assert (low, high) == pytest.approx((100 * row.accept_lo, 100 * row.accept_hi))
     assert "95%" in axes.get_ylabel() and axes.get_xlabel() == "prompt strategy"
-    assert "(simulated)" in axes.get_legend().get_texts()[0].get_text() or \
-        "simulated" in axes.get_legend().get_texts()[0].get_text()
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["simulated:7"]  # says it is simulated
 
 
 def test_success_by_strategy_from_booleans_and_two_models():

@@ -7,6 +7,7 @@ The HTML is parsed (html.parser) rather than searched as text, so an attribute o
 from __future__ import annotations
 
 import io
+import threading
 import time
 from html.parser import HTMLParser
 
@@ -18,7 +19,7 @@ from labkit.fields import byte_owners, field_map
 from labkit.packets import echo_request, echo_request_v6, hexdump_lines
 from labkit.stack import echo_reply
 from labkit.widgets import ChecksumWalkthrough, Dashboard, DiffView, PacketView
-from labkit.widgets.style import OKABE_ITO, field_colours, tint
+from labkit.widgets.style import field_colours, tint
 
 
 class Cells(HTMLParser):
@@ -64,6 +65,23 @@ class Cells(HTMLParser):
         return {int(cell["data-offset"]) for cell in self.tds(role, **wanted) if "data-offset" in cell}
 
 
+# Okabe & Ito (2008), written out here rather than read from labkit.widgets.style, so a palette edit fails a test.
+OKABE_ITO_PUBLISHED = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_dashboard_threads():
+    """Every test leaves no Dashboard refresh thread behind (a notebook must not collect stray threads)."""
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = [t for t in threading.enumerate() if t.name == "labkit-dashboard"]
+        if not alive:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"leaked Dashboard threads: {alive}")
+
+
 @pytest.fixture(scope="module")
 def request_v4() -> bytes:
     return echo_request("10.0.0.1", "10.0.0.2", ident=0x1234, seq=1)
@@ -102,7 +120,9 @@ def test_packet_view_colours_every_byte_by_its_field(request_v4):
     legend = [attributes for tag, attributes, _ in Cells(view.to_html()).elements
               if tag == "li" and "data-field" in attributes]
     assert [item["data-field"] for item in legend] == labels
-    assert {tint(c) for c in OKABE_ITO} >= set(field_colours(labels).values())
+    drawn = set().union(*colour_of.values())
+    assert drawn <= {tint(c) for c in OKABE_ITO_PUBLISHED}, "only (tinted) Okabe-Ito colours: colour-blind safe"
+    assert drawn == set(field_colours(labels).values())
 
 
 def test_hovering_a_byte_names_its_field_decoded_with_its_offset(request_v4):
@@ -390,6 +410,13 @@ def test_dashboard_stop_ends_the_thread_even_while_the_responder_runs():
         dashboard = Dashboard(responder, interval=0.02)
         assert dashboard.running
         dashboard.stop()
+        assert not dashboard.running
+        count = dashboard.refreshes
+        time.sleep(0.1)
+        assert dashboard.refreshes == count
+        dashboard.start()  # a restart gets a thread of its own, and stops like the first
+        assert dashboard.running
+        dashboard.close()
         assert not dashboard.running
         count = dashboard.refreshes
         time.sleep(0.1)

@@ -7,10 +7,14 @@ Three forms because notebooks are read three ways: live in JupyterLab (the widge
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 
 from labkit.widgets.style import style_block
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 
 class LabkitView(ipywidgets.VBox):
@@ -18,7 +22,7 @@ class LabkitView(ipywidgets.VBox):
 
     css_class = "labkit-view"
 
-    def __init__(self, controls: list[ipywidgets.Widget] | None = None, **kwargs) -> None:
+    def __init__(self, controls: list[ipywidgets.Widget] | None = None, **kwargs: Any) -> None:
         self._html = ipywidgets.HTML()
         super().__init__(children=[*(controls or []), self._html], **kwargs)
 
@@ -48,7 +52,7 @@ class LabkitView(ipywidgets.VBox):
                         f"{self.to_html()}\n", encoding="utf-8")
         return path
 
-    def static(self):
+    def static(self) -> HTML:
         """An IPython HTML object: display(view.static()) keeps a picture in the saved notebook without a kernel."""
         from IPython.display import HTML
 
@@ -57,13 +61,13 @@ class LabkitView(ipywidgets.VBox):
     def __repr__(self) -> str:
         return self.text()
 
-    def _repr_pretty_(self, printer, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def _repr_mimebundle_(self, **kwargs) -> dict:
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # The live widget for JupyterLab, plus HTML and text for renderers without a kernel; ipywidgets alone
         # would give a truncated repr as text/plain.
         bundle = super()._repr_mimebundle_(**kwargs) or {}

@@ -6,10 +6,13 @@ message, an ICMPv6 message behind its pseudo-header) and shows the steps.
 
 from __future__ import annotations
 
+import socket
+
 import ipywidgets
 
-from labkit.checksum import ChecksumCheck, trace, verify
+from labkit.checksum import ChecksumCheck, icmpv6_pseudo_header, trace, verify
 from labkit.errors import LabkitError
+from labkit.fields import Field
 from labkit.widgets.base import LabkitView
 from labkit.widgets.grid import WIDTH, Cell, grid_html, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
@@ -221,13 +224,11 @@ def _ip_start(layout: PacketLayout) -> int:
     return first_ip.offset if first_ip is not None else 0
 
 
-def _ipv6_pseudo_header(by_name: dict, message_length: int) -> tuple[bytes, list[str]]:
-    """RFC 8200 section 8.1: source, destination, upper-layer length, three zero bytes, next header 58."""
-    import socket
-
+def _ipv6_pseudo_header(by_name: dict[str, Field], message_length: int) -> tuple[bytes, list[str]]:
+    """The bytes labkit.checksum sums before an ICMPv6 message, with a tooltip label for each of them."""
     source = socket.inet_pton(socket.AF_INET6, by_name["ipv6.src"].value)
     destination = socket.inet_pton(socket.AF_INET6, by_name["ipv6.dst"].value)
-    pseudo = source + destination + message_length.to_bytes(4, "big") + b"\x00\x00\x00\x3a"
+    pseudo = icmpv6_pseudo_header(source, destination, message_length)
     labels = (["pseudo-header: source address"] * 16 + ["pseudo-header: destination address"] * 16
               + ["pseudo-header: ICMPv6 length"] * 4 + ["pseudo-header: zero"] * 3
               + ["pseudo-header: next header 58 (ICMPv6)"])

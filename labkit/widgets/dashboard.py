@@ -10,22 +10,12 @@ import math
 import threading
 from typing import Sequence
 
+from labkit.plots import format_seconds  # one formatter for the figures and the dashboard
 from labkit.responder import Responder, ResponderStats
 from labkit.widgets.base import LabkitView
 from labkit.widgets.style import OKABE_ITO, esc
 
 HISTOGRAM_BINS = 12
-
-
-def format_seconds(seconds: float) -> str:
-    """Latency in the unit that reads best: 85 µs, 3.2 ms, 2.41 s."""
-    if seconds <= 0:
-        return "0 s"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
 
 
 def log_bins(latencies: Sequence[float], bins: int = HISTOGRAM_BINS) -> list[tuple[float, float, int]]:
@@ -119,23 +109,29 @@ class Dashboard(LabkitView):
         self._refresh()
 
     def start(self) -> None:
+        """Start the refresh thread (a no-op for a snapshot or while one runs)."""
         if self.responder is None or self.running:
             return
-        self._halt.clear()
-        self._thread = threading.Thread(target=self._loop, name="labkit-dashboard", daemon=True)
+        # A fresh event per thread: a thread that outlived stop()'s join timeout stays told to stop even if
+        # start() is called again, instead of being revived by clearing a shared event.
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(self._halt,), name="labkit-dashboard", daemon=True)
         self._thread.start()
 
-    def _loop(self) -> None:
-        while not self._halt.wait(self.interval):
+    def _loop(self, halt: threading.Event) -> None:
+        while not halt.wait(self.interval):
             self.refresh()
             if self.snapshot.stopped_reason is not None:
                 return  # the responder is done: the last picture stays
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop updating (the responder keeps running); safe to call twice."""
+        """Stop updating (the responder keeps running); safe to call twice, and from the refresh thread."""
         self._halt.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():  # keep the handle: `running` must not claim a live thread has ended
+                return
         self._thread = None
 
     def close(self) -> None:

@@ -7,13 +7,18 @@ The verdicts themselves come from labkit.judge.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from labkit.errors import LabkitError
 from labkit.fields import describe_value
-from labkit.judge import Judgement, judge
+from labkit.judge import FieldVerdict, Judgement, judge
 from labkit.widgets.base import LabkitView
 from labkit.widgets.grid import WIDTH, Cell, grid_html, grid_text, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
 from labkit.widgets.style import MISSING_BACKGROUND, esc
+
+if TYPE_CHECKING:
+    from labkit.models.base import Attempt
 
 OK, BAD = "✓", "✗"
 
@@ -26,7 +31,7 @@ def _shown(name: str, value: object, length: int) -> str:
     return str(value)
 
 
-def _difference(verdict) -> str:
+def _difference(verdict: FieldVerdict) -> str:
     """For a wrong bytes field (payload, options): where it first differs, which a 16-byte preview may not show."""
     expected, got = verdict.expected, verdict.got
     if not isinstance(expected, (bytes, bytearray)) or not isinstance(got, (bytes, bytearray)):
@@ -83,7 +88,7 @@ class DiffView(LabkitView):
         self._refresh()
 
     @classmethod
-    def from_attempt(cls, attempt, *, title: str = "") -> "DiffView":
+    def from_attempt(cls, attempt: Attempt, *, title: str = "") -> "DiffView":
         """Judge one labkit Attempt (request, reply, model, strategy) and show it."""
         label = f"{attempt.model} reply" + (" (simulated)" if attempt.simulated and "simulated" not in attempt.model
                                              else "")
@@ -107,7 +112,7 @@ class DiffView(LabkitView):
     @property
     def free_offsets(self) -> tuple[int, ...]:
         """Offsets that differ only where a stack may choose freely (IPv4 id, TTL, DF): not hallucinated."""
-        return tuple(getattr(self.judgement, "free", ()))
+        return tuple(self.judgement.free)
 
     @property
     def size(self) -> int:

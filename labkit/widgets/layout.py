@@ -10,7 +10,7 @@ from functools import cached_property
 
 from labkit.errors import LabkitError
 from labkit.fields import Field, byte_owners, field_map
-from labkit.packets import ip_version
+from labkit.packets import from_hex, ip_version
 from labkit.widgets.grid import Cell
 from labkit.widgets.style import MISSING_BACKGROUND, esc, field_colours
 
@@ -25,8 +25,6 @@ def guess_link(data: bytes) -> str:
 def as_bytes(data: bytes | bytearray | str, what: str = "packet") -> bytes:
     """Bytes as given, or hex text (whitespace allowed); a clear LabkitError for anything else."""
     if isinstance(data, str):
-        from labkit.packets import from_hex
-
         try:
             return from_hex(data)
         except ValueError as exc:

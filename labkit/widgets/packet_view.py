@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets
 
+from labkit.fields import Field
 from labkit.widgets.base import LabkitView
 from labkit.widgets.grid import WIDTH, grid_html, grid_text, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
@@ -39,7 +40,7 @@ class PacketView(LabkitView):
         return self.layout_map.data
 
     @property
-    def fields(self):
+    def fields(self) -> list[Field]:
         return self.layout_map.fields
 
     @property

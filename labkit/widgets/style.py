@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Iterable
 
 # Okabe & Ito (2008), "Color Universal Design"; black is left out because it is the text colour.
 OKABE_ITO = (
@@ -83,7 +84,7 @@ BASE_CSS = """
 _CSS_SAFE = re.compile(r"[\w.+/:, -]+")
 
 
-def hover_css(labels: list[str]) -> str:
+def hover_css(labels: Iterable[str]) -> str:
     """Rules that outline all bytes of a field while the mouse is on one of them or on its legend entry.
 
     Uses :has(), which JupyterLab's browsers support; where it is not supported the title tooltips still work.
@@ -92,13 +93,13 @@ def hover_css(labels: list[str]) -> str:
     for label in labels:
         if not _CSS_SAFE.fullmatch(label):
             continue  # a label we cannot quote safely just loses the hover outline, never breaks the sheet
-        quoted = label
         rules.append(
-            f'.labkit-view:has([data-field="{quoted}"]:hover) td[data-field="{quoted}"]'
+            f'.labkit-view:has([data-field="{label}"]:hover) td[data-field="{label}"]'
             " { outline: 2px solid #000; }"
         )
     return "\n".join(rules)
 
 
-def style_block(labels: list[str] = ()) -> str:
-    return f"<style>{BASE_CSS}{hover_css(list(labels))}</style>"
+def style_block(labels: Iterable[str] = ()) -> str:
+    """The <style> element each view embeds, so a saved HTML page looks the same on its own."""
+    return f"<style>{BASE_CSS}{hover_css(labels)}</style>"

@@ -83,6 +83,29 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
+def _relative_luminance(colour) -> float:
+    """WCAG 2 relative luminance of any matplotlib colour (0 black .. 1 white)."""
+    from matplotlib.colors import to_rgb
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(channel) for channel in to_rgb(colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast_ratio(first, second) -> float:
+    """WCAG 2 contrast ratio of two colours (1 .. 21); 4.5 is the floor for small text."""
+    lighter, darker = sorted((_relative_luminance(first), _relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _readable_text_colour(background) -> str:
+    """Black or white, whichever contrasts more with the cell: a fixed cut-off on the value left mid-scale
+    numbers of the heatmap below WCAG's 4.5:1, which is what printing in greyscale makes worse."""
+    return "black" if _contrast_ratio("black", background) >= _contrast_ratio("white", background) else "white"
+
+
 # --- per-field error heatmap -------------------------------------------------------------------------------
 
 
@@ -156,8 +179,8 @@ def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
         for column, _ in enumerate(groups):
             value = rates[row, column]
             text = "–" if np.isnan(value) else f"{value:.0%}"
-            axes.text(column, row, text, ha="center", va="center", fontsize=8,
-                      color="black" if (np.isnan(value) or value > 0.55) else "white")
+            cell = "white" if np.isnan(value) else image.cmap(image.norm(value))
+            axes.text(column, row, text, ha="center", va="center", fontsize=8, color=_readable_text_colour(cell))
     if not fields:
         axes.text((len(groups) - 1) / 2, 0, "no field was ever wrong", ha="center", va="center", color="white")
         axes.set_yticks([])

@@ -64,6 +64,18 @@ def reference_latencies(count: int = 20) -> list[float]:
     return latencies
 
 
+def wcag_contrast(first, second) -> float:
+    """WCAG 2 contrast ratio, written out here so the test does not grade plots.py with its own formula."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(colour) -> float:
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
 def png_bytes(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -118,6 +130,11 @@ def test_field_heatmap_from_bench_results(results):
             wrong = sum(name in names for names in group["wrong_fields"])
             assert image[row, column] == pytest.approx(wrong / len(group))
     assert len(axes.texts) == len(fields) * len(columns), "every cell carries its number (greyscale)"
+    mapped = axes.get_images()[0]
+    for text in axes.texts:  # each number stays readable on its cell: WCAG 4.5:1, in colour and in greyscale
+        column, row = (round(v) for v in text.get_position())
+        cell = mapped.cmap(mapped.norm(image[row, column]))
+        assert wcag_contrast(text.get_color(), cell) >= 4.5, (text.get_text(), text.get_color(), cell)
     assert axes.get_xlabel() == "strategy" and axes.get_ylabel() == "header field"
     assert "share" in figure.axes[1].get_ylabel()  # the colour bar says what the colour means
 
@@ -135,6 +152,26 @@ def test_field_heatmap_from_judgements_lists_every_field():
     wrong = Counter(name for j in judgements for name in j.wrong_fields)
     for row, name in enumerate(fields):
         assert image[row, 0] == pytest.approx(wrong[name] / len(judgements))
+
+
+def test_field_heatmap_numbers_stay_readable_mid_scale():
+    # Wrong in 1 of 2 attempts: a 50 % cell, mid-scale, where a fixed black/white cut-off fails WCAG.
+    from labkit.stack import echo_reply
+
+    request = echo_request(seq=3)
+    reply = echo_reply(request)
+    broken = bytearray(reply)
+    broken[23] ^= 0x01
+    half = [judge(request, bytes(broken)), judge(request, reply)]
+    axes = plots.field_error_heatmap({"half wrong": half}).axes[0]
+    mapped = axes.get_images()[0]
+    checked = 0
+    for text in axes.texts:
+        column, row = (round(v) for v in text.get_position())
+        value = mapped.get_array()[row, column]
+        assert wcag_contrast(text.get_color(), mapped.cmap(mapped.norm(value))) >= 4.5, text.get_text()
+        checked += value == 0.5
+    assert checked == 1  # the icmp.chksum cell
 
 
 # --- success by strategy ---------------------------------------------------------------------------------------

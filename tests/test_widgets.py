@@ -405,22 +405,22 @@ def test_dashboard_stop_ends_the_thread_even_while_the_responder_runs():
     from labkit.responder import Responder
     from labkit.wire.software import SoftwareWire
 
+    def assert_stays_still(dashboard: Dashboard) -> None:
+        assert not dashboard.running
+        count = dashboard.refreshes
+        time.sleep(0.1)  # five intervals: a live thread would have refreshed
+        assert dashboard.refreshes == count
+
     responder = Responder(SoftwareWire().responder, get_model("reference"))
     with responder:
         dashboard = Dashboard(responder, interval=0.02)
         assert dashboard.running
         dashboard.stop()
-        assert not dashboard.running
-        count = dashboard.refreshes
-        time.sleep(0.1)
-        assert dashboard.refreshes == count
+        assert_stays_still(dashboard)
         dashboard.start()  # a restart gets a thread of its own, and stops like the first
         assert dashboard.running
         dashboard.close()
-        assert not dashboard.running
-        count = dashboard.refreshes
-        time.sleep(0.1)
-        assert dashboard.refreshes == count
+        assert_stays_still(dashboard)
 
 
 def test_dashboard_histogram_keeps_zero_latencies():

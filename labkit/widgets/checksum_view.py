@@ -77,7 +77,7 @@ class ChecksumWalkthrough(LabkitView):
             start = layer[0].offset
             end = start + by_name["ip.ihl"].value * 4
         else:
-            start, end = layer[0].offset, max(f.offset + f.length for f in layer)
+            start, end = layer[0].offset, max(f.end for f in layer)
         covered = list(range(start, end))
         data = bytearray(layout.data[start:end])
         data[field.offset - start:field.offset - start + 2] = b"\x00\x00"

@@ -68,6 +68,7 @@ def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 14
 
 
 def histogram_text(latencies: Sequence[float], width: int = 30) -> list[str]:
+    """The same bins as rows of #, for repr(): terminals and nbval compare text, not SVG."""
     bins = log_bins(latencies)
     tallest = max((count for _, _, count in bins), default=0)
     return [f"  {format_seconds(low):>9} – {format_seconds(high):<9} {'#' * round(width * count / tallest):<{width}}"
@@ -135,6 +136,7 @@ class Dashboard(LabkitView):
         self._thread = None
 
     def close(self) -> None:
+        """Stop the thread first: otherwise it would keep redrawing a widget that is gone."""
         self.stop()
         super().close()
 

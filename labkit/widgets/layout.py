@@ -35,7 +35,7 @@ def as_bytes(data: bytes | bytearray | str, what: str = "packet") -> bytes:
 
 
 def _span(field: Field) -> str:
-    last = field.offset + field.length - 1
+    last = field.end - 1
     where = f"byte {field.offset}" if field.length == 1 else f"bytes {field.offset}–{last}"
     if field.bits is not None:
         first, count = field.bits
@@ -76,6 +76,7 @@ class PacketLayout:
 
     @cached_property
     def legend(self) -> tuple[LegendEntry, ...]:
+        """One entry per owner label in packet order; the order fixes colours and keys, so equal layouts match."""
         labels: list[str] = []
         for owner in self.owners:
             if owner is not None and owner not in labels:
@@ -86,7 +87,7 @@ class PacketLayout:
             offsets = [i for i, owner in enumerate(self.owners) if owner == label]
             members = tuple(f for f in self.fields if f.name == label or (
                 f.length > 0 and all(0 <= i < len(self.owners) and self.owners[i] == label
-                                     for i in range(f.offset, f.offset + f.length))))
+                                     for i in range(f.offset, f.end))))
             entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, colours[label], offsets[0],
                                        offsets[-1] - offsets[0] + 1, members))
         return tuple(entries)
@@ -110,7 +111,7 @@ class PacketLayout:
         return f"{'/'.join(self.layers)}{' ' + kind if kind else ''}, {len(self.data)} bytes"
 
     def fields_at(self, offset: int) -> list[Field]:
-        return [f for f in self.fields if f.offset <= offset < f.offset + f.length]
+        return [f for f in self.fields if f.offset <= offset < f.end]
 
     def title_at(self, offset: int) -> str:
         """The tooltip for one byte: each field holding it, decoded, with its span, then the byte itself."""
@@ -126,7 +127,7 @@ class PacketLayout:
             return tuple(i for i, owner in enumerate(self.owners) if owner == name)
         for field in self.fields:
             if field.name == name:
-                return tuple(range(field.offset, field.offset + field.length))
+                return tuple(range(field.offset, field.end))
         raise LabkitError(f"no field {name!r} in this packet; choose one of: "
                           + ", ".join(f.name for f in self.fields))
 
@@ -135,6 +136,7 @@ class PacketLayout:
         return self._entry_by_label[owner].colour if owner in self._entry_by_label else MISSING_BACKGROUND
 
     def is_field_start(self, offset: int) -> bool:
+        """Where the owner changes a boundary line is drawn, so fields are told apart by more than colour."""
         return 0 < offset < len(self.owners) and self.owners[offset] != self.owners[offset - 1]
 
     def cells(self, selected: tuple[int, ...] = ()) -> list[Cell]:

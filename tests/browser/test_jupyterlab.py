@@ -108,10 +108,15 @@ def jupyter_lab(tmp_path):
 def _wait_for_connected_kernel(url: str, timeout: float = 30.0) -> None:
     """The execution indicator can say idle before the page's websocket reaches the kernel; the server knows."""
     deadline = time.monotonic() + timeout
+    kernels: object = "no answer from /api/kernels"
     while time.monotonic() < deadline:
-        kernels = json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=2).read())
-        if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
-            return
+        try:  # a server busy starting the kernel (2 cores, other notebooks running) may answer slowly: ask again
+            kernels = json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=5).read())
+        except OSError as exc:
+            kernels = f"/api/kernels: {exc}"
+        else:
+            if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
+                return
         time.sleep(0.2)
     pytest.fail(f"no kernel connected and idle after {timeout:.0f} s: {kernels}")
 

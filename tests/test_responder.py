@@ -79,12 +79,15 @@ def replies(wire: SoftwareWire) -> list[bytes]:
 
 @pytest.fixture
 def thread_baseline():
-    before = threading.active_count()
-    yield before
+    """Fail a test that leaves behind a thread it started. Threads that other tests left running (such as
+    tqdm's monitor) may end meanwhile, so compare the threads themselves, not their count."""
+    before = set(threading.enumerate())
+    yield len(before)
     deadline = time.monotonic() + 2
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while (set(threading.enumerate()) - before) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
+    leftover = set(threading.enumerate()) - before
+    assert not leftover, sorted(t.name for t in leftover)
 
 
 # --- answering over the software wire -------------------------------------------------------------------

@@ -117,7 +117,7 @@ def nb00():
 
         | name | what answers | needs |
         |---|---|---|
-        | `simulated` (`simulated:SEED`) | an offline stand-in that makes Claude-like mistakes at Claude-like speed, in *virtual* time | nothing |
+        | `simulated` (`simulated:SEED`) | an offline stand-in that makes the mistakes LLMs make on this task, at rates labkit assumes (not measured), with the seed experiment's 2–5 s latency in *virtual* time | nothing |
         | `claude` (`claude:MODEL-ID`) | Anthropic's Claude through the API | an API key |
         | `record:FILE:claude` | Claude, and every exchange is written to FILE | an API key |
         | `replay:FILE` | a recording made earlier, answered from FILE | the file |
@@ -587,18 +587,12 @@ MODEL_CHOICE_MD = """
     """
 
 MODEL_CHOICE_CODE = """
-    from getpass import getpass
-    from labkit.models import get_model
+    from labkit.models import choose_model
 
     ASK_FOR_KEY = False   # True: type an Anthropic API key and use Claude (kept in memory only, never printed)
     RECORDING = None      # e.g. "class.jsonl": replay a recorded session instead
 
-    if ASK_FOR_KEY:
-        model = get_model("claude", api_key=getpass("Anthropic API key (input hidden): "))
-    elif RECORDING:
-        model = get_model(f"replay:{RECORDING}")
-    else:
-        model = get_model()   # $LABKIT_MODEL if set, else the offline simulated model
+    model = choose_model(ask_for_key=ASK_FOR_KEY, recording=RECORDING)
     print(model.describe())
     """
 
@@ -653,8 +647,8 @@ def nb04():
         """),
         md("""
         With the offline default this is the **simulated** model: labkit's stand-in that writes answers in the
-        way Claude does (and makes the kinds of mistakes Claude makes), with a *virtual* latency so that no one
-        waits. It is not Claude's output, and it says so in `attempt.model` and `attempt.simulated`. With a key,
+        format a model would and makes the kinds of mistakes LLMs make on this task, at rates labkit assumes
+        rather than measured, with a *virtual* latency so that no one waits. It is not Claude's output, and it says so in `attempt.model` and `attempt.simulated`. With a key,
         the same cell shows what Claude actually wrote.
 
         ## 3. From text to bytes

@@ -116,3 +116,30 @@ def test_bad_names_list_the_grammar(tmp_path) -> None:
         get_model("reference", latency=3)
     assert get_model("reference", seed=3).name == "reference"     # runners pass --seed to every model
     assert get_model(f"record:{tmp_path / 'run.jsonl'}:simulated", seed=4).inner.name == "simulated:4"
+
+
+def test_choose_model_falls_back_to_the_offline_default(monkeypatch) -> None:
+    from labkit.models import choose_model
+
+    monkeypatch.delenv("LABKIT_MODEL", raising=False)
+    model = choose_model()
+    assert model.simulated and "simulated" in model.name
+
+
+def test_choose_model_replays_a_named_recording(tmp_path) -> None:
+    from labkit.errors import LabkitError
+    from labkit.models import choose_model
+
+    with pytest.raises(LabkitError, match="missing.jsonl"):
+        choose_model(recording=str(tmp_path / "missing.jsonl"))
+
+
+def test_choose_model_asks_for_the_key_and_never_prints_it(monkeypatch, capsys) -> None:
+    from labkit.models import choose_model
+
+    secret = "sk-ant-typed-in-class-0000"
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": secret)
+    model = choose_model(ask_for_key=True)
+    assert model.name.startswith("claude")
+    print(model.describe(), repr(model))
+    assert secret not in capsys.readouterr().out

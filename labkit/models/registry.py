@@ -207,3 +207,19 @@ def describe_default() -> str:
     origin = (f"chosen by ${ENV_VAR}" if from_env else
               f"the offline default; set ${ENV_VAR} (or --model) to choose, e.g. {ENV_VAR}=claude")
     return f"Model: {describe_model(None)} ({origin})"
+
+
+def choose_model(*, ask_for_key: bool = False, recording: str | None = None) -> Model:
+    """The notebooks' model choice, in one place: Claude with a key typed now (hidden input, kept only in
+    this process's memory), else a recording to replay, else $LABKIT_MODEL, else the offline simulated model.
+
+    The key is handed straight to the client and never printed or put in the environment, so it cannot end
+    up in a notebook's saved output.
+    """
+    if ask_for_key:
+        from getpass import getpass
+
+        return get_model("claude", api_key=getpass("Anthropic API key (input hidden): "))
+    if recording:
+        return get_model(f"replay:{recording}")
+    return get_model()

@@ -101,6 +101,14 @@ def _compare_bytes(expected: bytes | None, got: bytes | None,
     return tuple(byte_ok), hallucinated, tuple(sorted(free))
 
 
+def _verdict(name: str, offset: int, length: int, expected: object, got: object, ok: bool) -> FieldVerdict:
+    """FieldVerdict(...) without the frozen dataclass's per-attribute object.__setattr__ (as fields._new_field
+    does for Field): the judge makes one per field of every reply, on the per-packet path."""
+    made = object.__new__(FieldVerdict)
+    made.__dict__.update(name=name, offset=offset, length=length, expected=expected, got=got, ok=ok)
+    return made
+
+
 def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -> tuple[FieldVerdict, ...]:
     if not expected:
         return ()
@@ -109,7 +117,7 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
     except ValueError:
         return ()
     if got == expected:   # the common case: every field right, nothing to decode again
-        return tuple(FieldVerdict(f.name, f.offset, f.length, f.value, f.value, True) for f in fields)
+        return tuple(_verdict(f.name, f.offset, f.length, f.value, f.value, True) for f in fields)
     verdicts = []
     for field in fields:
         start, end = field.offset, field.offset + field.length
@@ -120,7 +128,7 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
         ok = got_value == field.value
         if not ok and got_value is not None and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags"):
             ok = all(offset in free or expected[offset] == got[offset] for offset in range(field.offset, field.end))
-        verdicts.append(FieldVerdict(field.name, field.offset, field.length, field.value, got_value, ok))
+        verdicts.append(_verdict(field.name, field.offset, field.length, field.value, got_value, ok))
     return tuple(verdicts)
 
 

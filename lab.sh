@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install.sh
-exec .venv/bin/jupyter lab --notebook-dir=notebooks "$@"
+root_flag=()
+[[ $EUID -eq 0 ]] && root_flag=(--allow-root)   # Jupyter refuses root without it (containers, class VMs)
+exec .venv/bin/jupyter lab --notebook-dir=notebooks "${root_flag[@]}" "$@"

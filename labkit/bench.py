@@ -60,6 +60,7 @@ from typing import Iterable, Iterator
 
 from labkit.errors import LabkitError
 from labkit.pcap import bounded_pool
+from labkit.ratelimit import checked_budget
 
 # What fits in one 1500-byte Ethernet MTU without fragmenting: 1500 - 20 (IPv4) - 8 (ICMP); IPv6 has 40.
 MAX_PAYLOAD_V4 = 1472
@@ -316,6 +317,7 @@ def run_bench(
 
     if n < 0:
         raise LabkitError("--n must be 0 or more")
+    checked_budget(budget_usd)
     strategies = list(dict.fromkeys(strategies))  # a name given twice runs once
     for name in strategies:
         try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 from labkit.errors import LabkitError
+from labkit.ratelimit import checked_budget
 
 # --- link types --------------------------------------------------------------------------------------------
 
@@ -529,6 +530,7 @@ def answer_capture(
     ``budget_usd``: no model call starts once the estimated cost reaches it (the rest stay unanswered).
     Nothing is written unless the whole run succeeds.
     """
+    checked_budget(budget_usd)
     capture = read_capture(in_path)
     check_output_path(out_path, in_path)  # before any model call: a run must not be paid for and then lost
     link = link_layer_for(capture.linktype)  # bad input fails before a model (which may need a key) is set up

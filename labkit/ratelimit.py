@@ -11,6 +11,19 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from labkit.errors import LabkitError
+
+
+def checked_budget(limit_usd: float | None) -> float | None:
+    """A spending cap as given by the user: None (no cap) or 0 or more dollars.
+
+    One check for every command and for Budget itself, so NaN (which slips past `< 0`) and negatives are
+    refused everywhere with the same words, before any model is called.
+    """
+    if limit_usd is not None and not limit_usd >= 0:   # "not >=" also refuses NaN
+        raise LabkitError(f"--budget-usd must be 0 or more dollars, got {limit_usd}")
+    return limit_usd
+
 
 class TokenBucket:
     """`rate` tokens per second, at most `burst` saved up; take() is thread-safe and never waits."""
@@ -52,9 +65,7 @@ class Budget:
     """
 
     def __init__(self, limit_usd: float):
-        if limit_usd < 0:
-            raise ValueError(f"a budget cannot be negative, got {limit_usd}")
-        self.limit_usd = float(limit_usd)
+        self.limit_usd = float(checked_budget(limit_usd))
         self._spent = 0.0
         self._reserved = 0.0
         self._lock = threading.Lock()

@@ -38,7 +38,7 @@ from labkit.judge import guard, judge
 from labkit.models.base import Model
 from labkit.pricing import price_for
 from labkit.prompts import Prompt, Strategy, get_strategy
-from labkit.ratelimit import Budget, Reservation, TokenBucket
+from labkit.ratelimit import Budget, Reservation, TokenBucket, checked_budget
 from labkit.stack import HostConfig, ReferenceStack, echo_reply
 from labkit.wire.base import Wire, WireGone
 from labkit.wire.software import CURRENT_STDOUT, PingStats, Pinger, SoftwareWire
@@ -160,8 +160,7 @@ class Responder:
             raise LabkitError(f"--count must be at least 1, got {count}")
         if duration_s is not None and not duration_s > 0:   # "not >" also catches NaN
             raise LabkitError(f"--duration must be positive, got {duration_s}")
-        if budget_usd is not None and not budget_usd >= 0:
-            raise LabkitError(f"--budget-usd cannot be negative, got {budget_usd}")
+        checked_budget(budget_usd)
         if rate is not None and not rate > 0:
             raise LabkitError(f"--rate must be a positive number of model calls per second, got {rate}")
         if not timeout_s > 0:   # 0 or less would drop every reply, however fast

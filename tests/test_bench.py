@@ -190,3 +190,12 @@ def test_out_in_a_missing_directory_fails_before_the_first_attempt(tmp_path):
 def test_empty_out_is_a_clear_error():
     with pytest.raises(LabkitError, match="--out is empty"):
         run_bench(["reference"], ["zero-shot"], 1, out="")
+
+
+def test_run_bench_refuses_a_nan_budget_before_any_attempt() -> None:
+    """Notebooks call run_bench directly, so the budget check lives there, not only in the CLI."""
+    from labkit.bench import run_bench
+    from labkit.errors import LabkitError
+
+    with pytest.raises(LabkitError, match="--budget-usd must be 0 or more"):
+        run_bench(["simulated"], ["zero-shot"], n=1, budget_usd=float("nan"))

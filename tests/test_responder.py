@@ -536,3 +536,12 @@ def test_tun_default_address_is_the_kernels_peer_and_a_clash_is_refused() -> Non
     args = Namespace(interface=None, tun="lkqa0", tun_kernel_address="10.77.0.2/30")
     with pytest.raises(LabkitError, match="kernel would answer first"):   # before any device is created
         _open_wire(args, ["10.77.0.2"])
+
+
+@pytest.mark.parametrize("limit", [-0.01, float("nan")])
+def test_budget_itself_refuses_negative_and_nan_caps(limit) -> None:
+    """NaN slips past a `< 0` test and would make every reservation fail silently; the one shared check refuses it."""
+    from labkit.errors import LabkitError
+
+    with pytest.raises(LabkitError, match="--budget-usd must be 0 or more"):
+        Budget(limit)

@@ -44,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise LabkitError("--workers must be 1 or more")
-    if args.budget_usd is not None and not args.budget_usd >= 0:   # "not >=" also refuses NaN
-        raise LabkitError("--budget-usd must be 0 or more")
     try:
         get_strategy(args.strategy)
     except (KeyError, ValueError) as exc:

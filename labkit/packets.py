@@ -9,9 +9,17 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-# What Linux ping sends by default: 56 data bytes, the first 8 a timestamp (zero here, so requests are
-# reproducible), then the incrementing pattern 0x10, 0x11, ... that iputils fills the rest with.
-DEFAULT_PAYLOAD = bytes(8) + bytes(range(0x10, 0x40))
+from labkit.headers import ip_version
+
+__all__ = ["DEFAULT_PAYLOAD", "from_hex", "hexdump", "hexdump_lines", "ip_version", "to_hex",
+           "echo_request", "echo_request_v6"]
+
+# What iputils ping sends by default on 64-bit Linux: 56 data bytes. The first 16 are a `struct timeval`
+# (tv_sec, tv_usec as two 8-byte longs) that ping reads back from the reply to compute `time=`; they are
+# zero here so that requests are reproducible. iputils fills the data with bytes equal to their offset
+# (ping_common.c: `outpack[i + 8] = i`) before writing the timestamp, so byte 16 is 0x10, byte 17 is 0x11...
+PING_TIMEVAL_BYTES = 16
+DEFAULT_PAYLOAD = bytes(PING_TIMEVAL_BYTES) + bytes(range(PING_TIMEVAL_BYTES, 56))
 
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 _PRINTABLE = frozenset(range(0x20, 0x7F))
@@ -64,14 +72,6 @@ def hexdump(data: bytes) -> str:
     0000  45 00 00 54 00 01 00 00  40 01 66 a4 0a 00 00 01   E..T....@.f.....
     """
     return "\n".join(hexdump_lines(data))
-
-
-def ip_version(packet: bytes) -> int | None:
-    """4 or 6 from the first nibble, None for empty data or any other version."""
-    if not packet:
-        return None
-    version = packet[0] >> 4
-    return version if version in (4, 6) else None
 
 
 def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x1234, seq: int = 1,

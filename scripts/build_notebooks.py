@@ -8,6 +8,11 @@ students open; they carry outputs, so after editing a source rebuild and execute
     python scripts/build_notebooks.py --execute                       # all of them
     python scripts/build_notebooks.py --check                         # do the .ipynb files match their sources?
 
+Each source builds two notebooks. Cells tagged `solution` (a worked answer, or the answer to a "why" question)
+are left out of the student notebook, notebooks/NN-*.ipynb, and kept in notebooks/solutions/NN-*.ipynb, which
+nbval runs too. A cell that calls an exercise's checker is tagged `exercise-check`; in the solutions
+notebook its output must start with ✓, or tests/test_notebook_sources.py fails.
+
 Execution uses the offline default (LABKIT_MODEL and ANTHROPIC_API_KEY removed), so the committed outputs are
 exactly what CI and every reader see. tests/test_notebook_sources.py runs the --check comparison.
 """
@@ -43,21 +48,37 @@ def names() -> list[str]:
     return sorted(path.stem for path in SOURCES.glob("[0-9][0-9]-*.md"))
 
 
-def generated_note(name: str) -> str:
+SOLUTION_TAG = "solution"
+
+
+def built_path(name: str, solutions: bool = False) -> Path:
+    return (NOTEBOOKS / "solutions" if solutions else NOTEBOOKS) / f"{name}.ipynb"
+
+
+def generated_note(name: str, solutions: bool = False) -> str:
     """The line every built notebook ends with, so nobody edits the .ipynb by hand and loses the change."""
-    return (f"<small>Generated from [`src/{name}.md`](src/{name}.md): edit that file, then run "
+    src = f"../src/{name}.md" if solutions else f"src/{name}.md"
+    other = (f"The student version, without worked answers: [../{name}.ipynb](../{name}.ipynb)." if solutions
+             else f"Worked answers, once you have tried: [solutions/{name}.ipynb](solutions/{name}.ipynb).")
+    return (f"{other}\n\n<small>Generated from [`src/{name}.md`]({src}): edit that file, then run "
             f"`python scripts/build_notebooks.py {name} --execute`.</small>")
 
 
-def from_source(name: str) -> nbformat.NotebookNode:
-    """The notebook a source describes, without outputs: stable cell ids, the venv's kernelspec, a generated note."""
+def from_source(name: str, solutions: bool = False) -> nbformat.NotebookNode:
+    """The notebook a source describes, without outputs: stable cell ids, the venv's kernelspec, a generated note.
+
+    solutions=False leaves out the cells tagged `solution`; their ids still count, so a cell keeps its id in
+    both versions.
+    """
     nb = jupytext.read(source_path(name), fmt=SOURCE_FORMAT)
-    nb.cells.append(nbformat.v4.new_markdown_cell(generated_note(name)))
+    nb.cells.append(nbformat.v4.new_markdown_cell(generated_note(name, solutions)))
     for number, cell in enumerate(nb.cells):
         cell.id = f"cell-{number:02d}"   # stable ids keep rebuilds free of noise in git diffs
         cell.metadata.pop("lines_to_next_cell", None)
+    if not solutions:
+        nb.cells = [cell for cell in nb.cells if SOLUTION_TAG not in cell.metadata.get("tags", ())]
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
-                   "labkit": {"generated_from": f"src/{name}.md"}}
+                   "labkit": {"generated_from": f"src/{name}.md", "solutions": solutions}}
     return nb
 
 
@@ -67,15 +88,20 @@ def cell_key(cell) -> tuple[str, str, tuple[str, ...]]:
 
 
 def mismatches(name: str) -> list[str]:
-    """How the committed notebook differs from its source; empty when they match."""
-    built = NOTEBOOKS / f"{name}.ipynb"
+    """How the committed notebooks (student and solutions) differ from their source; empty when they match."""
+    return [problem for solutions in (False, True) for problem in _mismatches(name, solutions)]
+
+
+def _mismatches(name: str, solutions: bool) -> list[str]:
+    built = built_path(name, solutions)
+    shown = built.relative_to(NOTEBOOKS)
     if not built.exists():
-        return [f"{built.name} is missing: run `python scripts/build_notebooks.py {name} --execute`"]
-    want = [cell_key(cell) for cell in from_source(name).cells]
+        return [f"{shown} is missing: run `python scripts/build_notebooks.py {name} --execute`"]
+    want = [cell_key(cell) for cell in from_source(name, solutions).cells]
     have = [cell_key(cell) for cell in nbformat.read(built, as_version=4).cells]
-    problems = [f"{name}: cell {i} differs from src/{name}.md" for i, (a, b) in enumerate(zip(want, have)) if a != b]
+    problems = [f"{shown}: cell {i} differs from src/{name}.md" for i, (a, b) in enumerate(zip(want, have)) if a != b]
     if len(want) != len(have):
-        problems.append(f"{name}: {len(have)} cells in the notebook, {len(want)} in its source")
+        problems.append(f"{shown}: {len(have)} cells in the notebook, {len(want)} in its source")
     return problems
 
 
@@ -91,8 +117,8 @@ def stable_widget_ids(nb, name: str):
     return nbformat.from_dict(json.loads(text))
 
 
-def execute(nb, name: str, allow_errors: bool = False):
-    """Run a notebook in the offline default environment, the one nbval and every reader see."""
+def execute(nb, name: str, where: Path, allow_errors: bool = False):
+    """Run a notebook in the offline default environment and in its own folder, as nbval and every reader do."""
     from nbclient import NotebookClient
 
     saved = {key: os.environ.pop(key) for key in OFFLINE_UNSET if key in os.environ}
@@ -100,7 +126,7 @@ def execute(nb, name: str, allow_errors: bool = False):
     skipped = {i: cell for i, cell in enumerate(nb.cells) if cell.source.lstrip().startswith("# NBVAL_SKIP")}
     nb.cells = [cell for i, cell in enumerate(nb.cells) if i not in skipped]
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(where)}},
                        store_widget_state=True, record_timing=False, allow_errors=allow_errors).execute()
     finally:
         os.environ.update(saved)
@@ -110,13 +136,17 @@ def execute(nb, name: str, allow_errors: bool = False):
     return stable_widget_ids(nb, name)
 
 
-def build(name: str, *, run: bool, allow_errors: bool = False) -> Path:
-    nb = from_source(name)
-    if run:
-        nb = execute(nb, name, allow_errors)
-    path = NOTEBOOKS / f"{name}.ipynb"
-    nbformat.write(nb, path)
-    return path
+def build(name: str, *, run: bool, allow_errors: bool = False) -> list[Path]:
+    """Write the student notebook and its solutions notebook (executed when run is set)."""
+    written = []
+    for solutions in (False, True):
+        nb = from_source(name, solutions)
+        path = built_path(name, solutions)
+        if run:
+            nb = execute(nb, name, path.parent, allow_errors)
+        nbformat.write(nb, path)
+        written.append(path)
+    return written
 
 
 def main() -> int:
@@ -132,10 +162,11 @@ def main() -> int:
     chosen = args.names or names()
     if args.check:
         problems = [problem for name in chosen for problem in mismatches(name)]
-        print("\n".join(problems) or f"{len(chosen)} notebooks match their sources")
+        print("\n".join(problems) or f"{len(chosen)} notebooks and their solutions match their sources")
         return 1 if problems else 0
     for name in chosen:
-        print("built", build(name, run=args.execute, allow_errors=args.allow_errors).name, flush=True)
+        for path in build(name, run=args.execute, allow_errors=args.allow_errors):
+            print("built", path.relative_to(NOTEBOOKS), flush=True)
     return 0
 
 

@@ -119,3 +119,15 @@ def test_swap():
     swapped6 = v6[:8] + v6[24:40] + v6[8:24] + v6[40:]
     assert check_swap(v6, swapped6).correct and not check_swap(v6, REPLY).correct
     assert not check_swap(REQUEST, "zz").correct
+
+
+def test_prediction_checks_numbers_within_tolerance_and_text_loosely() -> None:
+    from labkit.exercises import check_prediction
+
+    assert not check_prediction(None, 3)
+    assert check_prediction("3", 3)
+    assert check_prediction(2.5, 3, tolerance=0.5)
+    wrong = check_prediction(5, 3, why="TTL is the host's choice")
+    assert not wrong and "off by +2" in str(wrong) and "host's choice" in str(wrong)
+    assert check_prediction("Echo  Reply", "echo reply")
+    assert not check_prediction("echo request", "echo reply")

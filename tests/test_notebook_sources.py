@@ -41,3 +41,26 @@ def test_a_changed_source_is_detected(tmp_path, monkeypatch) -> None:
     (sources / f"{name}.md").write_text(text.replace("#", "# changed:", 1))
     monkeypatch.setattr(build_notebooks, "SOURCES", sources)
     assert any("differs" in problem for problem in build_notebooks.mismatches(name))
+
+
+CHECK_TAG = "exercise-check"   # a cell that calls an exercise's checker; in a solutions notebook it must say ✓
+
+
+def _check_outputs(nb) -> list[tuple[int, str]]:
+    found = []
+    for number, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and CHECK_TAG in cell.metadata.get("tags", ()):
+            text = "".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")
+                           for output in cell.get("outputs", []))
+            found.append((number, text.strip()))
+    return found
+
+
+@pytest.mark.parametrize("name", build_notebooks.names())
+def test_every_solution_passes_its_own_checker(name: str) -> None:
+    """nbval re-runs the solutions notebooks and compares their outputs with these, so this holds for a fresh run."""
+    import nbformat
+
+    nb = nbformat.read(build_notebooks.built_path(name, solutions=True), as_version=4)
+    failing = [(number, text) for number, text in _check_outputs(nb) if not text.startswith("✓")]
+    assert failing == [], f"solutions/{name}.ipynb: checker cells that do not say ✓: {failing}"

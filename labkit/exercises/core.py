@@ -13,43 +13,13 @@ mistake without giving the answer away. Checks accept answers the way people wri
 
 from __future__ import annotations
 
-import html
 import re
-from dataclasses import dataclass
 
 from labkit.checksum import trace
+from labkit.exercises.feedback import Feedback, _right, _wrong
 from labkit.fields import Field, field_at, field_map
 from labkit.judge import judge
 from labkit.parse import extract_hex
-
-
-@dataclass(frozen=True)
-class Feedback:
-    correct: bool
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        if self.correct:
-            return f"✓ {self.message}"
-        return f"✗ {self.message}" + (f" Hint: {self.hint}" if self.hint else "")
-
-    __repr__ = __str__
-
-    def __bool__(self) -> bool:
-        return self.correct
-
-    def _repr_html_(self) -> str:
-        colour = "#1a7f37" if self.correct else "#cf222e"
-        return f'<span style="color:{colour};font-family:monospace">{html.escape(str(self))}</span>'
-
-
-def _right(message: str) -> Feedback:
-    return Feedback(True, message)
-
-
-def _wrong(message: str, hint: str = "") -> Feedback:
-    return Feedback(False, message, hint)
 
 
 def _as_bytes(answer: object, min_bytes: int = 1) -> tuple[bytes | None, str | None]:

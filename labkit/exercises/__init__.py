@@ -1,0 +1,12 @@
+"""Self-checks for the notebooks: every checker returns a Feedback (✓, or ✗ with a hint that names the mistake).
+
+One module per kind of exercise; import them from here.
+"""
+
+from labkit.exercises.core import (check_checksum, check_echo_reply, check_hex_field, check_swap,
+                                   check_which_field)
+from labkit.exercises.feedback import Feedback
+from labkit.exercises.predict import check_prediction
+
+__all__ = ["Feedback", "check_checksum", "check_echo_reply", "check_hex_field", "check_prediction", "check_swap",
+           "check_which_field"]

@@ -33,6 +33,7 @@ FLOORS = {
     "labkit.pcap": 5,
     "labkit.responder": 5,
     "labkit.bench": 5,
+    "labkit.evidence": 1,
     "labkit.cli": 6,
     "labkit.widgets": 6,
     "labkit.plots": 6,

@@ -1,0 +1,75 @@
+"""Where a conclusion comes from: a simulated prediction (and the assumptions it rests on) or a measurement.
+
+Why: a simulator's output is its assumptions played back. A notebook that reports "tool use cuts checksum
+errors" from simulated runs has found its own premise, so every conclusion drawn from model results carries a
+tag, printed in the output itself, that says which kind of evidence it is: measured (model, n, date of the
+recording) or simulated (which assumptions). Intervals that overlap are said to overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+DEFAULT_ASSUMPTIONS = ("the simulator's default error and latency parameters (docs/simulator.md)",)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a set of results can support: a measurement, or a prediction made from assumptions."""
+
+    measured: bool
+    models: tuple[str, ...]
+    n: int
+    date: str | None = None
+    assumptions: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        models = ", ".join(self.models) or "no model"
+        if self.measured:
+            when = f", recorded {self.date}" if self.date else ", date unknown"
+            return f"MEASURED: {models}, n={self.n}{when}"
+        rests_on = "; ".join(self.assumptions or DEFAULT_ASSUMPTIONS)
+        return f"SIMULATED prediction ({models}, n={self.n}): rests on {rests_on} -- not a finding about Claude"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        colour = "#0550ae" if self.measured else "#9a6700"
+        return f'<p style="border-left:4px solid {colour};padding-left:6px"><b>{html.escape(str(self))}</b></p>'
+
+
+def evidence_of(results: Any, *, assumptions: Sequence[str] | None = None, date: str | None = None) -> Evidence:
+    """The tag for a bench DataFrame (columns `model`, `simulated`, optionally `recorded`) or a list of Attempts.
+
+    Any simulated row makes the whole set a simulated prediction: a mix is only as strong as its weakest part.
+    """
+    rows = _rows(results)
+    models = tuple(dict.fromkeys(str(row.get("model", "?")) for row in rows))
+    simulated = any(bool(row.get("simulated", False)) for row in rows)
+    dates = sorted({str(row["recorded"]) for row in rows if row.get("recorded")})
+    when = date or (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else None)
+    return Evidence(measured=not simulated, models=models, n=len(rows), date=when,
+                    assumptions=tuple(assumptions or ()) if simulated else ())
+
+
+def _rows(results: Any) -> list[dict]:
+    if hasattr(results, "to_dict") and hasattr(results, "columns"):     # a pandas DataFrame
+        return results.to_dict("records")
+    return [item if isinstance(item, dict) else vars(item) for item in results]
+
+
+def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """True when two (low, high) intervals share any value."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def compare_rates(name_a: str, rate_a: float, ci_a: tuple[float, float],
+                  name_b: str, rate_b: float, ci_b: tuple[float, float]) -> str:
+    """One sentence comparing two rates that stays honest: overlapping 95 % intervals are called overlapping."""
+    shown_a = f"{name_a} {rate_a:.0%} [{ci_a[0]:.0%}, {ci_a[1]:.0%}]"
+    shown_b = f"{name_b} {rate_b:.0%} [{ci_b[0]:.0%}, {ci_b[1]:.0%}]"
+    if intervals_overlap(ci_a, ci_b):
+        return f"{shown_a} and {shown_b}: the 95 % intervals overlap, so these runs do not show a difference."
+    higher, lower = (shown_a, shown_b) if rate_a > rate_b else (shown_b, shown_a)
+    return f"{higher} is higher than {lower}: the 95 % intervals do not overlap."

@@ -8,5 +8,5 @@ export PATH="$PWD/.venv/bin:$PATH"
 unset LABKIT_MODEL ANTHROPIC_API_KEY ANTHROPIC_BASE_URL   # tests are offline and deterministic
 status=0
 python -m pytest tests "$@" || status=$?
-python -m pytest --nbval notebooks/ --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider "$@" || status=$?
+python -m pytest --nbval notebooks/ -p no:cacheprovider "$@" || status=$?
 exit $status

@@ -1,18 +1,26 @@
-"""Run the notebooks under nbval with the offline default, whatever the shell exported.
+"""Run the notebooks under nbval with the offline default and the sanitising rules, whatever the shell exported.
 
 The committed outputs were made with LABKIT_MODEL unset and no API key (the simulated model), so each
 notebook's kernel must start in that same environment or its outputs could not match. nbval starts a
-kernel when the first cell of a notebook is set up; this wrapper removes the two variables just for
+kernel when the first cell of a notebook is set up; this wrapper removes those variables just for
 that moment and puts them back afterwards, so tests outside notebooks/ are not affected.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-OFFLINE_UNSET = ("LABKIT_MODEL", "ANTHROPIC_API_KEY")
+OFFLINE_UNSET = ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
+
+
+def pytest_configure(config):
+    """`pytest --nbval notebooks/`, typed exactly so, applies the sanitising rules without an extra flag."""
+    if getattr(config.option, "nbval_sanitize_with", "absent") is None:
+        config.option.nbval_sanitize_with = str(SANITIZE)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

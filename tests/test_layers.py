@@ -26,6 +26,8 @@ FLOORS = {
     "labkit.stack": 2,
     "labkit.parse": 2,
     "labkit.wire": 2,
+    "labkit.tshark": 2,
+    "labkit.own_capture": 2,
     "labkit.prompts": 3,
     "labkit.judge": 3,
     "labkit.exercises": 3,

@@ -16,7 +16,7 @@ def check_prediction(prediction: object, actual: object, *, tolerance: float = 0
     `why` is shown after a wrong prediction: the idea the student's model of the system is missing.
     """
     if prediction is None or prediction == "" or prediction is Ellipsis:
-        return _wrong("No prediction yet: write it down before you run the cell below.")
+        return _wrong("No answer yet: write it in the cell above, then run this one.")
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         try:
             guessed = float(prediction)  # type: ignore[arg-type]

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from labkit.errors import LabkitError
+from labkit.models.evidence import wilson_interval  # noqa: F401 - re-exported: bench.wilson_interval
 from labkit.pcap import bounded_pool
 from labkit.ratelimit import checked_budget
 
@@ -402,17 +403,6 @@ def _check_seed(results: ResultsFile, seed: int, out) -> None:
 
 
 # --- summary -----------------------------------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval: honest at small n and at rates near 0 or 1, where the normal one is not."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def summarise(df):

@@ -16,7 +16,7 @@ import pytest
 from labkit.errors import LabkitError
 from labkit.judge import judge
 from labkit.models.fit import classify, compare, fit, fit_recording, fit_step_rate, load_attempts
-from labkit.models.mechanisms import (PARAMETERS, Mechanisms, checksum_additions, markdown_table, model_checksum,
+from labkit.models.mechanisms import (PARAMETERS, Mechanisms, checksum_additions, markdown_table, model_checksum, strategy_table,
                                       predict_accept)
 from labkit.models.registry import get_model
 from labkit.models.simulated import SimulatedConfig, SimulatedModel, estimate_tokens
@@ -143,6 +143,7 @@ def test_tool_use_latency_includes_the_extra_turn_and_nothing_is_clipped() -> No
 
 def test_defaults_are_documented_with_their_sources() -> None:
     assert markdown_table() in DOCS.read_text(encoding="utf-8")
+    assert strategy_table() in DOCS.read_text(encoding="utf-8")
     for parameter in PARAMETERS:
         assert parameter.source.startswith("assumed") or re.search(r"arXiv|github|LessWrong", parameter.source)
     assert Mechanisms() == Mechanisms(**{p.name: p.default for p in PARAMETERS})

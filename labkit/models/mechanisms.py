@@ -43,7 +43,7 @@ class Parameter:
     source: str
 
 
-BASE64BENCH = ("Base64Bench (R. Barton-Cooper, LessWrong 2025; github.com/richcooper95/base-64-bench): best models "
+BASE64BENCH = ("Base64Bench (R. Barton-Cooper, LessWrong; github.com/richcooper95/base-64-bench): best models "
                "reproduce encodings exactly 73.7-75.9 % of the time overall, and none exactly for ~3,200-character "
                "random strings")
 FAITH_AND_FATE = ("Faith and Fate (Dziri et al. 2023, arXiv 2305.18654): GPT-4 59 % on 3-digit x 3-digit "
@@ -255,3 +255,19 @@ def predict_accept(reply: bytes, writes_fields: bool, arithmetic_by_tool: bool, 
     if not arithmetic_by_tool:
         ok *= (1 - min(1.0, mech.add_slip * add_factor)) ** checksum_additions(reply)
     return ok
+
+
+def strategy_table() -> str:
+    """Every strategy's SimulationTraits as the Markdown table docs/simulator.md holds."""
+    from labkit.prompts import STRATEGIES
+
+    rows = []
+    for strategy in STRATEGIES.values():
+        traits = strategy.simulation
+        if traits is None:
+            rows.append(f"| `{strategy.name}` | - | - | - | - | - | not simulated |")
+            continue
+        rows.append(f"| `{strategy.name}` | {strategy.answer_format} | {traits.arithmetic} | {traits.add_factor:g} | "
+                    f"{traits.decision_factor:g} | {traits.prose_factor:g} | {traits.source} |")
+    return "\n".join(["| strategy | writes | checksums added by | add_factor | decision_factor | prose_factor "
+                      "| source |", "|---|---|---|---|---|---|---|", *rows])

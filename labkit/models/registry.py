@@ -257,7 +257,7 @@ KINDS: dict[str, ModelKind] = {kind.kind: kind for kind in (
     ModelKind("replay", "replay:<file>", "replay a recording, offline and deterministic",
               "replay:recordings/haiku.jsonl", _replay, _describe_replay),
     ModelKind("record", "record:<file>:<model>",
-              "run <model> and record every exchange to <file> (never keys, headers or URLs)",
+              "run <model> and record every exchange to <file> (never keys or headers)",
               "record:haiku.jsonl:claude", _record, _describe_record, takes_seed=True),
 )}
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from labkit.checksum import icmpv6_pseudo_header, internet_checksum, trace, with_checksums
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
+from labkit.headers import IPV4_FLAG_DF, IPV4_MIN_HEADER, ipv4_header_len
 from labkit.packets import echo_request, echo_request_v6, from_hex, ip_version, to_hex
 from labkit.parse import ParsedHex, extract_hex
 from labkit.stack import echo_reply
@@ -347,7 +348,7 @@ _FIELD_KEYS = {
 }
 _REQUIRED = {4: ("type", "src", "dst", "icmp_checksum", "ip_checksum"), 6: ("type", "src", "dst", "icmp_checksum")}
 _CHECKSUM_KEYS = {4: ("icmp_checksum", "ip_checksum"), 6: ("icmp_checksum",)}
-_DF = 0x40   # the Don't Fragment bit, in byte 6 of the IPv4 header
+DF_BIT = IPV4_FLAG_DF >> 8   # the Don't Fragment bit, as it sits in byte 6 of the IPv4 header
 
 
 def _field_spans(packet: bytes, version: int) -> dict[str, tuple[int, int]]:
@@ -408,7 +409,7 @@ def _flag(key: str, value: object) -> bool:
 
 
 def _ip_options(packet: bytes) -> bytes:
-    return packet[20:(packet[0] & 0x0F) * 4]
+    return packet[IPV4_MIN_HEADER:ipv4_header_len(packet)]
 
 
 def _with_ip_options(request: bytes, value: object) -> bytes:
@@ -441,7 +442,7 @@ def assemble_fields(answer: dict, request: bytes) -> bytes:
     packet = bytearray(request)
     for key, value in answer.items():
         if version == 4 and key == "df":
-            packet[6] = (packet[6] | _DF) if _flag(key, value) else (packet[6] & ~_DF & 0xFF)
+            packet[6] = (packet[6] | DF_BIT) if _flag(key, value) else (packet[6] & ~DF_BIT & 0xFF)
             continue
         if key not in spans:
             continue  # extra keys (e.g. "id": unchanged) carry no instruction labkit could follow
@@ -471,8 +472,8 @@ def reply_fields(reply: bytes, request: bytes, *, checksums: bool = True) -> dic
     if version == 4:
         if _ip_options(reply) != _ip_options(request):
             answer["ip_options"] = to_hex(_ip_options(reply))
-        if (reply[6] ^ request[6]) & _DF:   # a free field of the host's (Linux clears it): the JSON must say so
-            answer["df"] = bool(reply[6] & _DF)
+        if (reply[6] ^ request[6]) & DF_BIT:   # a free field of the host's (Linux clears it): the JSON must say so
+            answer["df"] = bool(reply[6] & DF_BIT)
     for key in ("code", "ttl", "ip_id", "hlim"):
         if key in spans and read(key) != read(key, request, request_spans):
             answer[key] = int.from_bytes(read(key), "big")

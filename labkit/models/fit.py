@@ -36,7 +36,7 @@ from labkit.models.recording import completion_of, read_jsonl
 from labkit.models.simulated import DEFAULT_STANDS_IN_FOR, SimulatedConfig, traits_of
 from labkit.packets import from_hex, to_hex
 from labkit.pricing import price_for
-from labkit.prompts import Prompt, get_strategy
+from labkit.prompts import DF_BIT, Prompt, get_strategy
 from labkit.stack import echo_reply
 
 CORRECT = "correct"
@@ -66,13 +66,13 @@ def _linux_free_adopted(expected: bytes, reply: bytes, request: bytes) -> bytes:
     if ip_version(expected) != 4 or len(reply) < 20 or len(expected) < 20:
         return expected
     header_len = ipv4_header_len(reply)
-    kept = reply[4:6] == request[4:6] and reply[8] == request[8] and (reply[6] & 0x40) == (request[6] & 0x40)
+    kept = reply[4:6] == request[4:6] and reply[8] == request[8] and (reply[6] & DF_BIT) == (request[6] & DF_BIT)
     consistent = len(reply) >= header_len and internet_checksum(reply[:header_len]) == 0
     if not (kept or consistent):
         return expected
     adjusted = bytearray(expected)
     adjusted[4:6], adjusted[8] = reply[4:6], reply[8]
-    adjusted[6] = (adjusted[6] & ~0x40 & 0xFF) | (reply[6] & 0x40)
+    adjusted[6] = (adjusted[6] & ~DF_BIT & 0xFF) | (reply[6] & DF_BIT)
     adjusted[10:12] = b"\x00\x00"
     expected_header = ipv4_header_len(adjusted)
     adjusted[10:12] = internet_checksum(bytes(adjusted[:expected_header])).to_bytes(2, "big")
@@ -231,9 +231,9 @@ def trials_of(attempts: list[Attempt]) -> Trials:
         fields, tool = get_strategy(attempt.strategy).answer_format == "fields", traits.arithmetic == "tool"
         copied = len(copied_digits(expected, fields, tool))
         if attempt.reply is None:
-            if _unparsed_class(attempt.raw_text, expected) == "truncated" and not _near_copy(attempt.raw_text, expected):
-                continue                                     # cut at max_tokens: not a mechanism rate
             near = _near_copy(attempt.raw_text, expected)
+            if _unparsed_class(attempt.raw_text, expected) == "truncated" and not near:
+                continue                                     # cut at max_tokens: not a mechanism rate
             trials.decide("prose", not near, traits.prose_factor)
             if near:
                 trials.copy.append((copied, False, 1.0))
@@ -252,7 +252,7 @@ def _reply_trials(trials: Trials, attempt: Attempt, expected: bytes, traits, fie
     intended = _intended(_linux_free_adopted(expected, reply, request), reply, request)[0]
     for decision in ("type_copied", "unswapped"):
         trials.decide(decision, decided[decision], traits.decision_factor)
-    ttl_at = 8 if ip_version(request) == 4 else 7
+    ttl_at = field_spans(request)["ip.ttl" if ip_version(request) == 4 else "ipv6.hlim"][0]
     if request[ttl_at] != LINUX_TTL:
         trials.decide("ttl_copied", decided["ttl_copied"], traits.decision_factor)
     want, got = to_hex(intended), to_hex(reply)

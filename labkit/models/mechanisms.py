@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
-from labkit.headers import ip_version, ipv4_header_len
+from labkit.headers import IPV6_HEADER, ip_version, ipv4_header_len
 from labkit.checksum import icmpv6_offset
 from labkit.prompts import checksum_inputs
 
@@ -145,9 +145,10 @@ def checksum_fields(packet: bytes) -> list[tuple[str, bytes]]:
         start = ipv4_header_len(packet)
         names = ("icmp.chksum", "ip.chksum")
     else:
-        start = icmpv6_offset(packet) or 40
+        start = icmpv6_offset(packet) or IPV6_HEADER
         names = ("icmpv6.cksum",)
-    return [(name, covered) for name, (_, covered, _) in zip(names, checksum_inputs(packet, version or 6, start))]
+    inputs = checksum_inputs(packet, version or 6, start)
+    return [(name, covered) for name, (_, covered, _) in zip(names, inputs, strict=True)]
 
 
 def additions(covered: bytes) -> int:

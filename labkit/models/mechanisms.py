@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import struct
 from dataclasses import dataclass
 
 from labkit.errors import LabkitError
@@ -177,24 +178,31 @@ def slip_positions(rng: random.Random, count: int, rate: float) -> list[int]:
         found.append(position)
 
 
+def _fold(total: int) -> int:
+    """A one's-complement sum folded to 16 bits (end-around carries added back)."""
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
 def model_checksum(rng: random.Random, covered: bytes, mech: Mechanisms, add_rate: float,
                    forced: bool = False) -> int:
     """The checksum a model writes after adding the words of `covered` one by one, each addition slipping with
     `add_rate` (`forced`: at least one slip). A lost carry drops a carry (the end-around one, or one between
-    hex digits); a mis-add is off by one digit value."""
+    hex digits); a mis-add is off by one digit value. Runs between slips are summed at once (one's-complement
+    addition is associative), so a long packet with no slip costs one sum, not one step per word."""
     data = covered + b"\x00" * (len(covered) % 2)
-    words = [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)] or [0]
+    words = struct.unpack(f"!{len(data) // 2}H", data) or (0,)
     slips = set(slip_positions(rng, len(words) - 1, add_rate))
     if forced:
         slips.add(rng.randrange(max(1, len(words) - 1)))
-    total = words[0]
-    for step, word in enumerate(words[1:]):
-        total += word
+    total, done = 0, 0                      # `done` words are in `total`; step k adds words[k + 1]
+    for step in sorted(slips):
+        total = _fold(total + sum(words[done:step + 1])) + (words[step + 1] if step + 1 < len(words) else 0)
         carried = total > 0xFFFF
-        total = (total & 0xFFFF) + (1 if carried else 0)
-        if step in slips:
-            total = _slip_sum(rng, total, carried, mech.lost_carry_share)
-    return ~total & 0xFFFF
+        total = _slip_sum(rng, (total & 0xFFFF) + carried, carried, mech.lost_carry_share)
+        done = step + 2
+    return ~_fold(total + sum(words[done:])) & 0xFFFF
 
 
 def _slip_sum(rng: random.Random, total: int, carried: bool, lost_carry_share: float) -> int:
@@ -205,12 +213,34 @@ def _slip_sum(rng: random.Random, total: int, carried: bool, lost_carry_share: f
     return (total + delta) & 0xFFFF
 
 
-def slip_digits(rng: random.Random, digits: list[str], copied: list[int], mech: Mechanisms,
+@dataclass(frozen=True)
+class DigitRanges:
+    """Which hex digits of a packet the model copies, as [start, end) runs: cheap to count and to index."""
+
+    runs: tuple[tuple[int, int], ...]
+
+    def __len__(self) -> int:
+        return sum(end - start for start, end in self.runs)
+
+    def __iter__(self):
+        for start, end in self.runs:
+            yield from range(start, end)
+
+    def at(self, k: int) -> int:
+        """The k-th copied digit's index in the hex."""
+        for start, end in self.runs:
+            if k < end - start:
+                return start + k
+            k -= end - start
+        raise IndexError(k)
+
+
+def slip_digits(rng: random.Random, digits: list[str], copied: DigitRanges, mech: Mechanisms,
                 shifts: bool = True) -> list[str]:
-    """`digits` (hex characters) with copy slips at the `copied` indexes. `shifts=False` (a JSON value, whose
+    """`digits` (hex characters) with copy slips among the `copied` digits. `shifts=False` (a JSON value, whose
     length the format fixes) turns dropped and repeated digits into substitutions."""
     out = list(digits)
-    for where in sorted((copied[i] for i in slip_positions(rng, len(copied), mech.copy_slip)), reverse=True):
+    for where in sorted((copied.at(k) for k in slip_positions(rng, len(copied), mech.copy_slip)), reverse=True):
         kind = rng.choices(SLIP_KINDS, weights=mech.slip_shares())[0]
         if not shifts and kind in ("dropped", "repeated"):
             kind = "substitution"
@@ -227,8 +257,8 @@ def slip_digits(rng: random.Random, digits: list[str], copied: list[int], mech: 
 
 # --- the analytic prediction ---------------------------------------------------------------------------------
 
-def copied_digits(packet: bytes, writes_fields: bool, arithmetic_by_tool: bool) -> list[int]:
-    """Indexes (in the packet's hex) of the digits the model copies rather than decides or computes.
+def copied_digits(packet: bytes, writes_fields: bool, arithmetic_by_tool: bool) -> DigitRanges:
+    """The digits (of the packet's hex) the model copies rather than decides or computes.
 
     A whole-packet answer copies everything but the checksums and the type; a fields answer copies the two
     addresses (and, with a tool, the checksums the tool returned)."""
@@ -238,11 +268,16 @@ def copied_digits(packet: bytes, writes_fields: bool, arithmetic_by_tool: bool) 
     check = {name for name, _ in checksum_fields(packet)}
     if writes_fields:
         names = {f"{prefix}.src", f"{prefix}.dst"} | (check if arithmetic_by_tool else set())
-        return [2 * o + h for name in sorted(names) if name in spans
-                for o in range(spans[name][0], sum(spans[name])) for h in (0, 1)]
-    skip = {o for name in check | {"icmp.type" if version == 4 else "icmpv6.type"} if name in spans
-            for o in range(spans[name][0], sum(spans[name]))}
-    return [2 * o + h for o in range(len(packet)) if o not in skip for h in (0, 1)]
+        return DigitRanges(tuple(sorted((2 * spans[n][0], 2 * sum(spans[n])) for n in names if n in spans)))
+    skipped = sorted(spans[n] for n in check | {"icmp.type" if version == 4 else "icmpv6.type"} if n in spans)
+    runs, at = [], 0
+    for offset, length in skipped:
+        if offset > at:
+            runs.append((2 * at, 2 * offset))
+        at = max(at, offset + length)
+    if at < len(packet):
+        runs.append((2 * at, 2 * len(packet)))
+    return DigitRanges(tuple(runs))
 
 
 def predict_accept(reply: bytes, writes_fields: bool, arithmetic_by_tool: bool, mech: Mechanisms,

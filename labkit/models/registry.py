@@ -122,6 +122,9 @@ def load_simulated_config(path: str) -> SimulatedConfig:
         data = None
     if isinstance(data, dict) and "mechanisms" in data:
         return SimulatedConfig.from_dict(data)
+    if isinstance(data, dict) and "rates" in data:
+        raise LabkitError(f"fit={path} is an old simulated config (fixed failure-mode rates); fit the recording "
+                          "it came from again: the simulator now models mechanisms")
     return fit_recording(file)
 
 

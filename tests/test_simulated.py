@@ -129,6 +129,13 @@ def test_a_strategy_without_simulation_traits_fails_loudly() -> None:
     with pytest.raises(LabkitError):
         SimulationTraits(arithmetic="abacus")
 
+    class ToolWithoutCalls(ZeroShot):
+        name = "tool-without-calls"
+        simulation = SimulationTraits(arithmetic="tool")
+
+    with pytest.raises(LabkitError, match="tool_inputs"):
+        SimulatedModel(seed=1).attempt(V4[0], ToolWithoutCalls())
+
 
 def test_tool_use_latency_includes_the_extra_turn_and_nothing_is_clipped() -> None:
     model = SimulatedModel(seed=8)

@@ -138,6 +138,9 @@ def traits_of(strategy: Strategy) -> SimulationTraits:
         raise LabkitError(f"the {strategy.name or type(strategy).__name__} strategy carries no SimulationTraits, "
                           "so the simulated model cannot imitate it; give it `simulation = SimulationTraits(...)` "
                           "(see docs/extending.md)")
+    if traits.arithmetic == "tool" and not callable(getattr(strategy, "tool_inputs", None)):
+        raise LabkitError(f"the {strategy.name} strategy says a tool adds its checksums but has no tool_inputs(reply, "
+                          "request) saying what a model would ask the tool; add it, or use arithmetic='model'")
     return traits
 
 

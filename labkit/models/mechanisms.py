@@ -49,8 +49,8 @@ BASE64BENCH = ("Base64Bench (R. Barton-Cooper, LessWrong; github.com/richcooper9
                "random strings")
 FAITH_AND_FATE = ("Faith and Fate (Dziri et al. 2023, arXiv 2305.18654): GPT-4 59 % on 3-digit x 3-digit "
                   "multiplication, accuracy falling as steps compose")
-TRANSCRIPTION = ("Verbatim Data Transcription Failures (arXiv 2601.03640): omissions and substitutions when "
-                 "copying constants")
+TRANSCRIPTION = ("Verbatim Data Transcription Failures (arXiv 2601.03640): small omissions or alterations when "
+                 "LLMs transcribe constants")
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("copy_slip", 0.0005, "per hex digit copied", "chance that one copied hex digit slips",

@@ -1,4 +1,4 @@
-"""Any server that speaks Anthropic's Messages API -- Ollama >= 0.14, llama.cpp's llama-server, vLLM, a
+"""Any server that speaks Anthropic's Messages API -- Ollama, llama.cpp's llama-server, vLLM, a
 LiteLLM proxy -- through the unchanged `anthropic` SDK, named by one string that carries server and model.
 
 Why a name and not environment variables: a class without an Anthropic key should reach a local open model

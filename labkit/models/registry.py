@@ -255,7 +255,7 @@ KINDS: dict[str, ModelKind] = {kind.kind: kind for kind in (
               f"Claude via the anthropic SDK; needs ANTHROPIC_API_KEY (default {DEFAULT_CLAUDE})",
               "claude:claude-haiku-4-5", _claude, _describe_claude),
     ModelKind("messages", "messages:<model-id>@<url>",
-              "any Messages API server (Ollama >= 0.14, llama-server, vLLM, LiteLLM); cost unknown",
+              "any Messages API server (Ollama, llama-server, vLLM, LiteLLM); cost unknown",
               "messages:qwen2.5:7b@http://localhost:11434", _messages, _describe_messages),
     ModelKind("replay", "replay:<file>", "replay a recording, offline and deterministic",
               "replay:recordings/haiku.jsonl", _replay, _describe_replay),

@@ -185,20 +185,16 @@ def _fold(total: int) -> int:
     return total
 
 
-def model_checksum(rng: random.Random, covered: bytes, mech: Mechanisms, add_rate: float,
-                   forced: bool = False) -> int:
+def model_checksum(rng: random.Random, covered: bytes, mech: Mechanisms, add_rate: float) -> int:
     """The checksum a model writes after adding the words of `covered` one by one, each addition slipping with
-    `add_rate` (`forced`: at least one slip). A lost carry drops a carry (the end-around one, or one between
+    `add_rate`. A lost carry drops a carry (the end-around one, or one between
     hex digits); a mis-add is off by one digit value. Runs between slips are summed at once (one's-complement
     addition is associative), so a long packet with no slip costs one sum, not one step per word."""
     data = covered + b"\x00" * (len(covered) % 2)
     words = struct.unpack(f"!{len(data) // 2}H", data) or (0,)
-    slips = set(slip_positions(rng, len(words) - 1, add_rate))
-    if forced:
-        slips.add(rng.randrange(max(1, len(words) - 1)))
     total, done = 0, 0                      # `done` words are in `total`; step k adds words[k + 1]
-    for step in sorted(slips):
-        total = _fold(total + sum(words[done:step + 1])) + (words[step + 1] if step + 1 < len(words) else 0)
+    for step in slip_positions(rng, len(words) - 1, add_rate):   # ascending
+        total = _fold(total + sum(words[done:step + 1])) + words[step + 1]
         carried = total > 0xFFFF
         total = _slip_sum(rng, (total & 0xFFFF) + carried, carried, mech.lost_carry_share)
         done = step + 2

@@ -58,13 +58,14 @@ from labkit.stack import echo_reply
 SEEN_LIMIT = 16384   # (request, strategy) pairs whose attempt counts are kept (LRU); see Determinism above
 DEFAULT_STANDS_IN_FOR = "claude-haiku-4-5"
 MODEL_ID = "simulated"
-FORCED = ("icmp_checksum", "ip_checksum")   # test hooks: the chance a checksum is wrong whatever the mechanisms
+FORCED = ("icmp_checksum", "ip_checksum")   # hooks: the chance an answer is right except for that checksum
 NUMBER_OPTIONS = tuple(DEFAULTS) + FORCED + ("errors", "latency")
 OPTION_NAMES = NUMBER_OPTIONS + ("real_time", "stands_in_for", "fit")
 OPTION_HELP = (
     "Simulated options (simulated:<seed>:key=value,...): any mechanism parameter of docs/simulator.md "
     f"({', '.join(DEFAULTS)}); errors=<factor> (scales every rate: 0 is a perfect model); "
-    "icmp_checksum / ip_checksum=<0..1> (force that checksum wrong this often); latency=<seconds> (fixed); "
+    "icmp_checksum / ip_checksum=<0..1> (this often the answer is right except for that checksum); "
+    "latency=<seconds> (fixed); "
     "stands_in_for=<model id> (whose prices cost estimates use); fit=<file> (a recording, or a saved config); "
     "real_time=1 (sleep the latency). Example: simulated:7:icmp_checksum=1.0,latency=1.0"
 )
@@ -231,20 +232,26 @@ def _decide(rng: random.Random, correct: bytes, request: bytes, mech: Mechanisms
 def _checksums(rng: random.Random, intended: bytes, config: SimulatedConfig, traits: SimulationTraits,
                events: list[str]) -> bytes:
     """`intended` with the checksums the model writes: its own sums (which may slip) or a tool's."""
+    if traits.arithmetic == "tool":
+        return intended                      # code added them; the model's copying slips come later
     packet, spans = bytearray(intended), field_spans(intended)
+    rate = min(1.0, config.mechanisms.add_slip * traits.add_factor)
     for name, covered in checksum_fields(intended):
-        forced = rng.random() < config.forced.get("ip_checksum" if name == "ip.chksum" else "icmp_checksum", 0.0)
-        if ip_version(intended) == 6 and not forced:   # IPv6 has no header checksum: that force lands here
-            forced = rng.random() < config.forced.get("ip_checksum", 0.0)
-        right = int.from_bytes(intended[spans[name][0]:sum(spans[name])], "big")
-        if traits.arithmetic == "tool":
-            value = right ^ (rng.randint(1, 15) << 4 * rng.randrange(4)) if forced else right
-        else:
-            value = model_checksum(rng, covered, config.mechanisms,
-                                   min(1.0, config.mechanisms.add_slip * traits.add_factor), forced)
-        if value != right:
-            events.append(f"{name} arithmetic" if traits.arithmetic == "model" else f"{name} miscopied")
+        value = model_checksum(rng, covered, config.mechanisms, rate)
+        if value != int.from_bytes(intended[spans[name][0]:sum(spans[name])], "big"):
+            events.append(f"{name} arithmetic")
         _put(packet, spans[name], value)
+    return bytes(packet)
+
+
+def _forced_wrong(rng: random.Random, correct: bytes, which: str) -> bytes:
+    """The right reply with one checksum wrong (the icmp_checksum / ip_checksum hooks; IPv6 has only ICMPv6's)."""
+    names = [name for name, _ in checksum_fields(correct)]
+    name = names[-1] if which == "ip_checksum" else names[0]
+    span = field_spans(correct)[name]
+    packet = bytearray(correct)
+    right = int.from_bytes(correct[span[0]:sum(span)], "big")
+    _put(packet, span, (right + rng.choice((1, -1)) * rng.randint(1, 0xFF)) & 0xFFFF)
     return bytes(packet)
 
 
@@ -313,6 +320,10 @@ class SimulatedModel(Model):
         if correct is None:
             return SimAnswer("There is no echo reply to give: this packet is not an ICMP echo request I can "
                              "answer.", [], ["no reply"])
+        for which in FORCED:
+            if rng.random() < self.config.forced.get(which, 0.0):
+                calls = strategy.tool_inputs(correct, request) if traits.arithmetic == "tool" else []
+                return SimAnswer(strategy.render_answer(_forced_wrong(rng, correct, which), request), calls, [which])
         if rng.random() < mech.prose * traits.prose_factor:
             return SimAnswer(self._prose(request, rng), [], ["prose"])
         intended = _decide(rng, correct, request, mech, traits.decision_factor, events)

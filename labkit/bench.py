@@ -352,6 +352,7 @@ def run_bench(
 
     results = ResultsFile(out)
     _check_seed(results, seed, out)
+    sizes = None if sizes is None else list(sizes)
     size_of = sweep_plan(sizes)
     total = n * (len(sizes) if sizes else 1)
     _check_sizes(results, size_of, total, out)

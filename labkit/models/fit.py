@@ -74,7 +74,7 @@ def _linux_free_adopted(expected: bytes, reply: bytes, request: bytes) -> bytes:
     adjusted[4:6], adjusted[8] = reply[4:6], reply[8]
     adjusted[6] = (adjusted[6] & ~DF_BIT & 0xFF) | (reply[6] & DF_BIT)
     adjusted[10:12] = b"\x00\x00"
-    expected_header = ipv4_header_len(adjusted)
+    expected_header = ipv4_header_len(bytes(adjusted))
     adjusted[10:12] = internet_checksum(bytes(adjusted[:expected_header])).to_bytes(2, "big")
     return bytes(adjusted)
 

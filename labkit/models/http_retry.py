@@ -36,6 +36,8 @@ def retry_after_s(headers: Any) -> float | None:
     """retry-after-ms or retry-after (seconds) from an error response, if present and numeric."""
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name) if headers is not None else None
+        if value is None:
+            continue
         try:
             return float(value) * scale
         except (TypeError, ValueError):

@@ -142,6 +142,7 @@ def markdown_table() -> str:
 def checksum_fields(packet: bytes) -> list[tuple[str, bytes]]:
     """(checksum field name, the bytes it covers with the field zeroed) for each checksum of an echo packet."""
     version = ip_version(packet)
+    names: tuple[str, ...]
     if version == 4:
         start = ipv4_header_len(packet)
         names = ("icmp.chksum", "ip.chksum")
@@ -170,7 +171,8 @@ def slip_positions(rng: random.Random, count: int, rate: float) -> list[int]:
         return []
     if rate >= 1:
         return list(range(count))
-    found, position, log_keep = [], -1, math.log1p(-rate)
+    found: list[int] = []
+    position, log_keep = -1, math.log1p(-rate)
     while True:
         position += 1 + int(math.log(1.0 - rng.random()) / log_keep)
         if position >= count:

@@ -43,6 +43,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(hex_chars / 2) + math.ceil((len(text) - hex_chars) / 4)
 
 
-def estimate_usage(prompt: Prompt, answer: str, tool_inputs: list[dict] = ()) -> Usage:
+def estimate_usage(prompt: Prompt, answer: str, tool_inputs: Sequence[dict] = ()) -> Usage:
     """Estimated usage of one exchange, including one extra round trip per tool call."""
     base_in = estimate_tokens(prompt.text()) + 8   # + message framing
     if prompt.tools:
@@ -214,7 +215,7 @@ def _put(packet: bytearray, span: tuple[int, int], value: int) -> None:
 def _decide(rng: random.Random, correct: bytes, request: bytes, mech: Mechanisms, factor: float,
             events: list[str]) -> bytes:
     """The reply the model means to send: the right one, with each decision possibly wrong."""
-    version = ip_version(correct)
+    version = 4 if ip_version(correct) == 4 else 6
     spans, names = field_spans(correct), _names(version)
     packet = bytearray(correct)
     ttl = "ip.ttl" if version == 4 else "ipv6.hlim"
@@ -315,14 +316,16 @@ class SimulatedModel(Model):
 
     def answer(self, request: bytes, strategy: Strategy, prompt: Prompt, rng: random.Random) -> SimAnswer:
         """The answer to one request, built by the mechanisms (see the module docstring)."""
-        traits, mech, events = traits_of(strategy), self.config.mechanisms, []
+        traits, mech = traits_of(strategy), self.config.mechanisms
+        events: list[str] = []
+        tool_inputs = getattr(strategy, "tool_inputs", None)   # traits_of checked it exists for tool strategies
         correct = echo_reply(request)
         if correct is None:
             return SimAnswer("There is no echo reply to give: this packet is not an ICMP echo request I can "
                              "answer.", [], ["no reply"])
         for which in FORCED:
             if rng.random() < self.config.forced.get(which, 0.0):
-                calls = strategy.tool_inputs(correct, request) if traits.arithmetic == "tool" else []
+                calls = tool_inputs(correct, request) if tool_inputs and traits.arithmetic == "tool" else []
                 return SimAnswer(strategy.render_answer(_forced_wrong(rng, correct, which), request), calls, [which])
         if rng.random() < mech.prose * traits.prose_factor:
             return SimAnswer(self._prose(request, rng), [], ["prose"])
@@ -339,11 +342,11 @@ class SimulatedModel(Model):
             text = strategy.render_answer(written, request)
             where = text.rfind(to_hex(written))
             text = text[:where] + "".join(digits) + text[where + 2 * len(written):]
-        calls = strategy.tool_inputs(intended, request) if traits.arithmetic == "tool" else []
+        calls = tool_inputs(intended, request) if tool_inputs and traits.arithmetic == "tool" else []
         return SimAnswer(_truncated(text, prompt.max_tokens, events), calls, events)
 
     def _prose(self, request: bytes, rng: random.Random) -> str:
-        version = ip_version(request)
+        version = 4 if ip_version(request) == 4 else 6
         fields = {f.name: f.value for f in field_map(request)}
         src, dst = (fields[_names(version)[key]] for key in ("src", "dst"))
         return rng.choice(_PROSE).format(src=src, dst=dst, reply_type=REPLY_TYPE[version])

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from labkit.errors import LabkitError
+from labkit.evidence import wilson_interval  # noqa: F401 - re-exported: bench.wilson_interval
 from labkit.pcap import bounded_pool
 from labkit.ratelimit import checked_budget
 
@@ -73,8 +74,12 @@ COLUMNS = (
     "model", "model_id", "simulated", "strategy", "index", "seed", "ip_version", "payload_len",
     "payload_pattern", "tos", "ttl", "request_hex", "reply_hex", "raw_text", "parse_error", "valid_reply",
     "accepted", "judge_reason", "byte_errors", "reply_bytes", "wrong_fields", "correct", "latency_s", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "checksum_additions",
 )
+# `labkit bench --sizes` with no list: ping's empty, timestamp-only and default sizes, then up to a full MTU.
+SWEEP_SIZES = (0, 16, 56, 128, 256, 512, 1024, 1472)
+NO_PUBLISHED_FIGURE = ("No published figure exists for how well LLMs compute internet checksums or copy N hex "
+                       "digits: a sweep of a real model (claude, or messages:<id>@<url>) would be the first.")
 
 
 # --- requests ----------------------------------------------------------------------------------------------
@@ -119,13 +124,18 @@ def _payload(rng: random.Random, pattern: str, size: int) -> bytes:
     return stamp + bytes(i & 0xFF for i in range(16, size))
 
 
-def make_request(seed: int, index: int) -> BenchRequest:
-    """The request number `index` of run `seed`: deterministic and independent of every other index."""
+def make_request(seed: int, index: int, payload_len: int | None = None) -> BenchRequest:
+    """The request number `index` of run `seed`: deterministic and independent of every other index.
+
+    With `payload_len` (a size sweep) the request is IPv4 with exactly that many data bytes, so payload
+    length and the number of checksum additions are the only things that vary systematically."""
     from labkit.packets import echo_request, echo_request_v6
 
-    rng = random.Random(f"labkit-bench:{seed}:{index}")
+    rng = random.Random(f"labkit-bench:{seed}:{index}" + ("" if payload_len is None else f":{payload_len}"))
     version = 6 if rng.random() < IPV6_SHARE else 4
     size = _payload_size(rng, MAX_PAYLOAD_V6 if version == 6 else MAX_PAYLOAD_V4)
+    if payload_len is not None:
+        version, size = 4, checked_size(payload_len)
     pattern = rng.choices(PAYLOAD_PATTERNS, weights=(0.5, 0.15, 0.2, 0.15))[0]
     payload = _payload(rng, pattern, size)
     ident = rng.randrange(0x10000)
@@ -159,8 +169,11 @@ def make_requests(seed: int, n: int) -> Iterator[BenchRequest]:
 def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
     """Ask the model once, judge the answer, and flatten both into one result row."""
     from labkit.judge import judge
+    from labkit.models.mechanisms import checksum_additions
+    from labkit.stack import echo_reply
 
     attempt = model.attempt(request.packet, strategy)
+    expected = echo_reply(request.packet)
     verdict = judge(request.packet, attempt.reply)
     valid = attempt.reply is not None
     return {
@@ -192,6 +205,7 @@ def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
         "cache_read_tokens": attempt.usage.cache_read_tokens,
         "cache_write_tokens": attempt.usage.cache_write_tokens,
         "cost_usd": float(attempt.cost_usd or 0.0),
+        "checksum_additions": checksum_additions(expected) if expected is not None else 0,
     }
 
 
@@ -304,6 +318,7 @@ def run_bench(
     budget_usd: float | None = None,
     progress: bool = False,
     run_info: BenchRun | None = None,
+    sizes: Iterable[int] | None = None,
 ):
     """Run n attempts for every model × strategy and return all their rows as a DataFrame (ordered by model,
     strategy, index whatever --workers was). Rows already in `out` are not run again. `budget_usd` caps what
@@ -337,18 +352,22 @@ def run_bench(
 
     results = ResultsFile(out)
     _check_seed(results, seed, out)
+    sizes = None if sizes is None else list(sizes)
+    size_of = sweep_plan(sizes)
+    total = n * (len(sizes) if sizes else 1)
+    _check_sizes(results, size_of, total, out)
     done = results.done_keys()
     tasks = [
         (model, strategy, index)
-        for index in range(n)
+        for index in range(total)
         for model in model_objects
         for strategy in strategies
         if (model.name, strategy, index) not in done
     ]
-    info.planned = n * len(model_objects) * len(strategies)
+    info.planned = total * len(model_objects) * len(strategies)
     info.skipped_done = info.planned - len(tasks)
     # Built here, in this thread, before any attempt: scapy and the per-index seeds stay off the worker threads.
-    requests = {index: make_request(seed, index) for index in sorted({task[2] for task in tasks})}
+    requests = {index: make_request(seed, index, size_of(index)) for index in sorted({task[2] for task in tasks})}
 
     bar = tqdm(
         total=len(tasks), unit="attempt", desc="bench", file=sys.stderr,
@@ -380,7 +399,7 @@ def run_bench(
     wanted_models = {model.name for model in model_objects}
     rows = [
         row for row in results.rows
-        if row["model"] in wanted_models and row["strategy"] in strategies and int(row["index"]) < n
+        if row["model"] in wanted_models and row["strategy"] in strategies and int(row["index"]) < total
     ]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     order = {model.name: i for i, model in enumerate(model_objects)}
@@ -390,6 +409,34 @@ def run_bench(
             _m=frame["model"].map(order), _s=frame["strategy"].map(strategy_order)
         ).sort_values(["_m", "_s", "index"], kind="stable").drop(columns=["_m", "_s"]).reset_index(drop=True)
     return frame
+
+
+def checked_size(payload_len: int) -> int:
+    """A sweep size: whole bytes that fit one IPv4 packet on a 1500-byte MTU."""
+    if not isinstance(payload_len, int) or isinstance(payload_len, bool) or not 0 <= payload_len <= MAX_PAYLOAD_V4:
+        raise LabkitError(f"payload size {payload_len!r} must be a whole number from 0 to {MAX_PAYLOAD_V4}")
+    return payload_len
+
+
+def sweep_plan(sizes: Iterable[int] | None):
+    """index -> payload size for a sweep (sizes interleaved, so a stopped run covers every size), or
+    index -> None for the usual varied requests."""
+    if sizes is None:
+        return lambda index: None
+    chosen = [checked_size(size) for size in sizes]
+    if not chosen:
+        raise LabkitError("sizes is empty; give at least one payload size, e.g. sizes=[0, 56, 1472]")
+    return lambda index: chosen[index % len(chosen)]
+
+
+def _check_sizes(results: ResultsFile, size_of, total: int, out) -> None:
+    """Refuse to resume a file whose rows were asked with other payload sizes (their indexes mean other packets)."""
+    for row in results.rows:
+        index = int(row["index"])
+        wanted = size_of(index)
+        if index < total and wanted is not None and row.get("payload_len") != wanted:
+            raise LabkitError(f"{out} holds results for other payload sizes (index {index} has "
+                              f"{row.get('payload_len')} bytes, not {wanted}); choose another out file")
 
 
 def _check_seed(results: ResultsFile, seed: int, out) -> None:
@@ -402,17 +449,6 @@ def _check_seed(results: ResultsFile, seed: int, out) -> None:
 
 
 # --- summary -----------------------------------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval: honest at small n and at rates near 0 or 1, where the normal one is not."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def summarise(df):
@@ -493,3 +529,41 @@ def format_table(summary) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in body)]).rstrip()
+
+
+# --- size sweep ----------------------------------------------------------------------------------------------
+
+
+def sweep_summary(df):
+    """One row per (model, strategy, payload_len): n, accept rate with its 95 % Wilson interval, additions."""
+    import pandas as pd
+
+    columns = ["model", "strategy", "simulated", "payload_len", "checksum_additions", "n", "accepted",
+               "accept_rate", "accept_lo", "accept_hi"]
+    rows = []
+    if df is not None and len(df):
+        for (model, strategy, size), group in df.groupby(["model", "strategy", "payload_len"], sort=False):
+            n, accepted = len(group), int(group["accepted"].astype(bool).sum())
+            low, high = wilson_interval(accepted, n)
+            rows.append({"model": model, "strategy": strategy, "simulated": bool(group["simulated"].astype(bool).any()),
+                         "payload_len": int(size), "checksum_additions": int(group["checksum_additions"].median()),
+                         "n": n, "accepted": accepted, "accept_rate": accepted / n, "accept_lo": low,
+                         "accept_hi": high})
+    frame = pd.DataFrame(rows, columns=columns)
+    if frame.empty:
+        return frame
+    first = {key: i for i, key in enumerate(dict.fromkeys(zip(frame["model"], frame["strategy"])))}
+    order = [first[key] for key in zip(frame["model"], frame["strategy"])]   # as run, then by size
+    return (frame.assign(_o=order).sort_values(["_o", "payload_len"], kind="stable").drop(columns="_o")
+            .reset_index(drop=True))
+
+
+def format_sweep(summary) -> str:
+    """The sweep as a text table: accept rate against payload length and 16-bit additions."""
+    header = f"{'model':<24} {'strategy':<13} {'payload B':>9} {'additions':>9} {'n':>5}  accepted [95% CI]"
+    lines = [header, "-" * len(header)]
+    for row in summary.itertuples(index=False):
+        model = row.model + (" (simulated)" if row.simulated and "simulated" not in row.model else "")
+        lines.append(f"{model:<24} {row.strategy:<13} {row.payload_len:>9} {row.checksum_additions:>9} {row.n:>5}  "
+                     f"{_rate(row.accept_rate, row.accept_lo, row.accept_hi)}")
+    return "\n".join(lines)

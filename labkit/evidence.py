@@ -8,10 +8,13 @@ recording) or simulated (which assumptions). Intervals that overlap are said to 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-DEFAULT_ASSUMPTIONS = ("the simulator's default error and latency parameters (docs/simulator.md)",)
+Z95 = 1.959964
+DEFAULT_ASSUMPTIONS = ("per-digit copy slips and per-addition checksum slips at assumed rates, decision and prose "
+                       "rates assumed, latency assumed; see docs/simulator.md",)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class Evidence:
         return f'<p style="border-left:4px solid {colour};padding-left:6px"><b>{html.escape(str(self))}</b></p>'
 
 
-def evidence_of(results: Any, *, assumptions: Sequence[str] | None = None, date: str | None = None) -> Evidence:
+def evidence_of(results: Any, *, assumptions: Sequence[str] | str | None = None,
+                date: str | None = None) -> Evidence:
     """The tag for a bench DataFrame (columns `model`, `simulated`, optionally `recorded`) or a list of Attempts.
 
     Any simulated row makes the whole set a simulated prediction: a mix is only as strong as its weakest part.
@@ -49,14 +53,33 @@ def evidence_of(results: Any, *, assumptions: Sequence[str] | None = None, date:
     simulated = any(bool(row.get("simulated", False)) for row in rows)
     dates = sorted({str(row["recorded"]) for row in rows if row.get("recorded")})
     when = date or (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else None)
+    if isinstance(assumptions, str):
+        assumptions = (assumptions,)
     return Evidence(measured=not simulated, models=models, n=len(rows), date=when,
                     assumptions=tuple(assumptions or ()) if simulated else ())
+
+
+def tag(results: Any, *, recorded: str | None = None, assumptions: Sequence[str] | str | None = None) -> str:
+    """The line to print under a conclusion (`recorded`: a replay's date, ReplayModel.recorded)."""
+    return str(evidence_of(results, assumptions=assumptions, date=recorded))
 
 
 def _rows(results: Any) -> list[dict]:
     if hasattr(results, "to_dict") and hasattr(results, "columns"):     # a pandas DataFrame
         return results.to_dict("records")
-    return [item if isinstance(item, dict) else vars(item) for item in results]
+    return [item if isinstance(item, dict) else {"model": getattr(item, "model", ""),
+                                                 "simulated": getattr(item, "simulated", False)} for item in results]
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """95 % Wilson score interval: honest at small n and at rates near 0 or 1, where the normal one is not."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -73,3 +96,9 @@ def compare_rates(name_a: str, rate_a: float, ci_a: tuple[float, float],
         return f"{shown_a} and {shown_b}: the 95 % intervals overlap, so these runs do not show a difference."
     higher, lower = (shown_a, shown_b) if rate_a > rate_b else (shown_b, shown_a)
     return f"{higher} is higher than {lower}: the 95 % intervals do not overlap."
+
+
+def overlap_text(name_a: str, successes_a: int, n_a: int, name_b: str, successes_b: int, n_b: int) -> str:
+    """compare_rates for two counts of successes, with their Wilson intervals."""
+    return compare_rates(name_a, successes_a / max(n_a, 1), wilson_interval(successes_a, n_a),
+                         name_b, successes_b / max(n_b, 1), wilson_interval(successes_b, n_b))

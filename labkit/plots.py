@@ -261,3 +261,40 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
     if named:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model")
     return figure
+
+
+# --- size sweep ---------------------------------------------------------------------------------------------
+
+def accept_by_size(results, *, title: str = "Accept rate by packet size") -> Figure:
+    """Two panels from a size sweep (run_bench(..., sizes=...)): accept rate against payload length and
+    against the 16-bit additions a model makes to compute the checksums, one line per model and strategy,
+    with 95 % Wilson intervals. Simulated series say so in the legend."""
+    import numpy as np
+
+    from labkit.bench import sweep_summary
+
+    summary = sweep_summary(results)
+    if summary.empty:
+        raise LabkitError("accept_by_size needs the rows of a size sweep (run_bench with sizes=...)")
+    figure = _figure(11.0, 4.2)
+    panels = figure.subplots(1, 2, sharey=True)
+    series = list(dict.fromkeys(zip(summary["model"], summary["strategy"])))
+    for index, (model, strategy) in enumerate(series):
+        rows = summary[(summary["model"] == model) & (summary["strategy"] == strategy)]
+        rate = 100 * rows["accept_rate"].to_numpy()
+        errors = np.array([np.maximum(0, rate - 100 * rows["accept_lo"].to_numpy()),
+                           np.maximum(0, 100 * rows["accept_hi"].to_numpy() - rate)])
+        label = f"{_with_simulated(model, bool(rows['simulated'].any()))} [{strategy}]"
+        for axes, column in zip(panels, ("payload_len", "checksum_additions")):
+            axes.errorbar(rows[column].to_numpy(), rate, yerr=errors, capsize=3,
+                          color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
+                          linestyle=LINE_STYLES[index % len(LINE_STYLES)], marker=MARKERS[index % len(MARKERS)],
+                          label=label if axes is panels[0] else None)
+    for axes, xlabel in zip(panels, ("ICMP payload (bytes)", "16-bit additions in the checksums")):
+        axes.set_xlabel(xlabel)
+        axes.set_ylim(-2, 102)
+        axes.grid(True, linestyle=":", linewidth=0.6, color="#888888")
+    panels[0].set_ylabel("accepted by Linux ping (% of attempts, 95% CI)")
+    figure.suptitle(f"{title}\n(error bars: 95% Wilson intervals; n per point in the table)", fontsize=11)
+    figure.legend(fontsize=8, loc="outside lower center", ncols=min(3, len(series)))
+    return figure

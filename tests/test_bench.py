@@ -102,7 +102,7 @@ def test_run_bench_rows_have_the_documented_columns_and_judge_verdicts(tmp_path)
 
 
 def test_a_checksum_corrupting_model_is_rejected_and_blamed_on_the_checksum():
-    frame = run_bench(["simulated:1:icmp_checksum=1.0"], ["zero-shot"], 30)
+    frame = run_bench(["simulated:1:errors=0,icmp_checksum=1.0"], ["zero-shot"], 30)
     assert frame["valid_reply"].all()
     assert not frame["accepted"].any()
     summary = summarise(frame)
@@ -199,3 +199,48 @@ def test_run_bench_refuses_a_nan_budget_before_any_attempt() -> None:
 
     with pytest.raises(LabkitError, match="--budget-usd must be 0 or more"):
         run_bench(["simulated"], ["zero-shot"], n=1, budget_usd=float("nan"))
+
+
+# --- size sweep -----------------------------------------------------------------------------------------------
+
+def test_sweep_asks_each_size_and_reports_accept_by_size_and_additions(tmp_path):
+    from labkit.bench import format_sweep, sweep_summary
+
+    out = tmp_path / "sweep.jsonl"
+    frame = run_bench(["simulated:2", "reference"], ["zero-shot"], 40, out=out, sizes=[0, 1472])
+    assert len(frame) == 160 and set(frame["payload_len"]) == {0, 1472} and set(frame["ip_version"]) == {4}
+    summary = sweep_summary(frame)
+    simulated = summary[summary["model"] == "simulated:2"].set_index("payload_len")
+    assert simulated.loc[0, "accept_rate"] > simulated.loc[1472, "accept_rate"]        # falls with size
+    assert simulated.loc[0, "accept_lo"] > simulated.loc[1472, "accept_hi"]
+    reference = summary[summary["model"] == "reference"]
+    assert (reference["accept_rate"] == 1.0).all()                                    # the judge is not the cause
+    assert simulated.loc[1472, "checksum_additions"] > 20 * simulated.loc[0, "checksum_additions"]
+    table = format_sweep(summary)
+    assert "additions" in table and "1472" in table
+    with pytest.raises(LabkitError, match="other payload sizes"):
+        run_bench(["simulated:2"], ["zero-shot"], 40, out=out, sizes=[56, 1472])
+    again = run_bench(["simulated:2"], ["zero-shot"], 40, out=out, sizes=[0, 1472])   # resumes: nothing new
+    assert len(again) == 80
+
+
+@pytest.mark.parametrize("sizes, why", [([], "empty"), ([1473], "0 to 1472"), ([-1], "0 to 1472"), ([1.5], "whole")])
+def test_sweep_sizes_are_checked(sizes, why):
+    with pytest.raises(LabkitError, match=why):
+        run_bench(["reference"], ["zero-shot"], 1, sizes=sizes)
+
+
+def test_sweep_plot_and_cli(tmp_path, capsys):
+    from labkit.cli import main
+    from labkit.plots import accept_by_size
+
+    frame = run_bench(["simulated:1"], ["zero-shot", "tool-use"], 5, sizes=[0, 512])
+    figure = accept_by_size(frame)
+    assert [axes.get_xlabel() for axes in figure.axes[:2]] == ["ICMP payload (bytes)",
+                                                               "16-bit additions in the checksums"]
+    plot = tmp_path / "sweep.png"
+    assert main(["bench", "--model", "simulated:1", "--n", "3", "--sizes", "0,56", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert plot.stat().st_size > 1000
+    assert "SIMULATED prediction" in out and "No published figure" in out and "additions" in out
+    assert main(["bench", "--plot", str(plot)]) == 2

@@ -267,3 +267,14 @@ def test_credentials_in_the_base_url_never_reach_errors_or_reprs(monkeypatch):
         model.attempt(REQUEST)
     assert "connection failed" in one_line(error) and f"127.0.0.1:{port}" in one_line(error)
     assert secret not in one_line(error) and secret not in repr(model) and secret not in model.describe()
+
+
+def test_retry_and_redaction_helpers_live_where_any_http_model_can_use_them() -> None:
+    from labkit.models import claude, http_retry, messages
+
+    assert claude.RetryPolicy is http_retry.RetryPolicy and claude.displayable_url is http_retry.displayable_url
+    assert issubclass(messages.MessagesModel, claude.ClaudeModel)      # the local-server model reuses them
+    assert http_retry.displayable_url("http://u:secret@127.0.0.1:8080/base?key=k") == "http://127.0.0.1:8080/base"
+    assert http_retry.retry_after_s({"retry-after-ms": "250"}) == 0.25
+    assert http_retry.retry_after_s({"retry-after": "soon"}) is None
+    assert http_retry.RetryPolicy(max_backoff_s=2).delay(0, 60) == 2

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import LabkitError, ModelError
+from pathlib import Path
+
 from labkit.models import describe_default, describe_model, get_model
+from labkit.models.registry import KINDS, NAMES_HELP, markdown_table, models_help
 from labkit.models.reference import ReferenceModel
 from labkit.models.simulated import SimulatedModel
 from labkit.packets import echo_request
@@ -54,7 +57,7 @@ def test_simulated_options_take_effect() -> None:
     model = get_model("simulated:7:icmp_checksum=1.0,latency=1.0")
     attempt = model.attempt(REQUEST)
     assert attempt.latency_s == 1.0
-    assert model.config.rates_for("zero-shot").icmp_checksum == 1.0
+    assert model.config.forced["icmp_checksum"] == 1.0
     keyword = get_model("simulated", seed=7, latency=1.0, icmp_checksum=1.0)
     assert keyword.name == "simulated:7:latency=1.0,icmp_checksum=1.0"
     assert keyword.attempt(REQUEST).raw_text == attempt.raw_text
@@ -96,7 +99,8 @@ def test_record_and_replay_names(tmp_path) -> None:
     ("simulated:7:latency", "key=value"),
     ("simulated:7:latency=soon", "must be a number"),
     ("simulated:7:icmp_checksum=2", "between 0 and 1"),
-    ("simulated:7:icmp_checksum=0.8,prose=0.8", "at most 1"),
+    ("simulated:7:copy_slip=-0.1", "between 0 and 1"),
+    ("messages:qwen2.5:7b", "messages needs"),
     ("simulated:7:fit=/nonexistent/recording.jsonl", "no such file"),
     ("reference:3", "no options"),
     ("replay:", "give the recording"),
@@ -143,3 +147,29 @@ def test_choose_model_asks_for_the_key_and_never_prints_it(monkeypatch, capsys) 
     assert model.name.startswith("claude")
     print(model.describe(), repr(model))
     assert secret not in capsys.readouterr().out
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_model_table_is_generated_from_the_registry() -> None:
+    assert markdown_table() in README.read_text(encoding="utf-8")
+
+
+def test_help_texts_come_from_the_kinds() -> None:
+    from labkit.cli import build_parser
+
+    epilog = build_parser().epilog or ""
+    for kind in KINDS.values():
+        assert kind.grammar in NAMES_HELP and kind.grammar in models_help() and kind.grammar in epilog
+        assert kind.help in epilog
+
+
+def test_every_kind_describes_its_example_without_a_key() -> None:
+    for kind in KINDS.values():
+        if kind.kind in ("replay",):
+            continue            # describing a replay needs no file, but its example is not shipped
+        line = describe_model(kind.example)
+        assert line and "\n" not in line
+        if kind.kind == "simulated":
+            assert "SIMULATED" in line and "NOT Claude" in line

@@ -16,18 +16,11 @@ SUBCOMMANDS = {
 }
 
 
-MODELS_HELP = """\
-models (--model NAME, or $LABKIT_MODEL for every command):
-  simulated[:seed]      the offline default: a seeded stand-in that makes an LLM's mistakes;
-                        its output always says SIMULATED; it is not Claude
-  reference             labkit's reference stack (answers like Linux; not an LLM)
-  claude[:model-id]     Claude via the anthropic SDK; needs ANTHROPIC_API_KEY (default claude-haiku-4-5)
-  record:FILE:MODEL     run MODEL and record every exchange to FILE (never keys or headers)
-  replay:FILE           replay a recording, offline and deterministic
+def models_help() -> str:
+    """The model section of `labkit --help`, generated from the registry (one entry per model kind)."""
+    from labkit.models.registry import models_help as generated
 
-With no --model and no $LABKIT_MODEL every command uses the simulated model, offline, and says so.
-Run `labkit COMMAND --help` for a command's options.
-"""
+    return generated() + "Run `labkit COMMAND --help` for a command's options.\n"
 
 
 def default_model_notice(model_name: str | None) -> None:
@@ -40,7 +33,7 @@ def default_model_notice(model_name: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="labkit", description="An LLM plays the part of an IP stack.", epilog=MODELS_HELP,
+        prog="labkit", description="An LLM plays the part of an IP stack.", epilog=models_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)

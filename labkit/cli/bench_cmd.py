@@ -20,15 +20,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "appended to a JSONL file as it finishes, and a rerun resumes where the last one stopped."
         ),
     )
+    from labkit.models.registry import names_help
+    from labkit.prompts import STRATEGIES
+
     parser.add_argument(
         "--model", action="extend", nargs="+", default=None, metavar="M",
-        help="registry name(s), repeatable: simulated[:seed], reference, claude[:id], replay:FILE (default: "
-        "$LABKIT_MODEL, else simulated)",
+        help=f"model name(s), repeatable: {names_help()} (default: $LABKIT_MODEL, else simulated)",
     )
     parser.add_argument(
         "--strategy", action="extend", nargs="+", default=None, metavar="S",
-        help="prompt strategy name(s): zero-shot, spec, few-shot, step-by-step, fields-only, tool-use "
-        "(default: zero-shot)",
+        help=f"prompt strategy name(s): {', '.join(STRATEGIES)} (default: zero-shot)",
     )
     parser.add_argument("--n", type=int, default=100, help="attempts per model × strategy (default: 100)")
     parser.add_argument(
@@ -40,6 +41,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="stop starting new attempts once this run has spent X dollars",
     )
     parser.add_argument("--out", default=None, metavar="FILE.jsonl", help="append each attempt here; resume from it")
+    parser.add_argument(
+        "--sizes", nargs="?", const="default", default=None, metavar="B,B,...",
+        help="sweep payload size: --n IPv4 requests at each size (bytes, comma-separated; alone: "
+        "0,16,56,128,256,512,1024,1472) and print accept rate against payload length and 16-bit additions",
+    )
+    parser.add_argument("--plot", default=None, metavar="FILE.png", help="with --sizes: save the sweep's plot here")
     parser.set_defaults(run=run)
     return parser
 
@@ -49,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 0:
         raise LabkitError("--n must be 0 or more")
+    sizes = _sizes(args.sizes)
+    if args.plot and sizes is None:
+        raise LabkitError("--plot draws a size sweep; add --sizes")
     if not args.model:
         default_model_notice(None)
     info = BenchRun()
@@ -63,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             budget_usd=args.budget_usd,
             progress=sys.stderr.isatty(),
             run_info=info,
+            sizes=sizes,
         )
     except KeyboardInterrupt:  # say what survived, so the user knows a rerun resumes rather than restarts
         if args.out:
@@ -71,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     summary = summarise(frame)
     print(format_table(summary) if len(summary) else "no results")
+    if sizes is not None and len(frame):
+        _print_sweep(frame, args.plot)
     ran = f"{info.ran} attempts run"
     if info.skipped_done:
         ran += f", {info.skipped_done} already in {args.out} (resumed)"
@@ -87,3 +100,36 @@ def run(args: argparse.Namespace) -> int:
         )
     sys.stdout.flush()
     return 0
+
+
+def _sizes(text: str | None) -> list[int] | None:
+    """--sizes as a list of payload sizes; None without --sizes."""
+    from labkit.bench import SWEEP_SIZES
+
+    if text is None:
+        return None
+    if text == "default":
+        return list(SWEEP_SIZES)
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise LabkitError(f"--sizes takes whole numbers separated by commas (e.g. 0,56,1472), not {text!r}") from None
+
+
+def _print_sweep(frame, plot: str | None) -> None:
+    """The sweep table, where its numbers come from, and the plot if asked for."""
+    from labkit.bench import NO_PUBLISHED_FIGURE, format_sweep, sweep_summary
+    from labkit.evidence import tag
+
+    print()
+    print(format_sweep(sweep_summary(frame)))
+    print(tag(frame))
+    print(NO_PUBLISHED_FIGURE)
+    if plot:
+        from labkit.plots import accept_by_size
+
+        try:
+            accept_by_size(frame).savefig(plot, dpi=150)
+        except OSError as error:
+            raise LabkitError(f"cannot write the plot to {plot} ({error.strerror}); choose another --plot") from None
+        print(f"plot saved to {plot}")

@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import anthropic
 from anthropic.types import Message
 
 from labkit.errors import ModelError
 from labkit.models.base import Completion, Model, Usage
+from labkit.models.http_retry import RETRYABLE_STATUSES, RetryPolicy, displayable_url, retry_after_s
 from labkit.prompts import Prompt, Strategy
 
 DEFAULT_MODEL_ID = "claude-haiku-4-5"
-RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))  # 529 = overloaded_error
 
 # (model id prefix, minimum cacheable prefix in tokens); first match wins, else DEFAULT_CACHE_MINIMUM.
 CACHE_MINIMUM_TOKENS: tuple[tuple[str, int], ...] = (
@@ -51,22 +48,6 @@ CHARS_PER_TOKEN_ESTIMATE = 3
 
 _OFFLINE_HINT = "or work offline with model 'simulated' or 'replay:<file>'"
 _MALFORMED_HINT = "check that ANTHROPIC_BASE_URL points at a Messages API server, then try again"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry a transient failure (tests use tiny backoffs)."""
-
-    max_retries: int = 4
-    backoff_s: float = 1.0  # first wait; doubles each retry, with jitter
-    max_backoff_s: float = 30.0  # no single wait is longer, whatever retry-after says
-
-    def delay(self, retry: int, retry_after_s: float | None) -> float:
-        """Seconds to wait before retry number `retry` (0-based)."""
-        if retry_after_s is not None and retry_after_s >= 0:
-            return min(retry_after_s, self.max_backoff_s)
-        exponential = self.backoff_s * (2**retry) * (0.75 + 0.25 * random.random())
-        return min(exponential, self.max_backoff_s)
 
 
 def cache_minimum_tokens(model_id: str) -> int:
@@ -88,31 +69,6 @@ def system_param(prompt: Prompt, model_id: str) -> str | list[dict[str, Any]]:
     if estimate_tokens(fixed) < cache_minimum_tokens(model_id):
         return prompt.system
     return [{"type": "text", "text": prompt.system, "cache_control": {"type": "ephemeral"}}]
-
-
-def displayable_url(url: str) -> str:
-    """The URL without user:password or query, which a proxy's ANTHROPIC_BASE_URL may carry as credentials:
-    what error messages and describe() may show."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = f"[{host}]" if ":" in host else host
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-    except ValueError:
-        return "<unreadable URL>"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _retry_after_s(headers: Any) -> float | None:
-    """retry-after-ms or retry-after (seconds) from an error response, if present and numeric."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name) if headers is not None else None
-        try:
-            return float(value) * scale
-        except (TypeError, ValueError):
-            continue
-    return None
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str:
@@ -166,6 +122,7 @@ class ClaudeModel(Model):
 
     simulated = False
     virtual_time = False
+    key_env = "ANTHROPIC_API_KEY"   # where the key comes from, named in errors
 
     def __init__(
         self,
@@ -177,9 +134,7 @@ class ClaudeModel(Model):
         retry: RetryPolicy = RetryPolicy(),
         max_tool_turns: int = 8,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY", "")
-        if not key.strip():
-            raise ModelError(f"ANTHROPIC_API_KEY is not set: export it to use Claude, {_OFFLINE_HINT}")
+        key = self._api_key(api_key)
         self.model_id = model_id
         self.name = f"claude:{model_id}"
         self.timeout_s = timeout_s
@@ -187,11 +142,21 @@ class ClaudeModel(Model):
         self.max_tool_turns = max_tool_turns
         self._client = anthropic.Anthropic(
             api_key=key.strip(),
-            base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
+            base_url=self._base_url(base_url),
             timeout=anthropic.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
             max_retries=0,  # RetryPolicy retries, with a backoff tests can shrink
         )
         self.base_url = displayable_url(str(self._client.base_url))   # shown in errors: no credentials
+
+    def _api_key(self, given: str | None) -> str:
+        """The key for the client: `api_key=`, else ANTHROPIC_API_KEY; a clear error when there is none."""
+        key = given if given is not None else os.environ.get(self.key_env, "")
+        if not key.strip():
+            raise ModelError(f"{self.key_env} is not set: export it to use Claude, {_OFFLINE_HINT}")
+        return key
+
+    def _base_url(self, given: str | None) -> str | None:
+        return given or os.environ.get("ANTHROPIC_BASE_URL") or None
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -243,7 +208,7 @@ class ClaudeModel(Model):
                 ) from None
             except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
                 raise ModelError(
-                    f"{where} rejected the API key ({_error_type(exc)}); check ANTHROPIC_API_KEY, {_OFFLINE_HINT}"
+                    f"{where} rejected the API key ({_error_type(exc)}); check {self.key_env}, {_OFFLINE_HINT}"
                 ) from None
             except anthropic.APIStatusError as exc:
                 if exc.status_code not in RETRYABLE_STATUSES:
@@ -252,7 +217,7 @@ class ClaudeModel(Model):
                         f"{where} refused the request ({_error_type(exc)}{': ' + detail if detail else ''}); "
                         "check the model id and prompt size"
                     ) from None
-                last, wait = _error_type(exc), self.retry.delay(retry, _retry_after_s(exc.response.headers))
+                last, wait = _error_type(exc), self.retry.delay(retry, retry_after_s(exc.response.headers))
             except anthropic.APIConnectionError:
                 last, wait = "connection failed", self.retry.delay(retry, None)
             except ValueError:  # the SDK's json.loads on a truncated or non-JSON body

@@ -194,6 +194,9 @@ class ReplayModel(Model):
         self.priced_as = priced.pop() if len(priced) == 1 else ""
         # Replaying simulated answers must still say so in the name (labkit's honesty rule).
         self.name = f"replay:{self.path}" + (" [simulated]" if self.simulated else "")
+        days = sorted({str(entry.get("time", ""))[:10] for entry in exchanges} - {""})
+        # When the answers were recorded, for labkit.evidence.tag: "2026-11-20" or "2026-11-20 to 2026-11-22".
+        self.recorded = " to ".join(dict.fromkeys((days[0], days[-1]))) if days else ""
         self._served: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 

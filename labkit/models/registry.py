@@ -1,23 +1,21 @@
 """Model names, the same everywhere (CLI --model, notebooks, $LABKIT_MODEL), and the banner saying which is used.
 
-  reference                          the reference stack (code, not an LLM)
-  simulated[:seed][:key=value,...]   the seeded offline stand-in -- NOT Claude (the default when nothing is set)
-  claude[:model-id]                  Anthropic's Claude (default claude-haiku-4-5); needs ANTHROPIC_API_KEY
-  replay:<file>                      answers recorded earlier, replayed offline
-  record:<file>:<model>              any model above, with every answer also written to <file>
+Each model kind is ONE entry of KINDS: its name grammar, its one-line help, how a name builds the model and
+how a name is described (without building an API client). NAMES_HELP, the CLI's model list and the README's
+model table are generated from KINDS (tests/test_registry.py checks the README), so adding a kind means
+adding one ModelKind here plus its module and tests -- see docs/extending.md.
 
-Simulated options (in the name, or as keyword arguments to get_model): latency=<seconds> (fixed), a rate per
-failure mode (icmp_checksum, ip_checksum, digit_flip, type_copied, unswapped, truncated, prose, garbled;
-0..1, set exactly for every strategy), errors=<factor> (scales the rates not set), stands_in_for=<model id>
-(whose prices cost estimates use), fit=<file> (a recording to fit, or a saved SimulatedConfig JSON),
-real_time=1 (sleep the latency for real). Example: simulated:7:icmp_checksum=1.0,latency=1.0
-A file inside a name cannot contain "," (or ":" for fit=); pass get_model("simulated", fit=path) instead.
+Simulated options (in the name, or as keyword arguments to get_model) are listed by
+labkit.models.simulated.OPTION_HELP. A file inside a name cannot contain "," (or ":" for fit=); pass
+get_model("simulated", fit=path) instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -31,9 +29,19 @@ if TYPE_CHECKING:   # imported lazily at run time: the registry loads without bu
 ENV_VAR = "LABKIT_MODEL"
 OFFLINE_DEFAULT = "simulated"
 DEFAULT_CLAUDE = "claude-haiku-4-5"
-NAMES_HELP = ("reference, simulated[:seed][:key=value,...], claude[:model-id], replay:<file>, "
-              "record:<file>:<model>")
-_FLOAT_OPTIONS = ("latency", "errors")
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model: everything labkit knows about it, in one place."""
+
+    kind: str                                          # the word before the first ":"
+    grammar: str                                       # how a name of this kind is written
+    help: str                                          # one line for --help and the README
+    example: str                                       # a name that works (offline where possible)
+    build: Callable[[str, str, dict], Model]           # (whole name, text after "kind:", keyword options)
+    describe: Callable[[str, str], str]                # (whole name, rest) -> one line; builds no API client
+    takes_seed: bool = False                           # does --seed mean anything to it
 
 
 def resolve_name(name: str | None = None) -> str:
@@ -41,7 +49,7 @@ def resolve_name(name: str | None = None) -> str:
     chosen = name if name is not None else os.environ.get(ENV_VAR, "").strip() or OFFLINE_DEFAULT
     chosen = str(chosen).strip()
     if not chosen:
-        raise LabkitError(f"empty model name; use one of: {NAMES_HELP}")
+        raise LabkitError(f"empty model name; use one of: {names_help()}")
     return chosen
 
 
@@ -51,8 +59,10 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def _bad(name: str, why: str) -> LabkitError:
-    return LabkitError(f"bad model name {name!r}: {why}; use one of: {NAMES_HELP}")
+    return LabkitError(f"bad model name {name!r}: {why}; use one of: {names_help()}")
 
+
+# --- simulated --------------------------------------------------------------------------------------------
 
 def _parse_simulated(name: str, rest: str) -> tuple[int, dict[str, str]]:
     """(seed, options as text) from the part after "simulated:"."""
@@ -74,13 +84,13 @@ def _parse_simulated(name: str, rest: str) -> tuple[int, dict[str, str]]:
 
 
 def _simulated_kwargs(name: str, options: dict[str, object]) -> dict:
-    from labkit.models.simulated import FAILURE_MODES, SimulatedConfig
+    from labkit.models.simulated import NUMBER_OPTIONS, OPTION_NAMES, SimulatedConfig
 
     kwargs: dict = {}
     for key, value in options.items():
-        if key in FAILURE_MODES or key in _FLOAT_OPTIONS:
+        if key in NUMBER_OPTIONS:
             try:
-                kwargs[key] = float(value)
+                kwargs[key] = float(value)   # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise _bad(name, f"{key} must be a number, not {value!r}") from None
         elif key == "real_time":
@@ -94,8 +104,7 @@ def _simulated_kwargs(name: str, options: dict[str, object]) -> dict:
                 raise _bad(name, "config= takes a SimulatedConfig; use fit=<file> to load one from a file")
             kwargs[key] = value
         else:
-            allowed = ", ".join(("latency", "errors", "real_time", "stands_in_for", "fit") + FAILURE_MODES)
-            raise _bad(name, f"unknown simulated option {key!r} (options: {allowed})")
+            raise _bad(name, f"unknown simulated option {key!r} (options: {', '.join(OPTION_NAMES)})")
     return kwargs
 
 
@@ -111,8 +120,11 @@ def load_simulated_config(path: str) -> SimulatedConfig:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         data = None
-    if isinstance(data, dict) and "rates" in data:
+    if isinstance(data, dict) and "mechanisms" in data:
         return SimulatedConfig.from_dict(data)
+    if isinstance(data, dict) and "rates" in data:
+        raise LabkitError(f"fit={path} is an old simulated config (fixed failure-mode rates); fit the recording "
+                          "it came from again: the simulator now models mechanisms")
     return fit_recording(file)
 
 
@@ -129,17 +141,72 @@ def _simulated(name: str, rest: str, kw: dict) -> Model:
     return SimulatedModel(seed, name=canonical, **_simulated_kwargs(name, options))
 
 
+def _describe_built(name: str, rest: str) -> str:
+    return get_model(name).describe()
+
+
+# --- reference, claude, messages ----------------------------------------------------------------------------
+
+def _reference(name: str, rest: str, kw: dict) -> Model:
+    if rest.strip():
+        raise _bad(name, "reference takes no options")
+    if kw:
+        raise _bad(name, f"reference takes no options (got {', '.join(kw)})")
+    from labkit.models.reference import ReferenceModel
+    return ReferenceModel()
+
+
+def _claude_module() -> ModuleType:
+    try:
+        from labkit.models import claude
+    except ImportError as error:
+        raise LabkitError(f"the Claude model cannot load ({error}); reinstall labkit with its dependencies") from None
+    return claude
+
+
 def _claude(name: str, rest: str, kw: dict) -> Model:
     model_id = rest.strip() or kw.pop("model_id", DEFAULT_CLAUDE)
     try:
-        from labkit.models.claude import ClaudeModel
-    except ImportError as error:
-        raise LabkitError(f"the Claude model cannot load ({error}); reinstall labkit with its dependencies") from None
-    try:
-        return ClaudeModel(model_id=model_id, **kw)
+        return _claude_module().ClaudeModel(model_id=model_id, **kw)
     except TypeError as error:
         raise _bad(name, f"claude does not take these options ({error})") from None
 
+
+def _describe_claude(name: str, rest: str) -> str:
+    model_id = rest.strip() or DEFAULT_CLAUDE
+    return (f"claude:{model_id} -- Anthropic's Claude ({model_id}) through the Messages API: real calls, "
+            "real latency, real cost (needs ANTHROPIC_API_KEY)")
+
+
+def _messages_parts(name: str, rest: str) -> tuple[str, str]:
+    from labkit.models.messages import split_name
+
+    try:
+        return split_name(rest)
+    except LabkitError as error:
+        raise _bad(name, str(error)) from None
+
+
+def _messages(name: str, rest: str, kw: dict) -> Model:
+    model_id, url = _messages_parts(name, rest)
+    _claude_module()
+    from labkit.models.messages import MessagesModel
+
+    try:
+        return MessagesModel(model_id, url, **kw)
+    except TypeError as error:
+        raise _bad(name, f"messages does not take these options ({error})") from None
+
+
+def _describe_messages(name: str, rest: str) -> str:
+    from labkit.models.messages import display_name
+
+    model_id, url = _messages_parts(name, rest)
+    return (f"{display_name(model_id, url)} -- {model_id} on a Messages API server (Ollama, llama-server, "
+            "vLLM, LiteLLM): real calls, real latency, cost unknown")
+
+
+# --- recordings ---------------------------------------------------------------------------------------------
 
 def _recording() -> ModuleType:
     try:
@@ -149,56 +216,103 @@ def _recording() -> ModuleType:
     return recording
 
 
-def get_model(name: str | None = None, **kw) -> Model:
-    """The model for a name (see the module docstring); None -> $LABKIT_MODEL -> "simulated".
+def _replay(name: str, rest: str, kw: dict) -> Model:
+    if not rest.strip():
+        raise _bad(name, "give the recording to replay, e.g. replay:recordings/haiku.jsonl")
+    return _recording().ReplayModel(rest.strip(), **kw)
 
-    `seed` is accepted for every model, so runners can pass their --seed through, and used only by the
-    simulated model (the others are deterministic or are real models that cannot be seeded).
+
+def _describe_replay(name: str, rest: str) -> str:
+    return (f"{name} -- answers recorded earlier, replayed offline with their recorded latency (virtual); "
+            "the recording says which model gave them")
+
+
+def _record_parts(name: str, rest: str) -> tuple[str, str]:
+    path, sep, inner = rest.partition(":")
+    if not sep or not path.strip() or not inner.strip():
+        raise _bad(name, "record needs a file and a model, e.g. record:haiku.jsonl:claude")
+    return path.strip(), inner.strip()
+
+
+def _record(name: str, rest: str, kw: dict) -> Model:
+    path, inner = _record_parts(name, rest)
+    return _recording().RecordingModel(path, get_model(inner, **kw))
+
+
+def _describe_record(name: str, rest: str) -> str:
+    path, inner = _record_parts(name, rest)
+    return f"{describe_model(inner)}; every answer also recorded to {path}"
+
+
+KINDS: dict[str, ModelKind] = {kind.kind: kind for kind in (
+    ModelKind("reference", "reference", "labkit's reference stack (answers like Linux; code, not an LLM)",
+              "reference", _reference, _describe_built),
+    ModelKind("simulated", "simulated[:seed][:key=value,...]",
+              "the offline default: a seeded stand-in that makes an LLM's mistakes by mechanism; "
+              "its output always says SIMULATED; it is not Claude", "simulated:7", _simulated, _describe_built,
+              takes_seed=True),
+    ModelKind("claude", "claude[:model-id]",
+              f"Claude via the anthropic SDK; needs ANTHROPIC_API_KEY (default {DEFAULT_CLAUDE})",
+              "claude:claude-haiku-4-5", _claude, _describe_claude),
+    ModelKind("messages", "messages:<model-id>@<url>",
+              "any Messages API server (Ollama, llama-server, vLLM, LiteLLM); cost unknown",
+              "messages:qwen2.5:7b@http://localhost:11434", _messages, _describe_messages),
+    ModelKind("replay", "replay:<file>", "replay a recording, offline and deterministic",
+              "replay:recordings/haiku.jsonl", _replay, _describe_replay),
+    ModelKind("record", "record:<file>:<model>",
+              "run <model> and record every exchange to <file> (never keys or headers)",
+              "record:haiku.jsonl:claude", _record, _describe_record, takes_seed=True),
+)}
+
+
+def names_help() -> str:
+    """Every kind's grammar, comma-separated: what errors list."""
+    return ", ".join(kind.grammar for kind in KINDS.values())
+
+
+NAMES_HELP = names_help()
+
+
+def models_help() -> str:
+    """The CLI's model section (labkit --help), one line per kind."""
+    width = max(len(kind.grammar) for kind in KINDS.values()) + 2
+    lines = [f"  {kind.grammar:<{width}}{kind.help}" for kind in KINDS.values()]
+    return ("models (--model NAME, or $LABKIT_MODEL for every command):\n" + "\n".join(lines) + "\n\n"
+            "With no --model and no $LABKIT_MODEL every command uses the simulated model, offline, and says so.\n")
+
+
+def markdown_table() -> str:
+    """The README's model table, generated from KINDS (tests check the README holds exactly this)."""
+    rows = [f"| `{kind.grammar}` | {kind.help} | `{kind.example}` |" for kind in KINDS.values()]
+    return "\n".join(["| name | what it is | example |", "|---|---|---|", *rows])
+
+
+def _kind_of(name: str) -> tuple[ModelKind, str]:
+    kind, rest = _split(name)
+    found = KINDS.get(kind)
+    if found is None:
+        raise _bad(name, f"unknown model kind {kind!r}")
+    return found, rest
+
+
+def get_model(name: str | None = None, **kw) -> Model:
+    """The model for a name (see KINDS); None -> $LABKIT_MODEL -> "simulated".
+
+    `seed` is accepted for every model, so runners can pass their --seed through, and used only by kinds that
+    take it (the simulated model, and a recording of one); the others are deterministic or real models.
     """
     name = resolve_name(name)
-    kind, rest = _split(name)
-    if kind == "simulated":
-        return _simulated(name, rest, dict(kw))
-    if kind != "record":
+    kind, rest = _kind_of(name)
+    if not kind.takes_seed:
         kw.pop("seed", None)
-    if kind == "reference":
-        if rest.strip():
-            raise _bad(name, "reference takes no options")
-        if kw:
-            raise _bad(name, f"reference takes no options (got {', '.join(kw)})")
-        from labkit.models.reference import ReferenceModel
-        return ReferenceModel()
-    if kind == "claude":
-        return _claude(name, rest, dict(kw))
-    if kind == "replay":
-        if not rest.strip():
-            raise _bad(name, "give the recording to replay, e.g. replay:recordings/haiku.jsonl")
-        return _recording().ReplayModel(rest.strip(), **kw)
-    if kind == "record":
-        path, sep, inner = rest.partition(":")
-        if not sep or not path.strip() or not inner.strip():
-            raise _bad(name, "record needs a file and a model, e.g. record:haiku.jsonl:claude")
-        return _recording().RecordingModel(path.strip(), get_model(inner.strip(), **kw))
-    raise _bad(name, f"unknown model kind {kind!r}")
+    return kind.build(name, rest, dict(kw))
 
 
 def describe_model(name: str | None = None) -> str:
     """One line saying what a name means -- simulated ones say SIMULATED and NOT Claude. Builds no API client."""
     name = resolve_name(name)
-    kind, rest = _split(name)
-    if kind in ("simulated", "reference"):
-        return get_model(name).describe()
-    if kind == "claude":
-        model_id = rest.strip() or DEFAULT_CLAUDE
-        return (f"claude:{model_id} -- Anthropic's Claude ({model_id}) through the Messages API: real calls, "
-                "real latency, real cost (needs ANTHROPIC_API_KEY)")
-    if kind == "replay":
-        return (f"{name} -- answers recorded earlier, replayed offline with their recorded latency (virtual); "
-                "the recording says which model gave them")
-    if kind == "record":
-        path, _, inner = rest.partition(":")
-        return f"{describe_model(inner.strip() or None)}; every answer also recorded to {path.strip()}"
-    raise _bad(name, f"unknown model kind {kind!r}")
+    kind, rest = _kind_of(name)
+    return kind.describe(name, rest)
 
 
 def describe_default() -> str:

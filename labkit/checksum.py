@@ -71,7 +71,8 @@ class ChecksumTrace:
             line = (f"@{step.offset:04x}  {step.word:04x}   0x{step.sum_before:04x} + 0x{step.word:04x}"
                     f" = 0x{step.sum_before + step.word:04x}")
             if step.carry_folded:
-                line += f"  carry! fold it back: 0x{step.sum_before + step.word - 0x10000:04x} + 1 = 0x{step.sum_after:04x}"
+                unfolded = step.sum_before + step.word - 0x10000
+                line += f"  carry! fold it back: 0x{unfolded:04x} + 1 = 0x{step.sum_after:04x}"
             out.append(line)
         carries = sum(step.carry_folded for step in self.steps)
         out.append(f"sum without folding 0x{self.total:x}; with the {carries} carr{'y' if carries == 1 else 'ies'} "

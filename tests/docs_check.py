@@ -27,7 +27,6 @@ import inspect
 import pkgutil
 import re
 from dataclasses import dataclass, fields, is_dataclass
-from pathlib import Path
 
 _HEADING = re.compile(r"^#{2,4} .*?`(labkit/[\w/]*?)(\.py)?/?`")
 _NAME = re.compile(r"^\*{0,2}([A-Za-z_]\w*)")

@@ -6,10 +6,15 @@ student pastes it. These tests fail with the document's line and what to write i
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from docs_check import check_architecture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +65,146 @@ def test_the_architecture_check_reads_classes_and_members() -> None:
         "Dashboard has no member nope",
         "PcapSummary has no attribute tokens",
     ]
+
+
+# --- every command in README.md and docs/*.md ------------------------------------------------------------------
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHELL_FENCES = {"```bash", "```sh", "```shell", "```console"}
+SYSTEM_COMMANDS = {"ip", "ping", "sysctl", "export", "source"}   # the host's tools: nothing of ours to check
+REPO_DIRS = ("notebooks/", "scripts/", "docs/", "examples/", "tests/", "benchmarks/", "binder/")
+
+
+@dataclass(frozen=True)
+class Command:
+    where: str        # "README.md:58"
+    text: str         # the command as written, without its comment
+    argv: list[str]   # after env assignments, sudo and `ip netns exec NAME`
+    privileged: bool  # sudo or a network namespace: never run here
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.text}"
+
+
+def _unwrap(tokens: list[str]) -> tuple[list[str], bool]:
+    privileged = False
+    while tokens:
+        if re.fullmatch(r"[A-Za-z_]\w*=.*", tokens[0]):
+            tokens = tokens[1:]
+        elif tokens[0] == "sudo":
+            tokens, privileged = [t for t in tokens[1:2] if t != "-E"] + tokens[2:], True
+        elif tokens[:3] == ["ip", "netns", "exec"]:
+            tokens, privileged = tokens[4:], True
+        else:
+            return tokens, privileged
+    return tokens, privileged
+
+
+def shell_commands() -> list[Command]:
+    """Every command in a shell fence of README.md or docs/*.md (`a; b` and `a && b` are two)."""
+    found = []
+    for path in DOCUMENTS:
+        inside = False
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if line.strip().startswith("```"):
+                inside = not inside and line.strip() in SHELL_FENCES
+                continue
+            if not inside:
+                continue
+            code = re.sub(r"<[^>]*>", "PLACEHOLDER", line)   # <the kernel's address>
+            code = re.sub(r"(^|\s)#.*$", "", code).strip()
+            for part in re.split(r";|&&", code):
+                if part.strip():
+                    tokens, privileged = _unwrap(shlex.split(part))
+                    found.append(Command(f"{path.relative_to(ROOT)}:{number}", part.strip(), tokens, privileged))
+    return found
+
+
+COMMANDS = shell_commands()
+
+
+def test_the_documents_have_commands_to_check() -> None:
+    labkit_commands = [c for c in COMMANDS if c.argv[:1] == ["labkit"]]
+    assert len(labkit_commands) >= 8 and any("examples/ping.pcap" in c.text for c in labkit_commands)
+
+
+def command_problem(command: Command) -> str | None:
+    """What is wrong with a documented command: a labkit flag it lacks, a script or path that is not there."""
+    program = command.argv[0] if command.argv else ""
+    for token in command.argv[1:]:
+        if token.startswith(REPO_DIRS) and not (ROOT / token).exists():
+            return f"{token} does not exist"
+    if program == "labkit":
+        from labkit.cli import build_parser
+
+        try:
+            build_parser().parse_args(command.argv[1:])
+        except SystemExit as stop:
+            return None if stop.code == 0 else "labkit does not accept these arguments (its error is printed above)"
+    elif program.startswith(("./", "scripts/")):
+        script = ROOT / program
+        if not (script.is_file() and os.access(script, os.X_OK)):
+            return f"{program} is not an executable script"
+    elif program not in SYSTEM_COMMANDS | {"python", "jupyter", "conda"}:   # their paths were checked above
+        return f"teach tests/test_docs.py what `{program}` is"
+    return None
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=str)
+def test_every_documented_command_names_things_that_exist(command: Command) -> None:
+    """labkit subcommands and flags parse; scripts exist and are executable; repository paths exist."""
+    problem = command_problem(command)
+    assert problem is None, f"{command}: {problem}"
+
+
+@pytest.mark.parametrize("text", ["labkit bench --no-such-flag", "labkit teleport", "scripts/no-such.sh",
+                                  "python -m pytest notebooks/missing.ipynb", "curl example.invalid"])
+def test_a_drifted_command_is_caught(text: str) -> None:
+    tokens, privileged = _unwrap(shlex.split(text))
+    assert command_problem(Command("test", text, tokens, privileged)) is not None
+
+
+def _runs_offline(command: Command) -> bool:
+    """A labkit command with no root and no key: the simulated model, the reference stack, or the default."""
+    if command.privileged or command.argv[:1] != ["labkit"]:
+        return False
+    argv = command.argv
+    models = [argv[i + 1] for i, token in enumerate(argv[:-1]) if token == "--model"]
+    if any(not model.startswith(("simulated", "reference")) for model in models):
+        return False
+    inputs = [token for i, token in enumerate(argv)
+              if token.endswith(".pcap") and argv[i - 1] not in ("-o", "--output")]
+    return all((ROOT / token).exists() for token in inputs)   # in.pcap in a recipe is the reader's own capture
+
+
+OFFLINE = [c for c in COMMANDS if _runs_offline(c)]
+
+
+@pytest.mark.parametrize("command", OFFLINE, ids=str)
+def test_offline_commands_run_as_written(command: Command, tmp_path: Path) -> None:
+    """Run exactly as printed, from a directory that has the repository's examples/ (outputs land in tmp_path)."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    result = subprocess.run(command.argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{command}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+
+
+def test_the_pcap_command_in_the_readme_answers_the_shipped_capture(tmp_path: Path) -> None:
+    """examples/ping.pcap is what scripts/make_example_capture.py derives, and the README's command answers it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from make_example_capture import EXAMPLE, pinger_side
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    from labkit.pcap import read_capture
+
+    assert read_capture(EXAMPLE) == pinger_side(), "regenerate it: python scripts/make_example_capture.py"
+    (command,) = [c for c in OFFLINE if c.argv[:3] == ["labkit", "pcap", "examples/ping.pcap"]]
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    subprocess.run(command.argv, cwd=tmp_path, capture_output=True, timeout=300, check=True,
+                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
+    answered = read_capture(tmp_path / command.argv[command.argv.index("-o") + 1])
+    assert len(answered.packets) == 2 * len(pinger_side().packets)   # every request answered (ARP by the stack)

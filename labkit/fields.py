@@ -26,6 +26,18 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import TypeVar
 
+from labkit.headers import (
+    IPV4_MIN_HEADER,
+    IPV6_HEADER,
+    PROTO_DSTOPTS,
+    PROTO_FRAGMENT,
+    PROTO_HOPOPTS,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_ROUTING,
+    ipv4_header_len,
+)
+
 _V = TypeVar("_V", int, str, bytes)
 
 ICMP_TYPES = {0: "echo-reply", 3: "dest-unreach", 4: "source-quench", 5: "redirect", 8: "echo-request",
@@ -204,13 +216,14 @@ def _arp(m: _Map, base: int) -> int:
 
 
 def _ipv4(m: _Map, base: int) -> int:
-    m.need(base + 20, "IPv4 header (20 bytes)")
+    m.need(base + IPV4_MIN_HEADER, "IPv4 header (20 bytes)")
     version = m.add("ip.version", "IPv4", base, 1, bits=(0, 4))
     if version != 4:
         raise ValueError(f"not IPv4: the version nibble is {version}")
     ihl = m.add("ip.ihl", "IPv4", base, 1, bits=(4, 4))
-    if ihl < 5:
-        raise ValueError(f"malformed IPv4 header: IHL {ihl} means {ihl * 4} bytes, the minimum is 5 (20 bytes)")
+    header_len = ipv4_header_len(m.data[base:base + 1])
+    if header_len < IPV4_MIN_HEADER:
+        raise ValueError(f"malformed IPv4 header: IHL {ihl} means {header_len} bytes, the minimum is 5 (20 bytes)")
     m.add("ip.tos", "IPv4", base + 1, 1)
     total_length = m.add("ip.len", "IPv4", base + 2, 2)
     m.add("ip.id", "IPv4", base + 4, 2)
@@ -221,17 +234,17 @@ def _ipv4(m: _Map, base: int) -> int:
     m.add("ip.chksum", "IPv4", base + 10, 2)
     m.add_decoded("ip.src", "IPv4", base + 12, 4, _IPV4)
     m.add_decoded("ip.dst", "IPv4", base + 16, 4, _IPV4)
-    header_end = base + ihl * 4
-    m.need(header_end, f"IPv4 options (IHL {ihl} = {ihl * 4} bytes)")
-    if ihl > 5:
-        m.add_decoded("ip.options", "IPv4", base + 20, header_end - base - 20, _BYTES)
-        _ip_options(m, base + 20, header_end)
-    if total_length < ihl * 4:
+    header_end = base + header_len
+    m.need(header_end, f"IPv4 options (IHL {ihl} = {header_len} bytes)")
+    if header_len > IPV4_MIN_HEADER:
+        m.add_decoded("ip.options", "IPv4", base + IPV4_MIN_HEADER, header_len - IPV4_MIN_HEADER, _BYTES)
+        _ip_options(m, base + IPV4_MIN_HEADER, header_end)
+    if total_length < header_len:
         raise ValueError(f"malformed IPv4 header: total length {total_length} is shorter than the header "
-                         f"({ihl * 4} bytes)")
+                         f"({header_len} bytes)")
     end = base + total_length
     m.need(end, f"IPv4 packet (total length {total_length})")
-    if proto == 1 and frag == 0:
+    if proto == PROTO_ICMP and frag == 0:
         _icmp(m, header_end, end, truncated=bool(flags & 1))
     else:
         m.add_rest("ip.payload", "IPv4", header_end, end)
@@ -309,11 +322,11 @@ def _icmp(m: _Map, start: int, end: int, truncated: bool) -> None:
     m.add_rest("icmp.data", "ICMP", data_start, end)
 
 
-_IPV6_EXTENSIONS = {0: "hbh", 60: "dest", 43: "rh", 44: "frag"}
+_IPV6_EXTENSIONS = {PROTO_HOPOPTS: "hbh", PROTO_DSTOPTS: "dest", PROTO_ROUTING: "rh", PROTO_FRAGMENT: "frag"}
 
 
 def _ipv6(m: _Map, base: int) -> int:
-    m.need(base + 40, "IPv6 header (40 bytes)")
+    m.need(base + IPV6_HEADER, "IPv6 header (40 bytes)")
     version = m.add("ipv6.version", "IPv6", base, 1, bits=(0, 4))
     if version != 6:
         raise ValueError(f"not IPv6: the version nibble is {version}")
@@ -324,16 +337,16 @@ def _ipv6(m: _Map, base: int) -> int:
     m.add("ipv6.hlim", "IPv6", base + 7, 1)
     m.add_decoded("ipv6.src", "IPv6", base + 8, 16, _IPV6)
     m.add_decoded("ipv6.dst", "IPv6", base + 24, 16, _IPV6)
-    end = base + 40 + payload_length
+    end = base + IPV6_HEADER + payload_length
     m.need(end, f"IPv6 packet (payload length {payload_length})")
-    offset, fragment_offset = base + 40, 0
+    offset, fragment_offset = base + IPV6_HEADER, 0
     while next_header in _IPV6_EXTENSIONS:
         short = _IPV6_EXTENSIONS[next_header]
         prefix = f"ipv6.{short}"
         if offset + 8 > end:
             raise ValueError(f"truncated IPv6 {short} extension header at offset {offset}")
         following = m.add(f"{prefix}.nh", "IPv6", offset, 1)
-        if next_header == 44:
+        if next_header == PROTO_FRAGMENT:
             m.add(f"{prefix}.res1", "IPv6", offset + 1, 1)
             fragment_offset = m.add(f"{prefix}.offset", "IPv6", offset + 2, 2, bits=(0, 13))
             m.add(f"{prefix}.res2", "IPv6", offset + 2, 2, bits=(13, 2))
@@ -344,14 +357,14 @@ def _ipv6(m: _Map, base: int) -> int:
             length = (m.add(f"{prefix}.len", "IPv6", offset + 1, 1) + 1) * 8
             if offset + length > end:
                 raise ValueError(f"truncated IPv6 {short} extension header: {length} bytes at offset {offset}")
-            if next_header == 43:
+            if next_header == PROTO_ROUTING:
                 m.add(f"{prefix}.type", "IPv6", offset + 2, 1)
                 m.add(f"{prefix}.segleft", "IPv6", offset + 3, 1)
                 m.add_rest(f"{prefix}.data", "IPv6", offset + 4, offset + length)
             else:
                 m.add_rest(f"{prefix}.options", "IPv6", offset + 2, offset + length)
         next_header, offset = following, offset + length
-    if next_header == 58 and fragment_offset == 0:
+    if next_header == PROTO_ICMPV6 and fragment_offset == 0:
         _icmpv6(m, offset, end)
     else:
         m.add_rest("ipv6.payload", "IPv6", offset, end)

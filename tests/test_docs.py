@@ -208,3 +208,16 @@ def test_the_pcap_command_in_the_readme_answers_the_shipped_capture(tmp_path: Pa
                    env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
     answered = read_capture(tmp_path / command.argv[command.argv.index("-o") + 1])
     assert len(answered.packets) == 2 * len(pinger_side().packets)   # every request answered (ARP by the stack)
+
+
+def test_every_repository_path_the_documents_name_exists() -> None:
+    """`labkit/fields.py`, `scripts/build_notebooks.py`...: a renamed file leaves the docs pointing at nothing."""
+    missing, checked = [], 0
+    for path in [*DOCUMENTS, ROOT / "benchmarks" / "README.md"]:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for name in re.findall(r"`((?:labkit|tests|scripts|docs|examples|binder|benchmarks)/[\w./-]*)`", line):
+                checked += 1
+                if "*" not in name and not (ROOT / name).exists():
+                    missing.append(f"{path.relative_to(ROOT)}:{number}: {name}")
+    assert not missing, "these paths do not exist; fix the document:\n" + "\n".join(missing)
+    assert checked > 30   # the pattern still finds the documents' paths

@@ -26,6 +26,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, fields, is_dataclass
 
 _HEADING = re.compile(r"^#{2,4} .*?`(labkit/[\w/]*?)(\.py)?/?`")
@@ -43,50 +44,34 @@ class Finding:
         return f"docs/ARCHITECTURE.md:{self.line}: {self.text.strip()}\n    -> {self.problem}"
 
 
-def _strip_comment(line: str) -> str:
-    """The line without its # comment (a # inside quotes is kept)."""
-    quote = None
-    for index, char in enumerate(line):
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char == "#":
-            return line[:index].rstrip()
-    return line.rstrip()
-
-
-def _depth(text: str) -> int:
+def _outside_quotes(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) for every character outside quotes."""
     depth, quote = 0, None
-    for char in text:
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-    return depth
-
-
-def _split_top(text: str, separator: str) -> list[str]:
-    """Split at separators outside brackets and quotes."""
-    parts, depth, quote, start = [], 0, None, 0
     for index, char in enumerate(text):
         if quote:
             quote = None if char == quote else quote
         elif char in "\"'":
             quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == separator and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return [part.strip() for part in parts]
+        else:
+            depth += (char in "([{") - (char in ")]}")
+            yield index, char, depth
+
+
+def _strip_comment(line: str) -> str:
+    """The line without its # comment (a # inside quotes is kept)."""
+    return next((line[:index] for index, char, _ in _outside_quotes(line) if char == "#"), line).rstrip()
+
+
+def _depth(text: str) -> int:
+    """Brackets still open at the end of the text (a signature that goes on on the next line)."""
+    return [0, *(depth for _, _, depth in _outside_quotes(text))][-1]
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """Split at separators outside brackets and quotes."""
+    cuts = [index for index, char, depth in _outside_quotes(text) if char == separator and depth == 0]
+    bounds = zip([-1, *cuts], [*cuts, len(text)])
+    return [text[start + 1:end].strip() for start, end in bounds]
 
 
 def blocks(markdown: str) -> list[tuple[str | None, list[tuple[int, int, str]]]]:

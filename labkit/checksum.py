@@ -190,7 +190,7 @@ def _verify_ipv6(packet: bytes) -> list[ChecksumCheck]:
     return [_check("icmpv6.cksum", message, 2, offset, prefix=pseudo)]
 
 
-def verify(packet: bytes) -> list[ChecksumCheck]:
+def verify(packet: bytes | bytearray) -> list[ChecksumCheck]:
     """Check the checksums a receiver would: IPv4 header and ICMP, or ICMPv6 over the pseudo-header.
 
     Never raises: a checksum that cannot be located (truncated data, a fragment, another protocol) is simply
@@ -210,7 +210,7 @@ def verify(packet: bytes) -> list[ChecksumCheck]:
     return []
 
 
-def with_checksums(packet: bytes) -> bytes:
+def with_checksums(packet: bytes | bytearray) -> bytes:
     """`packet` with every checksum verify() locates set to its correct value (IPv4 header and ICMP, or
     ICMPv6): what a sender that erred in the other bytes but did its arithmetic would put on the wire.
 

@@ -513,7 +513,7 @@ def _flags_text(value: int) -> str:
     return "+".join(names) if names else "none"
 
 
-def describe_value(name: str, value: int | str | bytes, length: int = 0) -> str:
+def describe_value(name: str, value: int | str | bytes | bytearray, length: int = 0) -> str:
     """Human text for a field value, by field name (shared by Field.describe and the judge)."""
     if isinstance(value, str):
         return value

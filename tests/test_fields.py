@@ -369,8 +369,8 @@ def test_typed_accessors_give_each_kind_of_value_its_type():
     assert fields["ip.src"].text == "10.0.0.1"
     assert fields["icmp.data"].raw == b"abc"
     with pytest.raises(TypeError, match="ip.src is not a number"):
-        fields["ip.src"].int_value
+        _ = fields["ip.src"].int_value
     with pytest.raises(TypeError, match="ip.ttl is not an address"):
-        fields["ip.ttl"].text
+        _ = fields["ip.ttl"].text
     with pytest.raises(TypeError, match="ip.ttl is not data"):
-        fields["ip.ttl"].raw
+        _ = fields["ip.ttl"].raw

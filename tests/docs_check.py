@@ -181,10 +181,23 @@ def _doc_params(text: str) -> tuple[list[tuple[str, object]], bool] | None:
 
 
 def _compare(target: object, params: str, what: str) -> str | None:
+    """Why the documented parameters are not the code's, with the code's signature to copy; None when they are."""
+    problem = _mismatch(target, params, what)
+    if problem is None:
+        return None
+    try:
+        return f"{problem}\n       the code: {what}{inspect.signature(target)}"
+    except (TypeError, ValueError):
+        return problem
+
+
+def _mismatch(target: object, params: str, what: str) -> str | None:
     documented = _doc_params(params)
     real = _real_params(target)
-    if documented is None or real is None:
-        return None
+    if real is None:
+        return None   # no signature to compare with (a builtin)
+    if documented is None:
+        return f"cannot read the parameters of {what}: write names, `*`, `...` and literal defaults only"
     doc_tokens, etc = documented
     real_names = [name for name, _ in real]
     doc_names = [name for name, _ in doc_tokens]

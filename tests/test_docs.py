@@ -222,3 +222,48 @@ def test_every_repository_path_the_documents_name_exists() -> None:
                     missing.append(f"{path.relative_to(ROOT)}:{number}: {name}")
     assert not missing, "these paths do not exist; fix the document:\n" + "\n".join(missing)
     assert checked > 30   # the pattern still finds the documents' paths
+
+
+# --- the names docs/extending.md tells people to edit ------------------------------------------------------------
+
+_CODE_NAME = re.compile(r"`([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)(?:\([^`]*\))?`")
+_MODULE_PATH = re.compile(r"`((?:labkit|tests|scripts)/[\w/]+\.py)`")
+
+
+def _looks_like_code(name: str) -> bool:
+    """snake_case, CamelCase or CONSTANT names; not prose words, tags or field names such as `ip.ttl`."""
+    last = name.split(".")[-1]
+    return "_" in last or (last[:1].isupper() and any(c.islower() for c in last[1:])) or last.isupper()
+
+
+def extending_names() -> list[tuple[int, str, list[str]]]:
+    """(line, name, files it should be in) for each code name in a checklist item of docs/extending.md: the
+    files are those the item names, else those its section names before its first item."""
+    found, section_files, item_files, item = [], [], [], []
+    lines = (ROOT / "docs" / "extending.md").read_text().splitlines()
+
+    def flush() -> None:
+        files = item_files or section_files
+        found.extend((number, name, list(files)) for number, name in item if files)
+
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("## ") or re.match(r"^\d+\. ", line):
+            flush()
+            item, item_files = [], []
+            if line.startswith("## "):
+                section_files = []
+        paths = _MODULE_PATH.findall(line)
+        (item_files if re.match(r"^(\d+\. |\s)", line) and item is not None else section_files).extend(paths)
+        item.extend((number, name) for name in _CODE_NAME.findall(line) if _looks_like_code(name))
+    flush()
+    return found
+
+
+def test_extending_names_only_what_exists_in_the_files_it_points_to() -> None:
+    missing = []
+    for number, name, files in extending_names():
+        sources = " ".join((ROOT / path).read_text() for path in files if (ROOT / path).exists())
+        if not all(re.search(rf"\b{re.escape(part)}\b", sources) for part in name.split(".")):
+            missing.append(f"docs/extending.md:{number}: `{name}` is not in {', '.join(files)}")
+    assert len(extending_names()) > 20   # the checklists still name code
+    assert not missing, "docs/extending.md names code that is not there; fix the checklist:\n" + "\n".join(missing)

@@ -54,11 +54,12 @@ import random
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO
 
-from labkit.errors import LabkitError
+from labkit.errors import ArgumentError, LabkitError
 from labkit.evidence import wilson_interval  # noqa: F401 - re-exported: bench.wilson_interval
 from labkit.pcap import bounded_pool
 from labkit.ratelimit import checked_budget
@@ -218,28 +219,30 @@ class ResultsFile:
 
     def __init__(self, path: str | os.PathLike | None) -> None:
         if path is not None and not str(path).strip():
-            raise LabkitError("--out is empty; give a file name such as bench.jsonl")
+            raise ArgumentError("out", str(path), "is empty; give a file name such as bench.jsonl")
         self.path = Path(path) if path is not None else None
         self.rows: list[dict] = []
         self._lock = threading.Lock()
-        self._handle = None
+        self._handle: IO[str] | None = None
         if self.path is not None:
             self._load()
 
     def _load(self) -> None:
         assert self.path is not None
         if self.path.is_dir():
-            raise LabkitError(f"{self.path}: is a directory; give a file name for --out")
+            raise ArgumentError("out", str(self.path), "is a directory; give a file name")
         if self.path.exists() and not self.path.is_file():  # /dev/full, a pipe: reading it to resume never ends
-            raise LabkitError(f"{self.path}: is not a regular file (a device or pipe); give a file name for --out")
+            raise ArgumentError("out", str(self.path), "is not a regular file (a device or pipe); give a file name")
         if self.path.exists() and not os.access(self.path, os.W_OK):
-            raise LabkitError(f"{self.path}: cannot write (permission denied); choose another --out")
+            raise ArgumentError("out", str(self.path), "cannot write (permission denied); choose another file")
         if not self.path.exists():
             parent = self.path.parent
             if not parent.is_dir():  # checked now, not after the first (possibly paid) attempt
-                raise LabkitError(f"{self.path}: directory {parent} does not exist; create it or choose another --out")
+                raise ArgumentError("out", str(self.path),
+                                    f"directory {parent} does not exist; create it or choose another")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise LabkitError(f"{self.path}: cannot write in {parent} (permission denied); choose another --out")
+                raise ArgumentError("out", str(self.path),
+                                    f"cannot write in {parent} (permission denied); choose another")
             return
         data = self.path.read_bytes()
         complete, _, tail = data.rpartition(b"\n")
@@ -253,8 +256,9 @@ class ResultsFile:
                 row = json.loads(line)
                 (row["model"], row["strategy"], row["index"])
             except (ValueError, KeyError, TypeError):
-                raise LabkitError(
-                    f"{self.path}: line {number} is not a labkit bench result; remove that line or use another --out"
+                raise ArgumentError(
+                    "out", str(self.path),
+                    f"line {number} is not a labkit bench result; remove that line or use another",
                 ) from None
             self.rows.append(row)
 
@@ -270,7 +274,8 @@ class ResultsFile:
                 try:
                     self._handle = open(self.path, "a", encoding="utf-8")
                 except OSError as exc:
-                    raise LabkitError(f"{self.path}: cannot write ({exc.strerror}); choose another --out") from None
+                    problem = f"cannot write ({exc.strerror}); choose another"
+                    raise ArgumentError("out", str(self.path), problem) from None
             self._handle.write(json.dumps(row, separators=(",", ":")) + "\n")
             self._handle.flush()
 
@@ -321,35 +326,71 @@ def run_bench(
     sizes: Iterable[int] | None = None,
 ):
     """Run n attempts for every model × strategy and return all their rows as a DataFrame (ordered by model,
-    strategy, index whatever --workers was). Rows already in `out` are not run again. `budget_usd` caps what
+    strategy, index whatever `workers` was). Rows already in `out` are not run again. `budget_usd` caps what
     this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects.
-    `progress` shows a tqdm bar (a widget in Jupyter, stderr in a terminal).
+    `progress` shows a tqdm bar (a widget in Jupyter, stderr in a terminal). Bad arguments raise
+    ArgumentError naming the parameter, before any attempt.
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
+    plan = plan_bench(models, strategies, n, workers, out, seed=seed, budget_usd=budget_usd, run_info=run_info,
+                      sizes=sizes)
+    execute_plan(plan, progress)
+    return plan_frame(plan)
 
+
+@dataclass
+class BenchPlan:
+    """Everything run_bench decided before the first attempt: checked arguments, the open results file and the
+    attempts still to run. Its stages (plan_bench, execute_plan, plan_frame) can be run one by one."""
+
+    models: list
+    strategies: list[str]
+    n: int
+    workers: int
+    seed: int
+    budget_usd: float | None
+    results: ResultsFile
+    tasks: list[tuple[object, str, int]]
+    requests: dict[int, BenchRequest]
+    info: BenchRun
+
+
+def _checked_strategies(strategies: Iterable[str]) -> list[str]:
     from labkit.prompts import get_strategy
 
-    if n < 0:
-        raise LabkitError("--n must be 0 or more")
-    checked_budget(budget_usd)
-    strategies = list(dict.fromkeys(strategies))  # a name given twice runs once
-    for name in strategies:
+    names = list(dict.fromkeys(strategies))  # a name given twice runs once
+    for name in names:
         try:
             get_strategy(name)
-        except (KeyError, ValueError) as exc:
-            raise LabkitError(f"unknown strategy {name!r}: {exc}") from None
-    if not strategies:
-        raise LabkitError("give at least one --strategy")
+        except (KeyError, ValueError, LabkitError) as exc:
+            raise ArgumentError("strategies", name, str(exc)) from None
+    if not names:
+        raise ArgumentError("strategies", names, "give at least one strategy")
+    return names
+
+
+def _checked_workers(workers: int | None, models: list) -> int:
+    if workers is None:
+        return 1 if all(getattr(model, "virtual_time", True) for model in models) else 4
+    if workers < 1:
+        raise ArgumentError("workers", workers, "must be 1 or more")
+    return workers
+
+
+def plan_bench(
+    models: Iterable, strategies: Iterable[str], n: int, workers: int | None, out: str | os.PathLike | None, *,
+    seed: int = 0, budget_usd: float | None = None, run_info: BenchRun | None = None,
+    sizes: Iterable[int] | None = None,
+) -> BenchPlan:
+    """Stage 1: check every argument, open `out` and list the attempts it does not hold yet (with `sizes`, n
+    attempts per payload size, so plan.n counts them all)."""
+    if n < 0:
+        raise ArgumentError("n", n, "must be 0 or more")
+    checked_budget(budget_usd)
+    names = _checked_strategies(strategies)
     model_objects = _resolve_models(models)
     info = run_info if run_info is not None else BenchRun()
-    info.budget_usd = budget_usd
-    info.models = model_objects
-    if workers is None:
-        workers = 1 if all(getattr(model, "virtual_time", True) for model in model_objects) else 4
-    if workers < 1:
-        raise LabkitError("--workers must be 1 or more")
-
+    info.budget_usd, info.models = budget_usd, model_objects
+    worker_count = _checked_workers(workers, model_objects)
     results = ResultsFile(out)
     _check_seed(results, seed, out)
     sizes = None if sizes is None else list(sizes)
@@ -357,64 +398,63 @@ def run_bench(
     total = n * (len(sizes) if sizes else 1)
     _check_sizes(results, size_of, total, out)
     done = results.done_keys()
-    tasks = [
-        (model, strategy, index)
-        for index in range(total)
-        for model in model_objects
-        for strategy in strategies
-        if (model.name, strategy, index) not in done
-    ]
-    info.planned = total * len(model_objects) * len(strategies)
+    tasks = [(model, strategy, index) for index in range(total) for model in model_objects for strategy in names
+             if (model.name, strategy, index) not in done]
+    info.planned = total * len(model_objects) * len(names)
     info.skipped_done = info.planned - len(tasks)
     # Built here, in this thread, before any attempt: scapy and the per-index seeds stay off the worker threads.
     requests = {index: make_request(seed, index, size_of(index)) for index in sorted({task[2] for task in tasks})}
+    return BenchPlan(model_objects, names, total, worker_count, seed, budget_usd, results, tasks, requests, info)
 
-    bar = tqdm(
-        total=len(tasks), unit="attempt", desc="bench", file=sys.stderr,
-        disable=not progress,
-    )
+
+def execute_plan(plan: BenchPlan, progress: bool = False) -> None:
+    """Stage 2: run the planned attempts (at most plan.workers at once), appending each row as it finishes;
+    no new attempt starts once the budget is spent."""
+    from tqdm.auto import tqdm
+
+    info = plan.info
+    bar = tqdm(total=len(plan.tasks), unit="attempt", desc="bench", file=sys.stderr, disable=not progress)
 
     def over_budget() -> bool:
-        return budget_usd is not None and info.spent_usd >= budget_usd
+        return plan.budget_usd is not None and info.spent_usd >= plan.budget_usd
 
-    def record(row: dict) -> None:  # in this thread only: rows, spending and the bar need no lock
-        results.append(row)
-        info.ran += 1
-        info.spent_usd += row["cost_usd"]
-        bar.update()
-
-    def run(task) -> dict:
+    def run(task: tuple) -> dict:
         model, strategy, index = task
-        return attempt_row(model, strategy, requests[index], seed)
+        return attempt_row(model, strategy, plan.requests[index], plan.seed)
 
     try:
         with bar:
-            for _, row in bounded_pool(tasks, run, workers, over_budget):
-                record(row)
+            for _, row in bounded_pool(plan.tasks, run, plan.workers, over_budget):
+                plan.results.append(row)  # in this thread only: rows, spending and the bar need no lock
+                info.ran += 1
+                info.spent_usd += row["cost_usd"]
+                bar.update()
     finally:
-        results.close()
-    if info.ran < len(tasks):
-        info.stopped_at_budget, info.not_run = True, len(tasks) - info.ran
+        plan.results.close()
+    if info.ran < len(plan.tasks):
+        info.stopped_at_budget, info.not_run = True, len(plan.tasks) - info.ran
 
-    wanted_models = {model.name for model in model_objects}
-    rows = [
-        row for row in results.rows
-        if row["model"] in wanted_models and row["strategy"] in strategies and int(row["index"]) < total
-    ]
+
+def plan_frame(plan: BenchPlan):
+    """Stage 3: the planned rows (resumed and new) as a DataFrame ordered by model, strategy, index."""
+    import pandas as pd
+
+    model_order = {model.name: i for i, model in enumerate(plan.models)}
+    strategy_order = {name: i for i, name in enumerate(plan.strategies)}
+    rows = [row for row in plan.results.rows
+            if row["model"] in model_order and row["strategy"] in strategy_order and int(row["index"]) < plan.n]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    order = {model.name: i for i, model in enumerate(model_objects)}
-    strategy_order = {name: i for i, name in enumerate(strategies)}
-    if not frame.empty:
-        frame = frame.assign(
-            _m=frame["model"].map(order), _s=frame["strategy"].map(strategy_order)
-        ).sort_values(["_m", "_s", "index"], kind="stable").drop(columns=["_m", "_s"]).reset_index(drop=True)
-    return frame
+    if frame.empty:
+        return frame
+    return frame.assign(
+        _m=frame["model"].map(model_order), _s=frame["strategy"].map(strategy_order)
+    ).sort_values(["_m", "_s", "index"], kind="stable").drop(columns=["_m", "_s"]).reset_index(drop=True)
 
 
 def checked_size(payload_len: int) -> int:
     """A sweep size: whole bytes that fit one IPv4 packet on a 1500-byte MTU."""
     if not isinstance(payload_len, int) or isinstance(payload_len, bool) or not 0 <= payload_len <= MAX_PAYLOAD_V4:
-        raise LabkitError(f"payload size {payload_len!r} must be a whole number from 0 to {MAX_PAYLOAD_V4}")
+        raise ArgumentError("sizes", payload_len, f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}")
     return payload_len
 
 
@@ -425,7 +465,7 @@ def sweep_plan(sizes: Iterable[int] | None):
         return lambda index: None
     chosen = [checked_size(size) for size in sizes]
     if not chosen:
-        raise LabkitError("sizes is empty; give at least one payload size, e.g. sizes=[0, 56, 1472]")
+        raise ArgumentError("sizes", [], "give at least one payload size, e.g. sizes=[0, 56, 1472]")
     return lambda index: chosen[index % len(chosen)]
 
 
@@ -443,8 +483,8 @@ def _check_seed(results: ResultsFile, seed: int, out) -> None:
     seeds = {row.get("seed") for row in results.rows}
     if seeds and seeds != {seed}:
         other = ", ".join(str(s) for s in sorted(seeds, key=str))
-        raise LabkitError(
-            f"{out} holds results for seed {other}, not {seed}; resume with --seed {other} or choose another --out"
+        raise ArgumentError(
+            "seed", seed, f"{out} holds results for seed {other}; resume with that seed or choose another results file"
         )
 
 
@@ -457,10 +497,11 @@ def summarise(df):
 
     columns = [
         "model", "strategy", "simulated", "n", "valid_rate", "valid_lo", "valid_hi", "accept_rate", "accept_lo",
-        "accept_hi", "correct_rate", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s", "input_tokens_mean",
+        "accept_hi", "correct_rate", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s",
+        "input_tokens_mean",
         "output_tokens_mean", "cost_usd_total", "cost_per_reply_usd",
     ]
-    rows = []
+    rows: list[dict] = []
     if df is None or len(df) == 0:
         return pd.DataFrame(rows, columns=columns)
     for (model, strategy), group in df.groupby(["model", "strategy"], sort=False):

@@ -10,6 +10,21 @@ import array
 import sys
 from dataclasses import dataclass
 
+from labkit.headers import (
+    IPV4_MIN_HEADER,
+    IPV6_HEADER,
+    PROTO_DSTOPTS,
+    PROTO_HOPOPTS,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_ROUTING,
+    ip_version,
+    ipv4_header_len,
+    ipv4_total_len,
+    ipv6_payload_len,
+    is_fragment,
+)
+
 
 def internet_checksum(data: bytes) -> int:
     """One's complement of the one's-complement sum of 16-bit big-endian words (RFC 1071).
@@ -71,7 +86,8 @@ class ChecksumTrace:
             line = (f"@{step.offset:04x}  {step.word:04x}   0x{step.sum_before:04x} + 0x{step.word:04x}"
                     f" = 0x{step.sum_before + step.word:04x}")
             if step.carry_folded:
-                line += f"  carry! fold it back: 0x{step.sum_before + step.word - 0x10000:04x} + 1 = 0x{step.sum_after:04x}"
+                unfolded = step.sum_before + step.word - 0x10000
+                line += f"  carry! fold it back: 0x{unfolded:04x} + 1 = 0x{step.sum_after:04x}"
             out.append(line)
         carries = sum(step.carry_folded for step in self.steps)
         out.append(f"sum without folding 0x{self.total:x}; with the {carries} carr{'y' if carries == 1 else 'ies'} "
@@ -127,11 +143,11 @@ def _check(name: str, covered: bytes, field_offset: int, packet_offset: int, pre
 def icmpv6_pseudo_header(src: bytes, dst: bytes, length: int) -> bytes:
     """The RFC 8200 section 8.1 pseudo-header an ICMPv6 checksum covers before the message itself:
     source, destination, upper-layer length (4 bytes), three zero bytes, next header 58."""
-    return bytes(src) + bytes(dst) + length.to_bytes(4, "big") + b"\x00\x00\x00\x3a"
+    return bytes(src) + bytes(dst) + length.to_bytes(4, "big") + bytes(3) + bytes([PROTO_ICMPV6])
 
 
 # IPv6 extension headers that may sit between the fixed header and ICMPv6 (hop-by-hop, routing, destination options).
-_IPV6_SKIPPABLE = frozenset({0, 43, 60})
+_IPV6_SKIPPABLE = frozenset({PROTO_HOPOPTS, PROTO_ROUTING, PROTO_DSTOPTS})
 
 
 def icmpv6_offset(packet: bytes, end: int | None = None) -> int | None:
@@ -142,40 +158,39 @@ def icmpv6_offset(packet: bytes, end: int | None = None) -> int | None:
     message itself is long enough.
     """
     end = len(packet) if end is None else end
-    next_header, offset = packet[6], 40
+    next_header, offset = packet[6], IPV6_HEADER
     while next_header in _IPV6_SKIPPABLE and offset + 8 <= end:
         next_header, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
-    return offset if next_header == 58 else None
+    return offset if next_header == PROTO_ICMPV6 else None
 
 
 def _verify_ipv4(packet: bytes) -> list[ChecksumCheck]:
-    ihl = (packet[0] & 0x0F) * 4
-    if ihl < 20 or len(packet) < ihl:
+    ihl = ipv4_header_len(packet)
+    if ihl < IPV4_MIN_HEADER or len(packet) < ihl:
         return []
     checks = [_check("ip.chksum", packet[:ihl], 10, 0)]
-    total_length = int.from_bytes(packet[2:4], "big")
-    fragmented = int.from_bytes(packet[6:8], "big") & 0x3FFF  # MF flag or a fragment offset
-    if packet[9] != 1 or fragmented or total_length > len(packet) or total_length < ihl + 4:
+    total_length = ipv4_total_len(packet)
+    if packet[9] != PROTO_ICMP or is_fragment(packet) or total_length > len(packet) or total_length < ihl + 4:
         return checks  # not ICMP, only part of it, or truncated: its checksum cannot be checked here
     checks.append(_check("icmp.chksum", packet[ihl:total_length], 2, ihl))
     return checks
 
 
 def _verify_ipv6(packet: bytes) -> list[ChecksumCheck]:
-    if len(packet) < 40:
+    if len(packet) < IPV6_HEADER:
         return []
-    end = 40 + int.from_bytes(packet[4:6], "big")
+    end = IPV6_HEADER + ipv6_payload_len(packet)
     if end > len(packet):
         return []
     offset = icmpv6_offset(packet, end)
     if offset is None or offset + 4 > end:
         return []
     message = packet[offset:end]
-    pseudo = icmpv6_pseudo_header(packet[8:24], packet[24:40], len(message))
+    pseudo = icmpv6_pseudo_header(packet[8:24], packet[24:IPV6_HEADER], len(message))
     return [_check("icmpv6.cksum", message, 2, offset, prefix=pseudo)]
 
 
-def verify(packet: bytes) -> list[ChecksumCheck]:
+def verify(packet: bytes | bytearray) -> list[ChecksumCheck]:
     """Check the checksums a receiver would: IPv4 header and ICMP, or ICMPv6 over the pseudo-header.
 
     Never raises: a checksum that cannot be located (truncated data, a fragment, another protocol) is simply
@@ -185,7 +200,7 @@ def verify(packet: bytes) -> list[ChecksumCheck]:
         packet = bytes(packet)
         if not packet:
             return []
-        version = packet[0] >> 4
+        version = ip_version(packet)
         if version == 4:
             return _verify_ipv4(packet)
         if version == 6:
@@ -195,7 +210,7 @@ def verify(packet: bytes) -> list[ChecksumCheck]:
     return []
 
 
-def with_checksums(packet: bytes) -> bytes:
+def with_checksums(packet: bytes | bytearray) -> bytes:
     """`packet` with every checksum verify() locates set to its correct value (IPv4 header and ICMP, or
     ICMPv6): what a sender that erred in the other bytes but did its arithmetic would put on the wire.
 

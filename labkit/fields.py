@@ -22,7 +22,23 @@ from __future__ import annotations
 
 import functools
 import socket
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import TypeVar
+
+from labkit.headers import (
+    IPV4_MIN_HEADER,
+    IPV6_HEADER,
+    PROTO_DSTOPTS,
+    PROTO_FRAGMENT,
+    PROTO_HOPOPTS,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_ROUTING,
+    ipv4_header_len,
+)
+
+_V = TypeVar("_V", int, str, bytes)
 
 ICMP_TYPES = {0: "echo-reply", 3: "dest-unreach", 4: "source-quench", 5: "redirect", 8: "echo-request",
               11: "time-exceeded", 12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply",
@@ -58,6 +74,27 @@ class Field:
     def end(self) -> int:
         return self.offset + self.length
 
+    @property
+    def int_value(self) -> int:
+        """The value of a number field ("ip.ttl"). Typed accessors, because `value` is int | str | bytes and
+        a caller that knows the field's kind should not have to isinstance-check it (nor tell mypy)."""
+        return self._typed(int, "a number")
+
+    @property
+    def text(self) -> str:
+        """The value of an address field: "10.0.0.1", "fd00::1", "02:00:00:00:00:01"."""
+        return self._typed(str, "an address")
+
+    @property
+    def raw(self) -> bytes:
+        """The value of a data field ("icmp.data", "ip.options"): its bytes."""
+        return self._typed(bytes, "data")
+
+    def _typed(self, kind: type[_V], what: str) -> _V:
+        if not isinstance(self.value, kind):
+            raise TypeError(f"{self.name} is not {what}: its value is {type(self.value).__name__} {self.value!r}")
+        return self.value
+
     def describe(self) -> str:
         """Decoded, human text: "8 (echo-request)", "10.0.0.1", "DF"."""
         return describe_value(self.name, self.value, self.length)
@@ -72,13 +109,17 @@ def _new_field(name: str, layer: str, offset: int, length: int, value: int | str
     return made
 
 
+def _uint(raw: bytes, bits: tuple[int, int] | None) -> int:
+    number = int.from_bytes(raw, "big")
+    if bits is not None:
+        first, count = bits
+        number = (number >> (len(raw) * 8 - first - count)) & ((1 << count) - 1)
+    return number
+
+
 def _decode(raw: bytes, kind: str, bits: tuple[int, int] | None) -> int | str | bytes:
     if kind == _UINT:
-        number = int.from_bytes(raw, "big")
-        if bits is not None:
-            first, count = bits
-            number = (number >> (len(raw) * 8 - first - count)) & ((1 << count) - 1)
-        return number
+        return _uint(raw, bits)
     if kind == _IPV4:
         return socket.inet_ntop(socket.AF_INET, raw)
     if kind == _IPV4_LIST:
@@ -113,28 +154,36 @@ class _Map:
             raise ValueError(f"truncated {what}: needs bytes up to offset {end}, but the packet has only "
                              f"{len(self.data)} bytes")
 
-    def add(self, name: str, layer: str, offset: int, length: int, kind: str = _UINT,
-            bits: tuple[int, int] | None = None) -> int | str | bytes:
+    def add(self, name: str, layer: str, offset: int, length: int, bits: tuple[int, int] | None = None) -> int:
+        """A number field (the walk branches on these, so they come back as int)."""
+        raw = self._span(name, layer, offset, length)
+        value = int.from_bytes(raw, "big") if bits is None else _uint(raw, bits)   # most fields: no call
+        self.fields.append(_new_field(name, layer, offset, length, value, bits, _UINT))
+        return value
+
+    def add_decoded(self, name: str, layer: str, offset: int, length: int, kind: str) -> None:
+        """An address or data field, decoded by `kind`."""
+        raw = self._span(name, layer, offset, length)
+        self.fields.append(_new_field(name, layer, offset, length, _decode(raw, kind, None), None, kind))
+
+    def _span(self, name: str, layer: str, offset: int, length: int) -> bytes:
         end = offset + length
         if end > len(self.data):   # checked inline: the message is only formatted when it is needed
             self.need(end, f"{layer} field {name}")
-        raw = self.data[offset:end]
-        value = int.from_bytes(raw, "big") if kind == _UINT and bits is None else _decode(raw, kind, bits)
-        self.fields.append(_new_field(name, layer, offset, length, value, bits, kind))
-        return value
+        return self.data[offset:end]
 
     def add_rest(self, name: str, layer: str, start: int, end: int) -> None:
         """A bytes field for whatever lies between start and end (nothing when empty)."""
         if end > start:
-            self.add(name, layer, start, end - start, _BYTES)
+            self.add_decoded(name, layer, start, end - start, _BYTES)
 
     def uint(self, offset: int, length: int) -> int:
         return int.from_bytes(self.data[offset:offset + length], "big")
 
 
 def _ethernet(m: _Map) -> None:
-    m.add("ether.dst", "Ethernet", 0, 6, _MAC)
-    m.add("ether.src", "Ethernet", 6, 6, _MAC)
+    m.add_decoded("ether.dst", "Ethernet", 0, 6, _MAC)
+    m.add_decoded("ether.src", "Ethernet", 6, 6, _MAC)
     ether_type = m.add("ether.type", "Ethernet", 12, 2)
     if ether_type == 0x0800:
         end = _ipv4(m, 14)
@@ -161,19 +210,20 @@ def _arp(m: _Map, base: int) -> int:
     offset = base + 8
     for name, length, kind in (("hwsrc", hwlen, hw_kind), ("psrc", plen, p_kind),
                                ("hwdst", hwlen, hw_kind), ("pdst", plen, p_kind)):
-        m.add(f"arp.{name}", "ARP", offset, length, kind)
+        m.add_decoded(f"arp.{name}", "ARP", offset, length, kind)
         offset += length
     return offset
 
 
 def _ipv4(m: _Map, base: int) -> int:
-    m.need(base + 20, "IPv4 header (20 bytes)")
+    m.need(base + IPV4_MIN_HEADER, "IPv4 header (20 bytes)")
     version = m.add("ip.version", "IPv4", base, 1, bits=(0, 4))
     if version != 4:
         raise ValueError(f"not IPv4: the version nibble is {version}")
     ihl = m.add("ip.ihl", "IPv4", base, 1, bits=(4, 4))
-    if ihl < 5:
-        raise ValueError(f"malformed IPv4 header: IHL {ihl} means {ihl * 4} bytes, the minimum is 5 (20 bytes)")
+    header_len = ipv4_header_len(m.data[base:base + 1])
+    if header_len < IPV4_MIN_HEADER:
+        raise ValueError(f"malformed IPv4 header: IHL {ihl} means {header_len} bytes, the minimum is 5 (20 bytes)")
     m.add("ip.tos", "IPv4", base + 1, 1)
     total_length = m.add("ip.len", "IPv4", base + 2, 2)
     m.add("ip.id", "IPv4", base + 4, 2)
@@ -182,19 +232,19 @@ def _ipv4(m: _Map, base: int) -> int:
     m.add("ip.ttl", "IPv4", base + 8, 1)
     proto = m.add("ip.proto", "IPv4", base + 9, 1)
     m.add("ip.chksum", "IPv4", base + 10, 2)
-    m.add("ip.src", "IPv4", base + 12, 4, _IPV4)
-    m.add("ip.dst", "IPv4", base + 16, 4, _IPV4)
-    header_end = base + ihl * 4
-    m.need(header_end, f"IPv4 options (IHL {ihl} = {ihl * 4} bytes)")
-    if ihl > 5:
-        m.add("ip.options", "IPv4", base + 20, header_end - base - 20, _BYTES)
-        _ip_options(m, base + 20, header_end)
-    if total_length < ihl * 4:
+    m.add_decoded("ip.src", "IPv4", base + 12, 4, _IPV4)
+    m.add_decoded("ip.dst", "IPv4", base + 16, 4, _IPV4)
+    header_end = base + header_len
+    m.need(header_end, f"IPv4 options (IHL {ihl} = {header_len} bytes)")
+    if header_len > IPV4_MIN_HEADER:
+        m.add_decoded("ip.options", "IPv4", base + IPV4_MIN_HEADER, header_len - IPV4_MIN_HEADER, _BYTES)
+        _ip_options(m, base + IPV4_MIN_HEADER, header_end)
+    if total_length < header_len:
         raise ValueError(f"malformed IPv4 header: total length {total_length} is shorter than the header "
-                         f"({ihl * 4} bytes)")
+                         f"({header_len} bytes)")
     end = base + total_length
     m.need(end, f"IPv4 packet (total length {total_length})")
-    if proto == 1 and frag == 0:
+    if proto == PROTO_ICMP and frag == 0:
         _icmp(m, header_end, end, truncated=bool(flags & 1))
     else:
         m.add_rest("ip.payload", "IPv4", header_end, end)
@@ -228,7 +278,7 @@ def _ip_options(m: _Map, start: int, end: int) -> None:
             m.add(f"{prefix}.ptr", "IPv4", offset + 2, 1)
             routes = (length - 3) // 4 * 4
             if routes:
-                m.add(f"{prefix}.route", "IPv4", offset + 3, routes, _IPV4_LIST)
+                m.add_decoded(f"{prefix}.route", "IPv4", offset + 3, routes, _IPV4_LIST)
             m.add_rest(f"{prefix}.data", "IPv4", offset + 3 + routes, offset + length)
         elif option_type == 68 and length >= 4:             # timestamp
             m.add(f"{prefix}.ptr", "IPv4", offset + 2, 1)
@@ -256,7 +306,7 @@ def _icmp(m: _Map, start: int, end: int, truncated: bool) -> None:
             m.add("icmp.id", "ICMP", start + 4, 2)
             m.add("icmp.seq", "ICMP", start + 6, 2)
         elif icmp_type == 5:
-            m.add("icmp.gw", "ICMP", start + 4, 4, _IPV4)
+            m.add_decoded("icmp.gw", "ICMP", start + 4, 4, _IPV4)
         else:
             m.add("icmp.unused", "ICMP", start + 4, 4)
         data_start = start + 8
@@ -265,18 +315,18 @@ def _icmp(m: _Map, start: int, end: int, truncated: bool) -> None:
             m.add(f"icmp.{name}", "ICMP", start + 8 + 4 * index, 4)
         data_start = start + 20
     elif icmp_type in (17, 18) and end - start >= 12:
-        m.add("icmp.addr_mask", "ICMP", start + 8, 4, _IPV4)
+        m.add_decoded("icmp.addr_mask", "ICMP", start + 8, 4, _IPV4)
         data_start = start + 12
     elif icmp_type in (13, 14, 17, 18) and not truncated:
         raise ValueError(f"truncated ICMP {ICMP_TYPES[icmp_type]}: {end - start} bytes")
     m.add_rest("icmp.data", "ICMP", data_start, end)
 
 
-_IPV6_EXTENSIONS = {0: "hbh", 60: "dest", 43: "rh", 44: "frag"}
+_IPV6_EXTENSIONS = {PROTO_HOPOPTS: "hbh", PROTO_DSTOPTS: "dest", PROTO_ROUTING: "rh", PROTO_FRAGMENT: "frag"}
 
 
 def _ipv6(m: _Map, base: int) -> int:
-    m.need(base + 40, "IPv6 header (40 bytes)")
+    m.need(base + IPV6_HEADER, "IPv6 header (40 bytes)")
     version = m.add("ipv6.version", "IPv6", base, 1, bits=(0, 4))
     if version != 6:
         raise ValueError(f"not IPv6: the version nibble is {version}")
@@ -285,18 +335,18 @@ def _ipv6(m: _Map, base: int) -> int:
     payload_length = m.add("ipv6.plen", "IPv6", base + 4, 2)
     next_header = m.add("ipv6.nh", "IPv6", base + 6, 1)
     m.add("ipv6.hlim", "IPv6", base + 7, 1)
-    m.add("ipv6.src", "IPv6", base + 8, 16, _IPV6)
-    m.add("ipv6.dst", "IPv6", base + 24, 16, _IPV6)
-    end = base + 40 + payload_length
+    m.add_decoded("ipv6.src", "IPv6", base + 8, 16, _IPV6)
+    m.add_decoded("ipv6.dst", "IPv6", base + 24, 16, _IPV6)
+    end = base + IPV6_HEADER + payload_length
     m.need(end, f"IPv6 packet (payload length {payload_length})")
-    offset, fragment_offset = base + 40, 0
+    offset, fragment_offset = base + IPV6_HEADER, 0
     while next_header in _IPV6_EXTENSIONS:
         short = _IPV6_EXTENSIONS[next_header]
         prefix = f"ipv6.{short}"
         if offset + 8 > end:
             raise ValueError(f"truncated IPv6 {short} extension header at offset {offset}")
         following = m.add(f"{prefix}.nh", "IPv6", offset, 1)
-        if next_header == 44:
+        if next_header == PROTO_FRAGMENT:
             m.add(f"{prefix}.res1", "IPv6", offset + 1, 1)
             fragment_offset = m.add(f"{prefix}.offset", "IPv6", offset + 2, 2, bits=(0, 13))
             m.add(f"{prefix}.res2", "IPv6", offset + 2, 2, bits=(13, 2))
@@ -307,14 +357,14 @@ def _ipv6(m: _Map, base: int) -> int:
             length = (m.add(f"{prefix}.len", "IPv6", offset + 1, 1) + 1) * 8
             if offset + length > end:
                 raise ValueError(f"truncated IPv6 {short} extension header: {length} bytes at offset {offset}")
-            if next_header == 43:
+            if next_header == PROTO_ROUTING:
                 m.add(f"{prefix}.type", "IPv6", offset + 2, 1)
                 m.add(f"{prefix}.segleft", "IPv6", offset + 3, 1)
                 m.add_rest(f"{prefix}.data", "IPv6", offset + 4, offset + length)
             else:
                 m.add_rest(f"{prefix}.options", "IPv6", offset + 2, offset + length)
         next_header, offset = following, offset + length
-    if next_header == 58 and fragment_offset == 0:
+    if next_header == PROTO_ICMPV6 and fragment_offset == 0:
         _icmpv6(m, offset, end)
     else:
         m.add_rest("ipv6.payload", "IPv6", offset, end)
@@ -343,7 +393,7 @@ def _icmpv6(m: _Map, start: int, end: int) -> None:
             m.add("icmpv6.res", "ICMPv6", start + 4, 4, bits=(3, 29))
         else:
             m.add("icmpv6.res", "ICMPv6", start + 4, 4)
-        m.add("icmpv6.tgt", "ICMPv6", start + 8, 16, _IPV6)
+        m.add_decoded("icmpv6.tgt", "ICMPv6", start + 8, 16, _IPV6)
         _nd_options(m, start + 24, end)
     elif icmp_type in (1, 2, 3, 4) and end - start >= 8:
         name = {2: "mtu", 4: "ptr"}.get(icmp_type, "unused")
@@ -367,7 +417,7 @@ def _nd_options(m: _Map, start: int, end: int) -> None:
         option_type = m.add(f"{prefix}.type", "ICMPv6", offset, 1)
         m.add(f"{prefix}.len", "ICMPv6", offset + 1, 1)
         if option_type in (1, 2) and length == 8:
-            m.add(f"{prefix}.lladdr", "ICMPv6", offset + 2, 6, _MAC)
+            m.add_decoded(f"{prefix}.lladdr", "ICMPv6", offset + 2, 6, _MAC)
         else:
             m.add_rest(f"{prefix}.data", "ICMPv6", offset + 2, offset + length)
         offset += length
@@ -463,7 +513,7 @@ def _flags_text(value: int) -> str:
     return "+".join(names) if names else "none"
 
 
-def describe_value(name: str, value: int | str | bytes, length: int = 0) -> str:
+def describe_value(name: str, value: int | str | bytes | bytearray, length: int = 0) -> str:
     """Human text for a field value, by field name (shared by Field.describe and the judge)."""
     if isinstance(value, str):
         return value

@@ -7,7 +7,7 @@ so this module is the one place that turns them into text and back.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from labkit.headers import ip_version
 
@@ -83,6 +83,7 @@ def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x12
     more than 40 bytes of them is a ValueError (scapy would wrap the 4-bit IHL and build a broken header).
     """
     from scapy.layers.inet import ICMP, IP  # scapy is slow to import; only pay for it when building packets
+    from scapy.packet import Raw
 
     ip = IP(src=src, dst=dst, ttl=ttl, tos=tos, id=ip_id, flags="DF" if df else 0)
     if options:
@@ -91,7 +92,7 @@ def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x12
         if option_bytes > MAX_IPV4_OPTIONS:
             raise ValueError(f"IP options take {option_bytes} bytes, but an IPv4 header holds at most "
                              f"{MAX_IPV4_OPTIONS}: give fewer or shorter options")
-    return bytes(ip / ICMP(type=8, code=0, id=ident, seq=seq) / bytes(payload))
+    return bytes(ip / ICMP(type=8, code=0, id=ident, seq=seq) / Raw(load=bytes(payload)))
 
 
 def echo_request_v6(src: str = "fd00::1", dst: str = "fd00::2", ident: int = 0x1234, seq: int = 1,

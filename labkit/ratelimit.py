@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from labkit.errors import LabkitError
+from labkit.errors import ArgumentError
 
 
-def checked_budget(limit_usd: float | None) -> float | None:
+def checked_budget(limit_usd: float | None, parameter: str = "budget_usd") -> float | None:
     """A spending cap as given by the user: None (no cap) or 0 or more dollars.
 
     One check for every command and for Budget itself, so NaN (which slips past `< 0`) and negatives are
-    refused everywhere with the same words, before any model is called.
+    refused everywhere with the same words, before any model is called. `parameter` is the caller's name for
+    the cap, which the error names (the CLI shows its flag instead).
     """
     if limit_usd is not None and not limit_usd >= 0:   # "not >=" also refuses NaN
-        raise LabkitError(f"--budget-usd must be 0 or more dollars, got {limit_usd}")
+        raise ArgumentError(parameter, limit_usd, "must be 0 or more dollars")
     return limit_usd
 
 
@@ -65,7 +66,10 @@ class Budget:
     """
 
     def __init__(self, limit_usd: float):
-        self.limit_usd = float(checked_budget(limit_usd))
+        checked = checked_budget(limit_usd, "limit_usd")
+        if checked is None:
+            raise ArgumentError("limit_usd", limit_usd, "must be a number of dollars (0 or more), not None")
+        self.limit_usd = float(checked)
         self._spent = 0.0
         self._reserved = 0.0
         self._lock = threading.Lock()

@@ -188,7 +188,7 @@ def test_out_in_a_missing_directory_fails_before_the_first_attempt(tmp_path):
 
 
 def test_empty_out_is_a_clear_error():
-    with pytest.raises(LabkitError, match="--out is empty"):
+    with pytest.raises(LabkitError, match="out='': is empty"):
         run_bench(["reference"], ["zero-shot"], 1, out="")
 
 
@@ -197,7 +197,7 @@ def test_run_bench_refuses_a_nan_budget_before_any_attempt() -> None:
     from labkit.bench import run_bench
     from labkit.errors import LabkitError
 
-    with pytest.raises(LabkitError, match="--budget-usd must be 0 or more"):
+    with pytest.raises(LabkitError, match="^budget_usd=nan: must be 0 or more"):
         run_bench(["simulated"], ["zero-shot"], n=1, budget_usd=float("nan"))
 
 
@@ -224,7 +224,7 @@ def test_sweep_asks_each_size_and_reports_accept_by_size_and_additions(tmp_path)
     assert len(again) == 80
 
 
-@pytest.mark.parametrize("sizes, why", [([], "empty"), ([1473], "0 to 1472"), ([-1], "0 to 1472"), ([1.5], "whole")])
+@pytest.mark.parametrize("sizes, why", [([], "at least one payload size"), ([1473], "0 to 1472"), ([-1], "0 to 1472"), ([1.5], "whole")])
 def test_sweep_sizes_are_checked(sizes, why):
     with pytest.raises(LabkitError, match=why):
         run_bench(["reference"], ["zero-shot"], 1, sizes=sizes)
@@ -244,3 +244,33 @@ def test_sweep_plot_and_cli(tmp_path, capsys):
     assert plot.stat().st_size > 1000
     assert "SIMULATED prediction" in out and "No published figure" in out and "additions" in out
     assert main(["bench", "--plot", str(plot)]) == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": -1}, "n=-1: must be 0 or more"),
+    ({"workers": 0}, "workers=0: must be 1 or more"),
+    ({"strategies": []}, "strategies=[]: give at least one strategy"),
+    ({"strategies": ["nope"]}, "strategies='nope': unknown prompt strategy"),
+])
+def test_run_bench_errors_name_its_parameters_not_cli_flags(kwargs, message) -> None:
+    """A notebook calls run_bench(n=-1): it must read about `n`, not about a --n flag it never typed."""
+    from labkit.errors import ArgumentError
+
+    arguments = {"models": ["simulated"], "strategies": ["zero-shot"], "n": 1, **kwargs}
+    with pytest.raises(ArgumentError) as caught:
+        run_bench(**arguments)
+    assert str(caught.value).startswith(message)
+    assert "--" not in str(caught.value)
+
+
+def test_run_bench_stages_run_one_by_one(tmp_path) -> None:
+    """plan_bench checks and plans, execute_plan runs, plan_frame collects: a rerun of the plan finds it done."""
+    from labkit.bench import execute_plan, plan_bench, plan_frame
+
+    out = tmp_path / "b.jsonl"
+    plan = plan_bench(["reference"], ["zero-shot"], 3, None, out)
+    assert len(plan.tasks) == 3 and plan.workers == 1 and plan.info.ran == 0
+    execute_plan(plan)
+    assert plan.info.ran == 3 and len(plan_frame(plan)) == 3
+    again = plan_bench(["reference"], ["zero-shot"], 3, None, out)
+    assert again.tasks == [] and again.info.skipped_done == 3

@@ -2,7 +2,8 @@
 
 import time
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
 from scapy.utils import checksum as scapy_checksum
@@ -130,8 +131,8 @@ def test_pseudo_header_matches_scapy():
 
 
 def test_icmpv6_offset_skips_extension_headers_and_stops_elsewhere():
-    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
     from scapy.layers.inet import UDP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 
     assert icmpv6_offset(echo_request_v6()) == 40
     chained = bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +57,45 @@ def test_a_drifted_range_would_be_caught(tmp_path: Path) -> None:
     drifted = (ROOT / "environment.yml").read_text().replace("scapy>=2.6,<2.9", "scapy>=2.5,<2.9")
     (tmp_path / "environment.yml").write_text(drifted)
     assert conda_packages(tmp_path / "environment.yml") != pyproject_runtime()
+
+
+def test_binder_installs_tshark_and_ci_tests_with_what_binder_has() -> None:
+    """Notebook 07 is the Binder demo and shows tshark's view; CI installs every package Binder's apt.txt does."""
+    apt = [line.strip() for line in (ROOT / "binder" / "apt.txt").read_text().splitlines()
+           if line.strip() and not line.startswith("#")]
+    assert "tshark" in apt
+    install = (ROOT / "scripts" / "install.sh").read_text()
+    test_packages = re.search(r"apt_install (iproute2 [^|]*)", install.replace("\\\n", " ")).group(1).split()
+    assert set(apt) <= set(test_packages), f"add {set(apt) - set(test_packages)} to scripts/install.sh --test"
+
+
+def _binder_badge():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("binder_badge", ROOT / "scripts" / "binder_badge.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("url, repo", [
+    ("https://github.com/netlab/labkit.git", ("netlab", "labkit")),
+    ("https://github.com/netlab/labkit", ("netlab", "labkit")),
+    ("git@github.com:some-one/lab.kit.git", ("some-one", "lab.kit")),
+    ("ssh://git@github.com/o/r.git", ("o", "r")),
+    ("https://token@github.com/o/r.git", ("o", "r")),
+    ("/work/main", None),
+    ("https://gitlab.com/o/r.git", None),
+])
+def test_binder_badge_reads_the_owner_from_any_github_remote(url: str, repo) -> None:
+    assert _binder_badge().github_repo(url) == repo
+
+
+def test_binder_badge_rewrites_the_readme_badge_and_only_it() -> None:
+    badge = _binder_badge()
+    readme = (ROOT / "README.md").read_text()
+    rewritten = badge.with_badge(readme, badge.badge("netlab", "labkit"))
+    assert "https://mybinder.org/v2/gh/netlab/labkit/HEAD?urlpath=lab/tree/notebooks/00-setup.ipynb" in rewritten
+    assert (ROOT / badge.NOTEBOOK).exists()
+    assert len(rewritten.splitlines()) == len(readme.splitlines())
+    assert badge.with_badge(rewritten, badge.badge(*badge.PLACEHOLDER)) == readme   # the README holds the default

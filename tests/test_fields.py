@@ -1,11 +1,28 @@
 """fields.py: every field's span and value checked against scapy's own dissection."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
-from scapy.layers.inet import ICMP, IP, IPOption_LSRR, IPOption_NOP, IPOption_Router_Alert, IPOption_RR, \
-    IPOption_Timestamp
-from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, \
-    ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import (
+    ICMP,
+    IP,
+    IPOption_LSRR,
+    IPOption_NOP,
+    IPOption_Router_Alert,
+    IPOption_RR,
+    IPOption_Timestamp,
+)
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrHopByHop,
+)
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Padding, Raw
 
@@ -190,8 +207,10 @@ V6_PACKETS = [
     echo_request_v6(),
     echo_request_v6(payload=b""),
     bytes(IPv6(src="fd00::2", dst="fd00::1", tc=0xB8, fl=0xABCDE, hlim=255) / ICMPv6EchoReply(id=1, seq=2, data=b"z")),
-    bytes(IPv6(src="fd00::1", dst="ff02::1:ff00:2") / ICMPv6ND_NS(tgt="fd00::2") / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01")),
-    bytes(IPv6(src="fd00::2", dst="fd00::1") / ICMPv6ND_NA(tgt="fd00::2", R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:02")),
+    bytes(IPv6(src="fd00::1", dst="ff02::1:ff00:2") / ICMPv6ND_NS(tgt="fd00::2")
+          / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01")),
+    bytes(IPv6(src="fd00::2", dst="fd00::1") / ICMPv6ND_NA(tgt="fd00::2", R=0, S=1, O=1)
+          / ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:02")),
     bytes(IPv6(src="fd00::1", dst="fd00::2") / ICMPv6ND_NS(tgt="fd00::2")),
     bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=5, seq=6, data=b"hbh")),
     bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrDestOpt() / ICMPv6EchoRequest(id=5, seq=6)),
@@ -223,7 +242,8 @@ ETHER_FRAMES = [
           / Padding(load=bytes(18))),
     bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(echo_request())),
     bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(echo_request_v6())),
-    bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(echo_request(payload=b"")) / Padding(load=bytes(18))),
+    bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(echo_request(payload=b""))
+          / Padding(load=bytes(18))),
 ]
 
 
@@ -235,8 +255,8 @@ def test_ethernet_frames_match_scapy(frame):
 
 def test_arp_spans():
     fields = {f.name: f for f in field_map(ETHER_FRAMES[0], "ether")}
-    assert [(fields[n].offset, fields[n].length) for n in ("arp.op", "arp.hwsrc", "arp.psrc", "arp.hwdst", "arp.pdst")] \
-        == [(20, 2), (22, 6), (28, 4), (32, 6), (38, 4)]
+    spans = [(fields[n].offset, fields[n].length) for n in ("arp.op", "arp.hwsrc", "arp.psrc", "arp.hwdst", "arp.pdst")]
+    assert spans == [(20, 2), (22, 6), (28, 4), (32, 6), (38, 4)]
     assert fields["arp.psrc"].describe() == "10.0.0.1" and fields["arp.op"].describe() == "1 (who-has)"
 
 
@@ -340,3 +360,17 @@ def test_field_spans_and_repeated_maps_are_independent_lists():
     assert field_map(bytearray(packet)) == field_map(packet) != []
     with pytest.raises(ValueError, match="truncated"):
         field_spans(packet[:30])
+
+
+def test_typed_accessors_give_each_kind_of_value_its_type():
+    """int_value / text / raw: callers that know a field's kind get a typed value, and a wrong guess says so."""
+    fields = {f.name: f for f in field_map(echo_request(payload=b"abc"))}
+    assert fields["ip.ttl"].int_value == 64 and fields["ip.ihl"].int_value == 5
+    assert fields["ip.src"].text == "10.0.0.1"
+    assert fields["icmp.data"].raw == b"abc"
+    with pytest.raises(TypeError, match="ip.src is not a number"):
+        _ = fields["ip.src"].int_value
+    with pytest.raises(TypeError, match="ip.ttl is not an address"):
+        _ = fields["ip.ttl"].text
+    with pytest.raises(TypeError, match="ip.ttl is not data"):
+        _ = fields["ip.ttl"].raw

@@ -3,13 +3,13 @@
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.utils import hexdump as scapy_hexdump
 
-from labkit.packets import (DEFAULT_PAYLOAD, echo_request, echo_request_v6, from_hex, hexdump, ip_version,
-                            to_hex)
+from labkit.packets import DEFAULT_PAYLOAD, echo_request, echo_request_v6, from_hex, hexdump, ip_version, to_hex
 
 
 @given(st.binary(max_size=200))

@@ -543,5 +543,5 @@ def test_budget_itself_refuses_negative_and_nan_caps(limit) -> None:
     """NaN slips past a `< 0` test and would make every reservation fail silently; the one shared check refuses it."""
     from labkit.errors import LabkitError
 
-    with pytest.raises(LabkitError, match="--budget-usd must be 0 or more"):
+    with pytest.raises(LabkitError, match="^limit_usd=.*: must be 0 or more"):
         Budget(limit)

@@ -6,7 +6,8 @@ import argparse
 import importlib
 import sys
 
-from labkit.errors import LabkitError
+from labkit import __version__
+from labkit.errors import ArgumentError, LabkitError
 
 # Subcommand name -> module under labkit.cli exposing add_parser(subparsers) and run(args) -> int.
 SUBCOMMANDS = {
@@ -23,6 +24,16 @@ def models_help() -> str:
     return generated() + "Run `labkit COMMAND --help` for a command's options.\n"
 
 
+# Library parameters whose flag is not "--" + the name with dashes (run_bench takes lists; flags repeat).
+FLAG_OF_PARAMETER = {"models": "--model", "strategies": "--strategy", "duration_s": "--duration",
+                     "timeout_s": "--timeout"}
+
+
+def flag_of(parameter: str) -> str:
+    """The CLI flag that sets a library parameter, so an ArgumentError reads as the user typed it."""
+    return FLAG_OF_PARAMETER.get(parameter, "--" + parameter.replace("_", "-"))
+
+
 def default_model_notice(model_name: str | None) -> None:
     """Say on stderr which model answers when the user did not choose one (so nobody mistakes it for Claude)."""
     if model_name is None:
@@ -36,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="labkit", description="An LLM plays the part of an IP stack.", epilog=models_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"labkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module_name in SUBCOMMANDS.values():
         importlib.import_module(module_name).add_parser(sub)
@@ -47,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except ArgumentError as exc:
+        print(f"labkit: {exc.for_flag(flag_of(exc.parameter))}", file=sys.stderr)
+        return 2
     except LabkitError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ why, for people.
 * `Outcome` -- every code, with the `kind` of result it stands for ("echo", "ignored", "malformed", "held", ...)
   and a one-line `summary` without per-packet detail (what a summary table prints).
 * `Reason` -- a `str` (the prose, with detail) that carries its `Outcome` in `.code`, so code that only wants
-  text keeps working and code that counts can count by code.
+  text keeps working and code that counts can count by code. `Outcome.X.reason("...")` makes one.
 * `code_of(value)` -- the code a reason, result or outcome carries, or None.
 """
 
@@ -37,6 +37,10 @@ class Outcome(str, Enum):
     def label(self) -> str:
         """How a summary prints it: code and summary, no per-packet detail."""
         return f"{self.value}: {self.summary}"
+
+    def reason(self, text: str | None = None) -> Reason:
+        """This outcome's prose for one packet (default: the summary), carrying the code."""
+        return _reason(self, text)
 
     # -- answered
     ECHO_REPLY = ("icmp.echo_reply", "echo", "echo reply")
@@ -147,17 +151,20 @@ class Outcome(str, Enum):
 class Reason(str):
     """The prose of one outcome (with its per-packet detail), carrying the outcome's code in `.code`.
 
-    A str subclass so everything that shows, compares or logs reasons keeps working unchanged."""
+    A str subclass so everything that shows, compares or logs reasons keeps working unchanged. Make one with
+    `Outcome.X.reason(text)` (a plain str subclass without its own __new__: it costs little on the echo path)."""
 
+    __slots__ = ("code",)
     code: Outcome
 
-    def __new__(cls, code: Outcome, text: str | None = None) -> Reason:
-        reason = str.__new__(cls, code.summary if text is None else text)
-        reason.code = code
-        return reason
-
     def __reduce__(self) -> tuple:
-        return Reason, (self.code, str(self))
+        return _reason, (self.code, str(self))
+
+
+def _reason(code: Outcome, text: str | None) -> Reason:
+    reason = Reason(code.summary if text is None else text)
+    reason.code = code
+    return reason
 
 
 def code_of(value: object) -> Outcome | None:

@@ -55,7 +55,7 @@ class ParsedHex:
 
 
 def _fail(code: Outcome, message: str | None = None) -> ParsedHex:
-    return ParsedHex(None, Reason(code, message))
+    return ParsedHex(None, code.reason(message))
 
 
 def _is_hex_line(line: str) -> bool:
@@ -116,7 +116,7 @@ def _digits(block: str) -> tuple[str | None, Reason | None]:
     """The hex digits of one block, or (None, why)."""
     lines = [line for line in block.strip().splitlines() if line.strip()]
     if not lines:
-        return None, Reason(Outcome.PARSE_EMPTY, "the answer block is empty")
+        return None, Outcome.PARSE_EMPTY.reason("the answer block is empty")
     dumped = _undump(lines)
     if dumped is not None:
         return dumped, None
@@ -146,9 +146,9 @@ def _bad_character(char: str, line_number: int, line: str) -> Reason:
     where = f"line {line_number}" if line_number else "the hex"
     shown = f"({where}: {line.strip()[:40]!r})"
     if char in LOOKALIKES:
-        return Reason(Outcome.PARSE_LOOKALIKE, f"the letter {char!r} inside the hex looks like the digit "
+        return Outcome.PARSE_LOOKALIKE.reason(f"the letter {char!r} inside the hex looks like the digit "
                                                f"{LOOKALIKES[char]} but is not one {shown}")
-    return Reason(Outcome.PARSE_NON_HEX, f"non-hex character {char!r} inside the hex {shown}")
+    return Outcome.PARSE_NON_HEX.reason(f"non-hex character {char!r} inside the hex {shown}")
 
 
 def _lookalike_in(block: str) -> Reason | None:
@@ -253,7 +253,7 @@ def extract_hex(text: str, *, min_bytes: int = 20, max_bytes: int = 65535) -> Pa
             return _fail(Outcome.PARSE_NO_HEX, "no hex found in the answer")
         digits, why = _digits(block)
         if digits is None:
-            return ParsedHex(None, why or Reason(Outcome.PARSE_NO_HEX, "no hex found in the answer"))
+            return ParsedHex(None, why or Outcome.PARSE_NO_HEX.reason("no hex found in the answer"))
         return _to_bytes(digits, block, text, min_bytes, max_bytes)
     except Exception as error:  # noqa: BLE001 - contract: never raise on any answer text
         return _fail(Outcome.PARSE_ERROR, f"could not read hex from the answer ({type(error).__name__}: {error})")

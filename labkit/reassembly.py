@@ -153,7 +153,7 @@ class Reassembler:
         header = bytearray(outcome.first_header or b"")
         total = len(header) + len(payload)
         if total > 65535:
-            return Reason(Outcome.FRAG_TOO_LONG, f"malformed: reassembled datagram of {total} bytes is over 65535; "
+            return Outcome.FRAG_TOO_LONG.reason(f"malformed: reassembled datagram of {total} bytes is over 65535; "
                                                  "Linux drops it")
         header[2:4] = total.to_bytes(2, "big")
         header[6:8] = b"\0\0"
@@ -162,7 +162,7 @@ class Reassembler:
     def add_v6(self, packet: bytes, offset: int, context: object = None) -> bytes | Reason:
         """offset: where the Fragment header starts. Returns the packet without it once complete."""
         if len(packet) < offset + 8:
-            return Reason(Outcome.FRAG_MALFORMED, "malformed: truncated IPv6 fragment header")
+            return Outcome.FRAG_MALFORMED.reason("malformed: truncated IPv6 fragment header")
         next_header = packet[offset]
         frag_field = (packet[offset + 2] << 8) | packet[offset + 3]
         frag_offset, more = frag_field & 0xFFF8, bool(frag_field & 1)
@@ -171,7 +171,7 @@ class Reassembler:
             return strip_fragment_header(packet, offset)
         problem = _v6_fragment_problem(frag_offset, more, data, next_header)
         if problem:
-            return Reason(Outcome.FRAG_MALFORMED, f"malformed: {problem}")
+            return Outcome.FRAG_MALFORMED.reason(f"malformed: {problem}")
         fragment = _Fragment(6, (6, packet[8:24], packet[24:40], packet[offset + 4:offset + 8]), frag_offset, more,
                              data, packet[:offset], packet, context, None, next_header)
         with self._lock:
@@ -192,7 +192,7 @@ class Reassembler:
         self._expire(now)
         version = fragment.version
         if self._charged[version] > self._high_thresh:      # inet_frag_find refuses: over ipfrag_high_thresh
-            return Reason(Outcome.FRAG_MEMORY_FULL, f"malformed: IPv{version} reassembly memory over "
+            return Outcome.FRAG_MEMORY_FULL.reason(f"malformed: IPv{version} reassembly memory over "
                                                     f"{self._high_thresh} bytes; Linux drops the fragment")
         queue = self._queues.get(fragment.key)
         if queue is None:
@@ -241,12 +241,12 @@ class Reassembler:
     @staticmethod
     def _held(queue: _Queue, code: Outcome, note: str) -> Reason:
         total = str(queue.length) if queue.last_in else "?"
-        return Reason(code, f"fragment held ({note}{len(queue.pieces)} in, {queue.meat}/{total} bytes)")
+        return code.reason(f"fragment held ({note}{len(queue.pieces)} in, {queue.meat}/{total} bytes)")
 
     def _discard(self, key: tuple, code: Outcome, why: str) -> Reason:
         queue = self._queues.pop(key)
         self._charged[queue.version] -= queue.charge
-        return Reason(code, f"malformed: {why}: datagram discarded")
+        return code.reason(f"malformed: {why}: datagram discarded")
 
     def _join(self, key: tuple, queue: _Queue) -> bytes:
         del self._queues[key]
@@ -297,7 +297,7 @@ class NoReassembly:
     """For a stateless stack (echo_reply): a fragment is never a whole echo request."""
 
     def add_v4(self, *_: object, **__: object) -> Reason:
-        return Reason(Outcome.FRAG_NOT_WHOLE, "ignored: a fragment, not a whole echo request")
+        return Outcome.FRAG_NOT_WHOLE.reason("ignored: a fragment, not a whole echo request")
 
     add_v6 = add_v4
 

@@ -40,7 +40,12 @@ from dataclasses import dataclass
 
 from labkit.checksum import icmpv6_pseudo_header, internet_checksum
 from labkit.headers import (
+    ICMP_ECHO_REQUEST,
     ICMP_HEADER,
+    ICMP_TIME_EXCEEDED,
+    ICMP_TIMESTAMP,
+    ICMPV6_ECHO_REQUEST,
+    ICMPV6_NEIGHBOR_SOLICIT,
     IPV4_MIN_HEADER,
     IPV6_HEADER,
     PROTO_DSTOPTS,
@@ -215,7 +220,7 @@ class ReferenceStack:
         if len(frame) < 14:
             raise _Silent(Outcome.ETHER_TRUNCATED, f"malformed: truncated Ethernet header ({len(frame)} bytes < 14)")
         dst, src = frame[:6], frame[6:12]
-        ethertype = (frame[12] << 8) | frame[13]
+        ethertype = int.from_bytes(frame[12:14], "big")
         group = bool(dst[0] & 1)
         if not group and dst != self._mac and not self.config.answer_any:
             raise _Silent(Outcome.ETHER_NOT_FOR_US, f"not addressed to us (Ethernet dst {_mac_text(dst)})")
@@ -264,8 +269,8 @@ class ReferenceStack:
         reply = (sha + self._mac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
                  + self._mac + tpa + sha + spa)
         who = "an address probe" if spa == b"\0\0\0\0" else _ip4_text(spa)
-        return StackResult((reply,), Reason(Outcome.ARP_REPLY,
-                                            f"ARP reply: {_ip4_text(tpa)} is at {_mac_text(self._mac)} (to {who})"))
+        text = f"ARP reply: {_ip4_text(tpa)} is at {_mac_text(self._mac)} (to {who})"
+        return StackResult((reply,), Outcome.ARP_REPLY.reason(text))
 
     # -- IP
 
@@ -301,17 +306,17 @@ class ReferenceStack:
             raise _Silent(Outcome.ICMP_TRUNCATED,
                           f"malformed: ICMP message of {len(icmp)} bytes is shorter than its header")
         if internet_checksum(icmp):
-            found = (icmp[2] << 8) | icmp[3]
-            expected = internet_checksum(icmp[:2] + b"\0\0" + icmp[4:])
+            found, expected = _checksum_field(icmp), internet_checksum(icmp[:2] + b"\0\0" + icmp[4:])
             raise _Silent(Outcome.ICMP_BAD_CHECKSUM, f"malformed: bad ICMP checksum 0x{found:04x} "
                                                      f"(should be 0x{expected:04x}); Linux drops it")
         icmp_type = icmp[0]
-        if icmp_type == 8:
+        if icmp_type == ICMP_ECHO_REQUEST:
             checksum = _checksum_after_type_change(icmp, 0xF7FF, alone=True)   # type 8 -> 0: adds -0x0800
             body, code, what = b"\x00" + icmp[1:2] + checksum + icmp[4:], Outcome.ECHO_REPLY, "echo reply"
-        elif icmp_type == 13:
+        elif icmp_type == ICMP_TIMESTAMP:
             if len(icmp) < 12:
-                raise _Silent(Outcome.ICMP_TIMESTAMP_SHORT, "malformed: timestamp request without its 4-byte originate timestamp")
+                raise _Silent(Outcome.ICMP_TIMESTAMP_SHORT,
+                              "malformed: timestamp request without its 4-byte originate timestamp")
             if now_ms is None:
                 now_ms = self._now_ms()
             stamp = now_ms.to_bytes(4, "big")
@@ -324,10 +329,11 @@ class ReferenceStack:
         if options is not None:
             reply_options = _options_echo(options, dst, self._v4_local_check(dst), now_ms)
             if reply_options is None:
-                raise _Silent(Outcome.IPV4_OPTIONS_FULL, "IP options leave no room for our entries: Linux sends no reply")
+                raise _Silent(Outcome.IPV4_OPTIONS_FULL,
+                              "IP options leave no room for our entries: Linux sends no reply")
         packets = _ipv4_packets(request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body,
                                 self.config.mtu)
-        return _Reply(packets, Reason(code, f"{what} to {_ip4_text(src)}" + _fragment_note(packets)))
+        return _Reply(packets, code.reason(f"{what} to {_ip4_text(src)}" + _fragment_note(packets)))
 
     def _check_v4_addresses(self, src: bytes, dst: bytes, l2_group: bool) -> None:
         first = src[0]
@@ -335,7 +341,8 @@ class ReferenceStack:
             raise _Silent(Outcome.IPV4_MARTIAN_SOURCE, f"martian source {_ip4_text(src)}: Linux drops it")
         if dst in self._v4:
             if src in self._v4:
-                raise _Silent(Outcome.IPV4_OWN_SOURCE, f"source {_ip4_text(src)} is our own address: Linux drops it as martian")
+                raise _Silent(Outcome.IPV4_OWN_SOURCE,
+                              f"source {_ip4_text(src)} is our own address: Linux drops it as martian")
             return
         first = dst[0]
         if dst == b"\xff\xff\xff\xff" or 224 <= first < 240:
@@ -372,21 +379,22 @@ class ReferenceStack:
         if next_header != PROTO_ICMPV6:
             raise _Silent(*_other_protocol(next_header, 6))
         icmp = request[offset:]
-        if len(icmp) < 8:
-            raise _Silent(Outcome.ICMPV6_TRUNCATED, f"malformed: ICMPv6 message of {len(icmp)} bytes is shorter than its header")
+        if len(icmp) < ICMP_HEADER:
+            raise _Silent(Outcome.ICMPV6_TRUNCATED,
+                          f"malformed: ICMPv6 message of {len(icmp)} bytes is shorter than its header")
         if _icmpv6_checksum(src, dst, icmp):
-            found = (icmp[2] << 8) | icmp[3]
-            expected = _icmpv6_checksum(src, dst, icmp[:2] + b"\0\0" + icmp[4:])
-            raise _Silent(Outcome.ICMPV6_BAD_CHECKSUM, f"malformed: bad ICMPv6 checksum 0x{found:04x} (should be 0x{expected:04x}); "
-                                       "Linux drops it")
+            found, expected = _checksum_field(icmp), _icmpv6_checksum(src, dst, icmp[:2] + b"\0\0" + icmp[4:])
+            raise _Silent(Outcome.ICMPV6_BAD_CHECKSUM, f"malformed: bad ICMPv6 checksum 0x{found:04x} "
+                                                       f"(should be 0x{expected:04x}); Linux drops it")
         icmp_type = icmp[0]
-        if icmp_type == 128:
+        if icmp_type == ICMPV6_ECHO_REQUEST:
             return self._echo6(request, icmp, multicast)
-        if icmp_type == 135:
+        if icmp_type == ICMPV6_NEIGHBOR_SOLICIT:
             return self._neighbour_advert(request, icmp, l2[0] if l2 else None)
         name = _ICMPV6_NAMES.get(icmp_type, "unknown type")
-        raise _Silent(Outcome.ICMPV6_NOT_ANSWERED, f"ICMPv6 type {icmp_type} ({name}): not answered (Linux sends no reply or it is "
-                                 "not modelled)")
+        raise _Silent(Outcome.ICMPV6_NOT_ANSWERED,
+                      f"ICMPv6 type {icmp_type} ({name}): not answered (Linux sends no reply or it is "
+                      "not modelled)")
 
     def _check_v6_addresses(self, src: bytes, dst: bytes) -> bool:
         """True when dst is one of our multicast groups; raises when the packet is not for us."""
@@ -422,15 +430,17 @@ class ReferenceStack:
         flow_label = self._flow_label(request, our, src)
         packets = _ipv6_packets(traffic_class, flow_label, self.config.ttl, our, src, 58, body,
                                 max(self.config.mtu, IPV6_MIN_MTU), self._frag_id6)
-        return _Reply(packets, Reason(Outcome.ECHO6_REPLY, f"echo reply to {_ip6_text(src)}" + _fragment_note(packets)),
+        return _Reply(packets, Outcome.ECHO6_REPLY.reason(f"echo reply to {_ip6_text(src)}" + _fragment_note(packets)),
                       v6=True)
 
     def _neighbour_advert(self, request: bytes, icmp: bytes, l2_src: bytes | None) -> _Reply:
         src, dst = request[8:24], request[24:40]
         if request[7] != 255:
-            raise _Silent(Outcome.NDP_HOP_LIMIT, f"neighbour solicitation with hop limit {request[7]} (not 255): Linux drops it")
+            raise _Silent(Outcome.NDP_HOP_LIMIT,
+                          f"neighbour solicitation with hop limit {request[7]} (not 255): Linux drops it")
         if icmp[1] != 0 or len(icmp) < 24:
-            raise _Silent(Outcome.NDP_MALFORMED, "malformed: neighbour solicitation with a nonzero code or under 24 bytes")
+            raise _Silent(Outcome.NDP_MALFORMED,
+                          "malformed: neighbour solicitation with a nonzero code or under 24 bytes")
         target = icmp[8:24]
         if target[0] == 0xFF:
             raise _Silent(Outcome.NDP_MALFORMED, f"malformed: neighbour solicitation for multicast {_ip6_text(target)}")
@@ -450,7 +460,8 @@ class ReferenceStack:
             why = "an address probe (DAD) for an address not in our config" if dad else "not our address"
             raise _Silent(Outcome.NDP_NOT_OURS, f"neighbour solicitation for {_ip6_text(target)}: {why}")
         if self.config.answer_any and dst[:13] == _SOLICITED_PREFIX and dst != _solicited_node(target):
-            raise _Silent(Outcome.NDP_OTHER_GROUP, f"neighbour solicitation for {_ip6_text(target)} sent to another group")
+            raise _Silent(Outcome.NDP_OTHER_GROUP,
+                          f"neighbour solicitation for {_ip6_text(target)} sent to another group")
         multicast = dst[0] == 0xFF
         if dad:
             reply_dst, flags, with_option, l2_dst = _ALL_NODES, 0x20, True, _ALL_NODES_MAC
@@ -464,7 +475,7 @@ class ReferenceStack:
         body[2:4] = checksum.to_bytes(2, "big")
         packet = _ipv6_header(0, 0, len(body), 58, 255, target, reply_dst) + bytes(body)
         to = "all nodes (answering an address probe)" if dad else _ip6_text(src)
-        return _Reply((packet,), Reason(Outcome.NEIGHBOUR_ADVERT, f"neighbour advertisement: {_ip6_text(target)} is "
+        return _Reply((packet,), Outcome.NEIGHBOUR_ADVERT.reason(f"neighbour advertisement: {_ip6_text(target)} is "
                                                                   f"at {_mac_text(self._mac)} (to {to})"),
                       v6=True, l2_dst=l2_dst)
 
@@ -488,7 +499,7 @@ class ReferenceStack:
         if expired.version == 4:
             src, dst = first[12:16], first[16:20]
             quote = first[:ICMP_ERROR_MAX - IPV4_MIN_HEADER - ICMP_HEADER]
-            body = _with_checksum(b"\x0b\x01\0\0" + bytes(4) + quote)
+            body = _with_checksum(bytes((ICMP_TIME_EXCEEDED, 1, 0, 0)) + bytes(4) + quote)
             tos = (first[1] & 0x1E) | ICMP_ERROR_TOS
             packets = (_ipv4_packet(tos, self._ip_id(first), 0, self.config.ttl, dst, src, b"", body),)
             to = _ip4_text(src)
@@ -500,7 +511,7 @@ class ReferenceStack:
             packets = (_ipv6_header(0, self._flow_label(first, dst, src), len(body), PROTO_ICMPV6, self.config.ttl,
                                     dst, src) + bytes(body),)
             to = _ip6_text(src)
-        reason = Reason(Outcome.FRAG_TIME_EXCEEDED, f"time exceeded to {to}: fragment reassembly timed out")
+        reason = Outcome.FRAG_TIME_EXCEEDED.reason(f"time exceeded to {to}: fragment reassembly timed out")
         if isinstance(expired.context, tuple):
             l2_src, l2_dst = expired.context
             head = self._ether_header(l2_src, l2_dst, expired.version == 6)
@@ -543,7 +554,7 @@ class _EchoOnlyStack(ReferenceStack):
         self._frags = NoReassembly()
 
     def _ip_id(self, request: bytes) -> int:
-        return (request[4] << 8) | request[5]
+        return int.from_bytes(request[4:6], "big")
 
     def _flow_label(self, request: bytes, src: bytes, dst: bytes) -> int:
         return ((request[1] & 0x0F) << 16) | (request[2] << 8) | request[3]
@@ -561,11 +572,11 @@ class _Silent(Exception):
 
     def __init__(self, code: Outcome, text: str) -> None:
         super().__init__(text)
-        self.reason = text if isinstance(text, Reason) else Reason(code, text)
+        self.reason = text if isinstance(text, Reason) else code.reason(text)
 
 
 def _nothing(code: Outcome, text: str) -> StackResult:
-    return StackResult((), Reason(code, text))
+    return StackResult((), code.reason(text))
 
 
 @dataclass(frozen=True)
@@ -617,7 +628,7 @@ def _checksum_after_type_change(message: bytes, delta: int, *, alone: bool) -> b
     one checksum, not two. One's complement has two zeros: a reply summed `alone` (no pseudo-header) whose
     words are all zero sums to +0, so its checksum is 0xffff, as Linux sends, not the 0x0000 the update gives.
     """
-    total = (((message[2] << 8) | message[3]) ^ 0xFFFF) + delta
+    total = (_checksum_field(message) ^ 0xFFFF) + delta
     total = (total & 0xFFFF) + (total >> 16)
     total = (total & 0xFFFF) + (total >> 16)
     if alone and total == 0xFFFF and not message[1] and not any(message[4:]):
@@ -639,8 +650,8 @@ def _other_protocol(number: int, version: int) -> tuple[Outcome, str]:
     if known is not None:
         return known, known.summary
     error = "ICMP protocol unreachable" if version == 4 else "ICMPv6 parameter problem"
-    return Outcome.IP_OTHER_PROTOCOL, f"IP protocol {number} is not modelled (Linux would answer {error} if it " \
-                                      "has no handler)"
+    text = f"IP protocol {number} is not modelled (Linux would answer {error} if it has no handler)"
+    return Outcome.IP_OTHER_PROTOCOL, text
 
 
 def _scope6(address: bytes) -> int:
@@ -662,6 +673,11 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     return 128 - bits.bit_length()
 
 
+def _checksum_field(message: bytes) -> int:
+    """The checksum an ICMP or ICMPv6 message carries (bytes 2-3)."""
+    return int.from_bytes(message[2:4], "big")
+
+
 def _with_checksum(message: bytes) -> bytes:
     """An ICMP message with its checksum (bytes 2-3, zero on entry) filled in."""
     return message[:2] + internet_checksum(message).to_bytes(2, "big") + message[4:]
@@ -672,21 +688,22 @@ def _with_checksum(message: bytes) -> bytes:
 def _validate_ipv4(packet: bytes) -> tuple[bytes, int]:
     """The packet trimmed to ip.len and its header length, or _Silent for what Linux's ip_rcv drops."""
     size = len(packet)
-    if size < 20:
+    if size < IPV4_MIN_HEADER:
         raise _Silent(Outcome.IPV4_TRUNCATED, f"malformed: truncated IPv4 header ({size} bytes < 20)")
     if packet[0] >> 4 != 4:
         raise _Silent(Outcome.IP_BAD_VERSION, f"malformed: IP version {packet[0] >> 4} in an IPv4 packet")
-    hlen = (packet[0] & 15) * 4
-    if hlen < 20:
+    hlen = ipv4_header_len(packet)
+    if hlen < IPV4_MIN_HEADER:
         raise _Silent(Outcome.IPV4_BAD_IHL, f"malformed: bad IHL {hlen // 4} (at least 5)")
     if size < hlen:
         raise _Silent(Outcome.IPV4_TRUNCATED, f"malformed: truncated: IHL says {hlen} header bytes, {size} arrived")
     if internet_checksum(packet[:hlen]):
-        found = (packet[10] << 8) | packet[11]
+        found = int.from_bytes(packet[10:12], "big")
         expected = internet_checksum(packet[:10] + b"\0\0" + packet[12:hlen])
-        raise _Silent(Outcome.IPV4_BAD_CHECKSUM, f"malformed: bad IP header checksum 0x{found:04x} (should be 0x{expected:04x}); "
-                                   "Linux drops it")
-    total = (packet[2] << 8) | packet[3]
+        raise _Silent(Outcome.IPV4_BAD_CHECKSUM,
+                      f"malformed: bad IP header checksum 0x{found:04x} (should be 0x{expected:04x}); "
+                      "Linux drops it")
+    total = ipv4_total_len(packet)
     if total > size:
         raise _Silent(Outcome.IPV4_TRUNCATED, f"malformed: truncated: ip.len says {total} bytes, {size} arrived")
     if total < hlen:
@@ -707,8 +724,9 @@ class _Options:
 
 
 def _bad_option(position: int) -> _Silent:
-    return _Silent(Outcome.IPV4_BAD_OPTION, f"malformed: bad IP option at header byte {20 + position} (Linux drops it and "
-                                "answers Parameter Problem, which is not modelled)")
+    return _Silent(Outcome.IPV4_BAD_OPTION,
+                   f"malformed: bad IP option at header byte {20 + position} (Linux drops it and "
+                   "answers Parameter Problem, which is not modelled)")
 
 
 def _options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], bool], now_ms: int) -> _Options:
@@ -877,7 +895,7 @@ _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
 def _ipv4_packets(tos: int, ident: int, ttl: int, src: bytes, dst: bytes, options: bytes, body: bytes,
                   mtu: int) -> tuple[bytes, ...]:
     """One ICMP datagram, fragmented like ip_append_data + ip_fragment when it is longer than the MTU."""
-    hlen = 20 + len(options)
+    hlen = IPV4_MIN_HEADER + len(options)
     if hlen + len(body) <= mtu:
         return (_ipv4_packet(tos, ident, 0, ttl, src, dst, options, body),)
     per_fragment = (mtu - hlen) & ~7
@@ -893,7 +911,7 @@ def _ipv4_packets(tos: int, ident: int, ttl: int, src: bytes, dst: bytes, option
 
 def _ipv4_packet(tos: int, ident: int, flags: int, ttl: int, src: bytes, dst: bytes, options: bytes,
                  payload: bytes) -> bytes:
-    hlen = 20 + len(options)
+    hlen = IPV4_MIN_HEADER + len(options)
     header = _IPV4_HEADER.pack(0x40 | (hlen >> 2), tos, hlen + len(payload), ident, flags, ttl, 1, 0, src, dst)
     header += options
     checksum = internet_checksum(header)
@@ -999,7 +1017,7 @@ def _ipv6_header(traffic_class: int, flow_label: int, payload_length: int, next_
 
 def _ipv6_packets(traffic_class: int, flow_label: int, hop_limit: int, src: bytes, dst: bytes, next_header: int,
                   body: bytes, mtu: int, frag_id: Callable[[], int]) -> tuple[bytes, ...]:
-    if 40 + len(body) <= mtu:
+    if IPV6_HEADER + len(body) <= mtu:
         return (_ipv6_header(traffic_class, flow_label, len(body), next_header, hop_limit, src, dst) + body,)
     per_fragment = (mtu - 48) & ~7
     ident = frag_id()

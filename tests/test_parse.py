@@ -3,7 +3,8 @@
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labkit.outcomes import Outcome
 from labkit.packets import echo_request, echo_request_v6, hexdump, to_hex

@@ -12,6 +12,7 @@ from labkit.packets import echo_request, echo_request_v6
 from labkit.prompts import STRATEGIES
 from labkit.stack import echo_reply
 
+
 def _odd_requests() -> dict[str, bytes]:
     """Requests whose reply Linux does not build by copying: the reserved IP flag set, IPv6 extension headers."""
     from scapy.layers.inet import ICMP, IP

@@ -13,9 +13,28 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scapy.all import (ARP, ICMP, IP, UDP, TCP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA,
-                       ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, ICMPv6TimeExceeded, IPOption_RR, IPv6,
-                       IPv6ExtHdrFragment, Raw, defragment, fragment, fragment6)
+from scapy.all import (
+    ARP,
+    ICMP,
+    IP,
+    TCP,
+    UDP,
+    Ether,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    ICMPv6TimeExceeded,
+    IPOption_RR,
+    IPv6,
+    IPv6ExtHdrFragment,
+    Raw,
+    defragment,
+    fragment,
+    fragment6,
+)
 from scapy.utils import RawPcapReader
 
 from labkit.checksum import internet_checksum

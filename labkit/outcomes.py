@@ -14,9 +14,10 @@ why, for people.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, unique
 
 
+@unique
 class Outcome(str, Enum):
     """One decision. The value is the dotted code; compare with a plain string ("ipv4.not_for_us") if you like."""
 

@@ -24,6 +24,8 @@ DATA = Path(__file__).resolve().parent / "data"
 CAPTURES = sorted(DATA.glob("golden_*.pcap"))
 KERNEL_MAC = bytes.fromhex("029900000002")
 KERNEL = HostConfig(ipv4=("10.99.0.2",), ipv6=("fd99::2",), mac="02:99:00:00:00:02")
+# Sysctls a scenario changed in the kernel (make_captures.py Scenario.sysctls), as ReferenceStack options.
+STACK_OPTIONS = {"golden_frag_memory": {"frag_high_thresh": 20000}}
 
 # Fields whose value the kernel picks for itself: the comparison skips exactly these bits and nothing else.
 # Everything else (TTL 64, DF clear, TOS/traffic class, options, hop limit 64, NA flags, ...) is compared
@@ -263,7 +265,7 @@ def group_units(frames: list[Frame]) -> list[Unit]:
 def replay(path: Path) -> Replay:
     frames = read_frames(path)
     now = [frames[0].time if frames else 0.0]
-    stack = ReferenceStack(KERNEL, clock=lambda: now[0])
+    stack = ReferenceStack(KERNEL, clock=lambda: now[0], **STACK_OPTIONS.get(path.stem, {}))
     result = Replay()
     first_fragments: dict[tuple, bytes] = {}
     outbound: list[Frame] = []
@@ -383,6 +385,16 @@ def test_ipv6_options_linux_drops_are_dropped() -> None:
                 if unit_key(theirs.frames[0])[2] == 129}
     assert sorted(answered) == [31, 32, 33, 37, 38]
     assert answered[31] == bytes.fromhex("fd990000000000000000000000000002"), "ff02::1 from fd99::1: global source"
+
+
+def test_reassembly_memory_limit_like_the_kernel() -> None:
+    """golden_frag_memory (ipfrag_high_thresh 20000): once IPv4 reassembly memory is over the limit, every IPv4
+    fragment is refused -- a complete fragmented echo goes unanswered -- while IPv6 and whole packets are not."""
+    result = replay(DATA / "golden_frag_memory.pcap")
+    refused = [reason.code for frame, _, reason in result.silent if ethertype(frame) == 0x0800]
+    assert refused[-2:] == [Outcome.FRAG_MEMORY_FULL] * 2 and Outcome.FRAG_HELD in refused
+    replied = sorted(unit_key(theirs.frames[0])[2] for theirs, _ in result.pairs if unit_key(theirs.frames[0])[0] != "arp")
+    assert replied == [0, 129]          # the whole IPv4 echo and the fragmented IPv6 one
 
 
 def test_reassembly_timeouts_like_the_kernel() -> None:

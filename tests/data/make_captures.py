@@ -43,6 +43,7 @@ class Scenario:
     what: str          # one line for README.md
     argv: tuple[str, ...] = ()   # client command run in NS_CLIENT; empty -> crafted frames (see CRAFTERS)
     linger: float = 0.3          # seconds to keep capturing after the client is done (kernel timers)
+    sysctls: tuple[tuple[str, str, str], ...] = ()   # (name, value for this scenario, Linux default), in order
 
 
 def _client(*argv: str) -> tuple[str, ...]:
@@ -107,6 +108,11 @@ SCENARIOS: tuple[Scenario, ...] = (
                            "Options Linux drops or keeps (see craft_v6())"),
     Scenario("frag_timeout", "fragments completed 35 s late or never, 62 s in all: Time Exceeded when the first "
                              "fragment was in (see craft_frag_timeout())", linger=27.0),
+    Scenario("frag_memory", "ipfrag_high_thresh lowered to 20000: 40 lost first fragments fill IPv4 reassembly "
+                            "memory, then every IPv4 fragment is refused; IPv6 and whole packets are not "
+                            "(see craft_frag_memory())",
+             sysctls=(("net.ipv4.ipfrag_low_thresh", "10000", "3145728"),
+                      ("net.ipv4.ipfrag_high_thresh", "20000", "4194304"))),
 )
 
 
@@ -302,7 +308,31 @@ def craft_frag_timeout() -> None:
     _send([bytes(late4), bytes(late6)])
 
 
-CRAFTERS = {"crafted": craft, "crafted_v6": craft_v6, "frag_timeout": craft_frag_timeout}
+def craft_frag_memory() -> None:
+    """inet_frag_find refuses every fragment of a family while that family's reassembly memory is over
+    ipfrag_high_thresh (lowered for this scenario): a complete fragmented echo then goes unanswered, while
+    IPv6 fragments (ip6frag_high_thresh) and whole packets are still answered. Ends long before the 30 s
+    timeout, so no Time Exceeded (which icmp_ratelimit would thin out) shows."""
+    from scapy.all import ICMP, IP, Ether, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, fragment, fragment6
+
+    eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x0800)
+    eth6 = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x86DD)
+
+    def echo4(ident: int, seq: int) -> list:
+        whole = IP(src=IP_CLIENT, dst=IP_KERNEL, id=ident) / ICMP(type=8, id=0x4c4b, seq=seq) / (bytes(range(256)) * 4)
+        return [eth / piece for piece in fragment(whole, fragsize=600)]
+
+    frames = [echo4(300 + i, 60)[0] for i in range(40)]         # first fragments whose rest never comes
+    frames += echo4(400, 61)                                   # a whole fragmented echo: refused now
+    frames.append(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=401) / ICMP(type=8, id=0x4c4b, seq=62) / b"whole")
+    whole6 = IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / IPv6ExtHdrFragment(id=0x4c4b0402) / \
+        ICMPv6EchoRequest(id=0x4c4b, seq=63, data=bytes(range(256)) * 4)
+    frames += [eth6 / piece for piece in fragment6(whole6, 700)]   # IPv6 has its own limit: answered
+    _send([bytes(frame) for frame in frames], gap=0.02)
+
+
+CRAFTERS = {"crafted": craft, "crafted_v6": craft_v6, "frag_timeout": craft_frag_timeout,
+            "frag_memory": craft_frag_memory}
 
 
 # ---------------------------------------------------------------- namespaces and capture
@@ -346,6 +376,8 @@ def capture(scenario: Scenario, out: Path) -> None:
     """Record one scenario into `out`; a failed or interrupted run leaves the previous file untouched."""
     for ns, dev in ((NS_CLIENT, IF_CLIENT), (NS_KERNEL, IF_KERNEL)):
         sh("ip", "-n", ns, "neigh", "flush", "dev", dev)   # every capture shows the ARP/NDP exchange afresh
+    for name, value, _ in scenario.sysctls:
+        sh(*in_ns(NS_KERNEL, "sysctl", "-qw", f"{name}={value}"))
     partial = out.with_suffix(".partial")
     tcpdump = subprocess.Popen(in_ns(NS_KERNEL, "tcpdump", "-Z", "root", "-i", IF_KERNEL, "-U", "-s", "0",
                                      "--immediate-mode", "-w", str(partial), CAPTURE_FILTER),
@@ -363,6 +395,8 @@ def capture(scenario: Scenario, out: Path) -> None:
         time.sleep(scenario.linger)
         finished = True
     finally:
+        for name, _, default in reversed(scenario.sysctls):
+            sh(*in_ns(NS_KERNEL, "sysctl", "-qw", f"{name}={default}"), check=False)
         tcpdump.send_signal(signal.SIGINT)
         try:
             tcpdump.wait(timeout=5)

@@ -40,10 +40,12 @@ from dataclasses import dataclass
 
 from labkit.checksum import icmpv6_pseudo_header, internet_checksum
 from labkit.headers import (
+    ICMP_ECHO_REPLY,
     ICMP_ECHO_REQUEST,
     ICMP_HEADER,
     ICMP_TIME_EXCEEDED,
     ICMP_TIMESTAMP,
+    ICMP_TIMESTAMP_REPLY,
     ICMPV6_ECHO_REQUEST,
     ICMPV6_NEIGHBOR_SOLICIT,
     IPV4_MIN_HEADER,
@@ -302,6 +304,19 @@ class ReferenceStack:
         if request[9] != PROTO_ICMP:
             raise _Silent(*_other_protocol(request[9], 4))
         icmp = request[hlen:]
+        body, code, what, now_ms = self._icmp_answer(icmp, now_ms)
+        reply_options = b""
+        if options is not None:
+            reply_options = _options_echo(options, dst, self._v4_local_check(dst), now_ms)
+            if reply_options is None:
+                raise _Silent(Outcome.IPV4_OPTIONS_FULL,
+                              "IP options leave no room for our entries: Linux sends no reply")
+        packets = _ipv4_packets(request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body,
+                                self.config.mtu)
+        return _Reply(packets, code.reason(f"{what} to {_ip4_text(src)}" + _fragment_note(packets)))
+
+    def _icmp_answer(self, icmp: bytes, now_ms: int | None) -> tuple[bytes, Outcome, str, int | None]:
+        """icmp_echo / icmp_timestamp: the reply's ICMP message, its outcome and name, and the time stamped."""
         if len(icmp) < ICMP_HEADER:
             raise _Silent(Outcome.ICMP_TRUNCATED,
                           f"malformed: ICMP message of {len(icmp)} bytes is shorter than its header")
@@ -312,7 +327,7 @@ class ReferenceStack:
         icmp_type = icmp[0]
         if icmp_type == ICMP_ECHO_REQUEST:
             checksum = _checksum_after_type_change(icmp, 0xF7FF, alone=True)   # type 8 -> 0: adds -0x0800
-            body, code, what = b"\x00" + icmp[1:2] + checksum + icmp[4:], Outcome.ECHO_REPLY, "echo reply"
+            body, code, what = bytes((ICMP_ECHO_REPLY, icmp[1])) + checksum + icmp[4:], Outcome.ECHO_REPLY, "echo reply"
         elif icmp_type == ICMP_TIMESTAMP:
             if len(icmp) < 12:
                 raise _Silent(Outcome.ICMP_TIMESTAMP_SHORT,
@@ -320,20 +335,12 @@ class ReferenceStack:
             if now_ms is None:
                 now_ms = self._now_ms()
             stamp = now_ms.to_bytes(4, "big")
-            body, code, what = b"\x0e\x00\0\0" + icmp[4:12] + stamp + stamp, Outcome.TIMESTAMP_REPLY, "timestamp reply"
-            body = body[:2] + internet_checksum(body).to_bytes(2, "big") + body[4:]
+            body = _with_checksum(bytes((ICMP_TIMESTAMP_REPLY, 0, 0, 0)) + icmp[4:12] + stamp + stamp)
+            code, what = Outcome.TIMESTAMP_REPLY, "timestamp reply"
         else:
             name = _ICMP_NAMES.get(icmp_type, "unknown type")
             raise _Silent(Outcome.ICMP_NOT_ANSWERED, f"ICMP type {icmp_type} ({name}): Linux sends no reply")
-        reply_options = b""
-        if options is not None:
-            reply_options = _options_echo(options, dst, self._v4_local_check(dst), now_ms)
-            if reply_options is None:
-                raise _Silent(Outcome.IPV4_OPTIONS_FULL,
-                              "IP options leave no room for our entries: Linux sends no reply")
-        packets = _ipv4_packets(request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body,
-                                self.config.mtu)
-        return _Reply(packets, code.reason(f"{what} to {_ip4_text(src)}" + _fragment_note(packets)))
+        return body, code, what, now_ms
 
     def _check_v4_addresses(self, src: bytes, dst: bytes, l2_group: bool) -> None:
         first = src[0]

@@ -24,7 +24,7 @@ class Outcome(str, Enum):
     summary: str
     kind: str
 
-    def __new__(cls, code: str, kind: str, summary: str) -> Outcome:
+    def __new__(cls, code: str, kind: str, summary: str) -> Outcome:  # noqa: PYI034 -- Enum member factory
         member = str.__new__(cls, code)
         member._value_ = code
         member.kind = kind

@@ -24,7 +24,7 @@ def test_codes_are_dotted_unique_and_kinds_known() -> None:
 
 def test_a_reason_is_text_that_keeps_its_code() -> None:
     reason = Outcome.IPV4_NOT_FOR_US.reason("not addressed to us (dst 10.0.0.9)")
-    assert isinstance(reason, str) and reason == "not addressed to us (dst 10.0.0.9)"
+    assert isinstance(reason, Reason) and reason == "not addressed to us (dst 10.0.0.9)"
     assert reason.code is Outcome.IPV4_NOT_FOR_US and code_of(reason) is Outcome.IPV4_NOT_FOR_US
     for again in (pickle.loads(pickle.dumps(reason)), copy.deepcopy(reason)):
         assert again == reason and again.code is reason.code

@@ -17,6 +17,7 @@ import pytest
 from scapy.utils import RawPcapReader
 
 from labkit.checksum import internet_checksum
+from labkit.headers import ipv4_header_len
 from labkit.outcomes import Outcome
 from labkit.stack import HostConfig, ReferenceStack
 
@@ -93,7 +94,7 @@ def unit_key(frame: bytes) -> tuple:
     if kind == 0x0806:
         return ("arp", frame[28:32], frame[38:42])
     if kind == 0x0800:
-        ihl = (frame[14] & 15) * 4
+        ihl = ipv4_header_len(frame[14:])
         offset = 14 + ihl
         if struct.unpack_from("!H", frame, 20)[0] & 0x1FFF:
             return ("ip4-later-fragment", frame[26:34], frame[18:20])
@@ -127,9 +128,9 @@ def free_bits(frame: bytes, first_frame: bytes, request: bytes | None) -> dict[s
     if kind == 0x0800:
         spans["ip.id"] = [(18, 0xFF), (19, 0xFF)]
         spans["ip.chksum"] = [(24, 0xFF), (25, 0xFF)]
-        ihl = (frame[14] & 15) * 4
+        ihl = ipv4_header_len(frame[14:])
         spans["ip.options.ts.time"] = _timestamp_option_times(frame, ihl, request)
-        first_offset = 14 + (first_frame[14] & 15) * 4
+        first_offset = 14 + ipv4_header_len(first_frame[14:])
         is_first = not struct.unpack_from("!H", frame, 20)[0] & 0x1FFF
         if is_first and first_frame[first_offset] == 14:     # Timestamp Reply
             icmp = 14 + ihl
@@ -151,7 +152,7 @@ def _timestamp_option_times(frame: bytes, ihl: int, request: bytes | None) -> li
     reply_ts = _find_option(frame[34:14 + ihl], 68)
     if reply_ts is None or request is None:
         return []
-    request_ts = _find_option(request[20:(request[0] & 15) * 4], 68)
+    request_ts = _find_option(request[20:ipv4_header_len(request)], 68)
     if request_ts is None:
         return []
     start = 34 + reply_ts
@@ -184,7 +185,7 @@ def checksum_problems(frame: bytes, label: str) -> list[str]:
     """The masked checksums must still be right: a reply with a stale checksum is a wrong reply."""
     problems = []
     if ethertype(frame) == 0x0800:
-        ihl = (frame[14] & 15) * 4
+        ihl = ipv4_header_len(frame[14:])
         if internet_checksum(frame[14:14 + ihl]):
             problems.append(f"{label}: IPv4 header checksum is wrong")
         is_first = not struct.unpack_from("!H", frame, 20)[0] & 0x3FFF
@@ -421,7 +422,7 @@ def _tamper(frame: bytes, offset: int, value: int, *, fix_ip_checksum: bool = Tr
     data = bytearray(frame)
     data[offset] = value
     if fix_ip_checksum:
-        ihl = (data[14] & 15) * 4
+        ihl = ipv4_header_len(data[14:])
         data[24:26] = b"\0\0"
         data[24:26] = internet_checksum(bytes(data[14:14 + ihl])).to_bytes(2, "big")
     return bytes(data)

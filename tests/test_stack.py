@@ -38,6 +38,7 @@ from scapy.all import (
 from scapy.utils import RawPcapReader
 
 from labkit.checksum import internet_checksum
+from labkit.headers import ipv4_header_len
 from labkit.outcomes import Outcome
 from labkit.reassembly import FRAGMENT_OVERHEAD
 from labkit.stack import HostConfig, ReferenceStack, StackResult, echo_reply
@@ -672,7 +673,7 @@ def test_other_protocols_and_types_are_ignored_with_a_reason(packet: bytes, word
 # ------------------------------------------------------------------------------------------------ malformed
 
 def _with_ip_checksum(header_and_rest: bytearray) -> bytes:
-    ihl = (header_and_rest[0] & 15) * 4
+    ihl = ipv4_header_len(header_and_rest)
     header_and_rest[10:12] = b"\0\0"
     header_and_rest[10:12] = internet_checksum(bytes(header_and_rest[:ihl])).to_bytes(2, "big")
     return bytes(header_and_rest)
@@ -745,7 +746,7 @@ def _assert_sane(result: StackResult, link: str) -> None:
         if result.kind == "arp":
             assert len(reply) == 42
         elif packet[0] >> 4 == 4:                           # a well-formed IPv4 packet with a good checksum
-            assert internet_checksum(packet[:(packet[0] & 15) * 4]) == 0
+            assert internet_checksum(packet[:ipv4_header_len(packet)]) == 0
             assert int.from_bytes(packet[2:4], "big") == len(packet)
         else:
             assert packet[0] >> 4 == 6 and int.from_bytes(packet[4:6], "big") == len(packet) - 40
@@ -754,7 +755,7 @@ def _assert_sane(result: StackResult, link: str) -> None:
 def _fix_checksums(frame: bytearray) -> None:
     """Recompute the IPv4 header, ICMP and ICMPv6 checksums of a mutated frame (where they can be found)."""
     if frame[12:14] == b"\x08\x00" and len(frame) >= 34 and frame[14] >> 4 == 4:
-        ihl = (frame[14] & 15) * 4
+        ihl = ipv4_header_len(frame[14:])
         if 20 <= ihl and len(frame) >= 14 + ihl:
             frame[24:26] = b"\0\0"
             frame[24:26] = internet_checksum(bytes(frame[14:14 + ihl])).to_bytes(2, "big")

@@ -512,6 +512,8 @@ class ReferenceStack:
             to = _ip4_text(src)
         else:
             src, dst = first[8:24], first[24:40]
+            if dst[0] == 0xFF:      # icmp6_send: no error about a packet sent to a multicast group (RFC 4443 2.4)
+                raise _Silent(Outcome.IPV6_MULTICAST_ECHO, "no Time Exceeded for a multicast datagram")
             quote = first[:IPV6_MIN_MTU - IPV6_HEADER - ICMP_HEADER]
             body = bytearray(b"\x03\x01\0\0" + bytes(4) + quote)
             body[2:4] = _icmpv6_checksum(dst, src, bytes(body)).to_bytes(2, "big")

@@ -336,6 +336,14 @@ def test_time_exceeded_when_the_first_fragment_was_in() -> None:
     assert (parsed.src, parsed.dst, parsed[ICMPv6TimeExceeded].code) == ("fd00::2", "fd00::1", 1)
 
 
+def test_no_time_exceeded_for_a_multicast_datagram() -> None:
+    clock = FakeClock()
+    the_stack = stack(clock=clock)
+    request = v6(dst="ff02::1") / IPv6ExtHdrFragment(id=3) / ICMPv6EchoRequest(data=bytes(1000))
+    assert answer(bytes(fragment6(request, 700)[0]), the_stack).code is Outcome.FRAG_HELD
+    assert the_stack.expire(clock.now + 61) == ()
+
+
 def test_time_exceeded_in_ethernet_goes_back_to_the_sender() -> None:
     clock = FakeClock()
     the_stack = stack(clock=clock)

@@ -170,14 +170,34 @@ def _last_marked_block(text: str, fences: list[re.Match[str]]) -> str | None:
     """The last marked block (rule 1), or None. Only the last marker is read past its own line, so many
     markers cost linear time (each used to copy the rest of the answer)."""
     hex_fences = [fence for fence in fences if fence.group(1).lower() == "hex"]
-    last_marker = None
-    for last_marker in _MARKER.finditer(text):
-        pass
+    last_marker = _last_marker(text)
     if last_marker is None:
         return hex_fences[-1].group(2) if hex_fences else None
     if hex_fences and hex_fences[-1].start() > last_marker.start():
         return hex_fences[-1].group(2)
     return _marker_body(text, last_marker)
+
+
+def _last_marker(text: str) -> re.Match[str] | None:
+    """The last FINAL:/ANSWER: marker line, found from the end: each line is looked at once at most, and an
+    answer made of markers costs one look."""
+    lower = text.lower()
+    if len(lower) != len(text):          # a few characters lengthen when lowered: offsets would not match
+        last = None
+        for last in _MARKER.finditer(text):
+            pass
+        return last
+    end = len(text)
+    while end > 0:
+        found = max(lower.rfind("final", 0, end), lower.rfind("answer", 0, end))
+        if found < 0:
+            return None
+        line_start = text.rfind("\n", 0, found) + 1
+        marker = _MARKER.match(text, line_start)
+        if marker is not None:
+            return marker
+        end = line_start
+    return None
 
 
 def _marker_body(text: str, marker: re.Match[str]) -> str:

@@ -124,6 +124,7 @@ def test_many_markers_parse_in_linear_time():
         "ANSWER lines, no blank": ("ANSWER:\n" * 125_000) + HEX,
         "one line of fences": "```" * 330_000 + f"\nFINAL: {HEX}",
         "bare markers then a fence": "FINAL:\n" * 142_000 + f"```hex\n{HEX}\n```",
+        "marker words that are not markers": f"FINAL: {HEX}\n\n" + "the final answer, not a marker\n" * 32_000,
     }
     for name, text in shapes.items():
         assert len(text) >= 990_000, name

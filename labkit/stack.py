@@ -207,7 +207,9 @@ class ReferenceStack:
         """ICMP Time Exceeded (fragment reassembly time exceeded) for every datagram whose reassembly timed out
         by `now` (default: the clock) with its first fragment in, oldest first; each is returned once, with
         `.at` the time Linux sends it. Call it as time passes (pcap mode: before each packet, and with the
-        capture's end time). Replies are Ethernet frames when that first fragment came in one."""
+        capture's end time). Replies are Ethernet frames when that first fragment came in one.
+        Not modelled: icmp_ratelimit (Linux thins out bursts of errors to one host) and the IP options Linux
+        would echo into an error about a first fragment that carried some."""
         results = []
         for expired in self._frags.expired(now):
             try:

@@ -12,6 +12,8 @@ and are counted against memory, and this part has rules of its own, checked agai
 * Memory is limited per address family (ipfrag_high_thresh / ip6frag_high_thresh, 4 MiB each): while a
   family's held fragments are over the limit, inet_frag_find() refuses every fragment of that family.
 * Overlaps discard the datagram (RFC 5722); a fragment wholly inside a held run is a duplicate and ignored.
+Not modelled: ipfrag_max_dist (IPv4 restarts a queue after 64 fragments from its source went elsewhere in
+between) and the kernel's exact skb truesize (a fragment is charged its data plus FRAGMENT_OVERHEAD here).
 """
 
 from __future__ import annotations

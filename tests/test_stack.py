@@ -470,6 +470,16 @@ def test_timestamp_reply() -> None:
     assert_checksums_valid(result.replies[0])
 
 
+def test_timestamps_follow_the_given_wall_clock() -> None:
+    """pcap mode passes capture time: a capture from another day gets that day's milliseconds, not today's."""
+    capture_time = [NOON_UT - 3600.5]                                  # 10:59:59.623 UT
+    the_stack = ReferenceStack(CONFIG, wall_clock=lambda: capture_time[0])
+    request = bytes(v4() / ICMP(type=13, id=4, seq=5, ts_ori=1))
+    assert IP(only_reply(request, the_stack=the_stack))[ICMP].ts_rx == NOON_MS - 3_600_500
+    capture_time[0] += 2.0
+    assert IP(only_reply(request, the_stack=the_stack))[ICMP].ts_tx == NOON_MS - 3_598_500
+
+
 def test_timestamp_without_originate_is_dropped() -> None:
     icmp = bytearray(bytes(ICMP(type=13, id=4, seq=5))[:11])
     icmp[2:4] = internet_checksum(bytes(icmp[:2]) + b"\0\0" + bytes(icmp[4:])).to_bytes(2, "big")

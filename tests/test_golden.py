@@ -326,7 +326,7 @@ def test_captures_are_committed() -> None:
     names = {path.stem.removeprefix("golden_") for path in CAPTURES}
     for wanted in ("ping", "ping_s0", "ping_s1472_df", "ping_rr", "ping_tos_ttl", "ping_s3000", "ping6",
                    "busybox_ping", "fping", "nping_echo", "nping_timestamp", "hping3_echo", "hping3_timestamp",
-                   "crafted"):
+                   "crafted", "crafted_v6", "frag_timeout", "frag_memory"):
         assert wanted in names, f"tests/data/golden_{wanted}.pcap is missing: run tests/data/make_captures.py"
 
 

@@ -168,6 +168,15 @@ def _reason(code: Outcome, text: str | None) -> Reason:
     return reason
 
 
+class NoReply(Exception):
+    """Raised deep inside packet handling when a host sends nothing; carries the coded reason to whoever
+    builds the result (the reference stack)."""
+
+    def __init__(self, code: Outcome, text: str) -> None:
+        super().__init__(text)
+        self.reason = text if isinstance(text, Reason) else code.reason(text)
+
+
 def code_of(value: object) -> Outcome | None:
     """The Outcome that a Reason, an Outcome, or anything with a `.code` (a StackResult) carries; else None."""
     if isinstance(value, Outcome):

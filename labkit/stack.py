@@ -9,9 +9,9 @@ What it answers, as Linux 6.x with default sysctls does:
     TTL is ours (64); DF clear (Linux's ICMP socket uses IP_PMTUDISC_DONT); a fresh IP ID.
   * ICMP Timestamp Request (type 13, >= 4 bytes of data) -> 20-byte Timestamp Reply, code 0: originate copied,
     receive = transmit = milliseconds since midnight UT; extra request data is dropped.
-  * IPv4 options, as ip_options_compile()/ip_options_echo() do: Record Route gets our address on input and
-    again on output; Timestamp gets our time (and address) on input and output; other options are not echoed;
-    source-routed packets are dropped (accept_source_route=0).
+  * IPv4 options (labkit.ipv4_options), as ip_options_compile()/ip_options_echo() do: Record Route gets our
+    address on input and again on output; Timestamp gets our time (and address) on input and output; other
+    options are not echoed; source-routed packets are dropped (accept_source_route=0).
   * Fragmented requests are reassembled (labkit.reassembly: memory per address family, 30 s / 60 s timeouts on
     the clock given, ICMP Time Exceeded from `expire()` when the first fragment was in) and replies longer than
     the MTU are fragmented as Linux does (options that are not "copied" become NOPs in later fragments).
@@ -57,11 +57,17 @@ from labkit.headers import (
     PROTO_ICMPV6,
     PROTO_ROUTING,
     ipv4_header_len,
-    ipv4_total_len,
     ipv6_payload_len,
     is_fragment,
 )
-from labkit.outcomes import Outcome, Reason
+from labkit.ipv4_options import (
+    is_unicast_v4,
+    options_echo,
+    options_for_later_fragments,
+    options_in,
+    validate_ipv4,
+)
+from labkit.outcomes import NoReply, Outcome, Reason
 from labkit.reassembly import (
     FRAG_HIGH_THRESH,
     FRAG_TIMEOUT_V4_S,
@@ -198,7 +204,7 @@ class ReferenceStack:
             if link == "ether":
                 return self._ether(data)
             return _nothing(Outcome.UNKNOWN_LINK, f"unknown link {link!r}: use 'ip' or 'ether'")
-        except _Silent as silent:
+        except NoReply as silent:
             return StackResult((), silent.reason)
         except Exception as exc:  # noqa: BLE001 -- respond() promises never to raise; tests assert this never shows
             return _nothing(Outcome.INTERNAL_ERROR, f"internal error (a labkit bug): {type(exc).__name__}: {exc}")
@@ -214,7 +220,7 @@ class ReferenceStack:
         for expired in self._frags.expired(now):
             try:
                 results.append(self._time_exceeded(expired))
-            except _Silent:
+            except NoReply:
                 continue
         return tuple(results)
 
@@ -222,12 +228,12 @@ class ReferenceStack:
 
     def _ether(self, frame: bytes) -> StackResult:
         if len(frame) < 14:
-            raise _Silent(Outcome.ETHER_TRUNCATED, f"malformed: truncated Ethernet header ({len(frame)} bytes < 14)")
+            raise NoReply(Outcome.ETHER_TRUNCATED, f"malformed: truncated Ethernet header ({len(frame)} bytes < 14)")
         dst, src = frame[:6], frame[6:12]
         ethertype = int.from_bytes(frame[12:14], "big")
         group = bool(dst[0] & 1)
         if not group and dst != self._mac and not self.config.answer_any:
-            raise _Silent(Outcome.ETHER_NOT_FOR_US, f"not addressed to us (Ethernet dst {_mac_text(dst)})")
+            raise NoReply(Outcome.ETHER_NOT_FOR_US, f"not addressed to us (Ethernet dst {_mac_text(dst)})")
         if ethertype == ETH_P_ARP:
             return self._arp(frame[14:])
         if ethertype == ETH_P_IP:
@@ -235,9 +241,9 @@ class ReferenceStack:
         elif ethertype == ETH_P_IPV6:
             reply = self._ipv6(frame[14:], l2_group=group, l2=(src, dst))
         elif ethertype in (0x8100, 0x88A8):
-            raise _Silent(Outcome.ETHER_VLAN, "VLAN-tagged frame: not modelled (untag it first)")
+            raise NoReply(Outcome.ETHER_VLAN, "VLAN-tagged frame: not modelled (untag it first)")
         else:
-            raise _Silent(Outcome.ETHER_OTHER, f"other protocol (EtherType 0x{ethertype:04x}): not modelled")
+            raise NoReply(Outcome.ETHER_OTHER, f"other protocol (EtherType 0x{ethertype:04x}): not modelled")
         if not reply.packets:
             return StackResult((), reply.reason)
         head = self._ether_header(reply.l2_dst or src, dst, reply.v6, neighbour=reply.reason.code.kind == "ndp")
@@ -252,24 +258,24 @@ class ReferenceStack:
     def _arp(self, arp: bytes) -> StackResult:
         """arp_process: answer requests for our addresses (probes from 0.0.0.0 too), to the sender's MAC."""
         if len(arp) < 28:
-            raise _Silent(Outcome.ARP_TRUNCATED, f"malformed: truncated ARP packet ({len(arp)} bytes < 28)")
+            raise NoReply(Outcome.ARP_TRUNCATED, f"malformed: truncated ARP packet ({len(arp)} bytes < 28)")
         hwtype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", arp)
         if hwtype not in (1, 6) or ptype != ETH_P_IP or hlen != 6 or plen != 4:
-            raise _Silent(Outcome.ARP_NOT_ETHERNET,
+            raise NoReply(Outcome.ARP_NOT_ETHERNET,
                           f"ARP for hardware {hwtype}/protocol 0x{ptype:04x}: not Ethernet/IPv4")
         sha, spa, tpa = arp[8:14], arp[14:18], arp[24:28]
         if op != 1:
             what = "reply" if op == 2 else f"op {op}"
-            raise _Silent(Outcome.ARP_NOT_REQUEST, f"ARP {what}: Linux learns from it, sends nothing")
+            raise NoReply(Outcome.ARP_NOT_REQUEST, f"ARP {what}: Linux learns from it, sends nothing")
         if tpa[0] >= 224 or tpa[0] == 127:
-            raise _Silent(Outcome.ARP_NEVER_ANSWERED,
+            raise NoReply(Outcome.ARP_NEVER_ANSWERED,
                           f"ARP request for {_ip4_text(tpa)}: Linux never answers for that address")
         probe = spa == b"\0\0\0\0"   # RFC 5227 address probe: is anyone using tpa? (answer_any: only ours)
-        if tpa not in self._v4 and not (self.config.answer_any and tpa != spa and not probe and _is_unicast_v4(tpa)):
+        if tpa not in self._v4 and not (self.config.answer_any and tpa != spa and not probe and is_unicast_v4(tpa)):
             why = "an address probe for an address not in our config" if probe else "not our address"
-            raise _Silent(Outcome.ARP_NOT_OURS, f"ARP request for {_ip4_text(tpa)}: {why}")
+            raise NoReply(Outcome.ARP_NOT_OURS, f"ARP request for {_ip4_text(tpa)}: {why}")
         if spa[0] >= 224:
-            raise _Silent(Outcome.ARP_BAD_SENDER, f"ARP request from {_ip4_text(spa)}: not a unicast sender")
+            raise NoReply(Outcome.ARP_BAD_SENDER, f"ARP request from {_ip4_text(spa)}: not a unicast sender")
         reply = (sha + self._mac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
                  + self._mac + tpa + sha + spa)
         who = "an address probe" if spa == b"\0\0\0\0" else _ip4_text(spa)
@@ -280,38 +286,38 @@ class ReferenceStack:
 
     def _ip(self, packet: bytes, l2_group: bool) -> _Reply:
         if not packet:
-            raise _Silent(Outcome.IP_EMPTY, "malformed: empty packet")
+            raise NoReply(Outcome.IP_EMPTY, "malformed: empty packet")
         version = packet[0] >> 4
         if version == 4:
             return self._ipv4(packet, l2_group)
         if version == 6:
             return self._ipv6(packet, l2_group, None)
-        raise _Silent(Outcome.IP_BAD_VERSION, f"malformed: IP version {version} (not 4 or 6)")
+        raise NoReply(Outcome.IP_BAD_VERSION, f"malformed: IP version {version} (not 4 or 6)")
 
     def _ipv4(self, packet: bytes, l2_group: bool, l2: tuple[bytes, bytes] | None = None) -> _Reply:
-        request, hlen = _validate_ipv4(packet)
+        request, hlen = validate_ipv4(packet)
         src, dst = request[12:16], request[16:20]
         self._check_v4_addresses(src, dst, l2_group)
         now_ms = None
         options = None
         if hlen > IPV4_MIN_HEADER:
             now_ms = self._now_ms()
-            options = _options_in(bytearray(request[IPV4_MIN_HEADER:hlen]), dst, self._v4_local_check(dst), now_ms)
+            options = options_in(bytearray(request[IPV4_MIN_HEADER:hlen]), dst, self._v4_local_check(dst), now_ms)
         if is_fragment(request):
             done = self._frags.add_v4(request, hlen, options, l2)
             if isinstance(done, Reason):
-                raise _Silent(done.code, done)
+                raise NoReply(done.code, done)
             request, options = done
             hlen = ipv4_header_len(request)
         if request[9] != PROTO_ICMP:
-            raise _Silent(*_other_protocol(request[9], 4))
+            raise NoReply(*_other_protocol(request[9], 4))
         icmp = request[hlen:]
         body, code, what, now_ms = self._icmp_answer(icmp, now_ms)
         reply_options = b""
         if options is not None:
-            reply_options = _options_echo(options, dst, self._v4_local_check(dst), now_ms)
+            reply_options = options_echo(options, dst, self._v4_local_check(dst), now_ms)
             if reply_options is None:
-                raise _Silent(Outcome.IPV4_OPTIONS_FULL,
+                raise NoReply(Outcome.IPV4_OPTIONS_FULL,
                               "IP options leave no room for our entries: Linux sends no reply")
         packets = _ipv4_packets(request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body,
                                 self.config.mtu)
@@ -320,11 +326,11 @@ class ReferenceStack:
     def _icmp_answer(self, icmp: bytes, now_ms: int | None) -> tuple[bytes, Outcome, str, int | None]:
         """icmp_echo / icmp_timestamp: the reply's ICMP message, its outcome and name, and the time stamped."""
         if len(icmp) < ICMP_HEADER:
-            raise _Silent(Outcome.ICMP_TRUNCATED,
+            raise NoReply(Outcome.ICMP_TRUNCATED,
                           f"malformed: ICMP message of {len(icmp)} bytes is shorter than its header")
         if internet_checksum(icmp):
             found, expected = _checksum_field(icmp), internet_checksum(icmp[:2] + b"\0\0" + icmp[4:])
-            raise _Silent(Outcome.ICMP_BAD_CHECKSUM, f"malformed: bad ICMP checksum 0x{found:04x} "
+            raise NoReply(Outcome.ICMP_BAD_CHECKSUM, f"malformed: bad ICMP checksum 0x{found:04x} "
                                                      f"(should be 0x{expected:04x}); Linux drops it")
         icmp_type = icmp[0]
         if icmp_type == ICMP_ECHO_REQUEST:
@@ -332,7 +338,7 @@ class ReferenceStack:
             body, code, what = bytes((ICMP_ECHO_REPLY, icmp[1])) + checksum + icmp[4:], Outcome.ECHO_REPLY, "echo reply"
         elif icmp_type == ICMP_TIMESTAMP:
             if len(icmp) < 12:
-                raise _Silent(Outcome.ICMP_TIMESTAMP_SHORT,
+                raise NoReply(Outcome.ICMP_TIMESTAMP_SHORT,
                               "malformed: timestamp request without its 4-byte originate timestamp")
             if now_ms is None:
                 now_ms = self._now_ms()
@@ -341,32 +347,32 @@ class ReferenceStack:
             code, what = Outcome.TIMESTAMP_REPLY, "timestamp reply"
         else:
             name = _ICMP_NAMES.get(icmp_type, "unknown type")
-            raise _Silent(Outcome.ICMP_NOT_ANSWERED, f"ICMP type {icmp_type} ({name}): Linux sends no reply")
+            raise NoReply(Outcome.ICMP_NOT_ANSWERED, f"ICMP type {icmp_type} ({name}): Linux sends no reply")
         return body, code, what, now_ms
 
     def _check_v4_addresses(self, src: bytes, dst: bytes, l2_group: bool) -> None:
         first = src[0]
         if 224 <= first < 240 or src == b"\xff\xff\xff\xff" or first == 0 or first == 127:
-            raise _Silent(Outcome.IPV4_MARTIAN_SOURCE, f"martian source {_ip4_text(src)}: Linux drops it")
+            raise NoReply(Outcome.IPV4_MARTIAN_SOURCE, f"martian source {_ip4_text(src)}: Linux drops it")
         if dst in self._v4:
             if src in self._v4:
-                raise _Silent(Outcome.IPV4_OWN_SOURCE,
+                raise NoReply(Outcome.IPV4_OWN_SOURCE,
                               f"source {_ip4_text(src)} is our own address: Linux drops it as martian")
             return
         first = dst[0]
         if dst == b"\xff\xff\xff\xff" or 224 <= first < 240:
             kind = "broadcast" if first == 255 else "multicast"
-            raise _Silent(Outcome.IPV4_BROADCAST, f"sent to {kind} {_ip4_text(dst)}: Linux ignores echo and timestamp "
+            raise NoReply(Outcome.IPV4_BROADCAST, f"sent to {kind} {_ip4_text(dst)}: Linux ignores echo and timestamp "
                                                   "requests to broadcast/multicast (icmp_echo_ignore_broadcasts=1)")
         if not self.config.answer_any:
-            raise _Silent(Outcome.IPV4_NOT_FOR_US, f"not addressed to us (dst {_ip4_text(dst)})")
-        if not _is_unicast_v4(dst):
-            raise _Silent(Outcome.IPV4_MARTIAN_DESTINATION, f"martian destination {_ip4_text(dst)}: Linux drops it")
+            raise NoReply(Outcome.IPV4_NOT_FOR_US, f"not addressed to us (dst {_ip4_text(dst)})")
+        if not is_unicast_v4(dst):
+            raise NoReply(Outcome.IPV4_MARTIAN_DESTINATION, f"martian destination {_ip4_text(dst)}: Linux drops it")
         if l2_group:
-            raise _Silent(Outcome.IPV4_L2_BROADCAST, f"{_ip4_text(dst)} came in a link-layer broadcast: with "
+            raise NoReply(Outcome.IPV4_L2_BROADCAST, f"{_ip4_text(dst)} came in a link-layer broadcast: with "
                                                      "answer_any it may be a directed broadcast, which Linux ignores")
         if src == dst:
-            raise _Silent(Outcome.IPV4_SOURCE_IS_DESTINATION,
+            raise NoReply(Outcome.IPV4_SOURCE_IS_DESTINATION,
                           f"source {_ip4_text(src)} is the address it was sent to: Linux drops it")
 
     def _v4_local_check(self, dst: bytes) -> Callable[[bytes], bool]:
@@ -381,19 +387,19 @@ class ReferenceStack:
         if next_header == PROTO_FRAGMENT:
             done = self._frags.add_v6(request, offset, l2)
             if isinstance(done, Reason):
-                raise _Silent(done.code, done)
+                raise NoReply(done.code, done)
             if done is not request:
                 request = done
                 next_header, offset = _skip_extension_headers(request)
         if next_header != PROTO_ICMPV6:
-            raise _Silent(*_other_protocol(next_header, 6))
+            raise NoReply(*_other_protocol(next_header, 6))
         icmp = request[offset:]
         if len(icmp) < ICMP_HEADER:
-            raise _Silent(Outcome.ICMPV6_TRUNCATED,
+            raise NoReply(Outcome.ICMPV6_TRUNCATED,
                           f"malformed: ICMPv6 message of {len(icmp)} bytes is shorter than its header")
         if _icmpv6_checksum(src, dst, icmp):
             found, expected = _checksum_field(icmp), _icmpv6_checksum(src, dst, icmp[:2] + b"\0\0" + icmp[4:])
-            raise _Silent(Outcome.ICMPV6_BAD_CHECKSUM, f"malformed: bad ICMPv6 checksum 0x{found:04x} "
+            raise NoReply(Outcome.ICMPV6_BAD_CHECKSUM, f"malformed: bad ICMPv6 checksum 0x{found:04x} "
                                                        f"(should be 0x{expected:04x}); Linux drops it")
         icmp_type = icmp[0]
         if icmp_type == ICMPV6_ECHO_REQUEST:
@@ -401,32 +407,32 @@ class ReferenceStack:
         if icmp_type == ICMPV6_NEIGHBOR_SOLICIT:
             return self._neighbour_advert(request, icmp, l2[0] if l2 else None)
         name = _ICMPV6_NAMES.get(icmp_type, "unknown type")
-        raise _Silent(Outcome.ICMPV6_NOT_ANSWERED,
+        raise NoReply(Outcome.ICMPV6_NOT_ANSWERED,
                       f"ICMPv6 type {icmp_type} ({name}): not answered (Linux sends no reply or it is "
                       "not modelled)")
 
     def _check_v6_addresses(self, src: bytes, dst: bytes) -> bool:
         """True when dst is one of our multicast groups; raises when the packet is not for us."""
         if src[0] == 0xFF or src == _LOOPBACK6 or src[:12] == _V4_MAPPED:
-            raise _Silent(Outcome.IPV6_MARTIAN_SOURCE, f"martian source {_ip6_text(src)}: Linux drops it")
+            raise NoReply(Outcome.IPV6_MARTIAN_SOURCE, f"martian source {_ip6_text(src)}: Linux drops it")
         if dst in self._v6:
             return False
         if dst[0] == 0xFF:
             scope = dst[1] & 0x0F
             if scope != 2 or not (dst in self._v6_groups or (self.config.answer_any and
                                                              dst[:13] == _SOLICITED_PREFIX)):
-                raise _Silent(Outcome.IPV6_NOT_OUR_GROUP, f"sent to multicast {_ip6_text(dst)}: not a group we joined")
+                raise NoReply(Outcome.IPV6_NOT_OUR_GROUP, f"sent to multicast {_ip6_text(dst)}: not a group we joined")
             return True
         if not self.config.answer_any:
-            raise _Silent(Outcome.IPV6_NOT_FOR_US, f"not addressed to us (dst {_ip6_text(dst)})")
+            raise NoReply(Outcome.IPV6_NOT_FOR_US, f"not addressed to us (dst {_ip6_text(dst)})")
         if dst == _UNSPECIFIED6 or dst == _LOOPBACK6:
-            raise _Silent(Outcome.IPV6_MARTIAN_DESTINATION, f"martian destination {_ip6_text(dst)}: Linux drops it")
+            raise NoReply(Outcome.IPV6_MARTIAN_DESTINATION, f"martian destination {_ip6_text(dst)}: Linux drops it")
         return False
 
     def _echo6(self, request: bytes, icmp: bytes, multicast: bool) -> _Reply:
         src, dst = request[8:24], request[24:40]
         if src == _UNSPECIFIED6:
-            raise _Silent(Outcome.ICMPV6_FROM_UNSPECIFIED,
+            raise NoReply(Outcome.ICMPV6_FROM_UNSPECIFIED,
                           "echo request from the unspecified address: there is no one to answer")
         # icmpv6_echo_reply leaves the source of a reply to a multicast request to source address selection.
         our = self._source_for(src) if multicast else dst
@@ -445,21 +451,21 @@ class ReferenceStack:
     def _neighbour_advert(self, request: bytes, icmp: bytes, l2_src: bytes | None) -> _Reply:
         src, dst = request[8:24], request[24:40]
         if request[7] != 255:
-            raise _Silent(Outcome.NDP_HOP_LIMIT,
+            raise NoReply(Outcome.NDP_HOP_LIMIT,
                           f"neighbour solicitation with hop limit {request[7]} (not 255): Linux drops it")
         if icmp[1] != 0 or len(icmp) < 24:
-            raise _Silent(Outcome.NDP_MALFORMED,
+            raise NoReply(Outcome.NDP_MALFORMED,
                           "malformed: neighbour solicitation with a nonzero code or under 24 bytes")
         target = icmp[8:24]
         if target[0] == 0xFF:
-            raise _Silent(Outcome.NDP_MALFORMED, f"malformed: neighbour solicitation for multicast {_ip6_text(target)}")
+            raise NoReply(Outcome.NDP_MALFORMED, f"malformed: neighbour solicitation for multicast {_ip6_text(target)}")
         source_lladdr = _nd_source_lladdr(icmp[24:])
         dad = src == _UNSPECIFIED6
         if dad and (dst[:13] != _SOLICITED_PREFIX or source_lladdr is not None):
-            raise _Silent(Outcome.NDP_MALFORMED, "malformed: address probe (from ::) must go to a solicited-node group "
+            raise NoReply(Outcome.NDP_MALFORMED, "malformed: address probe (from ::) must go to a solicited-node group "
                                        "without a source link-layer option")
         if target == src:
-            raise _Silent(Outcome.NDP_OWN_ADDRESS, f"neighbour solicitation from {_ip6_text(src)} for its own address: "
+            raise NoReply(Outcome.NDP_OWN_ADDRESS, f"neighbour solicitation from {_ip6_text(src)} for its own address: "
                                      "nothing to resolve")
         # answer_any stands in for whichever host a request was sent to -- but an address probe (DAD, from ::)
         # asks whether anyone already uses an address: only the configured addresses are really ours to defend.
@@ -467,9 +473,9 @@ class ReferenceStack:
                                       and target != _LOOPBACK6)
         if not ours:
             why = "an address probe (DAD) for an address not in our config" if dad else "not our address"
-            raise _Silent(Outcome.NDP_NOT_OURS, f"neighbour solicitation for {_ip6_text(target)}: {why}")
+            raise NoReply(Outcome.NDP_NOT_OURS, f"neighbour solicitation for {_ip6_text(target)}: {why}")
         if self.config.answer_any and dst[:13] == _SOLICITED_PREFIX and dst != _solicited_node(target):
-            raise _Silent(Outcome.NDP_OTHER_GROUP,
+            raise NoReply(Outcome.NDP_OTHER_GROUP,
                           f"neighbour solicitation for {_ip6_text(target)} sent to another group")
         multicast = dst[0] == 0xFF
         if dad:
@@ -515,7 +521,7 @@ class ReferenceStack:
         else:
             src, dst = first[8:24], first[24:40]
             if dst[0] == 0xFF:      # icmp6_send: no error about a packet sent to a multicast group (RFC 4443 2.4)
-                raise _Silent(Outcome.IPV6_MULTICAST_ECHO, "no Time Exceeded for a multicast datagram")
+                raise NoReply(Outcome.IPV6_MULTICAST_ECHO, "no Time Exceeded for a multicast datagram")
             quote = first[:IPV6_MIN_MTU - IPV6_HEADER - ICMP_HEADER]
             body = bytearray(b"\x03\x01\0\0" + bytes(4) + quote)
             body[2:4] = _icmpv6_checksum(dst, src, bytes(body)).to_bytes(2, "big")
@@ -572,19 +578,11 @@ class _EchoOnlyStack(ReferenceStack):
 
     def _check_v6_addresses(self, src: bytes, dst: bytes) -> bool:
         if dst[0] == 0xFF:
-            raise _Silent(Outcome.IPV6_MULTICAST_ECHO, f"sent to multicast {_ip6_text(dst)}")
+            raise NoReply(Outcome.IPV6_MULTICAST_ECHO, f"sent to multicast {_ip6_text(dst)}")
         return super()._check_v6_addresses(src, dst)
 
 
 # ------------------------------------------------------------------------------------------------- internals
-
-class _Silent(Exception):
-    """No reply; the reason (prose carrying its code) ends up in the StackResult."""
-
-    def __init__(self, code: Outcome, text: str) -> None:
-        super().__init__(text)
-        self.reason = text if isinstance(text, Reason) else code.reason(text)
-
 
 def _nothing(code: Outcome, text: str) -> StackResult:
     return StackResult((), code.reason(text))
@@ -615,11 +613,6 @@ def _ip4_text(address: bytes) -> str:
 
 def _ip6_text(address: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, address)
-
-
-def _is_unicast_v4(address: bytes) -> bool:
-    first = address[0]
-    return 0 < first < 224 and first != 127
 
 
 def _eui64_link_local(mac: bytes) -> bytes:
@@ -696,210 +689,6 @@ def _with_checksum(message: bytes) -> bytes:
 
 # -- IPv4
 
-def _validate_ipv4(packet: bytes) -> tuple[bytes, int]:
-    """The packet trimmed to ip.len and its header length, or _Silent for what Linux's ip_rcv drops."""
-    size = len(packet)
-    if size < IPV4_MIN_HEADER:
-        raise _Silent(Outcome.IPV4_TRUNCATED, f"malformed: truncated IPv4 header ({size} bytes < 20)")
-    if packet[0] >> 4 != 4:
-        raise _Silent(Outcome.IP_BAD_VERSION, f"malformed: IP version {packet[0] >> 4} in an IPv4 packet")
-    hlen = ipv4_header_len(packet)
-    if hlen < IPV4_MIN_HEADER:
-        raise _Silent(Outcome.IPV4_BAD_IHL, f"malformed: bad IHL {hlen // 4} (at least 5)")
-    if size < hlen:
-        raise _Silent(Outcome.IPV4_TRUNCATED, f"malformed: truncated: IHL says {hlen} header bytes, {size} arrived")
-    if internet_checksum(packet[:hlen]):
-        found = int.from_bytes(packet[10:12], "big")
-        expected = internet_checksum(packet[:10] + b"\0\0" + packet[12:hlen])
-        raise _Silent(Outcome.IPV4_BAD_CHECKSUM,
-                      f"malformed: bad IP header checksum 0x{found:04x} (should be 0x{expected:04x}); "
-                      "Linux drops it")
-    total = ipv4_total_len(packet)
-    if total > size:
-        raise _Silent(Outcome.IPV4_TRUNCATED, f"malformed: truncated: ip.len says {total} bytes, {size} arrived")
-    if total < hlen:
-        raise _Silent(Outcome.IPV4_BAD_LENGTH, f"malformed: ip.len {total} is shorter than the {hlen}-byte header")
-    return (packet[:total] if total < size else packet), hlen
-
-
-@dataclass
-class _Options:
-    """IPv4 options after input processing (ip_options_compile with an skb): what ip_options_echo needs."""
-
-    data: bytearray
-    rr: int | None = None
-    rr_needaddr: bool = False
-    ts: int | None = None
-    ts_needaddr: bool = False
-    ts_needtime: bool = False
-
-
-def _bad_option(position: int) -> _Silent:
-    return _Silent(Outcome.IPV4_BAD_OPTION,
-                   f"malformed: bad IP option at header byte {20 + position} (Linux drops it and "
-                   "answers Parameter Problem, which is not modelled)")
-
-
-def _options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], bool], now_ms: int) -> _Options:
-    """Validate the options and record our address/time in Record Route and Timestamp, as Linux does on input."""
-    options = _Options(data)
-    stamp = now_ms.to_bytes(4, "big")
-    source_route = False
-    size, i = len(data), 0
-    while i < size:
-        kind = data[i]
-        if kind == 0:                      # end of list: Linux rewrites whatever follows to END too
-            data[i + 1:] = bytes(size - i - 1)
-            break
-        if kind == 1:
-            i += 1
-            continue
-        if size - i < 2:
-            raise _bad_option(i)
-        length = data[i + 1]
-        if length < 2 or length > size - i:
-            raise _bad_option(i)
-        if kind in (131, 137):             # LSRR / SSRR
-            if length < 3:
-                raise _bad_option(i + 1)
-            if data[i + 2] < 4 or source_route:
-                raise _bad_option(i + 2)
-            source_route = True
-        elif kind == 7:                    # Record Route
-            if options.rr is not None:
-                raise _bad_option(i)
-            if length < 3:
-                raise _bad_option(i + 1)
-            pointer = data[i + 2]
-            if pointer < 4:
-                raise _bad_option(i + 2)
-            if pointer <= length:
-                if pointer + 3 > length:
-                    raise _bad_option(i + 2)
-                data[i + pointer - 1:i + pointer + 3] = our_address
-                data[i + 2] = pointer + 4
-                options.rr_needaddr = True
-            options.rr = i
-        elif kind == 68:                   # Timestamp
-            _timestamp_in(data, i, length, options, our_address, is_local, stamp)
-        elif kind == 148:                  # Router Alert
-            if length < 4:
-                raise _bad_option(i + 1)
-        elif kind == 134:
-            raise _Silent(Outcome.IPV4_CIPSO, "CIPSO security option: not modelled")
-        i += length
-    if source_route:
-        raise _Silent(Outcome.IPV4_SOURCE_ROUTED, "source-routed packet: Linux drops it (accept_source_route=0)")
-    return options
-
-
-def _timestamp_in(data: bytearray, i: int, length: int, options: _Options, our_address: bytes,
-                  is_local: Callable[[bytes], bool], stamp: bytes) -> None:
-    if options.ts is not None:
-        raise _bad_option(i)
-    if length < 4:
-        raise _bad_option(i + 1)
-    pointer, flag = data[i + 2], data[i + 3] & 0x0F
-    if pointer < 5:
-        raise _bad_option(i + 2)
-    if pointer <= length:
-        if pointer + 3 > length:
-            raise _bad_option(i + 2)
-        slot = i + pointer - 1
-        if flag == 0:                      # timestamps only
-            data[slot:slot + 4] = stamp
-            options.ts_needtime = True
-            data[i + 2] = pointer + 4
-        elif flag == 1:                    # address and timestamp
-            if pointer + 7 > length:
-                raise _bad_option(i + 2)
-            data[slot:slot + 8] = our_address + stamp
-            options.ts_needaddr = options.ts_needtime = True
-            data[i + 2] = pointer + 8
-        elif flag == 3:                    # prespecified addresses: stamp only where the address is ours
-            if pointer + 7 > length:
-                raise _bad_option(i + 2)
-            if not _prespec_is_ours(bytes(data[slot:slot + 4]), is_local):
-                options.ts = i
-                return
-            data[slot + 4:slot + 8] = stamp
-            options.ts_needtime = True
-            data[i + 2] = pointer + 8
-    elif flag != 3:                        # full: count the overflow
-        overflow = data[i + 3] >> 4
-        if overflow == 15:
-            raise _bad_option(i + 3)
-        data[i + 3] = flag | ((overflow + 1) << 4)
-    options.ts = i
-
-
-def _prespec_is_ours(address: bytes, is_local: Callable[[bytes], bool]) -> bool:
-    """inet_addr_type(addr) != RTN_UNICAST: our own address, or not a unicast address at all. (With no routing
-    table, every other unicast address counts as reachable unicast, as on a host with a default route.)"""
-    return is_local(address) or not _is_unicast_v4(address)
-
-
-def _options_echo(options: _Options, our_address: bytes, is_local: Callable[[bytes], bool],
-                  now_ms: int | None) -> bytes | None:
-    """The reply's options (ip_options_echo + ip_options_build): RR and TS copied in that order with our entries
-    added, nothing else, padded with END to a multiple of 4. None when Linux refuses to answer."""
-    data, out = options.data, bytearray()
-    stamp = (now_ms or 0).to_bytes(4, "big")
-    if options.rr is not None:
-        start, length, pointer = len(out), data[options.rr + 1], data[options.rr + 2]
-        out += data[options.rr:options.rr + length]
-        if options.rr_needaddr and pointer <= length:
-            if pointer + 3 > length:
-                return None
-            out[start + 2] = pointer + 4
-            out[start + pointer - 1:start + pointer + 3] = our_address
-    if options.ts is not None:
-        start, length, pointer = len(out), data[options.ts + 1], data[options.ts + 2]
-        out += data[options.ts:options.ts + length]
-        if pointer <= length:
-            need_addr = need_time = False
-            if options.ts_needaddr:
-                if pointer + 3 > length:
-                    return None
-                need_addr, pointer = True, pointer + 4
-            if options.ts_needtime:
-                if pointer + 3 > length:
-                    return None
-                if out[start + 3] & 0x0F != 3:
-                    need_time, pointer = True, pointer + 4
-                elif pointer + 7 <= length:
-                    address = bytes(out[start + pointer - 1:start + pointer + 3])
-                    if _prespec_is_ours(address, is_local):
-                        need_time, pointer = True, pointer + 8
-            out[start + 2] = pointer
-            if need_addr:
-                out[start + pointer - 9:start + pointer - 5] = our_address
-            if need_time:
-                out[start + pointer - 5:start + pointer - 1] = stamp
-    while len(out) % 4:
-        out.append(0)
-    return bytes(out)
-
-
-def _options_for_later_fragments(options: bytes) -> bytes:
-    """ip_options_fragment: options without the 'copied' flag (RR, TS) become NOPs after the first fragment."""
-    out, i = bytearray(options), 0
-    while i < len(out):
-        kind = out[i]
-        if kind == 0:
-            break
-        if kind == 1:
-            i += 1
-            continue
-        length = out[i + 1] if i + 1 < len(out) else 0
-        if length < 2 or length > len(out) - i:
-            break
-        if not kind & 0x80:
-            out[i:i + length] = b"\x01" * length
-        i += length
-    return bytes(out)
-
-
 _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
 
 
@@ -910,7 +699,7 @@ def _ipv4_packets(tos: int, ident: int, ttl: int, src: bytes, dst: bytes, option
     if hlen + len(body) <= mtu:
         return (_ipv4_packet(tos, ident, 0, ttl, src, dst, options, body),)
     per_fragment = (mtu - hlen) & ~7
-    later_options = _options_for_later_fragments(options)
+    later_options = options_for_later_fragments(options)
     packets = []
     for offset in range(0, len(body), per_fragment):
         more = offset + per_fragment < len(body)
@@ -934,12 +723,12 @@ def _ipv4_packet(tos: int, ident: int, flags: int, ttl: int, src: bytes, dst: by
 def _validate_ipv6(packet: bytes) -> bytes:
     size = len(packet)
     if size < IPV6_HEADER:
-        raise _Silent(Outcome.IPV6_TRUNCATED, f"malformed: truncated IPv6 header ({size} bytes < 40)")
+        raise NoReply(Outcome.IPV6_TRUNCATED, f"malformed: truncated IPv6 header ({size} bytes < 40)")
     if packet[0] >> 4 != 6:
-        raise _Silent(Outcome.IP_BAD_VERSION, f"malformed: IP version {packet[0] >> 4} in an IPv6 packet")
+        raise NoReply(Outcome.IP_BAD_VERSION, f"malformed: IP version {packet[0] >> 4} in an IPv6 packet")
     total = IPV6_HEADER + ipv6_payload_len(packet)
     if total > size:
-        raise _Silent(Outcome.IPV6_TRUNCATED, f"malformed: truncated: payload length says {total - IPV6_HEADER} "
+        raise NoReply(Outcome.IPV6_TRUNCATED, f"malformed: truncated: payload length says {total - IPV6_HEADER} "
                                               f"bytes, {size - IPV6_HEADER} arrived")
     return packet[:total] if total < size else packet
 
@@ -949,14 +738,14 @@ def _skip_extension_headers(packet: bytes) -> tuple[int, int]:
     next_header, offset = packet[6], IPV6_HEADER
     while next_header in (PROTO_HOPOPTS, PROTO_DSTOPTS, PROTO_ROUTING):
         if next_header == PROTO_HOPOPTS and offset != IPV6_HEADER:
-            raise _Silent(Outcome.IPV6_HOP_BY_HOP_NOT_FIRST,
+            raise NoReply(Outcome.IPV6_HOP_BY_HOP_NOT_FIRST,
                           "malformed: hop-by-hop header not first (Linux answers Parameter Problem)")
         length = (packet[offset + 1] + 1) * 8 if len(packet) >= offset + 8 else 8
         if len(packet) < offset + length:
-            raise _Silent(Outcome.IPV6_EXTENSION_TRUNCATED, "malformed: truncated IPv6 extension header")
+            raise NoReply(Outcome.IPV6_EXTENSION_TRUNCATED, "malformed: truncated IPv6 extension header")
         if next_header == PROTO_ROUTING:
             if packet[offset + 3]:
-                raise _Silent(Outcome.IPV6_ROUTING, "routing header with segments left: not modelled")
+                raise NoReply(Outcome.IPV6_ROUTING, "routing header with segments left: not modelled")
         else:
             _check_tlv_options(packet[offset + 2:offset + length])
         next_header, offset = packet[offset], offset + length
@@ -977,19 +766,19 @@ def _check_tlv_options(options: bytes) -> None:
         if kind == IPV6_PAD1:
             length = 1
         elif i + 2 > len(options) or i + 2 + options[i + 1] > len(options):
-            raise _Silent(Outcome.IPV6_OPTION_TRUNCATED, "malformed: truncated IPv6 option")
+            raise NoReply(Outcome.IPV6_OPTION_TRUNCATED, "malformed: truncated IPv6 option")
         else:
             length = 2 + options[i + 1]
         if kind in (IPV6_PAD1, IPV6_PADN):
             padding += length
             if padding > IPV6_MAX_PADDING:
-                raise _Silent(Outcome.IPV6_PADDING, f"{padding} bytes of padding in a row: Linux drops it (at most 7)")
+                raise NoReply(Outcome.IPV6_PADDING, f"{padding} bytes of padding in a row: Linux drops it (at most 7)")
             if kind == IPV6_PADN and any(options[i + 2:i + length]):
-                raise _Silent(Outcome.IPV6_PADN_NONZERO, "PadN option with non-zero contents: Linux drops it")
+                raise NoReply(Outcome.IPV6_PADN_NONZERO, "PadN option with non-zero contents: Linux drops it")
         else:
             count, padding = count + 1, 0
             if count > IPV6_MAX_OPTIONS:
-                raise _Silent(Outcome.IPV6_TOO_MANY_OPTIONS, "more than 8 options in one header: Linux drops it")
+                raise NoReply(Outcome.IPV6_TOO_MANY_OPTIONS, "more than 8 options in one header: Linux drops it")
             _check_option_action(kind)
         i += length
 
@@ -999,8 +788,8 @@ def _check_option_action(kind: int) -> None:
     if kind in _KNOWN_OPTIONS or not kind >> 6:
         return
     if kind >> 6 == 1:
-        raise _Silent(Outcome.IPV6_OPTION_UNKNOWN_DROP, f"unknown IPv6 option 0x{kind:02x}: Linux drops it")
-    raise _Silent(Outcome.IPV6_OPTION_UNKNOWN_ERROR, f"unknown IPv6 option 0x{kind:02x}: Linux drops it and "
+        raise NoReply(Outcome.IPV6_OPTION_UNKNOWN_DROP, f"unknown IPv6 option 0x{kind:02x}: Linux drops it")
+    raise NoReply(Outcome.IPV6_OPTION_UNKNOWN_ERROR, f"unknown IPv6 option 0x{kind:02x}: Linux drops it and "
                                                      "answers Parameter Problem (not modelled)")
 
 
@@ -1009,7 +798,7 @@ def _nd_source_lladdr(options: bytes) -> bytes | None:
     while i + 2 <= len(options):
         length = options[i + 1] * 8
         if length == 0 or i + length > len(options):
-            raise _Silent(Outcome.NDP_MALFORMED, "malformed: neighbour discovery option with a bad length")
+            raise NoReply(Outcome.NDP_MALFORMED, "malformed: neighbour discovery option with a bad length")
         if options[i] == 1 and length >= 8:
             lladdr = options[i + 2:i + 8]
         i += length

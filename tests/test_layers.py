@@ -26,6 +26,7 @@ FLOORS = {
     "labkit.fields": 2,
     "labkit.stack": 2,
     "labkit.reassembly": 2,
+    "labkit.ipv4_options": 2,
     "labkit.parse": 2,
     "labkit.wire": 2,
     "labkit.prompts": 3,

@@ -15,7 +15,6 @@ Output is always classic pcap with the input's link type.
 from __future__ import annotations
 
 import os
-import re
 import struct
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 from labkit.errors import LabkitError
+from labkit.outcomes import code_of
 from labkit.ratelimit import checked_budget
 
 # --- link types --------------------------------------------------------------------------------------------
@@ -488,24 +488,12 @@ class _ModelJob:
     packet: bytes  # the IP echo request handed to the model
 
 
-_REASON_DETAIL = (  # what makes one packet's reason differ from the next one's, replaced so counts group
-    (re.compile(r"\s*\([^)]*\)"), ""),
-    (re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b"), "<mac>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"), "<address>"),
-    (re.compile(r"(?<![\w:])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])"), lambda match: (
-        "<address>:" if match.group().endswith(":") and not match.group().endswith("::") else "<address>")),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "0x…"),
-    (re.compile(r"\b\d+ bytes\b"), "N bytes"),
-)
-
-
-def reason_key(reason: str) -> str:
-    """One key for reasons that differ only in detail ("... for fd00::7 ..." and "... for fd00::9 ..."), so the
-    summary counts kinds of reason rather than listing every packet."""
-    key = reason
-    for pattern, replacement in _REASON_DETAIL:
-        key = pattern.sub(replacement, key)
-    return key.strip() or reason
+def reason_key(reason: object) -> str:
+    """One key per kind of reason, so the summary counts kinds rather than listing every packet: the outcome
+    code a stack result or reason carries (labkit.outcomes, with its summary); text without a code (the
+    link-layer reasons here, which hold no per-packet detail) as it is."""
+    code = code_of(reason)
+    return code.label if code is not None else str(reason)
 
 
 def is_reference(model) -> bool:

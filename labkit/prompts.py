@@ -18,10 +18,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from labkit.checksum import icmpv6_pseudo_header, internet_checksum, trace, with_checksums
+from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, with_checksums
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
-from labkit.headers import IPV4_FLAG_DF, IPV4_MIN_HEADER, ipv4_header_len
+from labkit.headers import (IPV4_FLAG_DF, IPV4_FLAG_RESERVED, IPV4_MIN_HEADER, IPV6_HEADER, PROTO_ICMPV6,
+                            ipv4_header_len)
 from labkit.packets import echo_request, echo_request_v6, from_hex, ip_version, to_hex
 from labkit.parse import ParsedHex, extract_hex
 from labkit.stack import echo_reply
@@ -298,8 +299,9 @@ class StepByStep(Strategy):
 
     def render_answer(self, reply: bytes, request: bytes) -> str:
         version = _version(request)
-        spans = _field_spans(request, version)
+        spans = _field_spans(reply, version)     # the reply's own layout: Linux drops IPv6 extension headers
         icmp, start = ICMP_NAMES[version], spans["type"][0]
+        request_type = request[_field_spans(request, version)["type"][0]]
 
         def read(key: str) -> bytes:
             offset, length = spans[key]
@@ -309,7 +311,7 @@ class StepByStep(Strategy):
         lines = [f"1. IPv{version}, {start} bytes of IP header; the {icmp} message is bytes "
                  f"{start}-{len(reply) - 1} ({len(reply) - start} bytes).",
                  f"2. Reply source {ipaddress.ip_address(src)}, destination {ipaddress.ip_address(dst)}.",
-                 f"3. {icmp} type {request[start]} -> {reply[start]}, code {reply[start + 1]}."]
+                 f"3. {icmp} type {request_type} -> {reply[start]}, code {reply[start + 1]}."]
         for step, (label, covered, written) in enumerate(checksum_inputs(reply, version, start), start=4):
             lines += _checksum_working(step, label, covered, written)
         lines += ["", "FINAL:", "```hex", to_hex(reply), "```"]
@@ -326,7 +328,8 @@ IPv6 keys: "type", "src", "dst" (IPv6 addresses of the reply). Optional: "code",
 
 FIELDS_SYSTEM = """\
 You answer ICMP and ICMPv6 echo requests, but you do not write the packet: labkit copies every byte of the \
-request and then writes only the fields you give. labkit does not check or correct your values, so \
+request (except what Linux never copies into a reply: it clears the reserved IPv4 flag and leaves out IPv6 \
+extension headers) and then writes only the fields you give. labkit does not check or correct your values, so \
 checksums you give must already be right for the reply.
 
 Answer with one JSON object and nothing else.
@@ -349,6 +352,7 @@ _FIELD_KEYS = {
 _REQUIRED = {4: ("type", "src", "dst", "icmp_checksum", "ip_checksum"), 6: ("type", "src", "dst", "icmp_checksum")}
 _CHECKSUM_KEYS = {4: ("icmp_checksum", "ip_checksum"), 6: ("icmp_checksum",)}
 DF_BIT = IPV4_FLAG_DF >> 8   # the Don't Fragment bit, as it sits in byte 6 of the IPv4 header
+_RESERVED = IPV4_FLAG_RESERVED >> 8    # the reserved ("evil") bit, in byte 6 too
 
 
 def _field_spans(packet: bytes, version: int) -> dict[str, tuple[int, int]]:
@@ -430,9 +434,27 @@ def _with_ip_options(request: bytes, value: object) -> bytes:
     return bytes(packet)
 
 
+def reply_base(request: bytes) -> bytes:
+    """The request without what Linux never copies into a reply: the reserved IPv4 flag (cleared) and IPv6
+    extension headers (icmpv6_echo_reply builds a new packet around the ICMPv6 message). Fields answers are
+    written into this copy, so a perfect answer gives Linux's reply."""
+    if _version(request) == 4:
+        if not request[6] & _RESERVED:
+            return request
+        return request[:6] + bytes((request[6] & ~_RESERVED & 0xFF,)) + request[7:]
+    start = icmpv6_offset(request)
+    if start is None or start == IPV6_HEADER:
+        return request
+    packet = bytearray(request[:IPV6_HEADER] + request[start:])
+    packet[4:6] = (len(packet) - IPV6_HEADER).to_bytes(2, "big")
+    packet[6] = PROTO_ICMPV6
+    return bytes(packet)
+
+
 def assemble_fields(answer: dict, request: bytes) -> bytes:
-    """The request with the answer's fields written in, exactly as given: wrong checksums stay wrong."""
+    """reply_base(request) with the answer's fields written in, exactly as given: wrong checksums stay wrong."""
     version = _version(request)
+    request = reply_base(request)
     missing = [key for key in _REQUIRED[version] if key not in answer]
     if missing:
         raise ValueError(f"the JSON lacks {', '.join(missing)}")
@@ -456,8 +478,9 @@ def assemble_fields(answer: dict, request: bytes) -> bytes:
 def reply_fields(reply: bytes, request: bytes, *, checksums: bool = True) -> dict[str, object]:
     """The JSON a perfect fields-only answer gives for `reply`: every field it sets, read from `reply` (its
     mistakes included), so that assemble_fields(reply_fields(reply, request), request) == reply whenever the
-    reply keeps the request's layout. checksums=False leaves the checksums out: the decisions alone."""
+    reply keeps the layout of reply_base(request). checksums=False leaves the checksums out: the decisions alone."""
     version = _version(request)
+    request = reply_base(request)
     spans, request_spans = _field_spans(reply, version), _field_spans(request, version)
 
     def read(key: str, packet: bytes = reply, where: dict = spans) -> bytes:
@@ -535,7 +558,8 @@ CHECKSUM_TOOL = {
 
 TOOL_SYSTEM = """\
 You answer ICMP and ICMPv6 echo requests, but you do not write the packet: labkit copies every byte of the \
-request and then writes only the fields you give. You decide what the reply is; a tool does the arithmetic.
+request (except what Linux never copies into a reply: it clears the reserved IPv4 flag and leaves out IPv6 \
+extension headers) and then writes only the fields you give. You decide what the reply is; a tool does the arithmetic.
 
 1. Decide which fields of the reply differ from the request. """ + _DECISION_KEYS_TEXT + """
 2. Call the internet_checksum tool once with the request's packet_id and those fields. It returns the \

@@ -1,10 +1,14 @@
 """parse.extract_hex: tolerant of formatting, strict about the hex, never raises."""
 
-import pytest
-from hypothesis import given, settings, strategies as st
+import time
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labkit.outcomes import Outcome
 from labkit.packets import echo_request, echo_request_v6, hexdump, to_hex
-from labkit.parse import ParsedHex, extract_hex
+from labkit.parse import MAX_ANSWER_CHARS, ParsedHex, extract_hex
 
 PACKET = echo_request()
 HEX = to_hex(PACKET)
@@ -31,6 +35,10 @@ FENCE = "```"
     f"**FINAL:** `{HEX}`",
     f"Here is the packet as a hexdump:\n{hexdump(PACKET)}\n",
     f"{FENCE}\n{hexdump(PACKET)}\n{FENCE}",
+    ":".join(HEX[i:i + 2] for i in range(0, len(HEX), 2)),          # colon-separated, like Wireshark's "Copy"
+    f"FINAL: {':'.join(HEX[i:i + 2] for i in range(0, len(HEX), 2))}",
+    f"The reply is {':'.join(HEX[i:i + 2] for i in range(0, len(HEX), 2))}.",
+    "\n".join(":".join(HEX[i:i + 2] for i in range(row, min(row + 32, len(HEX)), 2)) for row in range(0, len(HEX), 32)),
 ])
 def test_tolerant_formats(text):
     parsed = extract_hex(text)
@@ -79,6 +87,57 @@ def test_strict_errors_say_why(text, why):
     parsed = extract_hex(text)
     assert parsed.data is None and not parsed.ok
     assert why in parsed.error
+
+
+@pytest.mark.parametrize("text, code", [
+    ("", Outcome.PARSE_EMPTY),
+    ("I cannot do that.", Outcome.PARSE_NO_HEX),
+    (HEX[:-1], Outcome.PARSE_ODD_DIGITS),
+    (HEX[:20] + "g" + HEX[21:], Outcome.PARSE_NON_HEX),
+    ("45 00 00 1c", Outcome.PARSE_TOO_SHORT),
+    (HEX * 2000, Outcome.PARSE_TOO_LONG),
+    (f"{FENCE}hex\n{FENCE}", Outcome.PARSE_EMPTY),
+])
+def test_errors_carry_a_stable_code(text, code):
+    assert extract_hex(text).error.code is code
+
+
+@pytest.mark.parametrize("text, letter, digit", [
+    (HEX[:20] + "O" + HEX[21:], "O", "0"),                          # inside a run of digits
+    (SPACED[:30] + " 4O " + SPACED[33:], "O", "0"),
+    (SPACED[:30] + " OO " + SPACED[30:], "O", "0"),                # a whole byte of letters, between bytes
+    (f"FINAL: {SPACED[:60]} 1l {SPACED[63:]}", "l", "1"),
+    (HEX[:-1] + " O", "O", "0"),                                    # at the end: once an odd count (a word)
+    (SPACED[:-1] + "I", "I", "1"),
+    (HEX[:-1] + "S", "S", "5"),
+])
+def test_lookalike_letters_are_named(text, letter, digit):
+    error = extract_hex(text).error
+    assert error.code is Outcome.PARSE_LOOKALIKE, error
+    assert f"letter {letter!r}" in error and f"digit {digit}" in error
+
+
+def test_many_markers_parse_in_linear_time():
+    """An answer of many FINAL:/ANSWER: lines (a hostile server, a shared replay file) stays cheap."""
+    shapes = {
+        "FINAL lines": "FINAL: 45 00\n" * 77_000 + f"FINAL: {HEX}\n",
+        "ANSWER lines, no blank": ("ANSWER:\n" * 125_000) + HEX,
+        "one line of fences": "```" * 330_000 + f"\nFINAL: {HEX}",
+        "bare markers then a fence": "FINAL:\n" * 142_000 + f"```hex\n{HEX}\n```",
+        "marker words that are not markers": f"FINAL: {HEX}\n\n" + "the final answer, not a marker\n" * 32_000,
+    }
+    for name, text in shapes.items():
+        assert len(text) >= 990_000, name
+        started = time.perf_counter()
+        parsed = extract_hex(text)
+        elapsed = time.perf_counter() - started
+        assert parsed.data == PACKET, (name, parsed.error)
+        assert elapsed < 1.0, f"{name}: {elapsed:.2f} s for {len(text)} characters"
+
+
+def test_answers_over_the_cap_are_refused_unread():
+    parsed = extract_hex("0" * (MAX_ANSWER_CHARS + 1))
+    assert parsed.error.code is Outcome.PARSE_TOO_LARGE and str(MAX_ANSWER_CHARS) in parsed.error
 
 
 def test_not_text():

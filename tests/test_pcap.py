@@ -161,8 +161,13 @@ def test_vlan_tag_is_removed_for_the_stack_and_restored_on_replies():
     assert rewrapped == tagged
 
 
-def test_reason_key_drops_parenthesised_detail():
-    assert reason_key("not addressed to us (dst 10.0.0.9)") == reason_key("not addressed to us (dst 10.0.0.7)")
+def test_reason_key_counts_by_outcome_code():
+    from labkit.stack import HostConfig, ReferenceStack
+
+    stack = ReferenceStack(HostConfig())
+    nine, seven = (stack.respond(bytes(IP(src="10.0.0.1", dst=dst) / ICMP())) for dst in ("10.0.0.9", "10.0.0.7"))
+    assert nine.reason != seven.reason and reason_key(nine.reason) == reason_key(seven.reason)
+    assert reason_key(nine).startswith("ipv4.not_for_us")
 
 
 # --- answering -------------------------------------------------------------------------------------------

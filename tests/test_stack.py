@@ -13,19 +13,42 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scapy.all import (ARP, ICMP, IP, UDP, TCP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA,
-                       ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPOption_RR, IPv6,
-                       IPv6ExtHdrFragment, Raw, defragment, fragment, fragment6)
+from scapy.all import (
+    ARP,
+    ICMP,
+    IP,
+    TCP,
+    UDP,
+    Ether,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    ICMPv6TimeExceeded,
+    IPOption_RR,
+    IPv6,
+    IPv6ExtHdrFragment,
+    Raw,
+    defragment,
+    fragment,
+    fragment6,
+)
 from scapy.utils import RawPcapReader
 
 from labkit.checksum import internet_checksum
+from labkit.headers import ipv4_header_len
+from labkit.outcomes import Outcome
+from labkit.reassembly import FRAGMENT_OVERHEAD
 from labkit.stack import HostConfig, ReferenceStack, StackResult, echo_reply
 
 OUR_MAC, PEER_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01"
 CONFIG = HostConfig(ipv4=("10.0.0.2",), ipv6=("fd00::2",), mac=OUR_MAC)
 NOON_UT = 1_700_000_000 - 1_700_000_000 % 86400 + 12 * 3600 + 0.123       # 12:00:00.123 UT on some day
 NOON_MS = 12 * 3600 * 1000 + 123
-KINDS = {"echo", "echo6", "timestamp", "arp", "ndp", "ignored", "malformed", "held"}
+KINDS = {"echo", "echo6", "timestamp", "arp", "ndp", "ignored", "malformed", "held"}   # respond(); expire() adds
+                                                                                        # "time-exceeded"
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -52,7 +75,7 @@ def echo(size: int = 56, **ip) -> bytes:
 def answer(packet: bytes, the_stack: ReferenceStack | None = None, link: str = "ip") -> StackResult:
     result = (the_stack or stack()).respond(packet, link)
     assert isinstance(result, StackResult) and result.kind in KINDS and result.reason
-    assert "internal error" not in result.reason
+    assert result.code is not Outcome.INTERNAL_ERROR and result.reason.code is result.code
     return result
 
 
@@ -170,18 +193,19 @@ def test_full_timestamp_option_counts_overflow() -> None:
     assert reply[20:24] == bytes([68, 8, 9, 0x10])
 
 
-@pytest.mark.parametrize("options, words", [
-    (b"\x07\x00\x00\x00", "bad IP option"),            # length 0
-    (b"\x07\x03\x02\x00", "bad IP option"),            # RR pointer below 4
-    (b"\x44\x08\x05\x02\x00\x00\x00\x00", "ignored"),  # TS flag 2: Linux skips it
-    (b"\x83\x07\x04\x0a\x00\x00\x09\x00", "source-routed"),
+@pytest.mark.parametrize("options, code", [
+    (b"\x07\x00\x00\x00", Outcome.IPV4_BAD_OPTION),            # length 0
+    (b"\x07\x03\x02\x00", Outcome.IPV4_BAD_OPTION),            # RR pointer below 4
+    (b"\x44\x08\x05\x02\x00\x00\x00\x00", Outcome.ECHO_REPLY),  # TS flag 2: Linux skips it
+    (b"\x83\x07\x04\x0a\x00\x00\x09\x00", Outcome.IPV4_SOURCE_ROUTED),
 ])
-def test_bad_or_unwanted_options(options: bytes, words: str) -> None:
+def test_bad_or_unwanted_options(options: bytes, code: Outcome) -> None:
     result = answer(bytes(v4(options=options) / ICMP(type=8) / b"x"))
-    if words == "ignored":
+    assert result.code is code
+    if code is Outcome.ECHO_REPLY:
         assert result.replies and IP(result.replies[0]).ihl == 7        # TS echoed as is
     else:
-        assert not result.replies and words in result.reason
+        assert not result.replies
 
 
 # ------------------------------------------------------------------------------------------------ fragments
@@ -266,25 +290,89 @@ def test_many_tiny_fragments_stay_fast() -> None:
     assert results[-1].kind == "echo" and time.perf_counter() - started < 2.0
 
 
-def test_incomplete_fragments_time_out() -> None:
+def fragments6_of(size: int, ident: int = 77) -> list[bytes]:
+    request = v6() / IPv6ExtHdrFragment(id=ident) / ICMPv6EchoRequest(id=1, seq=1, data=bytes(size))
+    return [bytes(p) for p in fragment6(request, 700)]
+
+
+def test_incomplete_fragments_time_out_on_the_given_clock() -> None:
     clock = FakeClock()
     the_stack = stack(clock=clock)
     first, second = fragments_of(1000, fragsize=600)
-    assert answer(first, the_stack).kind == "held"
-    clock.now += 31
-    assert answer(second, the_stack).kind == "held"               # the first one expired meanwhile
-    assert answer(first, the_stack).kind == "echo"
+    first6, second6 = fragments6_of(1000)
+    assert answer(first, the_stack).code is Outcome.FRAG_HELD
+    assert answer(first6, the_stack).code is Outcome.FRAG_HELD
+    clock.now += 35                                               # ipfrag_time 30 s < 35 s < ip6frag_time 60 s
+    assert answer(second, the_stack).code is Outcome.FRAG_HELD    # the first one expired meanwhile
+    assert answer(second6, the_stack).code is Outcome.ECHO6_REPLY  # IPv6 waits 60 s (golden_frag_timeout)
+    assert answer(first, the_stack).code is Outcome.ECHO_REPLY
 
 
-def test_fragment_buffer_is_bounded() -> None:
-    the_stack = stack(frag_max_queues=4, frag_max_bytes=10_000)
-    firsts = [fragments_of(1000, fragsize=600, ident=i)[0] for i in range(10)]
-    kinds = [answer(f, the_stack).kind for f in firsts]
-    assert kinds[:4] == ["held"] * 4 and set(kinds[4:]) == {"malformed"}
-    assert "buffer full" in answer(firsts[5], the_stack).reason
-    # Still answers whole packets, and completes the datagrams it kept.
-    assert answer(echo(8), the_stack).kind == "echo"
-    assert answer(fragments_of(1000, fragsize=600, ident=0)[1], the_stack).kind == "echo"
+def test_time_exceeded_when_the_first_fragment_was_in() -> None:
+    clock = FakeClock()
+    the_stack = stack(clock=clock)
+    start = clock.now
+    first = fragments_of(1000, fragsize=600, ident=5)[0]
+    tos_first = bytearray(first)
+    tos_first[1] = 0xB9
+    tos_first = _with_ip_checksum(tos_first)
+    answer(tos_first, the_stack)
+    answer(fragments_of(1000, fragsize=600, ident=6)[1], the_stack)      # a later fragment only: silent expiry
+    answer(fragments6_of(1000)[0], the_stack)
+    clock.now += 29.9
+    assert the_stack.expire() == ()
+    clock.now += 0.2
+    [v4_error] = the_stack.expire()
+    assert v4_error.code is Outcome.FRAG_TIME_EXCEEDED and v4_error.kind == "time-exceeded"
+    assert v4_error.at == start + 30
+    error = IP(v4_error.replies[0])
+    assert (error.src, error.dst, error.tos, error.ttl, error.flags.value) == ("10.0.0.2", "10.0.0.1", 0xD8, 64, 0)
+    assert (error[ICMP].type, error[ICMP].code, len(v4_error.replies[0])) == (11, 1, 576)
+    assert bytes(error[ICMP])[8:] == tos_first[:548]                # quotes the first fragment, as received
+    assert internet_checksum(bytes(error[ICMP])) == 0
+    assert the_stack.expire() == ()                                  # each one once
+    [v6_error] = the_stack.expire(start + 60)
+    parsed = IPv6(v6_error.replies[0])
+    assert (parsed.src, parsed.dst, parsed[ICMPv6TimeExceeded].code) == ("fd00::2", "fd00::1", 1)
+
+
+def test_no_time_exceeded_for_a_multicast_datagram() -> None:
+    clock = FakeClock()
+    the_stack = stack(clock=clock)
+    request = v6(dst="ff02::1") / IPv6ExtHdrFragment(id=3) / ICMPv6EchoRequest(data=bytes(1000))
+    assert answer(bytes(fragment6(request, 700)[0]), the_stack).code is Outcome.FRAG_HELD
+    assert the_stack.expire(clock.now + 61) == ()
+
+
+def test_time_exceeded_in_ethernet_goes_back_to_the_sender() -> None:
+    clock = FakeClock()
+    the_stack = stack(clock=clock)
+    frame = bytes(Ether(src="02:00:00:00:00:01", dst=OUR_MAC, type=0x0800)) + fragments_of(1000, fragsize=600)[0]
+    assert the_stack.respond(frame, "ether").code is Outcome.FRAG_HELD
+    [error] = the_stack.expire(clock.now + 30)
+    assert error.replies[0][:14] == bytes(Ether(src=OUR_MAC, dst="02:00:00:00:00:01", type=0x0800))
+
+
+def test_fragment_memory_is_limited_per_address_family() -> None:
+    """inet_frag_find refuses every fragment of a family while its memory is over ipfrag_high_thresh."""
+    the_stack = stack(frag_high_thresh=10_000)
+    firsts = [fragments_of(1000, fragsize=600, ident=i)[0] for i in range(20)]
+    codes = [answer(f, the_stack).code for f in firsts]
+    kept = 10_000 // (len(firsts[0]) - 20 + FRAGMENT_OVERHEAD) + 1   # refused once the charge is over the limit
+    assert codes == [Outcome.FRAG_HELD] * kept + [Outcome.FRAG_MEMORY_FULL] * (20 - kept)
+    assert answer(fragments6_of(1000)[0], the_stack).code is Outcome.FRAG_HELD      # IPv6 has its own limit
+    assert answer(echo(8), the_stack).kind == "echo"                                # whole packets still answered
+    assert answer(fragments_of(1000, fragsize=600, ident=0)[1], the_stack).code is Outcome.FRAG_MEMORY_FULL
+
+
+def test_many_lost_fragments_do_not_block_reassembly_for_good() -> None:
+    """More than 256 lost fragments used to fill a shared queue count; now only memory and time limit it."""
+    clock = FakeClock()
+    the_stack = stack(clock=clock)
+    for ident in range(300):
+        answer(fragments_of(1000, fragsize=600, ident=ident)[0], the_stack)
+    assert [answer(p, the_stack).code for p in fragments_of(1000, fragsize=600, ident=1000)][-1] is Outcome.ECHO_REPLY
+    assert [answer(p, the_stack).code for p in fragments6_of(1000, ident=1000)][-1] is Outcome.ECHO6_REPLY
 
 
 def test_fragments_after_the_last_one_discard_the_datagram() -> None:
@@ -293,7 +381,7 @@ def test_fragments_after_the_last_one_discard_the_datagram() -> None:
     last = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=8, frag=8, proto=1) / whole[84:])
     beyond = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=8, flags="MF", frag=16, proto=1) / bytes(8))
     assert answer(last, the_stack).kind == "held"
-    assert "beyond the end" in answer(beyond, the_stack).reason
+    assert answer(beyond, the_stack).code is Outcome.FRAG_BAD_END
 
 
 # ------------------------------------------------------------------------------------------------ ICMPv6
@@ -319,6 +407,16 @@ def test_echo6_reply(size: int) -> None:
 def test_echo6_keeps_code() -> None:
     reply = only_reply(bytes(v6() / ICMPv6EchoRequest(code=7, id=1, seq=1, data=b"c")))
     assert reply[40:42] == b"\x81\x07"
+
+
+def test_echo6_to_all_nodes_from_a_global_address_is_answered_from_ours() -> None:
+    """Source address selection picks by the requester's scope (golden_crafted_v6: fd99::1 -> ff02::1)."""
+    for group in ("ff02::1", "ff02::1:ff00:2"):
+        parsed = IPv6(only_reply(bytes(v6(dst=group) / ICMPv6EchoRequest(id=1, seq=1))))
+        assert (parsed.src, parsed.dst) == ("fd00::2", "fd00::1")
+    two = stack(HostConfig(ipv6=("fd00::2", "2001:db8::2")))
+    parsed = IPv6(only_reply(bytes(v6(src="2001:db8::9", dst="ff02::1") / ICMPv6EchoRequest()), the_stack=two))
+    assert parsed.src == "2001:db8::2"                               # same label, longest common prefix
 
 
 def test_echo6_to_all_nodes_answered_from_link_local() -> None:
@@ -370,6 +468,16 @@ def test_timestamp_reply() -> None:
     assert (reply.type, reply.code, reply.id, reply.seq) == (14, 0, 4, 5)
     assert reply.ts_ori == 1111 and reply.ts_rx == reply.ts_tx == NOON_MS
     assert_checksums_valid(result.replies[0])
+
+
+def test_timestamps_follow_the_given_wall_clock() -> None:
+    """pcap mode passes capture time: a capture from another day gets that day's milliseconds, not today's."""
+    capture_time = [NOON_UT - 3600.5]                                  # 10:59:59.623 UT
+    the_stack = ReferenceStack(CONFIG, wall_clock=lambda: capture_time[0])
+    request = bytes(v4() / ICMP(type=13, id=4, seq=5, ts_ori=1))
+    assert IP(only_reply(request, the_stack=the_stack))[ICMP].ts_rx == NOON_MS - 3_600_500
+    capture_time[0] += 2.0
+    assert IP(only_reply(request, the_stack=the_stack))[ICMP].ts_tx == NOON_MS - 3_598_500
 
 
 def test_timestamp_without_originate_is_dropped() -> None:
@@ -583,7 +691,7 @@ def test_other_protocols_and_types_are_ignored_with_a_reason(packet: bytes, word
 # ------------------------------------------------------------------------------------------------ malformed
 
 def _with_ip_checksum(header_and_rest: bytearray) -> bytes:
-    ihl = (header_and_rest[0] & 15) * 4
+    ihl = ipv4_header_len(header_and_rest)
     header_and_rest[10:12] = b"\0\0"
     header_and_rest[10:12] = internet_checksum(bytes(header_and_rest[:ihl])).to_bytes(2, "big")
     return bytes(header_and_rest)
@@ -656,7 +764,7 @@ def _assert_sane(result: StackResult, link: str) -> None:
         if result.kind == "arp":
             assert len(reply) == 42
         elif packet[0] >> 4 == 4:                           # a well-formed IPv4 packet with a good checksum
-            assert internet_checksum(packet[:(packet[0] & 15) * 4]) == 0
+            assert internet_checksum(packet[:ipv4_header_len(packet)]) == 0
             assert int.from_bytes(packet[2:4], "big") == len(packet)
         else:
             assert packet[0] >> 4 == 6 and int.from_bytes(packet[4:6], "big") == len(packet) - 40
@@ -665,7 +773,7 @@ def _assert_sane(result: StackResult, link: str) -> None:
 def _fix_checksums(frame: bytearray) -> None:
     """Recompute the IPv4 header, ICMP and ICMPv6 checksums of a mutated frame (where they can be found)."""
     if frame[12:14] == b"\x08\x00" and len(frame) >= 34 and frame[14] >> 4 == 4:
-        ihl = (frame[14] & 15) * 4
+        ihl = ipv4_header_len(frame[14:])
         if 20 <= ihl and len(frame) >= 14 + ihl:
             frame[24:26] = b"\0\0"
             frame[24:26] = internet_checksum(bytes(frame[14:14 + ihl])).to_bytes(2, "big")

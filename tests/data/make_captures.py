@@ -22,22 +22,28 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NS_CLIENT, NS_KERNEL = "lk-gold-a", "lk-gold-b"
+# LABKIT_NS_PREFIX lets two people record at once on one machine without deleting each other's namespaces.
+NS_PREFIX = os.environ.get("LABKIT_NS_PREFIX", "lk-gold")
+NS_CLIENT, NS_KERNEL = f"{NS_PREFIX}-a", f"{NS_PREFIX}-b"
 IF_CLIENT, IF_KERNEL = "lka", "lkb"
 MAC_CLIENT, MAC_KERNEL = "02:99:00:00:00:01", "02:99:00:00:00:02"
 IP_CLIENT, IP_KERNEL = "10.99.0.1", "10.99.0.2"
 IP6_CLIENT, IP6_KERNEL = "fd99::1", "fd99::2"
 DATA_DIR = Path(__file__).resolve().parent
 
-# MLD reports carry a hop-by-hop header (next header 0); they are kernel chatter, not requests or replies.
-CAPTURE_FILTER = "not (ip6 and ip6[6] == 0)"
+# MLD messages (ICMPv6 130-132, 143 behind a hop-by-hop header) are kernel chatter, not requests or replies;
+# other hop-by-hop packets (crafted_v6) stay in.
+CAPTURE_FILTER = ("not (ip6 and ip6[6] == 0 and ip6[40] == 58 and "
+                  "(ip6[48] == 143 or ip6[48] == 130 or ip6[48] == 131 or ip6[48] == 132))")
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str          # file is golden_<name>.pcap
     what: str          # one line for README.md
-    argv: tuple[str, ...] = ()   # client command run in NS_CLIENT; empty -> crafted frames (see CRAFTED)
+    argv: tuple[str, ...] = ()   # client command run in NS_CLIENT; empty -> crafted frames (see CRAFTERS)
+    linger: float = 0.3          # seconds to keep capturing after the client is done (kernel timers)
+    sysctls: tuple[tuple[str, str, str], ...] = ()   # (name, value for this scenario, Linux default), in order
 
 
 def _client(*argv: str) -> tuple[str, ...]:
@@ -98,6 +104,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("hping3_data", "hping3 -1 -d 100 -K 3 (payload and a nonzero code)",
              _client("hping3", "-1", "-d", "100", "-K", "3", "-c", "2", "-i", "u200000", IP_KERNEL)),
     Scenario("crafted", "scapy frames for edge cases (see craft())"),
+    Scenario("crafted_v6", "scapy IPv6 frames: echo to ff02::1 from a global address, Hop-by-Hop and Destination "
+                           "Options Linux drops or keeps (see craft_v6())"),
+    Scenario("frag_timeout", "fragments completed 35 s late or never, 62 s in all: Time Exceeded when the first "
+                             "fragment was in (see craft_frag_timeout())", linger=27.0),
+    Scenario("frag_memory", "ipfrag_high_thresh lowered to 20000: 40 lost first fragments fill IPv4 reassembly "
+                            "memory, then every IPv4 fragment is refused; IPv6 and whole packets are not "
+                            "(see craft_frag_memory())",
+             sysctls=(("net.ipv4.ipfrag_low_thresh", "10000", "3145728"),
+                      ("net.ipv4.ipfrag_high_thresh", "20000", "4194304"))),
 )
 
 
@@ -202,6 +217,124 @@ def craft() -> None:
         time.sleep(0.05)
 
 
+def _send(frames: list[bytes], gap: float = 0.05) -> None:
+    from scapy.all import sendp
+
+    for frame in frames:
+        sendp(frame, iface=IF_CLIENT, verbose=False)
+        time.sleep(gap)
+
+
+def craft_v6() -> None:
+    """IPv6 frames for source address selection and the Hop-by-Hop / Destination Options checks of
+    net/ipv6/exthdrs.c ip6_parse_tlv: at most 7 bytes of padding in a row, PadN contents all zero, at most 8
+    non-padding options (max_hbh_opts_number / max_dst_opts_number)."""
+    from scapy.all import Ether, ICMPv6EchoRequest, IPv6, Raw
+
+    to_kernel = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x86DD)
+
+    def echo(seq: int, data: bytes) -> ICMPv6EchoRequest:
+        return ICMPv6EchoRequest(id=0x4c4b, seq=seq, data=data)
+
+    frames = [
+        # Echo to all nodes and to our solicited-node group from a global source: which source does Linux pick?
+        Ether(src=MAC_CLIENT, dst="33:33:00:00:00:01") / IPv6(src=IP6_CLIENT, dst="ff02::1") / echo(31, b"all"),
+        Ether(src=MAC_CLIENT, dst="33:33:ff:00:00:02") / IPv6(src=IP6_CLIENT, dst="ff02::1:ff00:2") / echo(32, b"sn"),
+    ]
+    cases = [
+        # (seq, header kind, option bytes)      Hop-by-Hop = 0, Destination Options = 60
+        (33, 0, b"\x00" * 6),                                   # six Pad1: 6 bytes of padding, kept
+        (34, 0, b"\x01\x0c" + bytes(12)),                        # PadN of 14 bytes: more than 7, dropped
+        (35, 0, b"\x01\x04\x01\x00\x00\x00"),                    # PadN with a nonzero byte: dropped
+        (36, 0, b"\x00\x00\x01\x04" + bytes(4) + b"\x1e\x00" + b"\x01\x02\x00\x00"),   # 2 Pad1 + PadN(6) = 8: dropped
+        (37, 0, b"\x00\x01\x04" + bytes(4) + b"\x1e\x00" + b"\x01\x02\x00\x00\x00"),   # Pad1 + PadN(6) = 7: kept
+        (38, 60, b"\x1e\x00" * 8 + b"\x01\x04" + bytes(4)),      # 8 unknown skippable options: kept
+        (39, 60, b"\x1e\x00" * 9 + b"\x01\x02" + bytes(2)),      # 9 options: more than 8, dropped
+        (40, 0, b"\x1e\x00" * 9 + b"\x01\x02" + bytes(2)),       # 9 in Hop-by-Hop: dropped
+        (41, 60, b"\x01\x0c" + bytes(12)),                       # PadN of 14 in Destination Options: dropped
+    ]
+    for seq, kind, tlvs in cases:
+        assert (len(tlvs) + 2) % 8 == 0, seq
+        icmp = bytes(echo(seq, b"opts"))
+        header = bytes((58, (len(tlvs) + 2) // 8 - 1)) + tlvs
+        ip6 = IPv6(src=IP6_CLIENT, dst=IP6_KERNEL, nh=kind) / Raw(header) / Raw(icmp)
+        packet = bytearray(bytes(ip6))
+        frames.append(to_kernel / Raw(bytes(_fix_icmpv6_checksum(packet, 40 + len(header)))))
+    _send([bytes(frame) for frame in frames])
+
+
+def _fix_icmpv6_checksum(packet: bytearray, icmp_at: int) -> bytearray:
+    """Set the ICMPv6 checksum of a packet scapy could not sum (its extension header was given as raw bytes)."""
+    from scapy.all import IPv6, in6_chksum
+
+    packet[icmp_at + 2:icmp_at + 4] = b"\0\0"
+    total = in6_chksum(58, IPv6(src=IP6_CLIENT, dst=IP6_KERNEL), bytes(packet[icmp_at:]))
+    packet[icmp_at + 2:icmp_at + 4] = total.to_bytes(2, "big")
+    return packet
+
+
+def craft_frag_timeout() -> None:
+    """Fragments whose datagrams do not complete in time. ip_expire / ip6_expire_frag_queue send Time Exceeded
+    (fragment reassembly time exceeded) after ipfrag_time (30 s) / ip6frag_time (60 s), but only when the first
+    fragment is in (INET_FRAG_FIRST_IN). The rest of two datagrams comes 35 s late: too late for IPv4 (a new,
+    silent queue), in time for IPv6. The capture keeps running (Scenario.linger) past the IPv6 timeout."""
+    from scapy.all import ICMP, IP, Ether, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, Raw, fragment6
+
+    eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x0800)
+    eth6 = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x86DD)
+    big = bytes(IP(src=IP_CLIENT, dst=IP_KERNEL, id=201) / ICMP(type=8, id=0x4c4b, seq=51) / (bytes(range(256)) * 4))
+
+    def v4(ident: int, offset: int, more: bool, data: bytes, tos: int = 0) -> Ether:
+        return eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=ident, tos=tos, flags="MF" if more else 0,
+                        frag=offset // 8, proto=1) / Raw(data)
+
+    def v6(ident: int, seq: int) -> list:
+        whole = IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / IPv6ExtHdrFragment(id=ident) / \
+            ICMPv6EchoRequest(id=0x4c4b, seq=seq, data=bytes(range(256)) * 4)
+        return [eth6 / piece for piece in fragment6(whole, 700)]
+
+    late4 = v4(201, 600, False, big[20 + 600:])
+    first6, late6 = v6(0x4c4b0203, 52)
+    lone6, _ = v6(0x4c4b0205, 53)
+    stray6 = v6(0x4c4b0204, 54)[1]
+    _send([
+        bytes(v4(201, 0, True, big[20:20 + 600], tos=0xb9)),   # first IPv4 fragment (with a TOS), rest 35 s late
+        bytes(v4(202, 600, False, big[20 + 600:])),             # a later IPv4 fragment only: expires silently
+        bytes(first6),                                          # first IPv6 fragment, rest 35 s late (in time)
+        bytes(lone6),                                           # first IPv6 fragment only: Time Exceeded at 60 s
+        bytes(stray6),                                          # a later IPv6 fragment only: expires silently
+    ])
+    time.sleep(35)
+    _send([bytes(late4), bytes(late6)])
+
+
+def craft_frag_memory() -> None:
+    """inet_frag_find refuses every fragment of a family while that family's reassembly memory is over
+    ipfrag_high_thresh (lowered for this scenario): a complete fragmented echo then goes unanswered, while
+    IPv6 fragments (ip6frag_high_thresh) and whole packets are still answered. Ends long before the 30 s
+    timeout, so no Time Exceeded (which icmp_ratelimit would thin out) shows."""
+    from scapy.all import ICMP, IP, Ether, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, fragment, fragment6
+
+    eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x0800)
+    eth6 = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x86DD)
+
+    def echo4(ident: int, seq: int) -> list:
+        whole = IP(src=IP_CLIENT, dst=IP_KERNEL, id=ident) / ICMP(type=8, id=0x4c4b, seq=seq) / (bytes(range(256)) * 4)
+        return [eth / piece for piece in fragment(whole, fragsize=600)]
+
+    frames = [echo4(300 + i, 60)[0] for i in range(40)]         # first fragments whose rest never comes
+    frames += echo4(400, 61)                                   # a whole fragmented echo: refused now
+    frames.append(eth / IP(src=IP_CLIENT, dst=IP_KERNEL, id=401) / ICMP(type=8, id=0x4c4b, seq=62) / b"whole")
+    whole6 = IPv6(src=IP6_CLIENT, dst=IP6_KERNEL) / IPv6ExtHdrFragment(id=0x4c4b0402) / \
+        ICMPv6EchoRequest(id=0x4c4b, seq=63, data=bytes(range(256)) * 4)
+    frames += [eth6 / piece for piece in fragment6(whole6, 700)]   # IPv6 has its own limit: answered
+    _send([bytes(frame) for frame in frames], gap=0.02)
+
+
+CRAFTERS = {"crafted": craft, "crafted_v6": craft_v6, "frag_timeout": craft_frag_timeout,
+            "frag_memory": craft_frag_memory}
+
+
 # ---------------------------------------------------------------- namespaces and capture
 
 def sh(*argv: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
@@ -243,6 +376,8 @@ def capture(scenario: Scenario, out: Path) -> None:
     """Record one scenario into `out`; a failed or interrupted run leaves the previous file untouched."""
     for ns, dev in ((NS_CLIENT, IF_CLIENT), (NS_KERNEL, IF_KERNEL)):
         sh("ip", "-n", ns, "neigh", "flush", "dev", dev)   # every capture shows the ARP/NDP exchange afresh
+    for name, value, _ in scenario.sysctls:
+        sh(*in_ns(NS_KERNEL, "sysctl", "-qw", f"{name}={value}"))
     partial = out.with_suffix(".partial")
     tcpdump = subprocess.Popen(in_ns(NS_KERNEL, "tcpdump", "-Z", "root", "-i", IF_KERNEL, "-U", "-s", "0",
                                      "--immediate-mode", "-w", str(partial), CAPTURE_FILTER),
@@ -256,10 +391,12 @@ def capture(scenario: Scenario, out: Path) -> None:
         if scenario.argv:
             sh(*in_ns(NS_CLIENT, "timeout", "20", *scenario.argv), check=False, quiet=True)
         else:
-            sh(*in_ns(NS_CLIENT, sys.executable, __file__, "--craft"))
-        time.sleep(0.3)
+            sh(*in_ns(NS_CLIENT, sys.executable, __file__, "--craft", scenario.name))
+        time.sleep(scenario.linger)
         finished = True
     finally:
+        for name, _, default in reversed(scenario.sysctls):
+            sh(*in_ns(NS_KERNEL, "sysctl", "-qw", f"{name}={default}"), check=False)
         tcpdump.send_signal(signal.SIGINT)
         try:
             tcpdump.wait(timeout=5)
@@ -276,11 +413,11 @@ def capture(scenario: Scenario, out: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--craft", action="store_true", help=argparse.SUPPRESS)   # internal: run inside NS_CLIENT
+    parser.add_argument("--craft", choices=sorted(CRAFTERS), help=argparse.SUPPRESS)   # internal: inside NS_CLIENT
     parser.add_argument("--only", nargs="*", help="scenario names to record (default: all)")
     args = parser.parse_args()
     if args.craft:
-        craft()
+        CRAFTERS[args.craft]()
         return 0
     if os.geteuid() != 0:
         print("make_captures: run as root (it creates network namespaces)", file=sys.stderr)

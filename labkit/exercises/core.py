@@ -214,16 +214,17 @@ def _reply_hint(verdict: Judgement) -> str:
             or _FIELD_HINTS.get(first, f"look at {first}: compare it with the request."))
 
 
+_HOST_CHOSEN = {"ip.chksum", "ip.ttl", "ip.id", "ip.flags"}
+
+
 def _ttl_slip(verdict: Judgement) -> str | None:
-    """The TTL changed (fine: the host chooses it) but the header checksum was not recomputed."""
-    got, expected = verdict.got, verdict.expected
+    """Only the host's own choices (TTL, IP ID, DF) and the header checksum are off: the checksum was kept
+    from the request, or not recomputed after choosing them."""
     ip_check = next((c for c in verdict.checksums if c.name == "ip.chksum"), None)
-    if got is None or expected is None or ip_check is None or ip_check.ok or len(got) < 20:
+    if ip_check is None or ip_check.ok or not set(verdict.wrong_fields) <= _HOST_CHOSEN:
         return None
-    if got[8] != expected[8] or got[4:6] != expected[4:6]:
-        return ("you chose your own TTL or IP ID (Linux does too), so the IP header checksum must be recomputed "
-                "over the header as you wrote it.")
-    return None
+    return ("the IP header checksum does not fit your header: the TTL, IP ID and DF flag are yours to choose "
+            "(Linux chooses its own), but then recompute the checksum over the header as you wrote it.")
 
 
 def _checksum_slip(verdict: Judgement) -> str | None:

@@ -1,0 +1,73 @@
+"""Real packets for the notebooks: pings from iputils and the Linux kernel's replies, as tcpdump recorded them.
+
+Why: a student should compare a model's reply with what a real kernel sent, not only with labkit's reference
+stack. These are copies of three of the golden captures in tests/data/ (made by tests/data/make_captures.py:
+iputils ping 20221126 in one network namespace, Linux 6.18 answering in another; see tests/data/README.md),
+shipped as package data so that an installed labkit has them too.
+
+    exchange = golden_exchange("ping")          # first echo request and the kernel's reply, as IP packets
+    exchange.request, exchange.reply           # bytes (the first fragment when fragmented)
+    exchange.request_fragments                 # every fragment, in capture order
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scapy.utils import RawPcapReader
+
+from labkit.errors import LabkitError
+
+CAPTURES = Path(__file__).resolve().parent / "data"
+# name -> (file, what the client ran): the scenarios of tests/data/README.md that the notebooks use
+GOLDEN = {
+    "ping": ("golden_ping.pcap", "ping -c 2 10.99.0.2 (56 data bytes)"),
+    "ping_tos_ttl": ("golden_ping_tos_ttl.pcap", "ping -Q 0x10 -t 7 10.99.0.2 (TOS 0x10, TTL 7)"),
+    "ping_s3000": ("golden_ping_s3000.pcap", "ping -s 3000 10.99.0.2 (3008 bytes of ICMP: fragmented)"),
+}
+CLIENT, KERNEL = bytes([10, 99, 0, 1]), bytes([10, 99, 0, 2])   # the two namespaces' IPv4 addresses
+_ETHERNET, _IPV4 = 14, b"\x08\x00"
+
+
+@dataclass(frozen=True)
+class GoldenExchange:
+    name: str
+    command: str                           # what the client ran
+    request_fragments: tuple[bytes, ...]   # IP packets from the client (one unless fragmented)
+    reply_fragments: tuple[bytes, ...]     # IP packets the kernel sent back
+
+    @property
+    def request(self) -> bytes:
+        return self.request_fragments[0]
+
+    @property
+    def reply(self) -> bytes:
+        return self.reply_fragments[0]
+
+
+def _ipv4_packets(path: Path) -> list[bytes]:
+    """The IPv4 packets of an Ethernet capture (ARP and anything else left out)."""
+    with RawPcapReader(str(path)) as reader:
+        return [bytes(frame[_ETHERNET:]) for frame, _ in reader if frame[12:14] == _IPV4]
+
+
+def _datagrams(packets: list[bytes], source: bytes) -> list[tuple[bytes, ...]]:
+    """Packets from `source` grouped into datagrams by IP ID, in capture order (fragments stay together)."""
+    groups: dict[bytes, list[bytes]] = {}
+    for packet in packets:
+        if packet[12:16] == source:
+            groups.setdefault(packet[4:6], []).append(packet)
+    return [tuple(group) for group in groups.values()]
+
+
+def golden_exchange(name: str = "ping", index: int = 0) -> GoldenExchange:
+    """The index-th echo request of a golden capture and the kernel's reply to it."""
+    if name not in GOLDEN:
+        raise LabkitError(f"no golden capture {name!r}: choose one of {', '.join(GOLDEN)}")
+    file, command = GOLDEN[name]
+    packets = _ipv4_packets(CAPTURES / file)
+    requests, replies = _datagrams(packets, CLIENT), _datagrams(packets, KERNEL)
+    if not 0 <= index < min(len(requests), len(replies)):
+        raise LabkitError(f"{file} holds {min(len(requests), len(replies))} exchanges; index {index} is not one")
+    return GoldenExchange(name, command, requests[index], replies[index])

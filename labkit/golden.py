@@ -36,6 +36,7 @@ class GoldenExchange:
     command: str                           # what the client ran
     request_fragments: tuple[bytes, ...]   # IP packets from the client (one unless fragmented)
     reply_fragments: tuple[bytes, ...]     # IP packets the kernel sent back
+    delay_s: float                         # tcpdump's time from the request's last fragment to the reply's first
 
     @property
     def request(self) -> bytes:
@@ -46,19 +47,20 @@ class GoldenExchange:
         return self.reply_fragments[0]
 
 
-def _ipv4_packets(path: Path) -> list[bytes]:
-    """The IPv4 packets of an Ethernet capture (ARP and anything else left out)."""
+def _ipv4_packets(path: Path) -> list[tuple[float, bytes]]:
+    """(time, IPv4 packet) for each IPv4 frame of an Ethernet capture (ARP and anything else left out)."""
     with RawPcapReader(str(path)) as reader:
-        return [bytes(frame[_ETHERNET:]) for frame, _ in reader if frame[12:14] == _IPV4]
+        return [(meta.sec + meta.usec / 1e6, bytes(frame[_ETHERNET:])) for frame, meta in reader
+                if frame[12:14] == _IPV4]
 
 
-def _datagrams(packets: list[bytes], source: bytes) -> list[tuple[bytes, ...]]:
+def _datagrams(packets: list[tuple[float, bytes]], source: bytes) -> list[list[tuple[float, bytes]]]:
     """Packets from `source` grouped into datagrams by IP ID, in capture order (fragments stay together)."""
-    groups: dict[bytes, list[bytes]] = {}
-    for packet in packets:
+    groups: dict[bytes, list[tuple[float, bytes]]] = {}
+    for time, packet in packets:
         if packet[12:16] == source:
-            groups.setdefault(packet[4:6], []).append(packet)
-    return [tuple(group) for group in groups.values()]
+            groups.setdefault(packet[4:6], []).append((time, packet))
+    return list(groups.values())
 
 
 def golden_exchange(name: str = "ping", index: int = 0) -> GoldenExchange:
@@ -70,4 +72,23 @@ def golden_exchange(name: str = "ping", index: int = 0) -> GoldenExchange:
     requests, replies = _datagrams(packets, CLIENT), _datagrams(packets, KERNEL)
     if not 0 <= index < min(len(requests), len(replies)):
         raise LabkitError(f"{file} holds {min(len(requests), len(replies))} exchanges; index {index} is not one")
-    return GoldenExchange(name, command, requests[index], replies[index])
+    request, reply = requests[index], replies[index]
+    return GoldenExchange(name, command, tuple(p for _, p in request), tuple(p for _, p in reply),
+                          reply[0][0] - request[-1][0])
+
+
+class SideBySide:
+    """Two or more views (anything with to_html() and a text repr, such as PacketView) next to each other in
+    HTML, one under the other as text. Static HTML rather than an ipywidgets box, so a saved notebook still
+    shows them without a kernel."""
+
+    def __init__(self, *views: object) -> None:
+        self.views = views
+
+    def __repr__(self) -> str:
+        return "\n\n".join(repr(view) for view in self.views)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        cells = "".join(f'<div style="flex:1 1 0;min-width:0">{view.to_html()}</div>' for view in self.views)
+        return {"text/plain": repr(self),
+                "text/html": f'<div style="display:flex;gap:16px;align-items:flex-start">{cells}</div>'}

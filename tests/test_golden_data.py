@@ -47,3 +47,20 @@ def test_bad_names_and_indexes_are_one_line_errors() -> None:
         golden_exchange("nope")
     with pytest.raises(LabkitError, match="index 9"):
         golden_exchange("ping", 9)
+
+
+def test_side_by_side_shows_every_view_in_html_and_text() -> None:
+    from labkit.golden import SideBySide
+    from labkit.widgets import PacketView
+    exchange = golden_exchange("ping")
+    both = SideBySide(PacketView(exchange.request, title="request"), PacketView(exchange.reply, title="reply"))
+    bundle = both._repr_mimebundle_()
+    assert bundle["text/html"].count("display:flex") == 1 and "request" in bundle["text/html"]
+    assert "echo-request" in repr(both) and "echo-reply" in repr(both)
+
+
+def test_the_kernel_answered_within_a_millisecond() -> None:
+    """What notebook 02 says about the kernel's speed, checked on every exchange it could show."""
+    for name in GOLDEN:
+        for index in (0, 1):
+            assert 0 < golden_exchange(name, index).delay_s < 0.001

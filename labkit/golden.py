@@ -18,6 +18,7 @@ from pathlib import Path
 from scapy.utils import RawPcapReader
 
 from labkit.errors import LabkitError
+from labkit.fields import field_map
 
 CAPTURES = Path(__file__).resolve().parent / "data"
 # name -> (file, what the client ran): the scenarios of tests/data/README.md that the notebooks use
@@ -75,6 +76,30 @@ def golden_exchange(name: str = "ping", index: int = 0) -> GoldenExchange:
     request, reply = requests[index], replies[index]
     return GoldenExchange(name, command, tuple(p for _, p in request), tuple(p for _, p in reply),
                           reply[0][0] - request[-1][0])
+
+
+# Why each field of Linux's echo reply has its value, as the golden captures show (tests/data/README.md). The
+# IP ID, TTL and DF are the kernel's own choices (the judge accepts any value for them, with a valid header
+# checksum); fields not listed are copied from the request.
+LINUX_REPLY_RULES = {
+    "ip.id": "Linux's choice: a fresh ID from its own counter",
+    "ip.flags": "Linux's choice: DF always clear on an echo reply",
+    "ip.ttl": "Linux's choice: its own default TTL (64), never the request's",
+    "ip.chksum": "recomputed: it covers the ID, flags and TTL",
+    "ip.src": "swapped: the reply comes from the address that was pinged",
+    "ip.dst": "swapped: the reply goes back to the pinger",
+    "icmp.type": "8 (echo request) becomes 0 (echo reply)",
+    "icmp.chksum": "recomputed: the type changed",
+}
+
+
+def reply_rules(request: bytes, reply: bytes) -> list[tuple[str, str, str, str]]:
+    """(field, value in the request, value in the reply, why) for each field of an IPv4 echo exchange."""
+    before = {f.name: f.describe() for f in field_map(request)}
+    after = {f.name: f.describe() for f in field_map(reply)}
+    return [(name, before[name], after.get(name, "-"),
+             LINUX_REPLY_RULES.get(name, "copied" if before[name] == after.get(name) else "changed"))
+            for name in before]
 
 
 class SideBySide:

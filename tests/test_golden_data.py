@@ -64,3 +64,13 @@ def test_the_kernel_answered_within_a_millisecond() -> None:
     for name in GOLDEN:
         for index in (0, 1):
             assert 0 < golden_exchange(name, index).delay_s < 0.001
+
+
+def test_reply_rules_explain_every_field_that_changed() -> None:
+    from labkit.golden import LINUX_REPLY_RULES, reply_rules
+    exchange = golden_exchange("ping_tos_ttl")
+    rows = {name: (before, after, why) for name, before, after, why in reply_rules(exchange.request, exchange.reply)}
+    assert rows["ip.ttl"][:2] == ("7", "64") and "Linux's choice" in rows["ip.ttl"][2]
+    assert rows["icmp.seq"][2] == "copied" and rows["ip.tos"][2] == "copied"
+    changed = {name for name, (before, after, _) in rows.items() if before != after}
+    assert changed <= set(LINUX_REPLY_RULES), changed - set(LINUX_REPLY_RULES)

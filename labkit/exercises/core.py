@@ -316,7 +316,7 @@ def check_which_field(packet: bytes, offset: int, answer_name: str, link: str = 
         raise ValueError(f"no field covers offset {offset} of this {len(packet)}-byte packet")
     candidates = [f for f in fields if f.offset <= offset < f.end and (f.length == owner.length or f.bits)]
     if not isinstance(answer_name, str) or not answer_name.strip():
-        return _wrong("no answer given.", f"find {_position(offset)} in the hexdump.")
+        return _wrong("no answer given.", f"find {_position(offset)}.")
     for candidate in candidates:
         if _matches(answer_name, candidate.name):
             return _right(f"byte {offset} belongs to {candidate.name} ({candidate.layer}), value {candidate.describe()}.")

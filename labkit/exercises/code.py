@@ -84,6 +84,15 @@ def _short(data: bytes, limit: int = 24) -> str:
     return f"bytes.fromhex('{text}{' ...' if len(data) > limit else ''}')"
 
 
+def _name(func: Callable) -> str:
+    return getattr(func, "__name__", "your function").replace("<lambda>", "your function")
+
+
+def _shown(value: object) -> str:
+    return f"0x{value:04x}" if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF \
+        else repr(value)
+
+
 def _swap16(value: int) -> int:
     return ((value & 0xFF) << 8) | ((value >> 8) & 0xFF)
 
@@ -103,7 +112,7 @@ def _checksum_mistake(data: bytes, got: object) -> str:
     """Name the mistake behind a wrong checksum of `data`, if it is a common one."""
     right = internet_checksum(data)
     if not isinstance(got, int) or isinstance(got, bool):
-        return f"return an int (e.g. 0x{right:04x} is written as an int literal), not {type(got).__name__}."
+        return f"return an int such as 0x1c3f, not {type(got).__name__}."
     if got < 0 or got > 0xFFFF:
         return ("keep the result in 16 bits: Python's ~x is negative, so write ~x & 0xFFFF; and fold the sum "
                 "until it fits (while s >> 16: s = (s & 0xFFFF) + (s >> 16)).")
@@ -132,9 +141,8 @@ def check_internet_checksum(func: Callable[[bytes], int]) -> Feedback:
         return _right(f"your checksum agrees with labkit's on all {runs} inputs: empty, odd lengths, carries.")
     data = failure.case[0]
     if failure.raised:
-        return _crash("internet_checksum", _short(data), failure)
-    shown = f"0x{failure.got:04x}" if isinstance(failure.got, int) and 0 <= failure.got <= 0xFFFF else repr(failure.got)
-    return _wrong(f"first failing case: internet_checksum({_short(data)}) returned {shown}, expected "
+        return _crash(_name(func), _short(data), failure)
+    return _wrong(f"first failing case: {_name(func)}({_short(data)}) returned {_shown(failure.got)}, expected "
                   f"0x{internet_checksum(data):04x}.", _checksum_mistake(data, failure.got))
 
 
@@ -199,11 +207,11 @@ def check_incremental_update(func: Callable[[int, int, int], int]) -> Feedback:
     if failure is None:
         return _right(f"your update agrees with recomputing the checksum on all {runs} cases.")
     hc, m, m_new = failure.case
-    call = f"update(0x{hc:04x}, 0x{m:04x}, 0x{m_new:04x})"
+    arguments = f"0x{hc:04x}, 0x{m:04x}, 0x{m_new:04x}"
     if failure.raised:
-        return _crash("update", f"0x{hc:04x}, 0x{m:04x}, 0x{m_new:04x}", failure)
-    shown = f"0x{failure.got:04x}" if isinstance(failure.got, int) and 0 <= failure.got <= 0xFFFF else repr(failure.got)
-    return _wrong(f"first failing case: {call} returned {shown}, expected 0x{_incremental(hc, m, m_new):04x}.",
+        return _crash(_name(func), arguments, failure)
+    return _wrong(f"first failing case: {_name(func)}({arguments}) returned {_shown(failure.got)}, expected "
+                  f"0x{_incremental(hc, m, m_new):04x}.",
                   _update_mistake(failure.case, failure.got))
 
 
@@ -261,7 +269,7 @@ def check_field_lookup(func: Callable[[bytes, int], str]) -> Feedback:
         return _right(f"your lookup names the right field on all {runs} cases, with and without IP options.")
     packet, offset = failure.case
     if failure.raised:
-        return _crash("field_at", f"<{len(packet)}-byte packet>, {offset}", failure)
+        return _crash(_name(func), f"<{len(packet)}-byte packet>, {offset}", failure)
     return _wrong(f"first failing case: byte {offset} of a {len(packet)}-byte echo request (IHL "
                   f"{packet[0] & 0x0F}): you said {failure.got!r}, it is {_owners(packet, offset)[0]}.",
                   _lookup_mistake(packet, offset, failure.got))
@@ -329,6 +337,6 @@ def check_reply_builder(func: Callable[[bytes], bytes]) -> Feedback:
         return _right(f"the judge passes your replies to all {runs} requests (any addresses, id, seq, TTL, TOS, data).")
     request = failure.case[0]
     if failure.raised:
-        return _crash("reply", f"<{len(request)}-byte request>", failure)
+        return _crash(_name(func), f"<{len(request)}-byte request>", failure)
     what, hint = _reply_mistake(request, _as_packet(failure.got))
     return _wrong(f"first failing case: the request {request.hex()[:56]}... ({len(request)} bytes): {what}.", hint)

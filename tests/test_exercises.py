@@ -1,4 +1,5 @@
-"""exercises.py: self-checks accept the ways people write right answers and hint at the usual mistakes."""
+"""labkit.exercises: self-checks accept the ways people write right answers, hint at the usual mistakes, and the
+code checkers reject the usual buggy implementations."""
 
 import pytest
 from scapy.layers.inet import ICMP, IP

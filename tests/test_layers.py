@@ -39,6 +39,7 @@ FLOORS = {
     "labkit.responder": 5,
     "labkit.bench": 5,
     "labkit.evidence": 1,
+    "labkit.golden": 2,
     "labkit.cli": 6,
     "labkit.widgets": 6,
     "labkit.plots": 6,

@@ -3,11 +3,14 @@
 One module per kind of exercise; import them from here.
 """
 
-from labkit.exercises.core import (check_checksum, check_echo_reply, check_hex_field, check_swap,
+from labkit.exercises.code import (check_field_lookup, check_incremental_update, check_internet_checksum,
+                                   check_reply_builder)
+from labkit.exercises.core import (check_byte, check_checksum, check_echo_reply, check_hex_field, check_swap,
                                    check_which_field)
 from labkit.exercises.feedback import Feedback
 from labkit.exercises.ipv6 import check_checksum_words, check_solicited_node
 from labkit.exercises.predict import check_prediction
 
-__all__ = ["Feedback", "check_checksum", "check_checksum_words", "check_echo_reply", "check_hex_field",
-           "check_prediction", "check_solicited_node", "check_swap", "check_which_field"]
+__all__ = ["Feedback", "check_byte", "check_checksum", "check_checksum_words", "check_echo_reply",
+           "check_field_lookup", "check_hex_field", "check_incremental_update", "check_internet_checksum",
+           "check_prediction", "check_reply_builder", "check_solicited_node", "check_swap", "check_which_field"]

@@ -156,7 +156,7 @@ def make_requests(seed: int, n: int) -> Iterator[BenchRequest]:
 # --- one attempt -------------------------------------------------------------------------------------------
 
 
-def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
+def attempt_row(model, strategy, request: BenchRequest, seed: int) -> dict:
     """Ask the model once, judge the answer, and flatten both into one result row."""
     from labkit.judge import judge
 
@@ -167,7 +167,7 @@ def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
         "model": model.name,
         "model_id": attempt.model_id,
         "simulated": bool(attempt.simulated),
-        "strategy": strategy,
+        "strategy": attempt.strategy,
         "index": request.index,
         "seed": seed,
         "ip_version": request.ip_version,
@@ -295,7 +295,7 @@ def _resolve_models(models: Iterable) -> list:
 
 def run_bench(
     models: Iterable = ("simulated",),
-    strategies: Iterable[str] = ("zero-shot",),
+    strategies: Iterable = ("zero-shot",),
     n: int = 100,
     workers: int | None = None,
     out: str | os.PathLike | None = None,
@@ -307,23 +307,20 @@ def run_bench(
 ):
     """Run n attempts for every model × strategy and return all their rows as a DataFrame (ordered by model,
     strategy, index whatever --workers was). Rows already in `out` are not run again. `budget_usd` caps what
-    this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects.
+    this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects;
+    `strategies` are names, paths to .py files or Strategy objects (labkit.strategy_files).
     `progress` shows a tqdm bar (a widget in Jupyter, stderr in a terminal).
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from labkit.prompts import get_strategy
+    from labkit.strategy_files import resolve_strategies
 
     if n < 0:
         raise LabkitError("--n must be 0 or more")
     checked_budget(budget_usd)
-    strategies = list(dict.fromkeys(strategies))  # a name given twice runs once
-    for name in strategies:
-        try:
-            get_strategy(name)
-        except (KeyError, ValueError) as exc:
-            raise LabkitError(f"unknown strategy {name!r}: {exc}") from None
+    chosen = resolve_strategies(strategies)  # names, .py paths or Strategy objects; a name given twice runs once
+    strategies = list(chosen)
     if not strategies:
         raise LabkitError("give at least one --strategy")
     model_objects = _resolve_models(models)
@@ -366,7 +363,7 @@ def run_bench(
 
     def run(task) -> dict:
         model, strategy, index = task
-        return attempt_row(model, strategy, requests[index], seed)
+        return attempt_row(model, chosen[strategy], requests[index], seed)
 
     try:
         with bar:

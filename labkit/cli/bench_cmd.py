@@ -27,8 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--strategy", action="extend", nargs="+", default=None, metavar="S",
-        help="prompt strategy name(s): zero-shot, spec, few-shot, step-by-step, fields-only, tool-use "
-        "(default: zero-shot)",
+        help="prompt strategy name(s): zero-shot, spec, few-shot, step-by-step, fields-only, tool-use, "
+        "or a PATH to a .py file defining your own (default: zero-shot)",
     )
     parser.add_argument("--n", type=int, default=100, help="attempts per model × strategy (default: 100)")
     parser.add_argument(

@@ -23,7 +23,8 @@ def pareto_figure(board, *, title: str = "Bake-off: accepted replies against out
     axes = figure.add_subplot()
     for i, row in enumerate(board.itertuples()):
         colour, marker = SERIES_COLOURS[i % len(SERIES_COLOURS)], MARKERS[i % len(MARKERS)]
-        errors = [[row.accept_rate - row.accept_lo], [row.accept_hi - row.accept_rate]]
+        # clamped: at a rate of 0 or 1 the Wilson bound can sit a rounding error inside the rate
+        errors = [[max(0.0, row.accept_rate - row.accept_lo)], [max(0.0, row.accept_hi - row.accept_rate)]]
         axes.errorbar([row.output_tokens_mean], [row.accept_rate], yerr=errors, fmt=marker, color=colour,
                       capsize=3, label=row.strategy)
         axes.annotate(row.strategy, (row.output_tokens_mean, row.accept_rate), textcoords="offset points",

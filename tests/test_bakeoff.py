@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from labkit.bakeoff import BAKEOFF_SEED, leaderboard, leaderboard_table, run_bak
 from labkit.bench import BenchRequest, make_request
 from labkit.models.reference import ReferenceModel
 from labkit.strategy_files import template_strategy
+from messages_server import DEFAULT_TEST_KEY
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "strategies"
 
@@ -73,3 +75,46 @@ def test_ranks_front_and_ties_follow_the_intervals() -> None:
     assert board.loc["bad", "vs_leader"] == "below"
     assert dict(board["pareto"]) == {"big": True, "small": True, "bad": False}   # bad: small beats it on both
     assert isinstance(make_request(0, 0), BenchRequest)
+
+
+def _obedient(server, request):
+    """A perfect, obedient model that is not labkit's: it finds the request's hex in the prompt and answers
+    with the reference reply as hex."""
+    from labkit.packets import to_hex
+    from labkit.parse import extract_hex
+    from labkit.stack import echo_reply
+    from messages_server import text
+
+    content = request.body["messages"][-1]["content"]
+    prompt = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+    packet = extract_hex(prompt.split(":", 1)[-1]).data
+    return text(to_hex(echo_reply(packet)))(server, request)
+
+
+def test_the_bakeoff_runs_against_another_model_by_name(messages_server, tmp_path) -> None:
+    n = 4
+    messages_server.script(*[_obedient] * (3 * n))
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bakeoff",
+         str(EXAMPLES), "--model", "claude", "--n", str(n), "--plot", str(tmp_path / "p.png"), "--workers", "1"],
+        capture_output=True, text=True, timeout=300,
+        env={**{k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL",)},
+             "ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
+    assert done.returncode == 0, done.stderr
+    assert "MEASURED: claude:claude-haiku-4-5" in done.stdout
+    assert done.stdout.count("100.0% [") == 3 and "broken:" not in done.stdout
+    assert DEFAULT_TEST_KEY not in done.stdout + done.stderr
+    assert len(messages_server.message_requests) == 3 * n
+
+
+def test_a_replay_that_lacks_the_prompts_reports_each_strategy_in_one_line(tmp_path) -> None:
+    recording = tmp_path / "class.jsonl"
+    subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bench",
+                    "--model", f"record:{recording}:simulated", "--n", "2"], capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bakeoff",
+         str(EXAMPLES), "--model", f"replay:{recording}", "--n", "2", "--plot", "none"],
+        capture_output=True, text=True, timeout=300)
+    broken = [line for line in done.stdout.splitlines() if line.startswith("broken:")]
+    assert len(broken) == 3 and all("no recording of this prompt" in line for line in broken)
+    assert done.returncode == 1 and "Traceback" not in done.stderr

@@ -103,3 +103,10 @@ def test_bench_cli_takes_a_path() -> None:
                           "bench", "--model", "reference", "--strategy", "missing.py", "--n", "1"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "missing.py" in bad.stderr
+
+
+@pytest.mark.parametrize("answer", ["hex", "final-hex", "fields"])
+def test_every_answer_format_survives_the_simulated_models_mistakes(answer) -> None:
+    mine = template_strategy(f"mine-{answer}", "{hex}", answer=answer)
+    frame = run_bench(["simulated"], [mine], n=150)
+    assert len(frame) == 150 and 0 < frame["accepted"].sum() < 150

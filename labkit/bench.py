@@ -167,7 +167,7 @@ def make_requests(seed: int, n: int) -> Iterator[BenchRequest]:
 # --- one attempt -------------------------------------------------------------------------------------------
 
 
-def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
+def attempt_row(model, strategy, request: BenchRequest, seed: int) -> dict:
     """Ask the model once, judge the answer, and flatten both into one result row."""
     from labkit.judge import judge
     from labkit.models.mechanisms import checksum_additions
@@ -181,7 +181,7 @@ def attempt_row(model, strategy: str, request: BenchRequest, seed: int) -> dict:
         "model": model.name,
         "model_id": attempt.model_id,
         "simulated": bool(attempt.simulated),
-        "strategy": strategy,
+        "strategy": attempt.strategy,
         "index": request.index,
         "seed": seed,
         "ip_version": request.ip_version,
@@ -314,7 +314,7 @@ def _resolve_models(models: Iterable) -> list:
 
 def run_bench(
     models: Iterable = ("simulated",),
-    strategies: Iterable[str] = ("zero-shot",),
+    strategies: Iterable = ("zero-shot",),
     n: int = 100,
     workers: int | None = None,
     out: str | os.PathLike | None = None,
@@ -327,7 +327,8 @@ def run_bench(
 ):
     """Run n attempts for every model × strategy and return all their rows as a DataFrame (ordered by model,
     strategy, index whatever `workers` was). Rows already in `out` are not run again. `budget_usd` caps what
-    this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects.
+    this call spends: no new attempt starts once it is reached. `models` are registry names or Model objects;
+    `strategies` are names, paths to .py files or Strategy objects (labkit.strategy_files).
     `progress` shows a tqdm bar (a widget in Jupyter, stderr in a terminal). Bad arguments raise
     ArgumentError naming the parameter, before any attempt.
     """
@@ -352,20 +353,26 @@ class BenchPlan:
     tasks: list[tuple[object, str, int]]
     requests: dict[int, BenchRequest]
     info: BenchRun
+    chosen: dict = field(default_factory=dict)   # strategy name -> Strategy (built-in, a student's file or object)
 
 
-def _checked_strategies(strategies: Iterable[str]) -> list[str]:
-    from labkit.prompts import get_strategy
+def _checked_strategies(strategies: Iterable) -> dict:
+    """Name -> Strategy for names, .py paths and Strategy objects (labkit.strategy_files); one given twice runs
+    once."""
+    from labkit.strategy_files import resolve_strategy, resolve_strategies
 
-    names = list(dict.fromkeys(strategies))  # a name given twice runs once
-    for name in names:
+    specs = list(strategies)
+    for spec in specs:
         try:
-            get_strategy(name)
+            resolve_strategy(spec)
         except (KeyError, ValueError, LabkitError) as exc:
-            raise ArgumentError("strategies", name, str(exc)) from None
-    if not names:
-        raise ArgumentError("strategies", names, "give at least one strategy")
-    return names
+            raise ArgumentError("strategies", spec, str(exc)) from None
+    if not specs:
+        raise ArgumentError("strategies", specs, "give at least one strategy")
+    try:
+        return resolve_strategies(specs)
+    except LabkitError as exc:
+        raise ArgumentError("strategies", specs, str(exc)) from None
 
 
 def _checked_workers(workers: int | None, models: list) -> int:
@@ -377,7 +384,7 @@ def _checked_workers(workers: int | None, models: list) -> int:
 
 
 def plan_bench(
-    models: Iterable, strategies: Iterable[str], n: int, workers: int | None, out: str | os.PathLike | None, *,
+    models: Iterable, strategies: Iterable, n: int, workers: int | None, out: str | os.PathLike | None, *,
     seed: int = 0, budget_usd: float | None = None, run_info: BenchRun | None = None,
     sizes: Iterable[int] | None = None,
 ) -> BenchPlan:
@@ -386,7 +393,8 @@ def plan_bench(
     if n < 0:
         raise ArgumentError("n", n, "must be 0 or more")
     checked_budget(budget_usd)
-    names = _checked_strategies(strategies)
+    chosen = _checked_strategies(strategies)
+    names = list(chosen)
     model_objects = _resolve_models(models)
     info = run_info if run_info is not None else BenchRun()
     info.budget_usd, info.models = budget_usd, model_objects
@@ -404,7 +412,8 @@ def plan_bench(
     info.skipped_done = info.planned - len(tasks)
     # Built here, in this thread, before any attempt: scapy and the per-index seeds stay off the worker threads.
     requests = {index: make_request(seed, index, size_of(index)) for index in sorted({task[2] for task in tasks})}
-    return BenchPlan(model_objects, names, total, worker_count, seed, budget_usd, results, tasks, requests, info)
+    return BenchPlan(model_objects, names, total, worker_count, seed, budget_usd, results, tasks, requests, info,
+                     chosen)
 
 
 def execute_plan(plan: BenchPlan, progress: bool = False) -> None:
@@ -420,7 +429,7 @@ def execute_plan(plan: BenchPlan, progress: bool = False) -> None:
 
     def run(task: tuple) -> dict:
         model, strategy, index = task
-        return attempt_row(model, strategy, plan.requests[index], plan.seed)
+        return attempt_row(model, plan.chosen[strategy], plan.requests[index], plan.seed)
 
     try:
         with bar:

@@ -34,15 +34,18 @@ FLOORS = {
     "labkit.prompts": 3,
     "labkit.judge": 3,
     "labkit.exercises": 3,
+    "labkit.strategy_files": 3,
     "labkit.models": 4,
     "labkit.pcap": 5,
     "labkit.responder": 5,
     "labkit.bench": 5,
+    "labkit.bakeoff": 5,
     "labkit.evidence": 1,
     "labkit.golden": 2,
     "labkit.cli": 6,
     "labkit.widgets": 6,
     "labkit.plots": 6,
+    "labkit.bakeoff_plot": 6,
 }
 
 

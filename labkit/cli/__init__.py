@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "pcap": "labkit.cli.pcap_cmd",
     "respond": "labkit.cli.respond_cmd",
     "bench": "labkit.cli.bench_cmd",
+    "bakeoff": "labkit.cli.bakeoff_cmd",
 }
 
 

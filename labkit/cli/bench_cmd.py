@@ -29,7 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--strategy", action="extend", nargs="+", default=None, metavar="S",
-        help=f"prompt strategy name(s): {', '.join(STRATEGIES)} (default: zero-shot)",
+        help=f"prompt strategy name(s): {', '.join(STRATEGIES)}, or a PATH to a .py file defining your own "
+        "(default: zero-shot)",
     )
     parser.add_argument("--n", type=int, default=100, help="attempts per model × strategy (default: 100)")
     parser.add_argument(

@@ -62,7 +62,8 @@ _CHECKS = (
     ("multicast", "sent to broadcast/multicast"),
     ("unspecified address", "unspecified source"),
 )
-_DETAIL = re.compile(r"\s*\([^)]*\)|0x[0-9a-fA-F]+|\d+(\.\d+){3}|[0-9a-fA-F:]*::[0-9a-fA-F:]*")
+_ASIDE = re.compile(r"\s*\([^)]*\)")
+_NUMBER = re.compile(r"0x[0-9a-fA-F]+|\d+(\.\d+){3}|[0-9a-fA-F:]*::[0-9a-fA-F:]*|\b\d+\b")
 
 
 def check_name(reason: str) -> str:
@@ -70,4 +71,5 @@ def check_name(reason: str) -> str:
     for needle, name in _CHECKS:
         if needle in reason:
             return name
-    return _DETAIL.sub("", reason.split(";")[0]).strip(" :") or reason
+    short = _NUMBER.sub("N", _ASIDE.sub("", reason.split(";")[0].removeprefix("malformed: ")))
+    return short.strip(" :") or reason

@@ -23,7 +23,7 @@ from labkit.models import Completion, Model, Usage, get_model
 from labkit.packets import echo_request, to_hex
 from labkit.prompts import get_strategy
 from labkit.ratelimit import Budget, TokenBucket
-from labkit.responder import Responder, ping_software, reserve_estimate_usd
+from labkit.responder import Responder, ResponderStats, ping_software, reserve_estimate_usd
 from labkit.stack import echo_reply
 from labkit.wire.software import SoftwareWire
 
@@ -547,3 +547,127 @@ def test_budget_itself_refuses_negative_and_nan_caps(limit) -> None:
 
     with pytest.raises(LabkitError, match="--budget-usd must be 0 or more"):
         Budget(limit)
+
+
+# --- a perfect, obedient model behind the Messages API (not built on labkit's reference stack) -----------
+
+from labkit.checksum import with_checksums  # noqa: E402
+from labkit.packets import echo_request_v6  # noqa: E402
+from messages_server import DEFAULT_TEST_KEY, MessagesServer, obedient  # noqa: E402
+
+
+@pytest.fixture
+def obedient_api(monkeypatch):
+    """ANTHROPIC_BASE_URL -> a loopback server whose model answers every prompt (obedient_reply), through the
+    registry's real `claude` path (anthropic SDK, real HTTP). Tests may queue other behaviours first."""
+    with MessagesServer(default=obedient()) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_TEST_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        yield server
+
+
+def _flip(packet: bytes, offset: int) -> bytes:
+    return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1:]
+
+
+# Echo requests for our address that Linux drops on receipt (ip_rcv, icmp_rcv, ip_route_input: martians).
+LINUX_DROPS = {
+    "bad IPv4 header checksum": _flip(echo_request(seq=11), 10),
+    "bad ICMP checksum": _flip(echo_request(seq=12), 22),
+    "martian source": echo_request(src="127.0.0.1", seq=13),
+    "martian source 0.0.0.0": echo_request(src="0.0.0.0", seq=14),
+    "martian source multicast": echo_request(src="224.0.0.5", seq=15),
+    "martian source broadcast": echo_request(src="255.255.255.255", seq=16),
+    "our own address as source": echo_request(src="10.0.0.2", seq=17),
+    "bad ICMPv6 checksum": _flip(echo_request_v6(seq=18), 42),
+    "martian source ::1": echo_request_v6(src="::1", seq=19),
+    "martian source ff02::1": echo_request_v6(src="ff02::1", seq=20),
+}
+
+
+def _run_frames(frames: list[bytes], **options) -> tuple[ResponderStats, list[bytes]]:
+    wire = SoftwareWire()
+    with Responder(wire.responder, get_model("claude"), **options) as responder:
+        for frame in frames:
+            wire.host.send(frame)
+        assert wire.host.peer_idle(20)
+        stats = responder.stats
+    return stats, replies(wire)
+
+
+def test_a_perfect_model_is_never_asked_what_linux_drops(obedient_api) -> None:
+    good = [echo_request(seq=1), echo_request_v6(seq=2)]
+    stats, sent = _run_frames(list(LINUX_DROPS.values()) + good)
+    assert len(obedient_api.message_requests) == len(good), "only the requests Linux answers reach the model"
+    assert stats.answered == len(good) and len(sent) == len(good)
+    assert stats.requests == len(LINUX_DROPS) + len(good) and stats.dropped_total == len(LINUX_DROPS)
+    assert all(reason.startswith("ingress: ") for reason in stats.dropped), stats.dropped
+    assert {"ingress: bad IPv4 header checksum", "ingress: bad ICMP checksum", "ingress: bad ICMPv6 checksum",
+            "ingress: martian source", "ingress: our own address as source"} <= set(stats.dropped), stats.dropped
+
+
+def _with_data(reply: bytes, data: bytes) -> bytes:
+    """An IPv4 echo reply carrying `data`, with its lengths and checksums made consistent (a careful liar)."""
+    header = (reply[0] & 0x0F) * 4
+    out = bytearray(reply[:header + 8] + data)
+    out[2:4] = len(out).to_bytes(2, "big")
+    return with_checksums(bytes(out))
+
+
+def _set(offset: int, value: bytes):
+    return lambda request, reply: with_checksums(reply[:offset] + value + reply[offset + len(value):])
+
+
+WRONG_REPLIES = {
+    "wrong data (not the request's)": lambda request, reply: _with_data(reply, bytes(len(reply) - 28)),
+    "wrong length (the data must be the request's)": lambda request, reply: _with_data(reply, reply[28:] * 17),
+    "IP length field differs from the bytes sent": _set(2, (100).to_bytes(2, "big")),
+    "wrong source address": _set(12, bytes([10, 0, 0, 99])),
+    "wrong type": _set(20, b"\x08"),
+    "wrong code": _set(21, b"\x05"),
+    "wrong seq": _set(26, b"\x00\x63"),
+}
+
+
+@pytest.mark.parametrize("reason", list(WRONG_REPLIES))
+def test_strict_mode_refuses_a_reply_that_differs_in_what_the_protocol_fixes(obedient_api, reason) -> None:
+    """Checksums all right, addressed to the requester: strict refuses it for the field it got wrong; raw
+    mode sends it (it is an IP packet to the requester)."""
+    obedient_api.default = obedient(WRONG_REPLIES[reason])
+    strict, sent = _run_frames([echo_request(seq=1)])
+    assert strict.answered == 0 and sent == [] and strict.dropped == {f"strict: {reason}": 1}
+    assert strict.checksum_errors == 0
+    raw, sent = _run_frames([echo_request(seq=1)], raw=True)
+    assert raw.answered == 1 and len(sent) == 1
+
+
+def _redirect(request: bytes, reply: bytes) -> bytes:
+    from scapy.layers.inet import ICMP, IP
+
+    return bytes(IP(src="10.0.0.2", dst="10.0.0.1") / ICMP(type=5, code=1, gw="10.0.0.66") / request[:28])
+
+
+def _tcp_rst(request: bytes, reply: bytes) -> bytes:
+    from scapy.layers.inet import IP, TCP
+
+    return bytes(IP(src="10.0.0.2", dst="10.0.0.1") / TCP(sport=22, dport=40000, flags="R"))
+
+
+RAW_MODE_SENDS = {"spoofed source": WRONG_REPLIES["wrong source address"], "ICMP redirect": _redirect,
+                  "TCP RST": _tcp_rst}
+
+
+@pytest.mark.parametrize("what", list(RAW_MODE_SENDS))
+def test_raw_mode_sends_what_the_model_writes_to_the_requester(obedient_api, what) -> None:
+    """What docs/live.md says raw mode does with a spoofed source, a redirect and a RST: it sends them, to the
+    requester only (the pinger's end of the wire receives exactly the model's packet); strict refuses them."""
+    obedient_api.default = obedient(RAW_MODE_SENDS[what])
+    raw, sent = _run_frames([echo_request(seq=1)], raw=True)
+    assert raw.answered == 1 and len(sent) == 1 and sent[0][16:20] == bytes([10, 0, 0, 1])
+    assert sent[0] == RAW_MODE_SENDS[what](echo_request(seq=1), b"")[:len(sent[0])] or what == "spoofed source"
+    strict, sent = _run_frames([echo_request(seq=1)])
+    assert strict.answered == 0 and sent == [] and strict.dropped_total == 1
+    redirected = obedient(lambda request, reply: with_checksums(reply[:16] + bytes([10, 0, 0, 9]) + reply[20:]))
+    obedient_api.default = redirected
+    raw, sent = _run_frames([echo_request(seq=1)], raw=True)
+    assert raw.answered == 0 and raw.dropped == {"raw: not addressed to the requester": 1}

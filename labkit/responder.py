@@ -56,6 +56,7 @@ from labkit.headers import (
     PROTO_ICMPV6,
     ip_version,
     ipv4_header_len,
+    is_fragment,
     trim_to_ip_length,
 )
 from labkit.judge import judge
@@ -473,7 +474,7 @@ class Responder:
 
     def _is_echo_request_for_us(self, packet: bytes) -> bool:
         version = ip_version(packet)
-        if version == 4 and len(packet) >= 28 and packet[9] == PROTO_ICMP:
+        if version == 4 and len(packet) >= 28 and packet[9] == PROTO_ICMP and not is_fragment(packet):
             return ip_addresses(packet)[1] in self._ours and packet[ipv4_header_len(packet)] == ICMP_ECHO_REQUEST
         if version == 6 and len(packet) >= 48 and packet[6] == PROTO_ICMPV6:
             return ip_addresses(packet)[1] in self._ours and packet[IPV6_HEADER] == ICMPV6_ECHO_REQUEST
@@ -779,5 +780,6 @@ def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_t
     try:
         ping_stats = pinger.run(count, interval, real_time=real_time, deadline_s=deadline_s)
     finally:
-        stats = responder.stop("the pinger finished")
+        with _interrupts_ignored():
+            stats = responder.stop("the pinger finished")
     return ping_stats, stats

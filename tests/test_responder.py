@@ -671,3 +671,124 @@ def test_raw_mode_sends_what_the_model_writes_to_the_requester(obedient_api, wha
     obedient_api.default = redirected
     raw, sent = _run_frames([echo_request(seq=1)], raw=True)
     assert raw.answered == 0 and raw.dropped == {"raw: not addressed to the requester": 1}
+
+
+# --- stops, timeouts and rate limits with a real HTTP model ------------------------------------------------
+
+import signal  # noqa: E402
+
+from messages_server import rate_limited, slow  # noqa: E402
+
+
+def _when(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_second_one_is_ignored(obedient_api):
+    """Three calls stalled at the API; Ctrl-C twice. serve() returns promptly with the summary, not 130."""
+    obedient_api.default = slow(30)
+    wire = SoftwareWire(virtual_time=False)
+    responder = Responder(wire.responder, get_model("claude"), timeout_s=60)
+    interrupted_at: list[float] = []
+
+    def press_ctrl_c_twice() -> None:
+        assert _when(lambda: responder._reader is not None)
+        flood(wire, 3)
+        assert _when(lambda: len(obedient_api.message_requests) == 3)
+        interrupted_at.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # the runner may ignore SIGINT
+    try:
+        helper = threading.Thread(target=press_ctrl_c_twice)
+        helper.start()
+        stats = responder.serve()
+        stopped_at = time.monotonic()
+        helper.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped_at - interrupted_at[0] < 1.2, "a stop must not wait for stalled model calls"
+    assert stats.stopped_reason == "interrupted" and stats.abandoned == 3 and stats.in_flight == 0
+    assert stats.dropped == {"abandoned: model still answering at stop": 3}
+
+
+def test_a_timeout_frees_the_slot_at_once(obedient_api):
+    obedient_api.script(slow(5))                          # the first call stalls; the rest are answered
+    wire = SoftwareWire(virtual_time=False)
+    with Responder(wire.responder, get_model("claude"), max_inflight=1, timeout_s=0.3) as responder:
+        wire.host.send(echo_request(seq=1))
+        assert _when(lambda: responder.stats.abandoned == 1, 5)
+        assert responder.stats.in_flight == 0, "the stalled call no longer holds the only slot"
+        wire.host.send(echo_request(seq=2))
+        assert _when(lambda: responder.stats.answered == 1, 10)
+    assert responder.stats.dropped == {"timeout": 1}
+
+
+def test_429_without_retry_after_sheds_requests_instead_of_retrying_in_the_slot(obedient_api):
+    model = get_model("claude")
+    retries = model.retry.max_retries
+    obedient_api.script(rate_limited(retry_after=None))
+    wire = SoftwareWire(virtual_time=False)
+    with Responder(wire.responder, model) as responder:
+        wire.host.send(echo_request(seq=1))
+        assert _when(lambda: responder.stats.dropped["model error"] == 1, 10)
+        wire.host.send(echo_request(seq=2))                 # during the backoff: shed, no call
+        assert _when(lambda: responder.stats.dropped_total == 2, 5)
+        assert len(obedient_api.message_requests) == 1, "one call for the 429, none retried, none for seq 2"
+        time.sleep(1.05)                                    # the first backoff is 1 s
+        wire.host.send(echo_request(seq=3))
+        assert _when(lambda: responder.stats.answered == 1, 10)
+    assert responder.stats.dropped["API backoff: rate limited or overloaded, request shed"] == 1
+    assert model.retry.max_retries == retries, "the client's own retry policy is given back at stop"
+
+
+def test_a_budget_below_one_reservation_warns_at_start(obedient_api, caplog):
+    wire = SoftwareWire()
+    with caplog.at_level("WARNING", logger="labkit.responder"):
+        Responder(wire.responder, get_model("claude"), budget_usd=1e-9).start().stop()
+    assert any("less than one model call reserves" in r.getMessage() for r in caplog.records), caplog.text
+
+
+# --- fragments: answered live as in pcap mode ---------------------------------------------------------------
+
+def _fragments(size: int, v6: bool = False) -> list[bytes]:
+    from scapy.layers.inet import IP, fragment
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+
+    if v6:
+        whole = IPv6(echo_request_v6(payload=bytes(range(256)) * (size // 256) + bytes(size % 256)))
+        whole = IPv6(src=whole.src, dst=whole.dst) / IPv6ExtHdrFragment(id=7) / whole.payload
+        return [bytes(part) for part in fragment6(whole, 1280)]
+    return [bytes(part) for part in fragment(IP(echo_request(payload=bytes(size), ip_id=77)), 1480)]
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_a_fragmented_ping_is_reassembled_and_answered(v6, thread_baseline) -> None:
+    parts = _fragments(3000, v6)
+    wire = SoftwareWire()
+    with Responder(wire.responder, get_model("reference")) as responder:
+        for part in parts:
+            wire.host.send(part)
+        assert wire.host.peer_idle(5)
+        stats = responder.stats
+    answer = replies(wire)
+    assert len(answer) >= 3 and stats.requests == 1 and stats.answered == 1 and stats.by_stack == 1
+    assert stats.fragments == len(parts) - 1 and stats.dropped_total == 0
+
+
+def test_a_fragment_flood_is_bounded_quiet_and_never_more_drops_than_requests(caplog, thread_baseline) -> None:
+    first = _fragments(3000)[0]
+    wire = SoftwareWire()
+    with caplog.at_level("INFO", logger="labkit"), Responder(wire.responder, get_model("reference")) as responder:
+        for ident in range(2000):            # first fragments that never complete
+            wire.host.send(with_checksums(first[:4] + ident.to_bytes(2, "big") + first[6:]))
+        wire.host.send(_flip(echo_request(seq=1), 22))
+        assert wire.host.peer_idle(10)
+        stats = responder.stats
+    assert stats.fragments + stats.ignored == 2000 and stats.dropped_total <= stats.requests == 1
+    assert len(caplog.records) < 10, "fragments are counted, not logged one by one"

@@ -359,7 +359,7 @@ def test_count_makes_it_stop_by_itself(thread_baseline) -> None:
     assert responder.stop().stopped_reason == "count 3 reached"
 
 
-def test_serve_stops_cleanly_on_keyboard_interrupt(thread_baseline) -> None:
+def test_serve_stops_cleanly_on_keyboard_interrupt(thread_baseline, sigint_raises) -> None:
     wire = SoftwareWire()
     responder = Responder(wire.responder, get_model("reference"))
     timer = threading.Timer(0.3, _thread.interrupt_main)
@@ -687,7 +687,8 @@ def _when(condition, timeout: float = 30.0) -> bool:
     return condition()
 
 
-def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_second_one_is_ignored(obedient_api):
+def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_second_one_is_ignored(obedient_api,
+                                                                                                sigint_raises):
     """Three calls stalled at the API; Ctrl-C twice. serve() returns promptly with the summary, not 130."""
     obedient_api.default = slow(30)
     wire = SoftwareWire(virtual_time=False)
@@ -703,15 +704,11 @@ def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_secon
         time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)
 
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # the runner may ignore SIGINT
-    try:
-        helper = threading.Thread(target=press_ctrl_c_twice)
-        helper.start()
-        stats = responder.serve()
-        stopped_at = time.monotonic()
-        helper.join()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    helper = threading.Thread(target=press_ctrl_c_twice)
+    helper.start()
+    stats = responder.serve()
+    stopped_at = time.monotonic()
+    helper.join()
     assert stopped_at - interrupted_at[0] < 1.2, "a stop must not wait for stalled model calls"
     assert stats.stopped_reason == "interrupted" and stats.abandoned == 3 and stats.in_flight == 0
     assert stats.dropped == {"abandoned: model still answering at stop": 3}
@@ -792,3 +789,30 @@ def test_a_fragment_flood_is_bounded_quiet_and_never_more_drops_than_requests(ca
         stats = responder.stats
     assert stats.fragments + stats.ignored == 2000 and stats.dropped_total <= stats.requests == 1
     assert len(caplog.records) < 10, "fragments are counted, not logged one by one"
+
+
+def _default_signals() -> None:
+    """In a child: SIGINT and SIGTERM back to their defaults, whatever the runner ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_stops_within_a_second_with_stalled_calls_and_prints_the_summary(obedient_api, sig) -> None:
+    obedient_api.default = slow(30)
+    argv = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "respond",
+            "--software", "--model", "claude", "--real-time", "--count", "3", "--interval", "0.05"]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=_default_signals, env=dict(os.environ))
+    try:
+        assert _when(lambda: len(obedient_api.message_requests) == 3, 60), "the three calls never arrived"
+        sent_at = time.monotonic()
+        child.send_signal(sig)
+        out, _ = child.communicate(timeout=10)
+        took = time.monotonic() - sent_at
+    finally:
+        child.kill()
+        child.wait()
+    assert took < 1.5, f"{took:.1f} s\n{out}"
+    assert "--- labkit respond summary ---" in out and "model calls abandoned 3" in out, out
+    assert "Traceback" not in out

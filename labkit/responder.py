@@ -215,14 +215,14 @@ class _LogLimiter:
         self._last: dict[str, float] = {}
         self._held: collections.Counter = collections.Counter()
 
-    def info(self, reason: str, detail: str) -> None:
+    def info(self, key: str, message: str) -> None:
         now = self._clock()
-        if now - self._last.get(reason, -math.inf) < 1.0:
-            self._held[reason] += 1
+        if now - self._last.get(key, -math.inf) < 1.0:
+            self._held[key] += 1
             return
-        self._last[reason] = now
-        more = self._held.pop(reason, 0)
-        log.info("dropped %s: %s%s", detail or "frame", reason, f" (and {more} more like it)" if more else "")
+        self._last[key] = now
+        more = self._held.pop(key, 0)
+        log.info("%s%s", message, f" (and {more} more like it)" if more else "")
 
 
 class Responder:
@@ -665,7 +665,7 @@ class Responder:
         if bad:
             with self._lock:
                 self._stats.checksum_errors += 1
-            self._logs.info("checksum error", f"the reply to {job.label} " + ", ".join(
+            self._logs.info("checksum error", f"checksum error in the reply to {job.label}: " + ", ".join(
                 f"{c.name} {c.found:#06x} should be {c.expected:#06x}" for c in bad))
         reason = raw_refusal(reply, job.packet) if self.raw else strict_refusal(reply, job.expected)
         if reason is not None:
@@ -690,7 +690,7 @@ class Responder:
     def _drop(self, reason: str, detail: str = "") -> bool:
         with self._lock:
             self._stats.dropped[reason] += 1
-        self._logs.info(reason, detail)
+        self._logs.info(reason, f"dropped {detail or 'frame'}: {reason}")
         self._event("dropped", f"{reason} ({detail})" if detail else reason)
         return False
 

@@ -444,7 +444,8 @@ class Responder:
                 self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
         for address in [a for a, held in self._held.items() if now - held[0][0] > SOLICIT_TIMEOUT_S * 3]:
             for _, job in self._held.pop(address):
-                self._drop("no neighbour answered for the requester (Linux would not reply either)", job.label)
+                self._refuse("no neighbour answered for the requester (Linux would not reply either)", job.packet,
+                             "held while soliciting its MAC")
 
     # ---- the ingress gate ------------------------------------------------------------------------------
     def _handle(self, frame: bytes) -> bool:
@@ -509,8 +510,9 @@ class Responder:
     def _learn(self, frame: bytes) -> None:
         learnt = self._neighbours.learn(frame)
         if learnt is not None and learnt in self._held:
+            mac = self._neighbours.lookup(learnt)
             for _, job in self._held.pop(learnt):
-                self._submit(job)
+                self._submit(replace(job, peer_mac=mac))
 
     def _route(self, job: _Job) -> bool:
         """Find the requester's MAC (Ethernet) before asking the model; hold the request while we ask."""
@@ -522,9 +524,7 @@ class Responder:
             return self._submit(replace(job, peer_mac=mac))
         held = self._held.setdefault(source, [])
         if len(held) >= HELD_PER_ADDRESS:
-            with self._lock:
-                self._stats.requests += 1
-            return self._drop("no neighbour entry yet: queue for the requester full", job.label)
+            return self._refuse("no neighbour entry yet: queue for the requester full", job.packet, "not held")
         held.append((time.monotonic(), job))
         solicitation = self._neighbours.solicit(ours, source)
         if solicitation is not None:
@@ -534,7 +534,7 @@ class Responder:
     def _drop_held(self, reason: str) -> None:
         for held in self._held.values():
             for _, job in held:
-                self._drop(reason, job.label)
+                self._refuse(reason, job.packet, "held while soliciting its MAC")
         self._held.clear()
 
     # ---- answering --------------------------------------------------------------------------------------

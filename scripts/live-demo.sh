@@ -28,10 +28,11 @@ EXTRA_RESPOND_ARGS="${LABKIT_RESPOND_ARGS:-}"     # e.g. "--raw" or "--budget-us
 RECEIVERS="${LABKIT_DEMO_RECEIVERS:-ping-socket}" # ping-socket | both
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -x "$REPO/.venv/bin/python" ]]; then
+if "$REPO/.venv/bin/python" -c '' 2>/dev/null; then
     PYTHON="$REPO/.venv/bin/python"
 else
     PYTHON="$(command -v python3)"
+    echo "live-demo: $REPO/.venv is missing or not usable by $(id -un); trying $PYTHON (scripts/install.sh makes the venv)"
 fi
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 LABKIT=("$PYTHON" -c 'import sys; from labkit.cli import main; sys.exit(main())')

@@ -410,3 +410,45 @@ def test_a_perfect_model_is_refused_every_request_the_kernel_drops(monkeypatch) 
         asked = len(server.message_requests)
     assert labkit == kernel, {name: (kernel[name], labkit[name]) for name in packets if kernel[name] != labkit[name]}
     assert asked == sum(kernel.values()), "the model is asked only about what Linux answers"
+
+
+# --- the one-command demo ------------------------------------------------------------------------------------
+
+DEMO = REPO / "scripts" / "live-demo.sh"
+
+
+def _demo(*args: str, env: dict | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run the demo from / (it must not depend on the working directory)."""
+    return subprocess.run([*prefix, "bash", str(DEMO), *args], capture_output=True, text=True, timeout=180,
+                          cwd="/", env={**os.environ, **(env or {})}, preexec_fn=default_signals)
+
+
+def test_demo_raw_mode_with_bad_checksums_shows_loss_and_the_raw_socket_receiver_side_by_side() -> None:
+    done = _demo("simulated:3:icmp_checksum=1.0,latency=0.05", "2",
+                 env={"LABKIT_RESPOND_ARGS": "--raw", "LABKIT_DEMO_RECEIVERS": "both"})
+    out = done.stdout + done.stderr
+    losses = [float(x) for x in LOSS.findall(out)]
+    assert losses[:1] == [100.0], out                        # ping socket: the kernel drops every reply
+    assert len(losses) == 2, out                             # and the raw-socket run is shown after it
+    assert "checksum errors 4" in out and "answered 4" in out and "Traceback" not in out, out
+
+
+def test_demo_with_claude_reaches_the_api_through_the_route_it_is_given() -> None:
+    """Claude's path through the demo, against a loopback Messages API server this test starts."""
+    from messages_server import DEFAULT_TEST_KEY, MessagesServer, obedient
+
+    with MessagesServer(default=obedient()) as server:
+        done = _demo("claude", "2", env={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": server.url})
+        asked = len(server.message_requests)
+    out = done.stdout + done.stderr
+    assert loss_of(out) == 0 and asked == 2 and "answered 2" in out, out
+    assert DEFAULT_TEST_KEY not in out, "the key never appears in the output"
+
+
+def test_demo_without_root_uses_the_software_wire() -> None:
+    nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+    done = _demo("reference", "2", env={"HOME": "/"}, prefix=nobody)
+    out = done.stdout + done.stderr
+    if "No module named" in out or "Permission denied" in out:
+        pytest.skip(f"this checkout is not readable by nobody: {out[-200:]}")
+    assert "software wire" in out and loss_of(out) == 0 and done.returncode == 0, out

@@ -816,3 +816,48 @@ def test_cli_stops_within_a_second_with_stalled_calls_and_prints_the_summary(obe
     assert took < 1.5, f"{took:.1f} s\n{out}"
     assert "--- labkit respond summary ---" in out and "model calls abandoned 3" in out, out
     assert "Traceback" not in out
+
+
+# --- the neighbour table: replies go to the MAC that owns the source address, as Linux sends them ---------
+
+def _arp(op: int, mac: str, ip: str, target: str, dst_mac: str = "ff:ff:ff:ff:ff:ff") -> bytes:
+    from scapy.layers.l2 import ARP, Ether
+
+    return bytes(Ether(src=mac, dst=dst_mac) / ARP(op=op, hwsrc=mac, psrc=ip, pdst=target,
+                                                   hwdst="00:00:00:00:00:00" if op == 1 else EtherWire.mac))
+
+
+def _echo_frame(mac: str, request: bytes) -> bytes:
+    return bytes.fromhex(EtherWire.mac.replace(":", "") + mac.replace(":", "")) + b"\x08\x00" + request
+
+
+def _sent(wire: EtherWire, n: int) -> list[bytes]:
+    return [wire.sent.get(timeout=5) for _ in range(n)]
+
+
+def test_a_forged_source_mac_gets_no_reply_the_owner_of_the_address_does(thread_baseline) -> None:
+    owner, forger = "02:00:00:00:00:01", "02:00:00:00:00:66"
+    wire = EtherWire()
+    with Responder(wire, get_model("reference")) as responder:
+        wire.inbox.put(_arp(1, owner, "10.0.0.1", "10.0.0.2"))          # the owner asks for us: an entry
+        wire.inbox.put(_echo_frame(forger, echo_request(seq=1)))         # someone else claims 10.0.0.1
+        arp_reply, echo = _sent(wire, 2)
+        assert responder.stats.answered == 1
+    assert echo[:6] == bytes.fromhex(owner.replace(":", "")), "the reply goes where Linux sends it"
+
+
+def test_with_no_entry_labkit_asks_first_and_answers_whoever_owns_the_address(thread_baseline) -> None:
+    from scapy.layers.l2 import ARP, Ether
+
+    owner, stranger = "02:00:00:00:00:01", "02:00:00:00:00:66"
+    wire = EtherWire()
+    with Responder(wire, get_model("reference")) as responder:
+        wire.inbox.put(_arp(2, stranger, "10.0.0.1", "10.0.0.2", EtherWire.mac))   # unsolicited: ignored
+        wire.inbox.put(_arp(1, stranger, "10.0.0.1", "10.0.0.1"))                  # gratuitous: ignored
+        wire.inbox.put(_echo_frame(stranger, echo_request(seq=1)))
+        [question] = _sent(wire, 1)
+        assert Ether(question)[ARP].op == 1 and Ether(question)[ARP].pdst == "10.0.0.1"
+        assert responder.stats.answered == 0, "held until someone answers for 10.0.0.1"
+        wire.inbox.put(_arp(2, owner, "10.0.0.1", "10.0.0.2", EtherWire.mac))      # the answer we asked for
+        [echo] = _sent(wire, 1)
+    assert echo[:6] == bytes.fromhex(owner.replace(":", "")) and responder.stats.answered == 1

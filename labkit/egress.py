@@ -13,6 +13,7 @@ requester (docs/live.md says what that does and does not prevent).
 
 from __future__ import annotations
 
+from labkit.checksum import internet_checksum
 from labkit.headers import (
     ICMP_HEADER,
     IPV4_MIN_HEADER,
@@ -68,6 +69,21 @@ def _ip_refusal(reply: bytes, expected: bytes) -> str | None:
     elif reply[6] != PROTO_ICMPV6 or len(reply) < IPV6_HEADER + ICMP_HEADER:
         return "not ICMPv6"
     return None
+
+
+def same_as_reference(reply: bytes, expected: bytes) -> bool:
+    """True when `reply` is the reference reply apart from the IPv4 ID (with a header checksum to match) or the
+    IPv6 flow label: then it is right in every field and checksum, and the field-by-field check can be skipped.
+
+    Why a fast path: the reference model writes exactly this, and the live responder's RTT is the benchmark
+    (benchmarks/rtt.py); a few slice comparisons cost far less than strict_refusal() plus checksum.verify().
+    """
+    if len(reply) != len(expected) or not reply:
+        return False
+    if ip_version(expected) == 4:
+        return (reply[:4] == expected[:4] and reply[6:10] == expected[6:10] and reply[12:] == expected[12:]
+                and internet_checksum(reply[:ipv4_header_len(reply)]) == 0)
+    return reply[4:] == expected[4:] and reply[0] == expected[0] and reply[1] >> 4 == expected[1] >> 4
 
 
 def strict_refusal(reply: bytes, expected: bytes) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def ping_rtts(pair, address: str, count: int, interval: float) -> list[float]:
 def start_responder(pair, model: str) -> subprocess.Popen:
     argv = in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if, "--address",
                                   pair.labkit_addr, "--model", model, "--quiet"])
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     assert proc.stdout is not None
     banner = proc.stdout.readline()
     if "Ctrl-C stops" not in banner:
@@ -108,7 +110,7 @@ def main() -> int:
                 kernel += ping_rtts(pair, "10.0.0.3", per_round, args.interval)
                 labkit += ping_rtts(pair, pair.labkit_addr, per_round, args.interval)
         finally:
-            responder.send_signal(2)
+            responder.send_signal(signal.SIGTERM)     # a background job ignores SIGINT
             summary = responder.communicate(timeout=30)[0]
     sent = per_round * args.rounds
     k_med, l_med = statistics.median(kernel), statistics.median(labkit)

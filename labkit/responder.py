@@ -176,6 +176,7 @@ class _Prepared:
     frame: bytes | None              # what to put on the wire; None when dropped
     cost_usd: float
     latency_s: float                 # the model's latency (modelled, for virtual-time models)
+    late: str = ""                   # why the answer came too late ("" if in time): dropped as "timeout"
 
 
 @dataclass(frozen=True)
@@ -614,8 +615,10 @@ class Responder:
                 self._drop("stopped while waiting out the modelled latency", job.label)
                 self._release(ticket, prepared.cost_usd)
             return
-        if not self._claim(ticket):       # abandoned (timeout or stop): a late answer is thrown away
+        if not self._claim(ticket):       # abandoned (timeout or stop): already counted, the answer thrown away
             return
+        if prepared.late:
+            self._drop("timeout", f"{job.label}: {prepared.late} (limit {self.timeout_s:g} s)")
         try:
             if prepared.frame is not None:
                 self._deliver(job, prepared)
@@ -642,10 +645,8 @@ class Responder:
         cost, latency = attempt.cost_usd, attempt.latency_s
         with self._lock:
             self._stats.latencies.append(latency)
-        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:
-            self._drop("timeout", f"{job.label}: answered after {max(waited, latency):.1f} s "
-                                  f"(limit {self.timeout_s:g} s)")
-            return _Prepared(None, cost, latency)
+        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:   # counted once claimed
+            return _Prepared(None, cost, latency, f"answered after {max(waited, latency):.1f} s")
         frame = self._checked_frame(job, attempt.reply, attempt.parse_error)
         return _Prepared(frame, cost, latency)
 

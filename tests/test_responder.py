@@ -222,8 +222,9 @@ def test_rate_limit_drops_a_flood(thread_baseline) -> None:
 
 
 def test_budget_caps_spending_under_a_flood(thread_baseline) -> None:
-    """Twenty concurrent requests, room for three worst cases: three calls, the rest dropped, never over."""
-    model = get_model("simulated:1:errors=0,latency=0.3,real_time=1")
+    """Twenty concurrent requests, room for three worst cases: three calls, the rest dropped, never over.
+    (Calls take 1 s, so none settles, freeing room, before the flood is in even on a loaded machine.)"""
+    model = get_model("simulated:1:errors=0,latency=1.0,real_time=1")
     estimate = reserve_estimate_usd(model, get_strategy("zero-shot").build(echo_request()))
     assert estimate > 0
     budget = 3.5 * estimate
@@ -327,7 +328,7 @@ def test_hostile_and_malformed_packets_never_stop_the_responder(thread_baseline)
     # Headers changed but their checksums not: refused at the gate, as Linux's ip_rcv refuses them -- a request
     # counted as dropped, a fragment (MF set) as ignored, since a fragment is not a request.
     assert stats.dropped == {"ingress: bad IPv4 header checksum": 1}, stats
-    assert stats.ignored_reasons["bad IPv4 header checksum"] == 1, stats
+    assert stats.ignored_reasons["bad IPv4 header checksum"] >= 1, stats     # (random bytes may add one)
     assert stats.dropped_total <= stats.requests
 
 

@@ -5,7 +5,8 @@
 One run, one pair of network namespaces: the kernel owns 10.0.0.3 on the labkit side, `labkit respond
 --interface` answers 10.0.0.2 there (a real subprocess of the CLI), and a real `ping` from the other
 namespace measures both, alternating in rounds so drift hits both alike. Prints the medians and their
-ratio, plus where labkit's per-packet time goes (model.attempt, guard, checksum verify) in-process.
+ratio, plus where labkit's per-packet time goes (ingress gate, model.attempt, egress check) in-process,
+and the machine's load average, since other work on the machine moves both medians.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +39,8 @@ def ping_rtts(pair, address: str, count: int, interval: float) -> list[float]:
 def start_responder(pair, model: str) -> subprocess.Popen:
     argv = in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if, "--address",
                                   pair.labkit_addr, "--model", model, "--quiet"])
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     assert proc.stdout is not None
     banner = proc.stdout.readline()
     if "Ctrl-C stops" not in banner:
@@ -47,30 +50,35 @@ def start_responder(pair, model: str) -> subprocess.Popen:
 
 
 def per_packet_profile(model_name: str, n: int = 2000) -> dict[str, float]:
-    """Median microseconds of each step labkit can take per echo request, in-process and warm.
+    """Median microseconds of each step labkit takes per echo request, in-process and warm.
 
-    The responder runs model.attempt, then stack.echo_reply; when the reply is byte for byte the reference
-    reply, judge.guard and checksum.verify are skipped (they are what a reply that differs costs).
+    The responder passes each frame through the ingress gate (the reference stack's receive checks), asks the
+    model, then checks the reply: a reply equal to the reference reply (apart from the IPv4 ID) passes the
+    fast path; one that differs costs strict_refusal and checksum.verify as well.
     """
     from labkit.checksum import verify
-    from labkit.judge import guard
+    from labkit.egress import same_as_reference, strict_refusal
+    from labkit.gate import classify
     from labkit.models import get_model
     from labkit.packets import echo_request
-    from labkit.stack import echo_reply
+    from labkit.responder import _WireLink
+    from labkit.stack import HostConfig, ReferenceStack
 
     model = get_model(model_name)
+    stack, link = ReferenceStack(HostConfig(ipv4=("10.0.0.2",))), _WireLink("ip")
     requests = [echo_request(ident=0x77, seq=i, payload=bytes(56)) for i in range(64)]
-    steps: dict[str, list[float]] = {"model.attempt": [], "stack.echo_reply": [], "judge.guard": [],
-                                     "checksum.verify": []}
+    steps: dict[str, list[float]] = {"gate.classify": [], "model.attempt": [], "egress fast path": [],
+                                     "egress.strict_refusal + verify": []}
     for i in range(n):
         request = requests[i % len(requests)]
         t0 = time.perf_counter()
-        reply = model.attempt(request, "zero-shot").reply
+        expected = classify(link, stack, request)[1].replies[0]
         t1 = time.perf_counter()
-        echo_reply(request)
+        reply = model.attempt(request, "zero-shot").reply
         t2 = time.perf_counter()
-        guard(request, reply)
+        same_as_reference(reply, expected)
         t3 = time.perf_counter()
+        strict_refusal(reply, expected)
         verify(reply)
         t4 = time.perf_counter()
         for name, spent in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
@@ -102,12 +110,12 @@ def main() -> int:
                 kernel += ping_rtts(pair, "10.0.0.3", per_round, args.interval)
                 labkit += ping_rtts(pair, pair.labkit_addr, per_round, args.interval)
         finally:
-            responder.send_signal(2)
+            responder.send_signal(signal.SIGTERM)     # a background job ignores SIGINT
             summary = responder.communicate(timeout=30)[0]
     sent = per_round * args.rounds
     k_med, l_med = statistics.median(kernel), statistics.median(labkit)
     print(f"rtt benchmark on one veth pair, {sent} pings each, interval {args.interval} s, "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     print(f"  kernel echo reply        median {k_med:.3f} ms  p95 {_p95(kernel):.3f} ms  "
           f"received {len(kernel)}/{sent}")
     print(f"  labkit --model {args.model:<9} median {l_med:.3f} ms  p95 {_p95(labkit):.3f} ms  "

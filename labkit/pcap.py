@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 from labkit.errors import LabkitError
+from labkit.gate import classify
 from labkit.outcomes import code_of
 from labkit.ratelimit import checked_budget
 
@@ -553,33 +554,6 @@ def _resolve_model(model, seed: int | None):
     from labkit.models.registry import get_model
 
     return get_model(model, seed=seed) if seed is not None else get_model(model)
-
-
-def classify(link: LinkLayer, stack, frame: bytes) -> tuple[Unwrapped, object, bytes | None]:
-    """(frame as the stack sees it, the stack's result or None, the IP echo request for the model or None).
-
-    The stack decides whether a host answers at all (addresses, broadcasts, martians); an echo request it
-    answers goes to the model only when it is a whole datagram -- a fragment's reply comes from the stack,
-    which reassembled it, since the model sees one packet at a time.
-    """
-    unwrapped = link.unwrap(frame)
-    if unwrapped.stack_input is None:
-        return unwrapped, None, None
-    result = stack.respond(unwrapped.stack_input, unwrapped.link)
-    if result.kind not in ("echo", "echo6"):
-        return unwrapped, result, None
-    packet = unwrapped.stack_input[14:] if unwrapped.link == "ether" else unwrapped.stack_input
-    return unwrapped, result, packet if _whole_datagram(packet) else None
-
-
-def _whole_datagram(packet: bytes) -> bool:
-    if packet[0] >> 4 == 4:
-        return not int.from_bytes(packet[6:8], "big") & 0x3FFF  # MF clear and offset 0
-    if packet[6] == 58:  # ICMPv6 straight after the IPv6 header: no fragment header
-        return True
-    from labkit.stack import echo_reply  # extension headers: let the stack's parser decide
-
-    return echo_reply(packet) is not None
 
 
 def _answer_by_rule(

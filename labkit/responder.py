@@ -1,20 +1,32 @@
-"""The live responder: requests come off a wire, a model answers them, guarded replies go back on the wire.
+"""The live responder: requests come off a wire, a model answers them, checked replies go back on the wire.
 
-One reader thread takes frames off the wire. ARP and NDP for our address are answered at once by the
-reference stack (deterministic, never by the model: without them nobody could even reach us). Echo requests
-for us go to a thread pool, so requests are answered concurrently (up to `max_inflight`; more are dropped as
-busy, not queued) and a slow model does not make RTTs queue up. Before a call: the rate limit and the budget (a reservation of the worst-case
-cost, so a flood of concurrent requests cannot overshoot). After it: the guard. Everything not sent is
-counted by reason and logged.
+One reader thread takes frames off the wire and passes each through the ingress gate (labkit.gate, shared
+with pcap mode): the reference stack applies Linux's receive checks -- IPv4 header, ICMP and ICMPv6
+checksums, martian sources, our own address as source, broadcasts -- and reassembles fragments, so a model
+is asked only about echo requests Linux would answer. ARP, NDP, timestamp requests and reassembled
+fragmented pings are answered by the stack at once (deterministic, never by the model: the model sees one
+unfragmented packet at a time). On Ethernet, a reply goes to the MAC the neighbour table holds for the
+request's source, as Linux sends it, after an ARP/NDP solicitation if there is no entry yet
+(labkit.wire.neighbours).
+
+Echo requests for the model are answered concurrently (up to `max_inflight`; more are dropped as busy, not
+queued), each in its own daemon thread, so a stalled API never holds up a stop. Before a call: the rate
+limit, the shared API backoff and the budget (a reservation of the worst-case cost, so a flood of concurrent
+requests cannot overshoot). A call that outlives `timeout_s` is abandoned: its slot is freed at once and a
+late answer is thrown away. After the call: the egress check (labkit.egress).
 
 Time: a real wire (raw socket, TUN) runs in real time, so a virtual-time model's modelled latency is waited
-out (in the pool) before its reply is sent, and ping shows it; the software wire in virtual time carries the
-latency along with the reply instead, and nothing sleeps. A virtual-time model is asked right in the reader
-thread (it only computes; a thread hop would only add latency); real model calls go to the pool.
+out before its reply is sent, and ping shows it; the software wire in virtual time carries the latency along
+with the reply instead, and nothing sleeps. A virtual-time model is asked right in the reader thread.
 
-Strict (default): a reply goes out only if labkit.judge.guard passes it (parses, addressed to the requester,
-the echo reply to that request) and its checksums are right, unless `send_bad_checksum`. Raw: whatever the
+Strict (default): a reply goes out only if it matches its request in every field the protocol fixes
+(labkit.egress.strict_refusal) and its checksums are right, unless `send_bad_checksum`. Raw: whatever the
 model produced goes out, as in the original experiment, as long as it is an IP packet to the requester.
+
+Rate limits (429) and overload (529): while the responder is live, the model client does not retry (a ping
+waits about a second; five tries over 15 s while holding a slot help nobody). Instead the first such error
+starts a shared backoff (1 s, doubling to 30 s, reset by a success) during which new requests are shed
+without a call, counted as "API backoff".
 """
 
 from __future__ import annotations
@@ -23,31 +35,47 @@ import collections
 import ipaddress
 import logging
 import math
+import signal
 import socket
 import struct
-import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from labkit.checksum import verify
+from labkit.egress import addresses as ip_addresses, raw_refusal, same_as_reference, strict_refusal
 from labkit.errors import LabkitError, ModelError
-from labkit.judge import guard, judge
+from labkit.gate import check_name, classify
+from labkit.headers import (
+    ICMP_ECHO_REQUEST,
+    ICMPV6_ECHO_REQUEST,
+    IPV6_HEADER,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    ip_version,
+    ipv4_header_len,
+    is_fragment,
+    trim_to_ip_length,
+)
+from labkit.judge import judge
 from labkit.models.base import Model
 from labkit.pricing import price_for
 from labkit.prompts import Prompt, Strategy, get_strategy
 from labkit.ratelimit import Budget, Reservation, TokenBucket, checked_budget
-from labkit.stack import HostConfig, ReferenceStack, echo_reply
+from labkit.stack import HostConfig, ReferenceStack
 from labkit.wire.base import Wire, WireGone
+from labkit.wire.neighbours import ETHER_HEADER, ETHERTYPE_IPV4, ETHERTYPE_IPV6, SOLICIT_TIMEOUT_S, Neighbours
 from labkit.wire.software import CURRENT_STDOUT, PingStats, Pinger, SoftwareWire
 
 log = logging.getLogger("labkit.responder")
 
-ETH_IPV4, ETH_ARP, ETH_IPV6 = 0x0800, 0x0806, 0x86DD
-ICMPV6_NEIGHBOR_SOLICIT = 135
 INPUT_CHARS_PER_TOKEN = 2       # worst case for hex-heavy prompts; reservations must over-, not underestimate
+STOP_GRACE_S = 0.5              # how long stop() lets answers in flight finish before abandoning them
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 1.0, 30.0
+OVERLOAD_ERRORS = ("rate_limit_error", "overloaded_error")
+HELD_PER_ADDRESS = 3            # requests held while we solicit the requester's MAC
 
 
 def reserve_estimate_usd(model: Model, prompt: Prompt) -> float:
@@ -69,10 +97,14 @@ def reserve_estimate_usd(model: Model, prompt: Prompt) -> float:
 
 @dataclass
 class ResponderStats:
-    """Live numbers. `latencies` are the model's latencies in seconds (modelled ones in virtual time)."""
+    """Live numbers. `latencies` are the model's latencies in seconds (modelled ones in virtual time).
+
+    Every drop belongs to one counted request, so `dropped_total <= requests`; frames that are not echo
+    requests for us (fragments on their way to reassembly, other traffic) are `ignored` or `fragments`.
+    """
 
     frames: int = 0                  # everything the wire delivered
-    requests: int = 0                # echo requests addressed to us
+    requests: int = 0                # echo requests addressed to us (a fragmented one counts once)
     answered: int = 0                # replies put on the wire
     neighbour: int = 0               # ARP / NDP answers from the reference stack
     ignored: int = 0                 # not for us, or not something we answer
@@ -83,20 +115,30 @@ class ResponderStats:
     in_flight: int = 0
     wire_errors: int = 0
     stopped_reason: str | None = None
+    ignored_reasons: collections.Counter = field(default_factory=collections.Counter)   # why ignored
+    fragments: int = 0               # fragments taken in for reassembly
+    by_stack: int = 0                # answered by the reference stack (reassembled pings, timestamps)
+    abandoned: int = 0               # model calls given up on (timeout, or still running at stop)
 
     @property
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
 
     def copy(self) -> "ResponderStats":
-        return replace(self, dropped=collections.Counter(self.dropped), latencies=list(self.latencies))
+        return replace(self, dropped=collections.Counter(self.dropped), latencies=list(self.latencies),
+                       ignored_reasons=collections.Counter(self.ignored_reasons))
 
     def summary_lines(self) -> list[str]:
         lines = [f"requests {self.requests}, answered {self.answered}, dropped {self.dropped_total}, "
                  f"checksum errors {self.checksum_errors}, ARP/NDP answered {self.neighbour}, "
                  f"ignored {self.ignored}, wire errors {self.wire_errors}, spent ${self.spent_usd:.6f}"]
+        if self.fragments or self.by_stack or self.abandoned:
+            lines.append(f"fragments {self.fragments}, answered by the reference stack {self.by_stack}, "
+                         f"model calls abandoned {self.abandoned}")
         for reason, count in self.dropped.most_common():
             lines.append(f"  dropped {count:>5} x {reason}")
+        for reason, count in self.ignored_reasons.most_common(5):
+            lines.append(f"  ignored {count:>5} x {reason}")
         if self.latencies:
             ordered = sorted(self.latencies)
             p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -109,8 +151,9 @@ class ResponderStats:
 
 @dataclass(frozen=True)
 class _Job:
-    packet: bytes                    # the IP packet (Ethernet header and padding stripped)
-    peer_mac: bytes | None           # who to send the reply frame to (raw socket only)
+    packet: bytes                    # the IP echo request (Ethernet header and padding stripped)
+    expected: bytes                  # the reference stack's reply to it: what strict mode compares with
+    peer_mac: bytes | None           # who to send the reply frame to (Ethernet only)
 
     @property
     def label(self) -> str:
@@ -118,8 +161,14 @@ class _Job:
         return echo_request_label(self.packet)
 
 
-class _Refused(Exception):
-    """A request for us that labkit will not put to a model; the message is the drop reason."""
+@dataclass
+class _Ticket:
+    """One model call in flight. Whoever claims it first (the worker, the timeout, stop) settles it."""
+
+    job: _Job
+    reservation: Reservation | None
+    started: float
+    claimed: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,26 +176,63 @@ class _Prepared:
     frame: bytes | None              # what to put on the wire; None when dropped
     cost_usd: float
     latency_s: float                 # the model's latency (modelled, for virtual-time models)
+    late: str = ""                   # why the answer came too late ("" if in time): dropped as "timeout"
 
 
-def _ip(packet: bytes, version: int) -> tuple[bytes, bytes]:
-    return (packet[12:16], packet[16:20]) if version == 4 else (packet[8:24], packet[24:40])
+@dataclass(frozen=True)
+class _Unwrapped:
+    stack_input: bytes
+    link: str
+
+
+class _WireLink:
+    """The gate's view of a live wire: frames go to the stack as they are (trimmed of link padding)."""
+
+    def __init__(self, link: str) -> None:
+        self.link = link
+
+    def unwrap(self, frame: bytes) -> _Unwrapped:
+        if self.link == "ether":
+            return _Unwrapped(frame[:ETHER_HEADER] + trim_to_ip_length(frame[ETHER_HEADER:]), "ether")
+        return _Unwrapped(trim_to_ip_length(frame), "ip")
 
 
 def echo_request_label(packet: bytes) -> str:
-    version = packet[0] >> 4
-    src = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, _ip(packet, version)[0])
-    icmp = (packet[0] & 0x0F) * 4 if version == 4 else 40
+    version = ip_version(packet)
+    src = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, ip_addresses(packet)[0])
+    icmp = ipv4_header_len(packet) if version == 4 else IPV6_HEADER
     ident, seq = struct.unpack_from("!HH", packet, icmp + 4)
     return f"{src} id={ident:#06x} seq={seq}"
+
+
+class _LogLimiter:
+    """At most one log line a second per reason; the lines held back are counted in the next one.
+
+    Why: a fragment flood or a scan would otherwise write thousands of lines; the counters keep the numbers.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._held: collections.Counter = collections.Counter()
+
+    def info(self, key: str, message: str) -> None:
+        now = self._clock()
+        if now - self._last.get(key, -math.inf) < 1.0:
+            self._held[key] += 1
+            return
+        self._last[key] = now
+        more = self._held.pop(key, 0)
+        log.info("%s%s", message, f" (and {more} more like it)" if more else "")
 
 
 class Responder:
     """Answer echo requests arriving on `wire` with `model`; start()/stop() in the background or serve().
 
     `addresses` are the IPs labkit answers for (default: 10.0.0.2 and fd00::2). `count` and `duration_s`
-    make it stop by itself (after that many echo requests, or seconds). `timeout_s`: a reply that took
-    longer is stale and dropped. Use it as a context manager in notebooks: `with Responder(...) as r: ...`.
+    make it stop by itself (after that many echo requests, or seconds). `timeout_s`: a model call that takes
+    longer is abandoned and its slot freed. Use it as a context manager in notebooks:
+    `with Responder(...) as r: ...`.
     """
 
     def __init__(self, wire: Wire, model: Model, strategy: str | Strategy = "zero-shot", max_inflight: int = 16,
@@ -154,6 +240,42 @@ class Responder:
                  budget_usd: float | None = None, *, send_bad_checksum: bool = False,
                  addresses: Sequence[str] = ("10.0.0.2", "fd00::2"), mac: str | None = None,
                  count: int | None = None, duration_s: float | None = None, timeout_s: float = 30.0):
+        self._check_options(max_inflight, count, duration_s, budget_usd, rate, timeout_s)
+        self.wire, self.model = wire, model
+        self.strategy = get_strategy(strategy)
+        self.max_inflight = max_inflight
+        self.raw = raw or not strict
+        self.send_bad_checksum = send_bad_checksum
+        self.count, self.duration_s, self.timeout_s = count, duration_s, timeout_s
+        self.bucket = TokenBucket(rate) if rate is not None else None
+        self.budget = Budget(budget_usd) if budget_usd is not None else None
+        v4, v6 = self._split_addresses(addresses)
+        self._ours = {socket.inet_aton(a) for a in v4} | {socket.inet_pton(socket.AF_INET6, a) for a in v6}
+        mac = mac or getattr(wire, "mac", None) or HostConfig().mac
+        self.mac = mac
+        self._mac_bytes = bytes.fromhex(mac.replace(":", ""))
+        self.stack = ReferenceStack(HostConfig(ipv4=tuple(v4), ipv6=tuple(v6), mac=mac))
+        self._link = _WireLink(wire.link)
+        self._neighbours = Neighbours(self._mac_bytes, self._ours.__contains__)
+        self._held: dict[bytes, list[tuple[float, _Job]]] = {}
+        self._virtual_delay = bool(model.virtual_time and getattr(wire, "carries_virtual_delay", False))
+        self._frame_done: Callable[[], None] = getattr(wire, "frame_done", lambda: None)
+        self._stats = ResponderStats()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._tickets: list[_Ticket] = []
+        self._backoff_until, self._backoff_s = 0.0, 0.0
+        self._saved_retry: object = None
+        self._started_at = 0.0
+        self._logs = _LogLimiter()
+        self._recent: collections.deque[tuple[float, str, object]] = collections.deque(maxlen=500)
+
+    @staticmethod
+    def _check_options(max_inflight: int, count: int | None, duration_s: float | None, budget_usd: float | None,
+                       rate: float | None, timeout_s: float) -> None:
         if max_inflight < 1:
             raise LabkitError(f"--max-inflight must be at least 1, got {max_inflight}")
         if count is not None and count < 1:
@@ -165,32 +287,6 @@ class Responder:
             raise LabkitError(f"--rate must be a positive number of model calls per second, got {rate}")
         if not timeout_s > 0:   # 0 or less would drop every reply, however fast
             raise LabkitError(f"--timeout must be a positive number of seconds, got {timeout_s}")
-        self.wire, self.model = wire, model
-        self.strategy = get_strategy(strategy)
-        self.max_inflight = max_inflight
-        self.raw = raw or not strict
-        self.send_bad_checksum = send_bad_checksum
-        self.count, self.duration_s, self.timeout_s = count, duration_s, timeout_s
-        self.bucket = TokenBucket(rate) if rate is not None else None
-        self.budget = Budget(budget_usd) if budget_usd is not None else None
-        v4, v6 = self._split_addresses(addresses)
-        self._v4 = {socket.inet_aton(a) for a in v4}
-        self._v6 = {socket.inet_pton(socket.AF_INET6, a) for a in v6}
-        mac = mac or getattr(wire, "mac", None) or HostConfig().mac
-        self.mac = mac
-        self._mac_bytes = bytes.fromhex(mac.replace(":", ""))
-        self.stack = ReferenceStack(HostConfig(ipv4=tuple(v4), ipv6=tuple(v6), mac=mac))
-        self._virtual_delay = bool(model.virtual_time and getattr(wire, "carries_virtual_delay", False))
-        self._frame_done: Callable[[], None] = getattr(wire, "frame_done", lambda: None)
-        self._stats = ResponderStats()
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._finished = threading.Event()
-        self._reader: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._started_at = 0.0
-        self._recent: collections.deque[tuple[float, str, object]] = collections.deque(maxlen=500)
 
     @staticmethod
     def _split_addresses(addresses: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -204,17 +300,48 @@ class Responder:
     def start(self) -> "Responder":
         if self._reader is not None:
             raise LabkitError("this responder was already started; make a new one")
+        self._warn_small_budget()
+        self._no_client_retries()
         self._started_at = time.monotonic()
-        self._pool = ThreadPoolExecutor(max_workers=self.max_inflight, thread_name_prefix="labkit-answer")
         self._reader = threading.Thread(target=self._read_loop, name="labkit-reader", daemon=True)
         self._reader.start()
         return self
 
+    def _warn_small_budget(self) -> None:
+        """A budget below one call's reservation answers nothing: say so now, not after a silent run."""
+        if self.budget is None:
+            return
+        from labkit.packets import echo_request
+
+        estimate = reserve_estimate_usd(self.model, self.strategy.build(echo_request()))
+        if estimate > self.budget.limit_usd:
+            log.warning("--budget-usd %g is less than one model call reserves (up to $%.6f for a 56-byte ping): "
+                        "no request will be answered; raise the budget", self.budget.limit_usd, estimate)
+
+    def _no_client_retries(self) -> None:
+        """Live, a rate limit sheds requests (the shared backoff) instead of retrying inside a held slot."""
+        policy = getattr(self.model, "retry", None)
+        if policy is not None and hasattr(policy, "max_retries"):
+            self._saved_retry = policy
+            self.model.retry = replace(policy, max_retries=0)    # type: ignore[attr-defined]
+
     def stop(self, reason: str = "stopped by the caller") -> ResponderStats:
-        """Stop reading, wait for the answers in flight, join every thread; returns the final stats."""
+        """Stop reading; let answers in flight finish for up to STOP_GRACE_S, then abandon (and count) the rest."""
         self._stop.set()
         if self._reader is not None:
             self._reader.join()
+        with self._idle:
+            self._idle.wait_for(lambda: self._stats.in_flight == 0, STOP_GRACE_S)
+        for ticket in list(self._tickets):
+            if self._claim(ticket):
+                with self._lock:
+                    self._stats.abandoned += 1
+                self._drop("abandoned: model still answering at stop", ticket.job.label)
+                self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
+        self._drop_held("stopped while waiting for the requester's MAC")
+        if self._saved_retry is not None:
+            self.model.retry = self._saved_retry                  # type: ignore[attr-defined]
+            self._saved_retry = None
         with self._lock:
             if self._stats.stopped_reason is None:
                 self._stats.stopped_reason = reason
@@ -225,14 +352,19 @@ class Responder:
         return self._finished.wait(timeout)
 
     def serve(self) -> ResponderStats:
-        """Run in the foreground until done; Ctrl-C (or a notebook's interrupt) stops it cleanly."""
+        """Run in the foreground until done; Ctrl-C (or a notebook's interrupt) stops it within about a second.
+
+        A second Ctrl-C while stopping is ignored, so the summary is never lost.
+        """
         self.start()
         try:
             while not self.wait(0.2):
                 pass
         except KeyboardInterrupt:
-            return self.stop("interrupted")
-        return self.stop()
+            with _interrupts_ignored():
+                return self.stop("interrupted")
+        with _interrupts_ignored():
+            return self.stop()
 
     def __enter__(self) -> "Responder":
         return self.start()
@@ -255,6 +387,7 @@ class Responder:
         consecutive_errors = 0
         try:
             while not self._stop.is_set() and not self._done_by_itself():
+                self._expire()
                 try:
                     frame = self.wire.recv(0.1)
                 except WireGone as exc:
@@ -269,22 +402,23 @@ class Responder:
                     self._stop.wait(min(0.05 * consecutive_errors, 1.0))
                     continue
                 consecutive_errors = 0
-                if frame is None:
-                    continue
-                handed_over = False
-                try:
-                    handed_over = self._handle(frame)
-                except Exception as exc:       # a hostile frame must never kill the reader
-                    self._drop(f"could not handle frame: {type(exc).__name__}", str(exc))
-                finally:
-                    if not handed_over:
-                        self._frame_done()
+                if frame is not None:
+                    self._take(frame)
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=False)
             if self._stats.stopped_reason is None and not self._stop.is_set():
                 self._finish("done")
             self._finished.set()
+
+    def _take(self, frame: bytes) -> None:
+        handed_over = False
+        try:
+            handed_over = self._handle(frame)
+        except Exception as exc:       # a hostile frame must never kill the reader
+            self._ignore(f"could not handle frame: {type(exc).__name__}")
+            log.info("could not handle a frame: %s", exc)
+        finally:
+            if not handed_over:
+                self._frame_done()
 
     def _done_by_itself(self) -> bool:
         if self.duration_s is not None and time.monotonic() - self._started_at >= self.duration_s:
@@ -300,81 +434,120 @@ class Responder:
             if self._stats.stopped_reason is None:
                 self._stats.stopped_reason = reason
 
+    def _expire(self) -> None:
+        """Abandon model calls past the timeout (their slots free up now) and held requests nobody claimed."""
+        now = time.monotonic()
+        for ticket in list(self._tickets):
+            if now - ticket.started > self.timeout_s and self._claim(ticket):
+                with self._lock:
+                    self._stats.abandoned += 1
+                self._drop("timeout", f"{ticket.job.label}: no answer within {self.timeout_s:g} s")
+                self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
+        for address in [a for a, held in self._held.items() if now - held[0][0] > SOLICIT_TIMEOUT_S * 3]:
+            for _, job in self._held.pop(address):
+                self._refuse("no neighbour answered for the requester (Linux would not reply either)", job.packet,
+                             "held while soliciting its MAC")
+
+    # ---- the ingress gate ------------------------------------------------------------------------------
     def _handle(self, frame: bytes) -> bool:
-        """Classify one frame; True if frame_done is taken care of (answered here, or by the pool later)."""
+        """Gate one frame; True if frame_done is taken care of (by the model's worker later)."""
         with self._lock:
             self._stats.frames += 1
-        peer_mac = None
-        packet = frame
-        if self.wire.link == "ether":
-            if len(frame) < 14:
-                return self._ignore()
-            ethertype = struct.unpack_from("!H", frame, 12)[0]
-            if frame[0:6] != self._mac_bytes and not frame[0] & 1:    # unicast to someone else
-                return self._ignore()
-            if ethertype == ETH_ARP or self._is_neighbour_solicit(frame, ethertype):
-                return self._answer_neighbour(frame)
-            if ethertype not in (ETH_IPV4, ETH_IPV6):
-                return self._ignore()
-            peer_mac, packet = frame[6:12], frame[14:]
-        try:
-            packet = self._echo_request_for_us(packet)
-        except _Refused as refused:
-            return self._drop(str(refused))
-        if packet is None:
-            return self._ignore()
-        return self._submit(_Job(packet, peer_mac))
+        if self.wire.link == "ether" and len(frame) >= ETHER_HEADER:
+            if frame[0:6] != self._mac_bytes and not frame[0] & 1:
+                return self._ignore("unicast to another MAC")     # PACKET_OTHERHOST: Linux drops it too
+            self._learn(frame)
+        unwrapped, result, for_model = classify(self._link, self.stack, frame)
+        packet = unwrapped.stack_input[ETHER_HEADER:] if unwrapped.link == "ether" else unwrapped.stack_input
+        if result.kind in ("arp", "ndp"):
+            return self._answer_by_stack(result, neighbour=True)
+        if result.kind == "held":
+            with self._lock:
+                self._stats.fragments += 1
+            return False
+        if result.kind not in ("echo", "echo6", "timestamp"):
+            if self._is_echo_request_for_us(packet):      # a request Linux refuses: a counted drop
+                return self._refuse(f"ingress: {check_name(result.reason)}", packet, result.reason)
+            return self._ignore(check_name(result.reason))
+        if for_model is None:                 # reassembled fragments or a timestamp: the stack answers
+            return self._answer_by_stack(result, neighbour=False, request=result.kind != "timestamp")
+        reply = result.replies[0][ETHER_HEADER:] if unwrapped.link == "ether" else result.replies[0]
+        return self._route(_Job(for_model, reply, None))
 
-    def _ignore(self) -> bool:
+    def _is_echo_request_for_us(self, packet: bytes) -> bool:
+        version = ip_version(packet)
+        if version == 4 and len(packet) >= 28 and packet[9] == PROTO_ICMP and not is_fragment(packet):
+            return ip_addresses(packet)[1] in self._ours and packet[ipv4_header_len(packet)] == ICMP_ECHO_REQUEST
+        if version == 6 and len(packet) >= 48 and packet[6] == PROTO_ICMPV6:
+            return ip_addresses(packet)[1] in self._ours and packet[IPV6_HEADER] == ICMPV6_ECHO_REQUEST
+        return False
+
+    def _refuse(self, reason: str, packet: bytes, detail: str) -> bool:
+        with self._lock:
+            self._stats.requests += 1
+        self._drop(reason, f"{echo_request_label(packet)} ({detail})")
+        return False
+
+    def _ignore(self, reason: str = "") -> bool:
         with self._lock:
             self._stats.ignored += 1
+            if reason:
+                self._stats.ignored_reasons[reason] += 1
         return False
 
-    @staticmethod
-    def _is_neighbour_solicit(frame: bytes, ethertype: int) -> bool:
-        return ethertype == ETH_IPV6 and len(frame) >= 14 + 41 and frame[14 + 6] == 58 \
-            and frame[14 + 40] == ICMPV6_NEIGHBOR_SOLICIT
-
-    def _answer_neighbour(self, frame: bytes) -> bool:
-        result = self.stack.respond(frame, link="ether")
-        if result.kind not in ("arp", "ndp") or not result.replies:
-            return self._ignore()
-        for reply in result.replies:
-            self._send(reply, 0.0)
+    def _answer_by_stack(self, result, *, neighbour: bool, request: bool = False) -> bool:
+        sent = all([self._send(reply, 0.0) for reply in result.replies])
         with self._lock:
-            self._stats.neighbour += 1
-        self._event("neighbour", result.reason)
+            if neighbour:
+                self._stats.neighbour += 1
+            else:
+                self._stats.by_stack += 1
+                self._stats.requests += request
+                self._stats.answered += request and sent
+        self._event("neighbour" if neighbour else "answered", result.reason)
         return False
 
-    def _echo_request_for_us(self, packet: bytes) -> bytes | None:
-        """The echo request trimmed to its IP length if it is one for our address; _Refused if it is a fragment."""
-        if len(packet) < 28:
-            return None
-        version = packet[0] >> 4
-        if version == 4:
-            ihl = (packet[0] & 0x0F) * 4
-            total = struct.unpack_from("!H", packet, 2)[0]
-            fragmented = struct.unpack_from("!H", packet, 6)[0] & 0x3FFF
-            if ihl < 20 or total < ihl + 8 or total > len(packet) or packet[9] != 1 or packet[16:20] not in self._v4:
-                return None
-            if fragmented:
-                raise _Refused("fragmented request (labkit answers unfragmented echo requests only)")
-            return packet[:total] if packet[ihl] == 8 else None
-        if version == 6:
-            total = 40 + struct.unpack_from("!H", packet, 4)[0]
-            if len(packet) < 48 or total > len(packet) or packet[6] != 58 or packet[40] != 128:
-                return None
-            return packet[:total] if packet[24:40] in self._v6 else None
-        return None
+    # ---- neighbours (Ethernet): reply to the MAC that owns the source address, as Linux does --------------
+    def _learn(self, frame: bytes) -> None:
+        learnt = self._neighbours.learn(frame)
+        if learnt is not None and learnt in self._held:
+            mac = self._neighbours.lookup(learnt)
+            for _, job in self._held.pop(learnt):
+                self._submit(replace(job, peer_mac=mac))
+
+    def _route(self, job: _Job) -> bool:
+        """Find the requester's MAC (Ethernet) before asking the model; hold the request while we ask."""
+        if self.wire.link != "ether":
+            return self._submit(job)
+        source, ours = ip_addresses(job.packet)[0], ip_addresses(job.expected)[0]
+        mac = self._neighbours.lookup(source)
+        if mac is not None:
+            return self._submit(replace(job, peer_mac=mac))
+        held = self._held.setdefault(source, [])
+        if len(held) >= HELD_PER_ADDRESS:
+            return self._refuse("no neighbour entry yet: queue for the requester full", job.packet, "not held")
+        held.append((time.monotonic(), job))
+        solicitation = self._neighbours.solicit(ours, source)
+        if solicitation is not None:
+            self._send(solicitation, 0.0)
+        return False
+
+    def _drop_held(self, reason: str) -> None:
+        for held in self._held.values():
+            for _, job in held:
+                self._refuse(reason, job.packet, "held while soliciting its MAC")
+        self._held.clear()
 
     # ---- answering --------------------------------------------------------------------------------------
     def _submit(self, job: _Job) -> bool:
-        """Limits first, then the model: in the pool, or right here when the model never waits."""
+        """Limits first, then the model: in a thread of its own, or right here when the model never waits."""
         with self._lock:
             self._stats.requests += 1
             busy = self._stats.in_flight >= self.max_inflight
         if busy:
             return self._drop(f"busy: {self.max_inflight} requests already in flight", job.label)
+        if time.monotonic() < self._backoff_until:
+            return self._drop("API backoff: rate limited or overloaded, request shed", job.label)
         if self.bucket is not None and not self.bucket.take():
             return self._drop("rate limit", job.label)
         reservation = None
@@ -383,51 +556,82 @@ class Responder:
             reservation = self.budget.reserve(estimate)
             if reservation is None:
                 return self._drop("budget exhausted", f"{job.label} (would need up to ${estimate:.6f})")
+        ticket = _Ticket(job, reservation, time.monotonic())
         with self._lock:
             self._stats.in_flight += 1
-        assert self._pool is not None
+            self._tickets.append(ticket)
         if not self.model.virtual_time:           # real calls wait: answer them concurrently
-            self._pool.submit(self._answer, job, reservation)
+            self._spawn(self._answer, ticket)
             return True
         # A virtual-time model only computes, so a thread hop would only add latency. If the reply has to
-        # wait out a modelled latency on a real wire, that waiting happens in the pool.
+        # wait out a modelled latency on a real wire, that waiting happens in a thread.
         try:
             prepared = self._prepare(job)
         except Exception as exc:
             self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
             prepared = _Prepared(None, 0.0, 0.0)
         if prepared.frame is not None and prepared.latency_s > 0 and not self._virtual_delay:
-            self._pool.submit(self._answer, job, reservation, prepared)
+            self._spawn(self._answer, ticket, prepared)
         else:
-            self._answer(job, reservation, prepared)
+            self._answer(ticket, prepared)
         return True
 
-    def _answer(self, job: _Job, reservation: Reservation | None, prepared: _Prepared | None = None) -> None:
-        """Ask (unless already asked), send; always settles the budget, the in-flight count and the frame."""
-        spent = prepared.cost_usd if prepared is not None else 0.0
+    @staticmethod
+    def _spawn(target: Callable[..., None], *args: object) -> None:
+        """A daemon thread per answer: a stalled HTTP call can then never keep the process from exiting."""
+        threading.Thread(target=target, args=args, name="labkit-answer", daemon=True).start()
+
+    def _claim(self, ticket: _Ticket) -> bool:
+        with self._lock:
+            if ticket.claimed:
+                return False
+            ticket.claimed = True
+            return True
+
+    def _release(self, ticket: _Ticket, spent: float) -> None:
+        """Settle a claimed ticket: budget, in-flight count, the wire's frame."""
+        if ticket.reservation is not None and self.budget is not None:
+            self.budget.settle(ticket.reservation, spent)
+        with self._idle:
+            self._stats.in_flight -= 1
+            self._stats.spent_usd += spent
+            if ticket in self._tickets:
+                self._tickets.remove(ticket)
+            self._idle.notify_all()
+        self._frame_done()
+
+    def _answer(self, ticket: _Ticket, prepared: _Prepared | None = None) -> None:
+        """Ask (unless already asked), send; settles the ticket unless a timeout or stop claimed it first."""
+        job = ticket.job
         try:
             if prepared is None:
                 prepared = self._prepare(job)
-                spent = prepared.cost_usd
-            if prepared.frame is not None:
-                self._deliver(job, prepared)
         except Exception as exc:        # a worker must never die silently
             self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
+            prepared = _Prepared(None, 0.0, 0.0)
+        if prepared.frame is not None and not self._virtual_delay and self.model.virtual_time \
+                and prepared.latency_s > 0 and self._stop.wait(prepared.latency_s):
+            if self._claim(ticket):
+                self._drop("stopped while waiting out the modelled latency", job.label)
+                self._release(ticket, prepared.cost_usd)
+            return
+        if not self._claim(ticket):       # abandoned (timeout or stop): already counted, the answer thrown away
+            return
+        if prepared.late:
+            self._drop("timeout", f"{job.label}: {prepared.late} (limit {self.timeout_s:g} s)")
+        try:
+            if prepared.frame is not None:
+                self._deliver(job, prepared)
         finally:
-            if reservation is not None and self.budget is not None:
-                self.budget.settle(reservation, spent)
-            with self._idle:
-                self._stats.in_flight -= 1
-                self._stats.spent_usd += spent
-                self._idle.notify_all()
-            self._frame_done()
+            self._release(ticket, prepared.cost_usd)
 
     def _prepare(self, job: _Job) -> _Prepared:
-        """One model call for one request, guarded: the frame to send (None if dropped), cost, latency."""
+        """One model call for one request, checked: the frame to send (None if dropped), cost, latency."""
         started = time.monotonic()
         try:
             attempt = self.model.attempt(job.packet, self.strategy)
         except ModelError as exc:
+            self._note_overload(str(exc))
             self._drop("model error", f"{job.label}: {exc}")
             return _Prepared(None, 0.0, 0.0)
         except LabkitError as exc:
@@ -436,45 +640,46 @@ class Responder:
         except Exception as exc:
             self._drop(f"model crashed: {type(exc).__name__}", f"{job.label}: {exc}")
             return _Prepared(None, 0.0, 0.0)
+        self._backoff_s = 0.0
         waited = time.monotonic() - started
         cost, latency = attempt.cost_usd, attempt.latency_s
         with self._lock:
             self._stats.latencies.append(latency)
-        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:
-            self._drop("timeout", f"{job.label}: answered after {max(waited, latency):.1f} s "
-                                  f"(limit {self.timeout_s:g} s)")
-            return _Prepared(None, cost, latency)
-        reply = attempt.reply
+        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:   # counted once claimed
+            return _Prepared(None, cost, latency, f"answered after {max(waited, latency):.1f} s")
+        frame = self._checked_frame(job, attempt.reply, attempt.parse_error)
+        return _Prepared(frame, cost, latency)
+
+    def _note_overload(self, message: str) -> None:
+        """429/529: start or lengthen the shared backoff; new requests are shed until it ends."""
+        if any(kind in message for kind in OVERLOAD_ERRORS):
+            self._backoff_s = min(max(self._backoff_s * 2, BACKOFF_FIRST_S), BACKOFF_MAX_S)
+            self._backoff_until = time.monotonic() + self._backoff_s
+            log.warning("API rate limited or overloaded: shedding new requests for %.0f s", self._backoff_s)
+
+    def _checked_frame(self, job: _Job, reply: bytes | None, parse_error: str | None) -> bytes | None:
+        """The egress check: the frame to send, or None (counted by reason)."""
         if reply is None:
-            self._drop("unparseable answer", f"{job.label}: {attempt.parse_error}")
-            return _Prepared(None, cost, latency)
-        if reply == echo_reply(job.packet):
-            # Byte for byte the reference stack's reply (a byte-level fast path, microseconds): by construction
-            # the echo reply to this request, to the requester, with right checksums. Skips the guard's parse.
-            reason, bad = None, []
-        else:
-            reason = guard(job.packet, reply, raw=self.raw)
-            bad = [check for check in verify(reply) if not check.ok]
+            self._drop("unparseable answer", f"{job.label}: {parse_error}")
+            return None
+        if same_as_reference(reply, job.expected):       # right in every byte that matters: no more to check
+            return reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
+        bad = [check for check in verify(reply) if not check.ok]
         if bad:
             with self._lock:
                 self._stats.checksum_errors += 1
-            log.info("checksum error in the reply to %s: %s", job.label,
-                     ", ".join(f"{c.name} {c.found:#06x} should be {c.expected:#06x}" for c in bad))
+            self._logs.info("checksum error", f"checksum error in the reply to {job.label}: " + ", ".join(
+                f"{c.name} {c.found:#06x} should be {c.expected:#06x}" for c in bad))
+        reason = raw_refusal(reply, job.packet) if self.raw else strict_refusal(reply, job.expected)
         if reason is not None:
-            self._drop(f"guard: {reason}", job.label)
-            return _Prepared(None, cost, latency)
+            self._drop(f"{'raw' if self.raw else 'strict'}: {reason}", job.label)
+            return None
         if bad and not self.raw and not self.send_bad_checksum:
             self._drop("bad checksum (not sent; --send-bad-checksum sends it)", job.label)
-            return _Prepared(None, cost, latency)
-        frame = reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
-        return _Prepared(frame, cost, latency)
+            return None
+        return reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
 
     def _deliver(self, job: _Job, prepared: _Prepared) -> None:
-        """Send, after waiting out a modelled latency when the wire runs in real time."""
-        if self.model.virtual_time and not self._virtual_delay and prepared.latency_s > 0:
-            if self._stop.wait(prepared.latency_s):
-                self._drop("stopped while waiting out the modelled latency", job.label)
-                return
         assert prepared.frame is not None
         if self._send(prepared.frame, prepared.latency_s):
             with self._lock:
@@ -482,13 +687,13 @@ class Responder:
             self._event("answered", job)
 
     def _ether(self, peer_mac: bytes, packet: bytes) -> bytes:
-        ethertype = ETH_IPV4 if packet[0] >> 4 == 4 else ETH_IPV6
+        ethertype = ETHERTYPE_IPV4 if ip_version(packet) == 4 else ETHERTYPE_IPV6
         return peer_mac + self._mac_bytes + struct.pack("!H", ethertype) + packet
 
     def _drop(self, reason: str, detail: str = "") -> bool:
         with self._lock:
             self._stats.dropped[reason] += 1
-        log.info("dropped %s: %s", detail or "frame", reason)
+        self._logs.info(reason, f"dropped {detail or 'frame'}: {reason}")
         self._event("dropped", f"{reason} ({detail})" if detail else reason)
         return False
 
@@ -509,12 +714,26 @@ class Responder:
         except (OSError, WireGone) as exc:
             with self._lock:
                 self._stats.wire_errors += 1
-            self._drop("wire error on send", str(exc))
+            log.warning("wire error on send: %s", exc)
             if isinstance(exc, WireGone):
                 self._finish(f"wire gone: {exc}")
                 self._stop.set()
             return False
         return True
+
+
+@contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """While stopping, a second Ctrl-C or SIGTERM must not cut the summary short (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def unicast_address(text: str, option: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -564,5 +783,6 @@ def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_t
     try:
         ping_stats = pinger.run(count, interval, real_time=real_time, deadline_s=deadline_s)
     finally:
-        stats = responder.stop("the pinger finished")
+        with _interrupts_ignored():
+            stats = responder.stop("the pinger finished")
     return ping_stats, stats

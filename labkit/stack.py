@@ -6,7 +6,8 @@ path is plain struct/bytes work, no scapy: a few microseconds) and never crash o
 
 What it answers, as Linux 6.x with default sysctls does:
   * ICMP Echo Request (type 8) -> Echo Reply: code, id, seq and data copied; TOS copied (all 8 bits, ECN too);
-    TTL is ours (64); DF clear (Linux's ICMP socket uses IP_PMTUDISC_DONT); a fresh IP ID.
+    TTL is ours (64); DF clear (Linux's ICMP socket uses IP_PMTUDISC_DONT); a fresh IP ID (a counter here;
+    Linux hashes per destination). echo_reply() below copies the request's ID instead, which Linux never does.
   * ICMP Timestamp Request (type 13, >= 4 bytes of data) -> 20-byte Timestamp Reply, code 0: originate copied,
     receive = transmit = milliseconds since midnight UT; extra request data is dropped.
   * IPv4 options (labkit.ipv4_options), as ip_options_compile()/ip_options_echo() do: Record Route gets our
@@ -555,8 +556,9 @@ class ReferenceStack:
 def echo_reply(request: bytes) -> bytes | None:
     """The single correct echo reply for one unfragmented IPv4 or IPv6 echo request, whatever its (unicast) dst;
     None when a Linux host would not answer it with one echo reply (not an echo request, a fragment, malformed,
-    broadcast or multicast). Free fields are taken from the request so diffs stay small: the IPv4 ID and the
-    IPv6 flow label; the reply is never fragmented (it is the reply a model should write)."""
+    broadcast or multicast). Free fields are taken from the request so diffs stay small: the IPv4 ID is COPIED
+    (Linux never copies it: it picks a fresh one) and so is the IPv6 flow label; the judge and the responder's
+    egress check treat both as free. The reply is never fragmented (it is the reply a model should write)."""
     result = _ECHO_ONLY.respond(request, "ip")
     if result.kind not in ("echo", "echo6") or len(result.replies) != 1:
         return None

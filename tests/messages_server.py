@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -121,6 +122,56 @@ def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
     return behave
 
 
+_HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){20,}")
+
+
+def prompt_packet(request: ReceivedRequest) -> bytes | None:
+    """The packet the prompt shows: the longest run of hex in the last user turn (what a model would read)."""
+    messages = (request.body or {}).get("messages") or []
+    content = messages[-1].get("content", "") if messages else ""
+    if isinstance(content, list):
+        content = " ".join(block.get("text", "") for block in content if isinstance(block, dict))
+    runs = _HEX_RUN.findall(str(content))
+    return bytes.fromhex(max(runs, key=len)) if runs else None
+
+
+def obedient_reply(packet: bytes) -> bytes:
+    """What the zero-shot prompt literally asks for, done perfectly, whatever the packet is: swap the
+    addresses, set the type to 0 (129), recompute the checksums. No judgement about whether Linux would
+    answer -- a perfect, obedient model. Written from the RFCs here, not with labkit's reference stack."""
+    from labkit.checksum import icmpv6_pseudo_header, internet_checksum
+
+    out = bytearray(packet)
+    if packet[0] >> 4 == 4:
+        header = (packet[0] & 0x0F) * 4
+        out[12:16], out[16:20] = packet[16:20], packet[12:16]
+        out[header] = 0
+        out[10:12] = out[header + 2:header + 4] = b"\0\0"
+        out[10:12] = internet_checksum(bytes(out[:header])).to_bytes(2, "big")
+        out[header + 2:header + 4] = internet_checksum(bytes(out[header:])).to_bytes(2, "big")
+    else:
+        out[8:24], out[24:40] = packet[24:40], packet[8:24]
+        out[40], out[42:44] = 129, b"\0\0"
+        body = bytes(out[40:])
+        out[42:44] = internet_checksum(icmpv6_pseudo_header(out[8:24], out[24:40], len(body)) + body).to_bytes(2, "big")
+    return bytes(out)
+
+
+def obedient(transform: Callable[[bytes, bytes], bytes] | None = None) -> Behaviour:
+    """A perfect, obedient model: answers the packet in the prompt with obedient_reply(packet), passed
+    through transform(request, reply) when the test wants it to write something else (always as hex)."""
+
+    def behave(server: MessagesServer, request: ReceivedRequest) -> Answer:
+        packet = prompt_packet(request)
+        if packet is None:
+            return server.message_answer(request, [{"type": "text", "text": "I see no packet."}], "end_turn")
+        reply = obedient_reply(packet)
+        reply = transform(packet, reply) if transform else reply
+        return server.message_answer(request, [{"type": "text", "text": reply.hex()}], "end_turn")
+
+    return behave
+
+
 def _check_request(body: Any) -> str | None:
     """Why this body is not a valid Messages request (the real API's 400s), or None."""
     if not isinstance(body, dict):
@@ -181,8 +232,10 @@ class MessagesServer:
     cache_control and at least `cache_min_tokens` long is "written" the first time and "read" after.
     """
 
-    def __init__(self, api_key: str = DEFAULT_TEST_KEY, *, cache_min_tokens: int = 1024) -> None:
+    def __init__(self, api_key: str = DEFAULT_TEST_KEY, *, cache_min_tokens: int = 1024,
+                 default: Behaviour | None = None) -> None:
         self.api_key = api_key
+        self.default = default  # answers every call once the script is empty (e.g. obedient()); None: 400
         self.cache_min_tokens = cache_min_tokens
         self.requests: list[ReceivedRequest] = []
         self.stopping = threading.Event()
@@ -279,7 +332,7 @@ class MessagesServer:
         if problem:
             return _error(400, "invalid_request_error", problem)
         with self._lock:
-            behaviour = self._script.popleft() if self._script else None
+            behaviour = self._script.popleft() if self._script else self.default
         if behaviour is None:
             return _error(400, "invalid_request_error", "messages_server: the test script is exhausted")
         return behaviour(self, request)

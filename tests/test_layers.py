@@ -35,6 +35,8 @@ FLOORS = {
     "labkit.judge": 3,
     "labkit.exercises": 3,
     "labkit.strategy_files": 3,
+    "labkit.gate": 3,
+    "labkit.egress": 3,
     "labkit.models": 4,
     "labkit.pcap": 5,
     "labkit.responder": 5,

@@ -23,7 +23,7 @@ from labkit.models import Completion, Model, Usage, get_model
 from labkit.packets import echo_request, to_hex
 from labkit.prompts import get_strategy
 from labkit.ratelimit import Budget, TokenBucket
-from labkit.responder import Responder, ping_software, reserve_estimate_usd
+from labkit.responder import Responder, ResponderStats, ping_software, reserve_estimate_usd
 from labkit.stack import echo_reply
 from labkit.wire.software import SoftwareWire
 
@@ -222,8 +222,9 @@ def test_rate_limit_drops_a_flood(thread_baseline) -> None:
 
 
 def test_budget_caps_spending_under_a_flood(thread_baseline) -> None:
-    """Twenty concurrent requests, room for three worst cases: three calls, the rest dropped, never over."""
-    model = get_model("simulated:1:errors=0,latency=0.3,real_time=1")
+    """Twenty concurrent requests, room for three worst cases: three calls, the rest dropped, never over.
+    (Calls take 1 s, so none settles, freeing room, before the flood is in even on a loaded machine.)"""
+    model = get_model("simulated:1:errors=0,latency=1.0,real_time=1")
     estimate = reserve_estimate_usd(model, get_strategy("zero-shot").build(echo_request()))
     assert estimate > 0
     budget = 3.5 * estimate
@@ -323,8 +324,12 @@ def test_hostile_and_malformed_packets_never_stop_the_responder(thread_baseline)
         assert wire.host.peer_idle(5)
         stats = responder.stats
     assert stats.frames == len(hostile) + 1
-    assert stats.answered == 2 and stats.ignored == len(hostile) - 2
-    assert stats.dropped == {"fragmented request (labkit answers unfragmented echo requests only)": 1}
+    assert stats.answered == 2 and stats.ignored + stats.dropped_total == len(hostile) - 1
+    # Headers changed but their checksums not: refused at the gate, as Linux's ip_rcv refuses them -- a request
+    # counted as dropped, a fragment (MF set) as ignored, since a fragment is not a request.
+    assert stats.dropped == {"ingress: bad IPv4 header checksum": 1}, stats
+    assert stats.ignored_reasons["bad IPv4 header checksum"] >= 1, stats     # (random bytes may add one)
+    assert stats.dropped_total <= stats.requests
 
 
 def test_wire_going_away_stops_cleanly_with_a_reason(thread_baseline) -> None:
@@ -357,7 +362,7 @@ def test_count_makes_it_stop_by_itself(thread_baseline) -> None:
     assert responder.stop().stopped_reason == "count 3 reached"
 
 
-def test_serve_stops_cleanly_on_keyboard_interrupt(thread_baseline) -> None:
+def test_serve_stops_cleanly_on_keyboard_interrupt(thread_baseline, sigint_raises) -> None:
     wire = SoftwareWire()
     responder = Responder(wire.responder, get_model("reference"))
     timer = threading.Timer(0.3, _thread.interrupt_main)
@@ -545,3 +550,321 @@ def test_budget_itself_refuses_negative_and_nan_caps(limit) -> None:
 
     with pytest.raises(LabkitError, match="^limit_usd=.*: must be 0 or more"):
         Budget(limit)
+
+
+# --- a perfect, obedient model behind the Messages API (not built on labkit's reference stack) -----------
+
+from labkit.checksum import with_checksums  # noqa: E402
+from labkit.packets import echo_request_v6  # noqa: E402
+from messages_server import DEFAULT_TEST_KEY, MessagesServer, obedient  # noqa: E402
+
+
+@pytest.fixture
+def obedient_api(monkeypatch):
+    """ANTHROPIC_BASE_URL -> a loopback server whose model answers every prompt (obedient_reply), through the
+    registry's real `claude` path (anthropic SDK, real HTTP). Tests may queue other behaviours first."""
+    with MessagesServer(default=obedient()) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_TEST_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        yield server
+
+
+def _flip(packet: bytes, offset: int) -> bytes:
+    return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1:]
+
+
+# Echo requests for our address that Linux drops on receipt (ip_rcv, icmp_rcv, ip_route_input: martians).
+LINUX_DROPS = {
+    "bad IPv4 header checksum": _flip(echo_request(seq=11), 10),
+    "bad ICMP checksum": _flip(echo_request(seq=12), 22),
+    "martian source": echo_request(src="127.0.0.1", seq=13),
+    "martian source 0.0.0.0": echo_request(src="0.0.0.0", seq=14),
+    "martian source multicast": echo_request(src="224.0.0.5", seq=15),
+    "martian source broadcast": echo_request(src="255.255.255.255", seq=16),
+    "our own address as source": echo_request(src="10.0.0.2", seq=17),
+    "bad ICMPv6 checksum": _flip(echo_request_v6(seq=18), 42),
+    "martian source ::1": echo_request_v6(src="::1", seq=19),
+    "martian source ff02::1": echo_request_v6(src="ff02::1", seq=20),
+}
+
+
+def _run_frames(frames: list[bytes], **options) -> tuple[ResponderStats, list[bytes]]:
+    wire = SoftwareWire()
+    with Responder(wire.responder, get_model("claude"), **options) as responder:
+        for frame in frames:
+            wire.host.send(frame)
+        assert wire.host.peer_idle(20)
+        stats = responder.stats
+    return stats, replies(wire)
+
+
+def test_a_perfect_model_is_never_asked_what_linux_drops(obedient_api) -> None:
+    good = [echo_request(seq=1), echo_request_v6(seq=2)]
+    stats, sent = _run_frames(list(LINUX_DROPS.values()) + good)
+    assert len(obedient_api.message_requests) == len(good), "only the requests Linux answers reach the model"
+    assert stats.answered == len(good) and len(sent) == len(good)
+    assert stats.requests == len(LINUX_DROPS) + len(good) and stats.dropped_total == len(LINUX_DROPS)
+    assert all(reason.startswith("ingress: ") for reason in stats.dropped), stats.dropped
+    assert {"ingress: bad IPv4 header checksum", "ingress: bad ICMP checksum", "ingress: bad ICMPv6 checksum",
+            "ingress: martian source", "ingress: our own address as source"} <= set(stats.dropped), stats.dropped
+
+
+def _with_data(reply: bytes, data: bytes) -> bytes:
+    """An IPv4 echo reply carrying `data`, with its lengths and checksums made consistent (a careful liar)."""
+    header = (reply[0] & 0x0F) * 4
+    out = bytearray(reply[:header + 8] + data)
+    out[2:4] = len(out).to_bytes(2, "big")
+    return with_checksums(bytes(out))
+
+
+def _set(offset: int, value: bytes):
+    return lambda request, reply: with_checksums(reply[:offset] + value + reply[offset + len(value):])
+
+
+WRONG_REPLIES = {
+    "wrong data (not the request's)": lambda request, reply: _with_data(reply, bytes(len(reply) - 28)),
+    "wrong length (the data must be the request's)": lambda request, reply: _with_data(reply, reply[28:] * 17),
+    "IP length field differs from the bytes sent": _set(2, (100).to_bytes(2, "big")),
+    "wrong source address": _set(12, bytes([10, 0, 0, 99])),
+    "wrong type": _set(20, b"\x08"),
+    "wrong code": _set(21, b"\x05"),
+    "wrong seq": _set(26, b"\x00\x63"),
+}
+
+
+@pytest.mark.parametrize("reason", list(WRONG_REPLIES))
+def test_strict_mode_refuses_a_reply_that_differs_in_what_the_protocol_fixes(obedient_api, reason) -> None:
+    """Checksums all right, addressed to the requester: strict refuses it for the field it got wrong; raw
+    mode sends it (it is an IP packet to the requester)."""
+    obedient_api.default = obedient(WRONG_REPLIES[reason])
+    strict, sent = _run_frames([echo_request(seq=1)])
+    assert strict.answered == 0 and sent == [] and strict.dropped == {f"strict: {reason}": 1}
+    assert strict.checksum_errors == 0
+    raw, sent = _run_frames([echo_request(seq=1)], raw=True)
+    assert raw.answered == 1 and len(sent) == 1
+
+
+def _redirect(request: bytes, reply: bytes) -> bytes:
+    from scapy.layers.inet import ICMP, IP
+
+    return bytes(IP(src="10.0.0.2", dst="10.0.0.1") / ICMP(type=5, code=1, gw="10.0.0.66") / request[:28])
+
+
+def _tcp_rst(request: bytes, reply: bytes) -> bytes:
+    from scapy.layers.inet import IP, TCP
+
+    return bytes(IP(src="10.0.0.2", dst="10.0.0.1") / TCP(sport=22, dport=40000, flags="R"))
+
+
+RAW_MODE_SENDS = {"spoofed source": WRONG_REPLIES["wrong source address"], "ICMP redirect": _redirect,
+                  "TCP RST": _tcp_rst}
+
+
+@pytest.mark.parametrize("what", list(RAW_MODE_SENDS))
+def test_raw_mode_sends_what_the_model_writes_to_the_requester(obedient_api, what) -> None:
+    """What docs/live.md says raw mode does with a spoofed source, a redirect and a RST: it sends them, to the
+    requester only (the pinger's end of the wire receives exactly the model's packet); strict refuses them."""
+    obedient_api.default = obedient(RAW_MODE_SENDS[what])
+    raw, sent = _run_frames([echo_request(seq=1)], raw=True)
+    assert raw.answered == 1 and len(sent) == 1 and sent[0][16:20] == bytes([10, 0, 0, 1])
+    assert sent[0] == RAW_MODE_SENDS[what](echo_request(seq=1), b"")[:len(sent[0])] or what == "spoofed source"
+    strict, sent = _run_frames([echo_request(seq=1)])
+    assert strict.answered == 0 and sent == [] and strict.dropped_total == 1
+    redirected = obedient(lambda request, reply: with_checksums(reply[:16] + bytes([10, 0, 0, 9]) + reply[20:]))
+    obedient_api.default = redirected
+    raw, sent = _run_frames([echo_request(seq=1)], raw=True)
+    assert raw.answered == 0 and raw.dropped == {"raw: not addressed to the requester": 1}
+
+
+# --- stops, timeouts and rate limits with a real HTTP model ------------------------------------------------
+
+import signal  # noqa: E402
+
+from messages_server import rate_limited, slow  # noqa: E402
+
+
+def _when(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_second_one_is_ignored(obedient_api,
+                                                                                                sigint_raises):
+    """Three calls stalled at the API; Ctrl-C twice. serve() returns promptly with the summary, not 130."""
+    obedient_api.default = slow(30)
+    wire = SoftwareWire(virtual_time=False)
+    responder = Responder(wire.responder, get_model("claude"), timeout_s=60)
+    interrupted_at: list[float] = []
+
+    def press_ctrl_c_twice() -> None:
+        assert _when(lambda: responder._reader is not None)
+        flood(wire, 3)
+        assert _when(lambda: len(obedient_api.message_requests) == 3)
+        interrupted_at.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=press_ctrl_c_twice)
+    helper.start()
+    stats = responder.serve()
+    stopped_at = time.monotonic()
+    helper.join()
+    assert stopped_at - interrupted_at[0] < 1.2, "a stop must not wait for stalled model calls"
+    assert stats.stopped_reason == "interrupted" and stats.abandoned == 3 and stats.in_flight == 0
+    assert stats.dropped == {"abandoned: model still answering at stop": 3}
+
+
+def test_a_timeout_frees_the_slot_at_once(obedient_api):
+    obedient_api.script(slow(5))                          # the first call stalls; the rest are answered
+    wire = SoftwareWire(virtual_time=False)
+    with Responder(wire.responder, get_model("claude"), max_inflight=1, timeout_s=0.3) as responder:
+        wire.host.send(echo_request(seq=1))
+        assert _when(lambda: responder.stats.abandoned == 1, 5)
+        assert responder.stats.in_flight == 0, "the stalled call no longer holds the only slot"
+        wire.host.send(echo_request(seq=2))
+        assert _when(lambda: responder.stats.answered == 1, 10)
+        obedient_api.stopping.set()                       # the stalled call now returns, late
+        assert _when(lambda: obedient_api.message_requests[0].status == 200, 5)
+        time.sleep(0.2)
+    assert responder.stats.dropped == {"timeout": 1}, "a late answer is not counted twice"
+    assert responder.stats.answered == 1 and responder.stats.dropped_total <= responder.stats.requests
+
+
+def test_429_without_retry_after_sheds_requests_instead_of_retrying_in_the_slot(obedient_api):
+    model = get_model("claude")
+    retries = model.retry.max_retries
+    obedient_api.script(rate_limited(retry_after=None))
+    wire = SoftwareWire(virtual_time=False)
+    with Responder(wire.responder, model) as responder:
+        wire.host.send(echo_request(seq=1))
+        assert _when(lambda: responder.stats.dropped["model error"] == 1, 10)
+        wire.host.send(echo_request(seq=2))                 # during the backoff: shed, no call
+        assert _when(lambda: responder.stats.dropped_total == 2, 5)
+        assert len(obedient_api.message_requests) == 1, "one call for the 429, none retried, none for seq 2"
+        time.sleep(1.05)                                    # the first backoff is 1 s
+        wire.host.send(echo_request(seq=3))
+        assert _when(lambda: responder.stats.answered == 1, 10)
+    assert responder.stats.dropped["API backoff: rate limited or overloaded, request shed"] == 1
+    assert model.retry.max_retries == retries, "the client's own retry policy is given back at stop"
+
+
+def test_a_budget_below_one_reservation_warns_at_start(obedient_api, caplog):
+    wire = SoftwareWire()
+    with caplog.at_level("WARNING", logger="labkit.responder"):
+        Responder(wire.responder, get_model("claude"), budget_usd=1e-9).start().stop()
+    assert any("less than one model call reserves" in r.getMessage() for r in caplog.records), caplog.text
+
+
+# --- fragments: answered live as in pcap mode ---------------------------------------------------------------
+
+def _fragments(size: int, v6: bool = False) -> list[bytes]:
+    from scapy.layers.inet import IP, fragment
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+
+    if v6:
+        whole = IPv6(echo_request_v6(payload=bytes(range(256)) * (size // 256) + bytes(size % 256)))
+        whole = IPv6(src=whole.src, dst=whole.dst) / IPv6ExtHdrFragment(id=7) / whole.payload
+        return [bytes(part) for part in fragment6(whole, 1280)]
+    return [bytes(part) for part in fragment(IP(echo_request(payload=bytes(size), ip_id=77)), 1480)]
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_a_fragmented_ping_is_reassembled_and_answered(v6, thread_baseline) -> None:
+    parts = _fragments(3000, v6)
+    wire = SoftwareWire()
+    with Responder(wire.responder, get_model("reference")) as responder:
+        for part in parts:
+            wire.host.send(part)
+        assert wire.host.peer_idle(5)
+        stats = responder.stats
+    answer = replies(wire)
+    assert len(answer) >= 3 and stats.requests == 1 and stats.answered == 1 and stats.by_stack == 1
+    assert stats.fragments == len(parts) - 1 and stats.dropped_total == 0
+
+
+def test_a_fragment_flood_is_bounded_quiet_and_never_more_drops_than_requests(caplog, thread_baseline) -> None:
+    first = _fragments(3000)[0]
+    wire = SoftwareWire()
+    with caplog.at_level("INFO", logger="labkit"), Responder(wire.responder, get_model("reference")) as responder:
+        for ident in range(2000):            # first fragments that never complete
+            wire.host.send(with_checksums(first[:4] + ident.to_bytes(2, "big") + first[6:]))
+        wire.host.send(_flip(echo_request(seq=1), 22))
+        assert wire.host.peer_idle(10)
+        stats = responder.stats
+    assert stats.fragments + stats.ignored == 2000 and stats.dropped_total <= stats.requests == 1
+    assert len(caplog.records) < 10, "fragments are counted, not logged one by one"
+
+
+def _default_signals() -> None:
+    """In a child: SIGINT and SIGTERM back to their defaults, whatever the runner ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_stops_within_a_second_with_stalled_calls_and_prints_the_summary(obedient_api, sig) -> None:
+    obedient_api.default = slow(30)
+    argv = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "respond",
+            "--software", "--model", "claude", "--real-time", "--count", "3", "--interval", "0.05"]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=_default_signals, env=dict(os.environ))
+    try:
+        assert _when(lambda: len(obedient_api.message_requests) == 3, 60), "the three calls never arrived"
+        sent_at = time.monotonic()
+        child.send_signal(sig)
+        out, _ = child.communicate(timeout=10)
+        took = time.monotonic() - sent_at
+    finally:
+        child.kill()
+        child.wait()
+    assert took < 1.5, f"{took:.1f} s\n{out}"
+    assert "--- labkit respond summary ---" in out and "model calls abandoned 3" in out, out
+    assert "Traceback" not in out
+
+
+# --- the neighbour table: replies go to the MAC that owns the source address, as Linux sends them ---------
+
+def _arp(op: int, mac: str, ip: str, target: str, dst_mac: str = "ff:ff:ff:ff:ff:ff") -> bytes:
+    from scapy.layers.l2 import ARP, Ether
+
+    return bytes(Ether(src=mac, dst=dst_mac) / ARP(op=op, hwsrc=mac, psrc=ip, pdst=target,
+                                                   hwdst="00:00:00:00:00:00" if op == 1 else EtherWire.mac))
+
+
+def _echo_frame(mac: str, request: bytes) -> bytes:
+    return bytes.fromhex(EtherWire.mac.replace(":", "") + mac.replace(":", "")) + b"\x08\x00" + request
+
+
+def _sent(wire: EtherWire, n: int) -> list[bytes]:
+    return [wire.sent.get(timeout=5) for _ in range(n)]
+
+
+def test_a_forged_source_mac_gets_no_reply_the_owner_of_the_address_does(thread_baseline) -> None:
+    owner, forger = "02:00:00:00:00:01", "02:00:00:00:00:66"
+    wire = EtherWire()
+    with Responder(wire, get_model("reference")) as responder:
+        wire.inbox.put(_arp(1, owner, "10.0.0.1", "10.0.0.2"))          # the owner asks for us: an entry
+        wire.inbox.put(_echo_frame(forger, echo_request(seq=1)))         # someone else claims 10.0.0.1
+        arp_reply, echo = _sent(wire, 2)
+        assert responder.stats.answered == 1
+    assert echo[:6] == bytes.fromhex(owner.replace(":", "")), "the reply goes where Linux sends it"
+
+
+def test_with_no_entry_labkit_asks_first_and_answers_whoever_owns_the_address(thread_baseline) -> None:
+    from scapy.layers.l2 import ARP, Ether
+
+    owner, stranger = "02:00:00:00:00:01", "02:00:00:00:00:66"
+    wire = EtherWire()
+    with Responder(wire, get_model("reference")) as responder:
+        wire.inbox.put(_arp(2, stranger, "10.0.0.1", "10.0.0.2", EtherWire.mac))   # unsolicited: ignored
+        wire.inbox.put(_arp(1, stranger, "10.0.0.1", "10.0.0.1"))                  # gratuitous: ignored
+        wire.inbox.put(_echo_frame(stranger, echo_request(seq=1)))
+        [question] = _sent(wire, 1)
+        assert Ether(question)[ARP].op == 1 and Ether(question)[ARP].pdst == "10.0.0.1"
+        assert responder.stats.answered == 0, "held until someone answers for 10.0.0.1"
+        wire.inbox.put(_arp(2, owner, "10.0.0.1", "10.0.0.2", EtherWire.mac))      # the answer we asked for
+        [echo] = _sent(wire, 1)
+    assert echo[:6] == bytes.fromhex(owner.replace(":", "")) and responder.stats.answered == 1

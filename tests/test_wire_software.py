@@ -188,7 +188,7 @@ def test_unplugged_wire_raises_wire_gone() -> None:
         wire.host.send(b"x")
 
 
-def test_ctrl_c_ends_the_run_with_statistics_like_ping() -> None:
+def test_ctrl_c_ends_the_run_with_statistics_like_ping(sigint_raises) -> None:
     import _thread
 
     wire = SoftwareWire()

@@ -7,6 +7,7 @@ line (labkit.errors.NeedsRoot) saying what to do, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import logging
 import signal
@@ -45,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="model calls answered concurrently; more are dropped as busy (default: 16)")
     parser.add_argument("--raw", action="store_true",
                         help="send whatever the model produced, as the original experiment did "
-                             "(still only IP packets addressed to the requester)")
+                             "(still only IP packets addressed to the requester; see docs/live.md)")
     parser.add_argument("--send-bad-checksum", action="store_true",
                         help="strict mode: also send replies whose only fault is a wrong checksum")
     parser.add_argument("--rate", type=float, default=None, metavar="PER_S",
@@ -53,7 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--budget-usd", type=float, default=None, metavar="USD",
                         help="stop calling the model once this much (estimated) is spent or reserved")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                        help="drop a reply the model took longer than this to produce (default: 30)")
+                        help="abandon a model call after this many seconds, freeing its slot (default: 30)")
     parser.add_argument("--count", type=int, default=None, metavar="N",
                         help="stop after N echo requests (software wire: send N pings, default 4)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
@@ -195,3 +196,6 @@ def _print_summary(stats) -> None:
     print("--- labkit respond summary ---", flush=True)
     for line in stats.summary_lines():
         print(line, flush=True)
+    # Exiting promptly matters more than tidy memory: the interpreter's last collection over the SDK's and
+    # scapy's objects takes seconds on a busy machine, and a stop must take about one. The OS frees it all.
+    gc.freeze()

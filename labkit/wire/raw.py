@@ -19,6 +19,7 @@ from labkit.errors import LabkitError
 from labkit.wire.base import WireGone, needs_root
 
 ETH_P_ALL = 0x0003
+SOL_PACKET, PACKET_IGNORE_OUTGOING = 263, 23   # <linux/if_packet.h>
 PACKET_OUTGOING = 4          # sll_pkttype of frames this host sent; we must not answer our own replies
 MAX_FRAME = 65535
 # errno values meaning the interface is gone for good (deleted, moved to another namespace).
@@ -85,6 +86,10 @@ class RawWire:
             self._sock.close()
             raise LabkitError(f"cannot attach to {interface}: {exc.strerror}") from exc
         self.mac = interface_mac(interface)
+        try:    # our own replies never reach us: one wake-up and copy fewer per reply (Linux 4.20+)
+            self._sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        except OSError:
+            pass                                   # older kernels: recv() still filters PACKET_OUTGOING
         self._poll = select.poll()
         self._poll.register(self._sock, select.POLLIN)
 

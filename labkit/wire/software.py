@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, TextIO
 
+from labkit.headers import ICMP_HEADER, IPV6_HEADER, PROTO_ICMP, PROTO_ICMPV6, ip_version, ipv4_header_len
 from labkit.packets import echo_request, echo_request_v6
 from labkit.wire.base import WireGone
 
@@ -165,16 +166,16 @@ def echo_ids(packet: bytes) -> tuple[int, int, int, int] | None:
     """
     if len(packet) < 28:
         return None
-    version = packet[0] >> 4
+    version = ip_version(packet)
     if version == 4:
-        ihl = (packet[0] & 0x0F) * 4
-        if packet[9] != 1 or len(packet) < ihl + 8:
+        ihl = ipv4_header_len(packet)
+        if packet[9] != PROTO_ICMP or len(packet) < ihl + ICMP_HEADER:
             return None
         icmp, ttl = ihl, packet[8]
     elif version == 6:
-        if len(packet) < 48 or packet[6] != 58:
+        if len(packet) < IPV6_HEADER + ICMP_HEADER or packet[6] != PROTO_ICMPV6:
             return None
-        icmp, ttl = 40, packet[7]
+        icmp, ttl = IPV6_HEADER, packet[7]
     else:
         return None
     ident, seq = struct.unpack_from("!HH", packet, icmp + 4)
@@ -319,7 +320,7 @@ class Pinger:
             stats.corrupted += any(not check.ok for check in verdict.checksums)
             self._arrive(arrived, entry.sent_at + rtt, f"(icmp_seq={seq}: {verdict.reason})")
             return
-        size = len(reply) - (40 if self.v6 else (reply[0] & 0x0F) * 4)
+        size = len(reply) - (IPV6_HEADER if self.v6 else ipv4_header_len(reply))
         source = socket.inet_ntop(socket.AF_INET6, reply[8:24]) if self.v6 else socket.inet_ntoa(reply[12:16])
         line = f"{size} bytes from {source}: icmp_seq={seq} ttl={ttl} time={format_rtt_ms(rtt)} ms"
         for warning in getattr(verdict, "warnings", ()):

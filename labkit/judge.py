@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from labkit.checksum import ChecksumCheck, icmpv6_offset, verify
 from labkit.fields import ICMP_TYPES, ICMPV6_TYPES, field_map, read_value
 from labkit.stack import echo_reply
+from labkit.taxonomy import ErrorRun, classify
 
 RECEIVERS = ("ping-socket", "raw-socket")
 # IPv4 fields a responder may choose freely (docs/ARCHITECTURE.md): id, ttl, the DF bit, and the header
@@ -59,6 +60,7 @@ class Judgement:
     warnings: tuple[str, ...] = ()     # what ping prints about an accepted reply ("(DIFFERENT ADDRESS!)")
     free: tuple[int, ...] = ()         # offsets that differ only in fields a stack may choose (IPv4 id, ttl, DF)
     receiver: str = "ping-socket"
+    causes: tuple[ErrorRun, ...] = ()  # labkit.taxonomy: each differing run of digits and its likely cause
 
     @property
     def correct(self) -> bool:
@@ -314,8 +316,9 @@ def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,
         accepted, reason, warnings = _receive(request, got, receiver, checks)
     except Exception as error:  # noqa: BLE001 - the judge reports, it never crashes a run
         accepted, reason, warnings = False, f"the judge could not read this reply ({type(error).__name__}: {error})", ()
+    causes = classify(request, got, expected, free=free) if hallucinated and expected and got is not None else ()
     return Judgement(expected, got, byte_ok, hallucinated, fields, tuple(checks), accepted, reason, warnings, free,
-                     receiver)
+                     receiver, causes)
 
 
 # --- the responder's guardrail -------------------------------------------------------------------------------

@@ -294,6 +294,17 @@ def _covered(packet: bytes, name: str) -> tuple[bytes, bytes, int] | None:
     return prefix, bytes(covered), start
 
 
+def checksum_input(packet: bytes, name: str) -> bytes:
+    """The bytes one checksum sums, in order (ICMPv6 pseudo-header first), the checksum itself zeroed."""
+    covered = _covered(packet, name)
+    return covered[0] + covered[1] if covered else b""
+
+
+def checksum_offsets(packet: bytes) -> dict[str, int]:
+    """Where each checksum of a packet sits: {"ip.chksum": 10, "icmp.chksum": 22}."""
+    return {check.name: check.offset for check in verify(packet)}
+
+
 def _zero_all(packet: bytes) -> bytes:
     zeroed = bytearray(packet)
     for check in verify(packet):

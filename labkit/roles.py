@@ -11,10 +11,10 @@ from __future__ import annotations
 COPIED, SWAPPED, DECISION, RECOMPUTED, HOST = "copied", "swapped", "decision", "recomputed", "host"
 
 ROLES: dict[str, str] = {   # role -> what it means, in one line (the widgets' legend)
-    COPIED: "copied from the request unchanged",
-    SWAPPED: "swapped: the request's source becomes the destination and back",
+    COPIED: "the request's bytes, unchanged",
+    SWAPPED: "the request's source becomes the destination and back",
     DECISION: "changed by a decision: request becomes reply (the type)",
-    RECOMPUTED: "recomputed: a checksum over the new bytes",
+    RECOMPUTED: "a checksum, computed again over the new bytes",
     HOST: "chosen freely by the replying host (IPv4 ID, TTL, DF, flow label)",
 }
 

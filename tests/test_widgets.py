@@ -19,7 +19,7 @@ from labkit.fields import byte_owners, field_map
 from labkit.packets import echo_request, echo_request_v6, hexdump_lines
 from labkit.stack import echo_reply
 from labkit.widgets import ChecksumWalkthrough, Dashboard, DiffView, PacketView
-from labkit.widgets.style import field_colours, tint
+from labkit.widgets.style import tint
 
 
 class Cells(HTMLParser):
@@ -102,27 +102,60 @@ def arp_frame() -> bytes:
 # --- PacketView ----------------------------------------------------------------------------------------------
 
 
-def test_packet_view_colours_every_byte_by_its_field(request_v4):
+# What each field does on its way into the reply, written out here (not read from labkit.roles).
+EXPECTED_ROLES = {"ip.id": "host", "ip.flags+frag": "host", "ip.ttl": "host", "ip.chksum": "recomputed",
+                  "ip.src": "swapped", "ip.dst": "swapped", "icmp.type": "decision", "icmp.chksum": "recomputed"}
+
+
+def _background(cell: dict) -> str:
+    return cell["style"].split("background-color:")[1].split(";")[0]
+
+
+def test_packet_view_colours_every_byte_by_its_role(request_v4):
     view = PacketView(request_v4)
     owners = byte_owners(field_map(request_v4), len(request_v4))
     cells = Cells(view.to_html()).tds()
     byte_cells = [c for c in cells if "data-offset" in c]
     assert [int(c["data-offset"]) for c in byte_cells] == list(range(len(request_v4)))
     assert [c["data-field"] for c in byte_cells] == owners
-    colour_of = {}
+    roles = {cell["data-field"]: cell["data-byte-role"] for cell in byte_cells}
+    assert roles == {owner: EXPECTED_ROLES.get(owner, "copied") for owner in owners}
+    colour_of: dict[str, set[str]] = {}
     for cell in byte_cells:
-        background = cell["style"].split("background:")[1].split(";")[0]
-        colour_of.setdefault(cell["data-field"], set()).add(background)
-    assert all(len(colours) == 1 for colours in colour_of.values()), "one field, one colour"
-    labels = list(dict.fromkeys(owners))
-    for left, right in zip(labels, labels[1:]):  # neighbouring fields never share a colour
-        assert colour_of[left] != colour_of[right]
+        colour_of.setdefault(cell["data-byte-role"], set()).add(_background(cell))
+    assert all(len(colours) == 1 for colours in colour_of.values()), "one role, one colour"
+    assert len(set().union(*colour_of.values())) == 5, "five roles, five colours"
+    computed = {_background(c) for c in byte_cells if c["data-byte-role"] != "copied"}
+    assert computed <= {tint(c) for c in OKABE_ITO_PUBLISHED} | {tint("#F0E442", 0.6)}, "Okabe-Ito: colour-blind safe"
+    patterns = {c["data-byte-role"]: c["style"].count("background-image") + c["style"].count("font-weight")
+                for c in byte_cells}
+    assert all(patterns[role] for role in ("swapped", "decision", "recomputed", "host")), "greyscale: a pattern each"
+    # field boundaries stay; the IPv4/ICMP layer boundary is heavier
+    starts = {int(c["data-offset"]) for c in byte_cells if "labkit-start" in c["class"]}
+    assert {12, 16, 20, 22} <= starts
+    assert {int(c["data-offset"]) for c in byte_cells if "labkit-layer" in c["class"]} == {20}
     legend = [attributes for tag, attributes, _ in Cells(view.to_html()).elements
               if tag == "li" and "data-field" in attributes]
-    assert [item["data-field"] for item in legend] == labels
-    drawn = set().union(*colour_of.values())
-    assert drawn <= {tint(c) for c in OKABE_ITO_PUBLISHED}, "only (tinted) Okabe-Ito colours: colour-blind safe"
-    assert drawn == set(field_colours(labels).values())
+    assert [item["data-field"] for item in legend] == list(dict.fromkeys(owners))
+    assert {a["data-role-key"] for t, a, _ in Cells(view.to_html()).elements if "data-role-key" in a} == {
+        "copied", "swapped", "decision", "recomputed", "host"}
+
+
+def test_every_byte_is_a_radio_of_its_field_for_click_and_keyboard(request_v4):
+    view = PacketView(request_v4, select="icmp.chksum")
+    parsed = Cells(view.to_html())
+    radios = [a for tag, a, _ in parsed.elements if tag == "input"]
+    assert len(radios) == len(request_v4)
+    assert len({r["name"] for r in radios}) == 1, "one group per view: arrow keys walk the bytes"
+    owners = byte_owners(field_map(request_v4), len(request_v4))
+    assert [r["data-pick"] for r in radios] == owners
+    assert [i for i, r in enumerate(radios) if "checked" in r] == [22], "the selection is the checked radio"
+    info = [a for tag, a, _ in parsed.elements if "data-info-for" in a]
+    assert {a["data-info-for"] for a in info} == set(owners)
+    assert "10.0.0.1" in next(a["_text"] for a in info if a["data-info-for"] == "ip.src"), "tooltip on the page"
+    css = view.to_html()
+    assert 'input[data-pick="icmp.chksum"]:checked) td[data-field="icmp.chksum"]' in css
+    assert "focus-visible" in css
 
 
 def test_hovering_a_byte_names_its_field_decoded_with_its_offset(request_v4):

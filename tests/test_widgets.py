@@ -484,3 +484,44 @@ def test_long_packets_show_headers_marks_and_a_gap_line():
     assert 1000 not in Cells(packet.to_html()).offsets()
     packet.select("icmp.data")  # a selected field is drawn whole
     assert set(range(28, len(request))) <= Cells(packet.to_html()).offsets(data_selected="1")
+
+
+def test_diff_view_explains_a_checksum_field_right_but_checksum_wrong(request_v4, reply_v4):
+    view = DiffView(request_v4, corrupt(reply_v4, {40}))   # a data byte: the (copied) checksum no longer adds up
+    notes = view.checksum_pairs()
+    assert len(notes) == 1 and notes[0].startswith("✓ icmp.chksum matches the reference, but ✗ icmp.chksum 0x")
+    assert "wrong for the bytes actually sent" in notes[0]
+    parsed = Cells(view.to_html())
+    assert any("checksum-pairs" in roles for _, _, roles in parsed.elements)
+    assert "note: ✓ icmp.chksum matches the reference" in repr(view)
+    from labkit.checksum import with_checksums
+    consistent = DiffView(request_v4, with_checksums(corrupt(reply_v4, {40})))
+    assert "the arithmetic was right and the copy was wrong" in consistent.checksum_pairs()[0]
+
+
+def test_diff_view_names_the_cause_of_each_marked_run(request_v4, reply_v4):
+    bad = bytearray(reply_v4)
+    bad[12:16], bad[16:20] = request_v4[12:16], request_v4[16:20]   # addresses not swapped
+    bad[40] ^= 0x03                                                  # one copy slip
+    view = DiffView(request_v4, bytes(bad))
+    rows = [a for tag, a, roles in Cells(view.to_html()).elements if tag == "tr" and "data-cause" in a]
+    assert [(r["data-cause"], r["data-offsets"]) for r in rows] == [
+        ("unswapped", "15"), ("unswapped", "19"), ("substitution", "40")]
+    assert "likely cause: copy slip" in view.title_at(40)
+    assert "likely causes:" in repr(view)
+
+
+def test_walkthrough_static_form_shows_every_step_and_the_checksum(reply_v4):
+    walk = ChecksumWalkthrough.for_packet(reply_v4, "icmp.chksum")
+    checksum = f"0x{walk.trace.checksum:04x}"
+    for html in (walk._repr_mimebundle_()["text/html"], walk.static().data):
+        parsed = Cells(html)
+        rows = [a for t, a, _ in parsed.elements if t == "tr" and "data-step" in a]
+        assert [int(r["data-step"]) for r in rows] == list(range(walk.last_position + 1))
+        assert all(r["_text"].count("0x") >= 2 for r in rows[:-1]), "every running sum is filled in"
+        assert checksum in rows[-1]["_text"] and "That is the checksum" in html
+        assert "step 1 of" not in html
+    live = Cells(walk.to_html())
+    every = [a for t, a, roles in live.elements if t == "tr" and "all-steps" in roles and "data-step" in a]
+    assert len(every) == walk.last_position + 1, "the live view keeps all steps in a collapsed block too"
+    assert checksum in repr(walk).splitlines()[0]

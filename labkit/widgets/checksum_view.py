@@ -193,7 +193,8 @@ class ChecksumWalkthrough(LabkitView):
         table = (f'<table class="labkit-table" data-role="steps"><tr><th>#</th><th>offset</th><th>bytes</th>'
                  f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")
         every = "" if every_step else (
-            f'<details data-role="all-steps"><summary>all {len(steps)} words and the result</summary>'
+            f'<details data-role="all-steps"><summary>all {len(steps)} words and the result: the checksum is '
+            f"0x{self.trace.checksum:04x}</summary>"
             f"{self._all_steps_table()}</details>")
         return (f"<h4>{heading}</h4>{grid_html(self._cells(), show_rows=shown)}"
                 f'<div class="labkit-verdict" data-role="explanation">{esc(explanation)}</div>{table}{every}')

@@ -101,7 +101,7 @@ BASE_CSS = """
 .labkit-hex td.labkit-layer { border-left: 6px double #000; }
 .labkit-hex td.labkit-byte label { display: block; cursor: pointer; margin: 0; }
 .labkit-hex td.labkit-byte input { position: absolute; opacity: 0; width: 1px; height: 1px; margin: 0; }
-.labkit-hex td.labkit-byte:has(input:focus-visible) { outline: 3px solid #0072B2; outline-offset: 1px; }
+.labkit-hex td.labkit-byte:has(input:focus-visible) { outline: 3px solid #0072B2 !important; outline-offset: 1px; }
 .labkit-info { margin: 6px 0; padding: 4px 8px; border: 1px solid #999; white-space: pre-line; min-height: 2.6em; }
 .labkit-info [data-info-for] { display: none; }
 .labkit-layers { margin: 2px 0 4px 0; color: #222; }

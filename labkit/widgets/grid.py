@@ -70,7 +70,10 @@ def _cell_html(cell: Cell) -> str:
         text = f"{cell.value:02x}"
     if cell.pick and cell.field is not None and cell.value is not None:
         checked = " checked" if cell.checked else ""
+        # data-lm-suppress-shortcuts: JupyterLab would take the arrow keys for its own shortcuts; here they
+        # walk the bytes. Lumino tests the focused element itself first, so the attribute sits on the input.
         text = (f'<label><input type="radio" name="{cell.pick}" data-pick="{esc(cell.field)}" '
+                f'data-lm-suppress-shortcuts="true" '
                 f'aria-label="byte {cell.offset}, {esc(cell.field)}"{checked}>{text}</label>')
     return (f'<td class="{" ".join(classes)}" {" ".join(attributes)} style="{";".join(style)}"'
             f' title="{esc(cell.title)}">{text}</td>')

@@ -248,7 +248,7 @@ def _check_roles_click_and_keyboard(page, packet_widget) -> None:
     for _ in range(3):
         page.keyboard.press("ArrowRight")                       # 13 -> 16: into ip.dst
     focused = page.evaluate("() => document.activeElement.closest('td').dataset.offset")
-    assert focused == "16"
+    assert focused == "16", page.evaluate("() => document.activeElement.outerHTML")
     focused_cell = packet_widget.locator("td[data-offset='16']")
     assert _style(focused_cell, "outlineColor") == "rgb(0, 114, 178)", "the keyboard focus is visible"
     assert packet_widget.locator("[data-info-for='ip.dst']").is_visible()
@@ -280,15 +280,19 @@ def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> Non
     walk_html = "".join(next(h for h in html_outputs if "labkit-checksum" in "".join(h)))
     assert walk_html.count('data-step="') >= 33 and "That is the checksum" in walk_html
 
-    for session in json.loads(urllib.request.urlopen(f"{url}/api/sessions", timeout=5).read()):
-        request = urllib.request.Request(f"{url}/api/sessions/{session['id']}", method="DELETE")
-        urllib.request.urlopen(request, timeout=10).read()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down Kernel$")).click()
+    deadline = time.monotonic() + 20
+    while json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=5).read()):
+        assert time.monotonic() < deadline, "the kernel did not shut down"
+        time.sleep(0.3)
     page.reload()
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_selector(".widget-html .labkit-checksum")
     page.wait_for_selector(".widget-html .labkit-packet")
     time.sleep(1.0)
-    assert page.get_by_text("Error displaying widget").count() == 0
+    errors = page.get_by_text("Error displaying widget")
+    assert errors.count() == 0, errors.first.evaluate("e => e.closest('.jp-Cell').innerText.slice(0, 400)")
     walk = page.locator(".widget-html .labkit-checksum").last
     assert "the checksum is 0x" in walk.locator("[data-role='all-steps'] summary").inner_text()
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-reopened.png"), full_page=True)

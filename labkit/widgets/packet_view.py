@@ -85,7 +85,8 @@ class PacketView(LabkitView):
         selection = ""
         if self.selected:
             offsets = self.selected_offsets
-            selection = (f'<div data-role="selection">selected <code>{esc(self.selected)}</code>: '
+            selection = (f'<div data-role="selection" data-selection-for="{esc(self.selected)}">selected '
+                         f'<code>{esc(self.selected)}</code>: '
                          f"bytes {offsets[0]}–{offsets[-1]}</div>")
         group = "labkit-pick-" + hashlib.sha1(layout.data + self.heading.encode()).hexdigest()[:10]
         return (f"<h4>{heading}{esc(layout.summary())}</h4>{layout.layers_html()}"

@@ -155,6 +155,12 @@ def pick_css(labels: Iterable[str]) -> str:
         rules.append(f'{picked} td[data-field="{label}"] {{ outline: 2px solid #000; font-weight: bold; }}')
         rules.append(f'{picked} [data-info-for="{label}"] {{ display: block; }}')
         rules.append(f"{picked} [data-info-default] {{ display: none; }}")
+        rules.append(f'{picked} .labkit-legend li[data-field="{label}"] {{ font-weight: bold; }}')
+        # a click elsewhere overrides the selection made from Python (dropdown): its marks give way
+        other = f'.labkit-view:has(input[data-pick]:checked:not([data-pick="{label}"]))'
+        rules.append(f'{other} [data-selection-for="{label}"] {{ display: none; }}')
+        rules.append(f'{other} .labkit-legend li[data-field="{label}"][data-selected] '
+                     "{ font-weight: normal; text-decoration: none; }")
     return "\n".join(rules)
 
 

@@ -3,7 +3,7 @@ have that error reported as the first false step; correct working must pass; unr
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labkit.checksum import trace

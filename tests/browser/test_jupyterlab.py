@@ -59,10 +59,11 @@ def _quiet_settings(settings_dir: Path) -> None:
     (target / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     # Save widget state with the notebook, so a reopened notebook shows the widgets without their kernel
-    # (JupyterLab otherwise shows "Error displaying widget: model not found"); labkit's lab settings do the same.
+    # (JupyterLab otherwise shows "Error displaying widget: model not found"): the setting lab.sh installs.
     widgets = settings_dir / "@jupyter-widgets" / "jupyterlab-manager"
     widgets.mkdir(parents=True)
-    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
+    shipped = json.loads((REPO / "scripts" / "jupyterlab-overrides.json").read_text())   # what lab.sh installs
+    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps(shipped["@jupyter-widgets/jupyterlab-manager:plugin"]))
 
 
 @pytest.fixture

@@ -231,3 +231,11 @@ def test_judgement_carries_causes_and_counts() -> None:
 def test_bad_hex_text_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         classify(echo_request(), "zz")
+
+
+@settings(max_examples=100, deadline=None)
+@given(requests(), st.binary(max_size=120))
+def test_any_reply_bytes_are_classified_without_raising(request, reply) -> None:
+    runs = classify(request, reply)
+    assert all(run.cause in CAUSES and run.start < run.end for run in runs)
+    assert (echo_reply(request) == reply) == (runs == ())

@@ -153,3 +153,13 @@ def test_a_lost_carry_in_the_running_sum_is_found() -> None:
     assert lost_at is not None   # 0xffff words overflow at once
     result = check_working("\n".join(lines), request, reply)
     assert result.first_false.line == lost_at and result.first_false.kind == "add"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789abcdefx+=~-> \n|:ICMPchecksumwordsfoldedcarrycomplementFINAL")),
+               max_size=400))
+def test_any_text_is_checked_or_called_unreadable_never_raises(text) -> None:
+    request = echo_request()
+    result = check_working(text, request, echo_reply(request))
+    assert result.parsed or result.error
+    assert isinstance(str(result), str)

@@ -3,7 +3,10 @@
 Checks what only a browser can show: the widgets render as live ipywidgets, the DiffView marks exactly the
 corrupted bytes, the PacketView shows its legend and answers a dropdown change from the kernel, and the
 checksum walkthrough steps on a button click, and the Dashboard updates live while a responder answers pings
-on the software wire (in the kernel, no network). A screenshot is kept in test-artifacts/ for people to look at.
+on the software wire (in the kernel, no network). Then: bytes wear their role's colour, a click selects a byte's
+field and shows its details on the page, the arrow keys walk the bytes with a visible focus, DiffView names the
+causes; and after a save, the kernel stopped and the page reopened, every widget shows from the saved state and
+the saved file's text/html holds the static forms. Screenshots (1280 px wide) are kept in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -295,8 +298,10 @@ def _saved_models(notebook: dict) -> str:
 
 
 def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> None:
-    """Save, stop the kernel, reopen: every widget still shows (from the saved state), none says "model not
-    found", and the saved file's text/html holds the static forms (every checksum step) for kernel-less viewers."""
+    """Save, stop the kernel (Kernel > Change Kernel > No Kernel), reopen: JupyterLab may start a fresh kernel,
+    which holds none of the old widget models, so what shows comes from the saved state. Every widget shows,
+    none says "model not found", and the saved file's text/html holds the static forms (every checksum step)
+    for viewers without a kernel (nbviewer, GitHub)."""
     page.locator(".jp-Notebook").first.click()
     page.keyboard.press("Control+s")
     saved = root / NOTEBOOK.name

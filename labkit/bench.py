@@ -27,6 +27,7 @@ labkit.plots reads):
     byte_errors      bytes that differ from the reference reply (judge.hallucinated); 0 when no reply
     reply_bytes      bytes compared (length of the longer of reply and reference); 0 when no reply
     wrong_fields     names of fields the judge marked wrong (list of str, e.g. ["icmp.chksum"])
+    causes           labkit.taxonomy causes of the differing digits (list of str, e.g. ["checksum-lost-carry"])
     correct          every byte right (free choices such as IPv4 id/TTL allowed) and accepted
     latency_s        model latency in seconds (virtual for simulated models)
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
@@ -40,6 +41,7 @@ labkit.plots reads):
     correct_rate                            share of attempts with every byte right (see `correct`)
     byte_error_rate                         sum(byte_errors) / sum(reply_bytes) over valid replies
     top_wrong_fields                        "icmp.chksum 12%, ip.src 3%" (share of attempts, top 3)
+    causes                                  "substitution 4, checksum-lost-carry 2" (replies per cause, top 3)
     latency_p50_s, latency_p95_s
     input_tokens_mean, output_tokens_mean
     cost_usd_total, cost_per_reply_usd      cost_per_reply_usd = total cost / attempts
@@ -63,6 +65,7 @@ from labkit.errors import ArgumentError, LabkitError
 from labkit.evidence import wilson_interval  # noqa: F401 - re-exported: bench.wilson_interval
 from labkit.pcap import bounded_pool
 from labkit.ratelimit import checked_budget
+from labkit.taxonomy import causes_of, taxonomy_counts
 
 # What fits in one 1500-byte Ethernet MTU without fragmenting: 1500 - 20 (IPv4) - 8 (ICMP); IPv6 has 40.
 MAX_PAYLOAD_V4 = 1472
@@ -75,7 +78,7 @@ COLUMNS = (
     "model", "model_id", "simulated", "strategy", "index", "seed", "ip_version", "payload_len",
     "payload_pattern", "tos", "ttl", "request_hex", "reply_hex", "raw_text", "parse_error", "valid_reply",
     "accepted", "judge_reason", "byte_errors", "reply_bytes", "wrong_fields", "correct", "latency_s", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "checksum_additions",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "checksum_additions", "causes",
 )
 # `labkit bench --sizes` with no list: ping's empty, timestamp-only and default sizes, then up to a full MTU.
 SWEEP_SIZES = (0, 16, 56, 128, 256, 512, 1024, 1472)
@@ -207,6 +210,7 @@ def attempt_row(model, strategy, request: BenchRequest, seed: int) -> dict:
         "cache_write_tokens": attempt.usage.cache_write_tokens,
         "cost_usd": float(attempt.cost_usd or 0.0),
         "checksum_additions": checksum_additions(expected) if expected is not None else 0,
+        "causes": list(causes_of(verdict.causes)),
     }
 
 
@@ -507,8 +511,7 @@ def summarise(df):
     columns = [
         "model", "strategy", "simulated", "n", "valid_rate", "valid_lo", "valid_hi", "accept_rate", "accept_lo",
         "accept_hi", "correct_rate", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s",
-        "input_tokens_mean",
-        "output_tokens_mean", "cost_usd_total", "cost_per_reply_usd",
+        "input_tokens_mean", "output_tokens_mean", "cost_usd_total", "cost_per_reply_usd", "causes",
     ]
     rows: list[dict] = []
     if df is None or len(df) == 0:
@@ -542,6 +545,8 @@ def summarise(df):
             "output_tokens_mean": float(group["output_tokens"].mean()),
             "cost_usd_total": cost,
             "cost_per_reply_usd": cost / n,
+            "causes": ", ".join(f"{cause} {count}" for cause, count in taxonomy_counts(
+                [c if isinstance(c, list) else [] for c in group.get("causes", [])]).most_common(3)) or "-",
         })
     return pd.DataFrame(rows, columns=columns)
 
@@ -553,7 +558,7 @@ def _rate(rate: float, low: float, high: float) -> str:
 def format_table(summary) -> str:
     """The summary as a fixed-width text table for the terminal."""
     headers = ["model", "strategy", "n", "valid reply [95% CI]", "accepted [95% CI]", "exact", "byte err",
-               "most often wrong", "p50 s", "p95 s", "tok in", "tok out", "$/reply"]
+               "most often wrong", "causes (replies)", "p50 s", "p95 s", "tok in", "tok out", "$/reply"]
     body = []
     for row in summary.itertuples(index=False):
         byte_error = "-" if math.isnan(row.byte_error_rate) else f"{row.byte_error_rate:.2%}"
@@ -566,6 +571,7 @@ def format_table(summary) -> str:
             f"{row.correct_rate:.1%}",
             byte_error,
             row.top_wrong_fields,
+            row.causes,
             f"{row.latency_p50_s:.2f}",
             f"{row.latency_p95_s:.2f}",
             f"{row.input_tokens_mean:.0f}",
@@ -573,7 +579,7 @@ def format_table(summary) -> str:
             f"{row.cost_per_reply_usd:.5f}",
         ])
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
-    numeric = {2, 5, 6, 8, 9, 10, 11, 12}
+    numeric = {2, 5, 6, 9, 10, 11, 12, 13}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))

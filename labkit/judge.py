@@ -26,7 +26,11 @@ from dataclasses import dataclass
 
 from labkit.checksum import ChecksumCheck, icmpv6_offset, verify
 from labkit.fields import ICMP_TYPES, ICMPV6_TYPES, field_map, read_value
+from labkit.headers import (ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST,
+                            IPV4_MIN_HEADER, IPV6_HEADER, PROTO_ICMP, ip_version, ipv4_header_len, ipv4_total_len,
+                            ipv6_payload_len, is_fragment)
 from labkit.stack import echo_reply
+from labkit.taxonomy import ErrorRun, classify
 
 RECEIVERS = ("ping-socket", "raw-socket")
 # IPv4 fields a responder may choose freely (docs/ARCHITECTURE.md): id, ttl, the DF bit, and the header
@@ -59,6 +63,7 @@ class Judgement:
     warnings: tuple[str, ...] = ()     # what ping prints about an accepted reply ("(DIFFERENT ADDRESS!)")
     free: tuple[int, ...] = ()         # offsets that differ only in fields a stack may choose (IPv4 id, ttl, DF)
     receiver: str = "ping-socket"
+    causes: tuple[ErrorRun, ...] = ()  # labkit.taxonomy: each differing run of digits and its likely cause
 
     @property
     def correct(self) -> bool:
@@ -75,7 +80,7 @@ class Judgement:
 def _free_offsets(expected: bytes, got: bytes, checks: list[ChecksumCheck]) -> set[int]:
     """Offsets where the reply differs from the reference only by a free IPv4 choice with a valid checksum.
     `checks` is verify(got)."""
-    if len(expected) < 20 or len(got) < 20 or expected[0] != got[0] or expected[0] >> 4 != 4:
+    if len(expected) < IPV4_MIN_HEADER or len(got) < IPV4_MIN_HEADER or expected[0] != got[0] or ip_version(expected) != 4:
         return set()
     ip_check = next((c for c in checks if c.name == "ip.chksum"), None)
     if ip_check is None or not ip_check.ok:
@@ -157,7 +162,7 @@ def _echo_checks(request_echo: bytes, reply_echo: bytes, reply_type: int, names:
     """Why ping would not take this echo header (type, id, seq) as the reply to the request's; None if it would."""
     if reply_echo[0] != reply_type:
         got_type = reply_echo[0]
-        return (f"wrong type: ICMP{'v6' if reply_type == 129 else ''} type {got_type} "
+        return (f"wrong type: ICMP{'v6' if reply_type == ICMPV6_ECHO_REPLY else ''} type {got_type} "
                        f"({names.get(got_type, 'unknown')}), ping waits for type {reply_type} ({names[reply_type]})")
     request_id, reply_id = request_echo[4:6], reply_echo[4:6]
     if reply_id != request_id:
@@ -187,22 +192,22 @@ def _accepted(warnings: list[str], source: bytes, pinged: bytes, sent_data: byte
 def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 20:
         return _drop(f"truncated: {len(got)} bytes, an IPv4 header needs 20")
-    if got[0] >> 4 != 4:
+    if ip_version(got) != 4:
         return _drop(f"not IPv4: the version nibble is {got[0] >> 4}")
-    ihl = (got[0] & 0x0F) * 4
-    if ihl < 20 or len(got) < ihl:
+    ihl = ipv4_header_len(got)
+    if ihl < IPV4_MIN_HEADER or len(got) < ihl:
         return _drop(f"malformed IPv4 header: IHL {got[0] & 0x0F} ({ihl} bytes) with {len(got)} bytes present")
     ip_check = next(c for c in checks if c.name == "ip.chksum")
     if not ip_check.ok:
         return _drop(_should_be("IP header checksum", ip_check))
-    total = int.from_bytes(got[2:4], "big")
+    total = ipv4_total_len(got)
     if total > len(got):
         return _drop(f"truncated: the IP total length says {total} bytes but only {len(got)} arrived")
     if total < ihl:
         return _drop(f"malformed: the IP total length {total} is shorter than the header ({ihl} bytes)")
-    if int.from_bytes(got[6:8], "big") & 0x3FFF:
+    if is_fragment(got):
         return False, "Linux holds this fragment for reassembly; a lone fragment never reaches ping", ()
-    request_ihl = (request[0] & 0x0F) * 4
+    request_ihl = ipv4_header_len(request)
     if got[16:20] != request[12:16]:
         return _drop(f"addressed to {_address(got[16:20])}, not to the pinger at {_address(request[12:16])}")
     if ihl > 20:
@@ -211,10 +216,10 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
         except ValueError as error:
             if "option" in str(error):
                 return _drop(f"bad IP options ({error})")
-    if got[9] != 1:
+    if got[9] != PROTO_ICMP:
         return False, f"not ICMP: protocol {got[9]}, so ping never sees it", ()
     icmp = got[ihl:total]
-    if len(icmp) < 8:
+    if len(icmp) < ICMP_HEADER:
         return _drop(f"truncated: {len(icmp)} ICMP bytes, an echo reply needs 8")
     warnings = []
     icmp_check = next((c for c in checks if c.name == "icmp.chksum"), None)
@@ -223,19 +228,19 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
             return _drop(_should_be("ICMP checksum", icmp_check))
         warnings.append(_should_be("ICMP checksum", icmp_check) + "; iputils on a raw socket does not check it, "
                         "a ping socket would drop the reply")
-    wrong = _echo_checks(request[request_ihl:], icmp, 0, ICMP_TYPES)
+    wrong = _echo_checks(request[request_ihl:], icmp, ICMP_ECHO_REPLY, ICMP_TYPES)
     if wrong:
         return False, wrong, ()
-    request_total = int.from_bytes(request[2:4], "big")
+    request_total = ipv4_total_len(request)
     return _accepted(warnings, got[12:16], request[16:20], request[request_ihl + 8:request_total], icmp[8:])
 
 
 def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 40:
         return _drop(f"truncated: {len(got)} bytes, an IPv6 header needs 40")
-    if got[0] >> 4 != 6:
+    if ip_version(got) != 6:
         return _drop(f"not IPv6: the version nibble is {got[0] >> 4}")
-    end = 40 + int.from_bytes(got[4:6], "big")
+    end = IPV6_HEADER + ipv6_payload_len(got)
     if end > len(got):
         return _drop(f"truncated: the payload length says {end - 40} bytes but only {len(got) - 40} arrived")
     if got[24:40] != request[8:24]:
@@ -244,25 +249,25 @@ def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tupl
     if offset is None:
         return False, "not ICMPv6, so ping never sees it", ()
     icmp = got[offset:end]
-    if len(icmp) < 8:
+    if len(icmp) < ICMP_HEADER:
         return _drop(f"truncated: {len(icmp)} ICMPv6 bytes, an echo reply needs 8")
     check = next((c for c in checks if c.name == "icmpv6.cksum"), None)
     if check is not None and not check.ok:
         return _drop(_should_be("ICMPv6 checksum", check))
     request_offset = icmpv6_offset(request) or 40
-    wrong = _echo_checks(request[request_offset:], icmp, 129, ICMPV6_TYPES)
+    wrong = _echo_checks(request[request_offset:], icmp, ICMPV6_ECHO_REPLY, ICMPV6_TYPES)
     if wrong:
         return False, wrong, ()
     return _accepted([], got[8:24], request[24:40], request[request_offset + 8:], icmp[8:])
 
 
 def _is_echo_request(request: bytes) -> bool:
-    if len(request) >= 28 and request[0] >> 4 == 4:
-        ihl = (request[0] & 0x0F) * 4
-        return request[9] == 1 and len(request) >= ihl + 8 and request[ihl] == 8
-    if len(request) >= 48 and request[0] >> 4 == 6:
+    if len(request) >= IPV4_MIN_HEADER + ICMP_HEADER and ip_version(request) == 4:
+        ihl = ipv4_header_len(request)
+        return request[9] == PROTO_ICMP and len(request) >= ihl + ICMP_HEADER and request[ihl] == ICMP_ECHO_REQUEST
+    if len(request) >= IPV6_HEADER + ICMP_HEADER and ip_version(request) == 6:
         offset = icmpv6_offset(request)
-        return offset is not None and len(request) >= offset + 8 and request[offset] == 128
+        return offset is not None and len(request) >= offset + ICMP_HEADER and request[offset] == ICMPV6_ECHO_REQUEST
     return False
 
 
@@ -285,11 +290,11 @@ def _receive(request: bytes, reply: bytes | None, receiver: str,
         return False, "nothing to send: the answer was not hex that could be read", ()
     if not _is_echo_request(request):
         return False, "no ping is waiting: the request is not an ICMP echo request", ()
-    if request[0] >> 4 == 4:
-        if reply and reply[0] >> 4 == 6:
+    if ip_version(request) == 4:
+        if ip_version(reply) == 6:
             return _drop("an IPv6 packet cannot answer an IPv4 ping")
         return _receive_v4(request, reply, receiver, checks)
-    if reply and reply[0] >> 4 == 4:
+    if ip_version(reply) == 4:
         return _drop("an IPv4 packet cannot answer an IPv6 ping")
     return _receive_v6(request, reply, checks)
 
@@ -314,8 +319,9 @@ def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,
         accepted, reason, warnings = _receive(request, got, receiver, checks)
     except Exception as error:  # noqa: BLE001 - the judge reports, it never crashes a run
         accepted, reason, warnings = False, f"the judge could not read this reply ({type(error).__name__}: {error})", ()
+    causes = classify(request, got, expected, free=free) if hallucinated and expected and got is not None else ()
     return Judgement(expected, got, byte_ok, hallucinated, fields, tuple(checks), accepted, reason, warnings, free,
-                     receiver)
+                     receiver, causes)
 
 
 # --- the responder's guardrail -------------------------------------------------------------------------------
@@ -332,11 +338,11 @@ def guard(request: bytes, reply: bytes | None, *, raw: bool = False) -> str | No
         if reply is None:
             return "nothing to send: the answer did not contain readable hex"
         request, reply = bytes(request), bytes(reply)
-        version = request[0] >> 4 if request else None
+        version = ip_version(request)
         if version not in (4, 6):
             return "the request is not an IP packet"
-        header = 20 if version == 4 else 40
-        if len(reply) < header or reply[0] >> 4 != version:
+        header = IPV4_MIN_HEADER if version == 4 else IPV6_HEADER
+        if len(reply) < header or ip_version(reply) != version:
             return f"not an IPv{version} packet (the request was IPv{version})"
         requester = request[12:16] if version == 4 else request[8:24]
         responder = request[16:20] if version == 4 else request[24:40]

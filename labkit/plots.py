@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from labkit.bench import summarise, wilson_interval
 from labkit.errors import LabkitError
+from labkit.fields import field_map
 from labkit.judge import judge
+from labkit.roles import ROLES, role_of_names
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -58,18 +60,50 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
     styles = zip(itertools.cycle(SERIES_COLOURS), itertools.cycle(LINE_STYLES), itertools.cycle(MARKERS))
     for (label, values), (colour, style, marker) in zip(series.items(), styles):
         n = len(values)
-        fractions = [(i + 1) / n for i in range(n)]
+        # Start the staircase at 0 on the first value so it does not begin in mid-air; the last step reaches 1.
+        xs, fractions = [values[0], *values], [0.0, *((i + 1) / n for i in range(n))]
         median = values[(n - 1) // 2]
-        axes.step(values, fractions, where="post", color=colour, linestyle=style, linewidth=1.8, marker=marker,
-                  markevery=max(1, n // 8), markersize=5, label=f"{label} (n={n}, median {format_seconds(median)})")
+        axes.step(xs, fractions, where="post", color=colour, linestyle=style, linewidth=1.8, marker=marker,
+                  markevery=max(1, n // 8), markersize=5, clip_on=False,
+                  label=f"{label} (n={n}, median {format_seconds(median)})")
+    notes = [note for label, values in series.items() for note in _piled_up(label, values)]
+    if notes:   # a wall in the curve is a cap of the source (the simulator clips to 2-5 s), not a finding
+        axes.text(0.01, 0.99, "\n".join(notes), transform=axes.transAxes, va="top", ha="left", fontsize=7,
+                  bbox={"facecolor": "white", "edgecolor": "#888888", "linewidth": 0.5})
+    low = min(values[0] for values in series.values())
+    high = max(values[-1] for values in series.values())
     axes.set_xscale("log")
+    axes.set_xlim(low / 1.5, high * 1.5)
+    _label_seconds(axes.xaxis, high / low)
     axes.set_xlabel("latency (seconds, log scale)")
     axes.set_ylabel("fraction of replies at or below")
-    axes.set_ylim(0, 1.02)
+    axes.set_ylim(0, 1.0)
+    axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"])
     axes.grid(True, which="major", linestyle=":", linewidth=0.6, color="#888888")
     axes.set_title(title)
-    axes.legend(loc="best", fontsize=8)
+    axes.legend(loc="lower right", fontsize=8)
     return figure
+
+
+def _piled_up(label: str, values: Sequence[float]) -> list[str]:
+    """Say so when many latencies sit at exactly the smallest or largest value: a clip, drawn as a wall."""
+    notes = []
+    for end, name in ((values[0], "lowest"), (values[-1], "highest")):
+        count = values.count(end)
+        if count >= max(3, 0.05 * len(values)):
+            notes.append(f"{label}: {count} of {len(values)} at exactly {format_seconds(end)} ({name}): "
+                         "a limit of the source, not a measured spread")
+    return notes
+
+
+def _label_seconds(axis, span: float) -> None:
+    """Labelled ticks in the unit that reads best (85 µs, 20 ms, 2 s): at 1-2-5 steps over a narrow range (a
+    log axis with only decade labels leaves a 2-5 s range with no number on it), at decades over a wide one."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if span < 300 else (1.0,)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: format_seconds(value)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def format_seconds(seconds: float) -> str:
@@ -171,8 +205,9 @@ def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
                      dtype=float).reshape(len(fields), len(groups))
     figure = _figure(max(5.0, 1.3 * len(groups) + 3.0), max(2.8, 0.34 * max(len(fields), 1) + 1.6))
     axes = figure.add_subplot()
-    image = axes.imshow(rates if fields else np.zeros((1, len(groups))), cmap=HEATMAP_CMAP, vmin=0.0, vmax=1.0,
-                        aspect="auto")
+    top = float(np.nanmax(rates)) if fields and not np.all(np.isnan(rates)) else 0.0
+    image = axes.imshow(rates if fields else np.zeros((1, len(groups))), cmap=HEATMAP_CMAP, vmin=0.0,
+                        vmax=max(top, 0.01), aspect="auto")   # the scale fits the data: 3 % is not "black"
     axes.set_xticks(range(len(groups)), [f"{g}\n(n={trials[g]})" for g in groups], fontsize=8)
     axes.set_yticks(range(len(fields)), fields, fontsize=8, fontfamily="monospace")
     for row, name in enumerate(fields):
@@ -188,8 +223,113 @@ def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
     axes.set_ylabel("header field")
     axes.set_title(title)
     colourbar = figure.colorbar(image, ax=axes, fraction=0.05)
-    colourbar.set_label("attempts with this field wrong (share)")
+    colourbar.set_label(f"attempts with this field wrong (share; scale 0–{max(top, 0.01):.0%})")
     return figure
+
+
+# --- error rates by role -----------------------------------------------------------------------------------
+
+
+def _wrong_roles(item) -> set[str] | None:
+    """The roles of the bytes an attempt got wrong (None when there was no reply to compare)."""
+    if hasattr(item, "hallucinated"):
+        verdict = item
+    elif isinstance(item, Mapping) or hasattr(item, "request_hex"):
+        request_hex = item["request_hex"] if isinstance(item, Mapping) else item.request_hex
+        reply_hex = item["reply_hex"] if isinstance(item, Mapping) else item.reply_hex
+        if not isinstance(reply_hex, str):
+            return None
+        verdict = judge(bytes.fromhex(request_hex), bytes.fromhex(reply_hex))
+    else:
+        verdict = judge(item.request, item.reply)
+    if verdict.got is None or not verdict.expected:
+        return None
+    try:
+        fields = field_map(verdict.expected)
+    except ValueError:
+        return None
+    roles = set()
+    for offset in verdict.hallucinated:
+        names = [f.name for f in fields if f.offset <= offset < f.end]
+        roles.add(role_of_names(names) if offset < len(verdict.expected) else "copied")
+    return roles
+
+
+def role_error_rates(results, *, by: str = "strategy", title: str = "Which kind of byte goes wrong") -> Figure:
+    """Per group, the share of replies with a wrong byte in each role (copied, swapped, decision, recomputed,
+    host), with 95 % Wilson intervals, on an axis scaled to the data.
+
+    The series' claim in one picture: copied bytes survive, computed bytes break. `results`: a run_bench
+    DataFrame (grouped by `by`) or a mapping label -> list of judge.Judgement or models.Attempt. Only replies
+    that parsed are counted (a missing reply has no bytes to blame).
+    """
+    import numpy as np
+
+    if hasattr(results, "columns"):
+        if by not in results.columns:
+            raise LabkitError(f"the results have no {by!r} column; pass a labkit.bench.run_bench DataFrame")
+        groups = {str(label): [row for _, row in rows.iterrows()] for label, rows in results.groupby(by, sort=False)}
+    elif isinstance(results, Mapping):
+        groups = {str(label): list(items) for label, items in results.items()}
+    else:
+        raise LabkitError("role_error_rates takes a bench DataFrame or a dict label -> judgements/attempts")
+    roles = list(ROLES)
+    counts: dict[str, tuple[Counter, int]] = {}
+    for label, items in groups.items():
+        wrong = [r for r in (_wrong_roles(item) for item in items) if r is not None]
+        counts[label] = (Counter(role for found in wrong for role in found), len(wrong))
+    if not any(n for _, n in counts.values()):
+        raise LabkitError("role_error_rates needs at least one reply that parsed")
+    figure = _figure(7.0, 0.5 * len(roles) * max(1, len(counts)) ** 0.5 + 2.0)
+    axes = figure.add_subplot()
+    height = 0.8 / len(counts)
+    top = 0.0
+    for index, (label, (counter, n)) in enumerate(counts.items()):
+        rates, below, above, positions = [], [], [], []
+        for r_index, role in enumerate(roles):
+            k = counter[role]
+            low, high = wilson_interval(k, n) if n else (0.0, 0.0)
+            rate = k / n if n else 0.0
+            rates.append(100 * rate)
+            below.append(max(0.0, 100 * (rate - low)))
+            above.append(max(0.0, 100 * (high - rate)))
+            positions.append(r_index - 0.4 + height * (index + 0.5))
+            top = max(top, 100 * high)
+        bars = axes.barh(positions, rates, height=height * 0.9, color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
+                         edgecolor="black", hatch=HATCHES[index % len(HATCHES)], alpha=0.85, label=f"{label} (n={n})")
+        axes.errorbar(rates, positions, xerr=np.array([below, above]), fmt="none", ecolor="black", capsize=3,
+                      linewidth=1)
+        for bar, rate, extra, role in zip(bars, rates, above, roles):
+            axes.annotate(f"{rate:.0f}% ({counter[role]}/{n})", (rate + extra, bar.get_y() + bar.get_height() / 2),
+                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    axes.set_yticks(range(len(roles)), roles, fontsize=9)
+    axes.invert_yaxis()
+    axes.set_xlim(0, max(5.0, top * 1.35))   # fits the data, with room for the labels
+    axes.set_xlabel("replies with a wrong byte of this role (%, 95% Wilson interval)")
+    axes.grid(True, axis="x", linestyle=":", linewidth=0.6, color="#888888")
+    axes.set_title(title)
+    axes.legend(fontsize=8, loc="lower right", title=by)
+    return figure
+
+
+def summary_html(summary, *, max_width_px: int = 1280) -> str:
+    """The bench summary as an HTML table that fits a `max_width_px` screen: rates with their interval in one
+    cell, long text wrapped, numbers right-aligned (pandas' default repr of 20 columns scrolls sideways)."""
+    import html
+
+    columns = [("model", lambda r: r.model + (" (simulated)" if r.simulated and "simulated" not in r.model else "")),
+               ("strategy", lambda r: r.strategy), ("n", lambda r: str(r.n)),
+               ("accepted [95% CI]", lambda r: f"{r.accept_rate:.0%} [{r.accept_lo:.0%}–{r.accept_hi:.0%}]"),
+               ("exact", lambda r: f"{r.correct_rate:.0%}"),
+               ("most often wrong", lambda r: r.top_wrong_fields),
+               ("likely causes", lambda r: getattr(r, "causes", "-")),
+               ("p50 s", lambda r: f"{r.latency_p50_s:.2f}"),
+               ("$/reply", lambda r: f"{r.cost_per_reply_usd:.5f}")]
+    head = "".join(f"<th style='padding:2px 6px;text-align:left'>{html.escape(name)}</th>" for name, _ in columns)
+    body = "".join("<tr>" + "".join(f"<td style='padding:2px 6px;overflow-wrap:anywhere'>{html.escape(str(get(row)))}</td>"
+                                    for _, get in columns) + "</tr>" for row in summary.itertuples(index=False))
+    return (f"<table data-role='bench-summary' style='max-width:{max_width_px}px;width:100%;table-layout:auto;"
+            f"border-collapse:collapse;font-size:12px'><tr>{head}</tr>{body}</table>")
 
 
 # --- success by strategy -----------------------------------------------------------------------------------

@@ -97,8 +97,14 @@ def test_latency_cdf_on_a_log_axis(results):
     lines = axes.get_lines()
     assert len(lines) == len(samples)
     for line, values in zip(lines, samples.values()):
-        assert list(line.get_xdata()) == sorted(values)
-        assert line.get_ydata()[-1] == pytest.approx(1.0)
+        assert list(line.get_xdata())[1:] == sorted(values)
+        assert line.get_ydata()[0] == 0 and line.get_ydata()[-1] == pytest.approx(1.0)
+    figure.canvas.draw() if hasattr(figure.canvas, "draw") else None
+    low, high = axes.get_xlim()
+    labelled = [t for t in axes.get_xticklabels() if t.get_text() and low <= t.get_position()[0] <= high]
+    assert len(labelled) >= 2, "the log axis labels its ticks"
+    assert all(re.search(r"(µs|ms|s)$", t.get_text()) for t in labelled)
+    assert low < min(min(v) for v in samples.values()) and high > max(max(v) for v in samples.values())
     assert len({str(line.get_linestyle()) for line in lines}) == len(lines), "greyscale: styles differ"
     assert len({line.get_marker() for line in lines}) == len(lines)
     legend = [text.get_text() for text in axes.get_legend().get_texts()]
@@ -111,6 +117,36 @@ def test_latency_cdf_rejects_empty_input():
         plots.latency_cdf({})
     with pytest.raises(LabkitError, match="no positive latencies for 'reference'"):
         plots.latency_cdf({"reference": [0.0, 0.0], "model": [1.0]})
+
+
+def test_latency_cdf_says_when_latencies_pile_up_at_a_cap():
+    capped = [2.5, 3.0, 3.2] + [5.0] * 6
+    text = " ".join(t.get_text() for t in plots.latency_cdf({"simulated": capped}).axes[0].texts)
+    assert "6 of 9 at exactly 5 s" in text and "not a measured spread" in text
+    assert not plots.latency_cdf({"spread": [1.0, 2.0, 3.0, 4.0]}).axes[0].texts
+
+
+def test_role_error_rates_from_bench_results(results):
+    figure = plots.role_error_rates(results, by="strategy")
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["copied", "swapped", "decision", "recomputed", "host"]
+    expected_top = 0.0
+    for strategy, rows in results.groupby("strategy"):
+        parsed = rows[rows["reply_hex"].notna()]
+        checksum_wrong = sum(any(name.endswith(("chksum", "cksum")) for name in names)
+                             for names in parsed["wrong_fields"])
+        expected_top = max(expected_top, checksum_wrong / max(len(parsed), 1))
+    labels = " ".join(t.get_text() for t in axes.texts)
+    assert f"{round(100 * expected_top)}%" in labels
+    assert axes.get_xlim()[1] < 100, "the scale fits the data"
+    hatches = {patch.get_hatch() for patch in axes.patches}
+    assert len(hatches) == len(STRATEGIES), "greyscale: a hatch per group"
+
+
+def test_summary_html_fits_a_1280_pixel_screen(results):
+    html = plots.summary_html(summarise(results))
+    assert "max-width:1280px" in html and html.count("<tr>") == 1 + len(STRATEGIES)
+    assert "likely causes" in html
 
 
 # --- per-field error heatmap ----------------------------------------------------------------------------------

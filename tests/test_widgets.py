@@ -19,7 +19,7 @@ from labkit.fields import byte_owners, field_map
 from labkit.packets import echo_request, echo_request_v6, hexdump_lines
 from labkit.stack import echo_reply
 from labkit.widgets import ChecksumWalkthrough, Dashboard, DiffView, PacketView
-from labkit.widgets.style import field_colours, tint
+from labkit.widgets.style import tint
 
 
 class Cells(HTMLParser):
@@ -102,27 +102,60 @@ def arp_frame() -> bytes:
 # --- PacketView ----------------------------------------------------------------------------------------------
 
 
-def test_packet_view_colours_every_byte_by_its_field(request_v4):
+# What each field does on its way into the reply, written out here (not read from labkit.roles).
+EXPECTED_ROLES = {"ip.id": "host", "ip.flags+frag": "host", "ip.ttl": "host", "ip.chksum": "recomputed",
+                  "ip.src": "swapped", "ip.dst": "swapped", "icmp.type": "decision", "icmp.chksum": "recomputed"}
+
+
+def _background(cell: dict) -> str:
+    return cell["style"].split("background-color:")[1].split(";")[0]
+
+
+def test_packet_view_colours_every_byte_by_its_role(request_v4):
     view = PacketView(request_v4)
     owners = byte_owners(field_map(request_v4), len(request_v4))
     cells = Cells(view.to_html()).tds()
     byte_cells = [c for c in cells if "data-offset" in c]
     assert [int(c["data-offset"]) for c in byte_cells] == list(range(len(request_v4)))
     assert [c["data-field"] for c in byte_cells] == owners
-    colour_of = {}
+    roles = {cell["data-field"]: cell["data-byte-role"] for cell in byte_cells}
+    assert roles == {owner: EXPECTED_ROLES.get(owner, "copied") for owner in owners}
+    colour_of: dict[str, set[str]] = {}
     for cell in byte_cells:
-        background = cell["style"].split("background:")[1].split(";")[0]
-        colour_of.setdefault(cell["data-field"], set()).add(background)
-    assert all(len(colours) == 1 for colours in colour_of.values()), "one field, one colour"
-    labels = list(dict.fromkeys(owners))
-    for left, right in zip(labels, labels[1:]):  # neighbouring fields never share a colour
-        assert colour_of[left] != colour_of[right]
+        colour_of.setdefault(cell["data-byte-role"], set()).add(_background(cell))
+    assert all(len(colours) == 1 for colours in colour_of.values()), "one role, one colour"
+    assert len(set().union(*colour_of.values())) == 5, "five roles, five colours"
+    computed = {_background(c) for c in byte_cells if c["data-byte-role"] != "copied"}
+    assert computed <= {tint(c) for c in OKABE_ITO_PUBLISHED} | {tint("#F0E442", 0.6)}, "Okabe-Ito: colour-blind safe"
+    patterns = {c["data-byte-role"]: c["style"].count("background-image") + c["style"].count("font-weight")
+                for c in byte_cells}
+    assert all(patterns[role] for role in ("swapped", "decision", "recomputed", "host")), "greyscale: a pattern each"
+    # field boundaries stay; the IPv4/ICMP layer boundary is heavier
+    starts = {int(c["data-offset"]) for c in byte_cells if "labkit-start" in c["class"]}
+    assert {12, 16, 20, 22} <= starts
+    assert {int(c["data-offset"]) for c in byte_cells if "labkit-layer" in c["class"]} == {20}
     legend = [attributes for tag, attributes, _ in Cells(view.to_html()).elements
               if tag == "li" and "data-field" in attributes]
-    assert [item["data-field"] for item in legend] == labels
-    drawn = set().union(*colour_of.values())
-    assert drawn <= {tint(c) for c in OKABE_ITO_PUBLISHED}, "only (tinted) Okabe-Ito colours: colour-blind safe"
-    assert drawn == set(field_colours(labels).values())
+    assert [item["data-field"] for item in legend] == list(dict.fromkeys(owners))
+    assert {a["data-role-key"] for t, a, _ in Cells(view.to_html()).elements if "data-role-key" in a} == {
+        "copied", "swapped", "decision", "recomputed", "host"}
+
+
+def test_every_byte_is_a_radio_of_its_field_for_click_and_keyboard(request_v4):
+    view = PacketView(request_v4, select="icmp.chksum")
+    parsed = Cells(view.to_html())
+    radios = [a for tag, a, _ in parsed.elements if tag == "input"]
+    assert len(radios) == len(request_v4)
+    assert len({r["name"] for r in radios}) == 1, "one group per view: arrow keys walk the bytes"
+    owners = byte_owners(field_map(request_v4), len(request_v4))
+    assert [r["data-pick"] for r in radios] == owners
+    assert [i for i, r in enumerate(radios) if "checked" in r] == [22], "the selection is the checked radio"
+    info = [a for tag, a, _ in parsed.elements if "data-info-for" in a]
+    assert {a["data-info-for"] for a in info} == set(owners)
+    assert "10.0.0.1" in next(a["_text"] for a in info if a["data-info-for"] == "ip.src"), "tooltip on the page"
+    css = view.to_html()
+    assert 'input[data-pick="icmp.chksum"]:checked) td[data-field="icmp.chksum"]' in css
+    assert "focus-visible" in css
 
 
 def test_hovering_a_byte_names_its_field_decoded_with_its_offset(request_v4):
@@ -451,3 +484,44 @@ def test_long_packets_show_headers_marks_and_a_gap_line():
     assert 1000 not in Cells(packet.to_html()).offsets()
     packet.select("icmp.data")  # a selected field is drawn whole
     assert set(range(28, len(request))) <= Cells(packet.to_html()).offsets(data_selected="1")
+
+
+def test_diff_view_explains_a_checksum_field_right_but_checksum_wrong(request_v4, reply_v4):
+    view = DiffView(request_v4, corrupt(reply_v4, {40}))   # a data byte: the (copied) checksum no longer adds up
+    notes = view.checksum_pairs()
+    assert len(notes) == 1 and notes[0].startswith("✓ icmp.chksum matches the reference, but ✗ icmp.chksum 0x")
+    assert "wrong for the bytes actually sent" in notes[0]
+    parsed = Cells(view.to_html())
+    assert any("checksum-pairs" in roles for _, _, roles in parsed.elements)
+    assert "note: ✓ icmp.chksum matches the reference" in repr(view)
+    from labkit.checksum import with_checksums
+    consistent = DiffView(request_v4, with_checksums(corrupt(reply_v4, {40})))
+    assert "the arithmetic was right and the copy was wrong" in consistent.checksum_pairs()[0]
+
+
+def test_diff_view_names_the_cause_of_each_marked_run(request_v4, reply_v4):
+    bad = bytearray(reply_v4)
+    bad[12:16], bad[16:20] = request_v4[12:16], request_v4[16:20]   # addresses not swapped
+    bad[40] ^= 0x03                                                  # one copy slip
+    view = DiffView(request_v4, bytes(bad))
+    rows = [a for tag, a, roles in Cells(view.to_html()).elements if tag == "tr" and "data-cause" in a]
+    assert [(r["data-cause"], r["data-offsets"]) for r in rows] == [
+        ("unswapped", "15"), ("unswapped", "19"), ("substitution", "40")]
+    assert "likely cause: copy slip" in view.title_at(40)
+    assert "likely causes:" in repr(view)
+
+
+def test_walkthrough_static_form_shows_every_step_and_the_checksum(reply_v4):
+    walk = ChecksumWalkthrough.for_packet(reply_v4, "icmp.chksum")
+    checksum = f"0x{walk.trace.checksum:04x}"
+    for html in (walk._repr_mimebundle_()["text/html"], walk.static().data):
+        parsed = Cells(html)
+        rows = [a for t, a, _ in parsed.elements if t == "tr" and "data-step" in a]
+        assert [int(r["data-step"]) for r in rows] == list(range(walk.last_position + 1))
+        assert all(r["_text"].count("0x") >= 2 for r in rows[:-1]), "every running sum is filled in"
+        assert checksum in rows[-1]["_text"] and "That is the checksum" in html
+        assert "step 1 of" not in html
+    live = Cells(walk.to_html())
+    every = [a for t, a, roles in live.elements if t == "tr" and "all-steps" in roles and "data-step" in a]
+    assert len(every) == walk.last_position + 1, "the live view keeps all steps in a collapsed block too"
+    assert checksum in repr(walk).splitlines()[0]

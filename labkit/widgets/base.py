@@ -42,6 +42,11 @@ class LabkitView(ipywidgets.VBox):
         """Self-contained static HTML (stylesheet included), the same on every run for the same input."""
         return f'{style_block(self.css_labels())}<div class="{self.css_class}">{self.body_html()}</div>'
 
+    def static_html(self) -> str:
+        """The form kept in saved notebooks and pages (text/html, static(), save_html()): to_html() unless a
+        view has more to show without a kernel (the checksum walkthrough shows every step there)."""
+        return self.to_html()
+
     def _refresh(self) -> None:
         self._html.value = self.to_html()
 
@@ -49,14 +54,14 @@ class LabkitView(ipywidgets.VBox):
         """Write a standalone HTML page, e.g. for slides or a course website."""
         path = Path(path)
         path.write_text(f'<!doctype html><meta charset="utf-8"><title>{type(self).__name__}</title>\n'
-                        f"{self.to_html()}\n", encoding="utf-8")
+                        f"{self.static_html()}\n", encoding="utf-8")
         return path
 
     def static(self) -> HTML:
         """An IPython HTML object: display(view.static()) keeps a picture in the saved notebook without a kernel."""
         from IPython.display import HTML
 
-        return HTML(self.to_html())
+        return HTML(self.static_html())
 
     def __repr__(self) -> str:
         return self.text()
@@ -65,12 +70,12 @@ class LabkitView(ipywidgets.VBox):
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        return self.static_html()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # The live widget for JupyterLab, plus HTML and text for renderers without a kernel; ipywidgets alone
         # would give a truncated repr as text/plain.
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/plain"] = self.text()
-        bundle["text/html"] = self.to_html()
+        bundle["text/html"] = self.static_html()
         return bundle

@@ -16,9 +16,9 @@ from labkit.fields import Field
 from labkit.widgets.base import LabkitView
 from labkit.widgets.grid import WIDTH, Cell, grid_html, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
-from labkit.widgets.style import MISSING_BACKGROUND, esc
+from labkit.widgets.style import MISSING_BACKGROUND, esc, style_block
 
-PSEUDO_BACKGROUND = "#e0e0e0"
+PSEUDO_BACKGROUND = "background:#e0e0e0"
 CHECKSUM_FIELDS = {"ip.chksum": "IPv4", "icmp.chksum": "ICMP", "icmpv6.cksum": "ICMPv6"}
 
 
@@ -39,7 +39,7 @@ class ChecksumWalkthrough(LabkitView):
         size = len(self.trace.data)
         self.heading = title
         self.labels = labels if labels is not None else [""] * size  # what each summed byte is, for tooltips
-        self.backgrounds = backgrounds if backgrounds is not None else [MISSING_BACKGROUND] * size
+        self.backgrounds = backgrounds if backgrounds is not None else [f"background:{MISSING_BACKGROUND}"] * size
         if len(self.labels) != size or len(self.backgrounds) != size:
             raise LabkitError("labels and backgrounds need one entry per summed byte")
         self.check = check
@@ -166,7 +166,7 @@ class ChecksumWalkthrough(LabkitView):
         current = set(self.current_offsets())
         return [Cell(offset, value, self.labels[offset] or None, self.backgrounds[offset],
                      f"{self.labels[offset]}\nsummed byte {offset}: 0x{value:02x}".strip(),
-                     offset > 0 and self.backgrounds[offset] != self.backgrounds[offset - 1], offset in current)
+                     offset > 0 and self.labels[offset] != self.labels[offset - 1], offset in current)
                 for offset, value in enumerate(self.trace.data)]
 
     def window(self, before: int = 4, after: int = 6) -> tuple[int, int]:
@@ -175,38 +175,66 @@ class ChecksumWalkthrough(LabkitView):
         centre = min(self.position, count - 1)
         return max(0, centre - before), min(count, centre + after + 1)
 
-    def body_html(self) -> str:
-        rows = []
+    def body_html(self, *, every_step: bool = False) -> str:
+        """The grid, the current step in words and the step table: around the current step when live, every
+        step with every running sum when `every_step` (the static form)."""
         steps = self.trace.steps
-        first, last = self.window()
-        if first > 0:
-            rows.append(f'<tr><td colspan="6">⋮ {first} earlier word{"s" if first > 1 else ""}</td></tr>')
-        for index in range(first, last):
-            step = steps[index]
-            done = index <= self.position
-            current = ' data-current="1"' if index == self.position else ""
-            after = f"0x{step.sum_after:04x}" if done else ""
-            carry = ("carry ↺ +1" if step.carry_folded else "") if done else ""
-            label = self.word_label(index)
-            rows.append(f'<tr data-step="{index}"{current}><td>{index + 1}</td>'
-                        f'<td class="labkit-mono">{step.offset}</td><td>{esc(label)}</td>'
-                        f'<td class="labkit-mono">0x{step.word:04x}</td>'
-                        f'<td class="labkit-mono">{after}</td><td>{carry}</td></tr>')
+        first, last = (0, len(steps)) if every_step else self.window()
+        rows = [f'<tr><td colspan="6">⋮ {first} earlier word{"s" if first > 1 else ""}</td></tr>'] if first > 0 else []
+        rows += [self._step_row(index, every_step) for index in range(first, last)]
         if last < len(steps):
             later = len(steps) - last
             rows.append(f'<tr><td colspan="6">⋮ {later} more word{"s" if later > 1 else ""}</td></tr>')
-        final_current = ' data-current="1"' if self.at_end else ""
-        final = (f"~0x{self.trace.folded:04x} = <b>0x{self.trace.checksum:04x}</b>" if self.at_end else "")
-        rows.append(f'<tr data-step="{self.last_position}"{final_current}><td>{self.last_position + 1}</td>'
-                    f'<td></td><td>fold and complement</td><td></td><td class="labkit-mono">{final}</td>'
-                    f"<td></td></tr>")
+        rows.append(self._final_row(every_step))
         heading = esc(self.heading) if self.heading else f"RFC 1071 checksum over {len(self.trace.data)} bytes"
-        keep = marked_rows(self.current_offsets()) if not self.at_end else set()
+        keep = marked_rows(self.current_offsets()) if not (self.at_end or every_step) else set()
         shown = visible_rows(-(-len(self.trace.data) // WIDTH), keep, head=3, tail=1, context=1, threshold=8)
+        explanation = self._final_text() if every_step else self.explanation()
+        table = (f'<table class="labkit-table" data-role="steps"><tr><th>#</th><th>offset</th><th>bytes</th>'
+                 f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")
+        every = "" if every_step else (
+            f'<details data-role="all-steps"><summary>all {len(steps)} words and the result: the checksum is '
+            f"0x{self.trace.checksum:04x}</summary>"
+            f"{self._all_steps_table()}</details>")
         return (f"<h4>{heading}</h4>{grid_html(self._cells(), show_rows=shown)}"
-                f'<div class="labkit-verdict" data-role="explanation">{esc(self.explanation())}</div>'
-                f'<table class="labkit-table"><tr><th>#</th><th>offset</th><th>bytes</th><th>word</th>'
-                f"<th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")
+                f'<div class="labkit-verdict" data-role="explanation">{esc(explanation)}</div>{table}{every}')
+
+    def _all_steps_table(self) -> str:
+        rows = [self._step_row(index, True) for index in range(len(self.trace.steps))]
+        rows.append(self._final_row(True, mark=False))
+        return (f'<table class="labkit-table" data-role="every-step"><tr><th>#</th><th>offset</th><th>bytes</th>'
+                f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")
+
+    def _step_row(self, index: int, every_step: bool) -> str:
+        step = self.trace.steps[index]
+        done = every_step or index <= self.position
+        current = ' data-current="1"' if index == self.position and not every_step else ""
+        after = f"0x{step.sum_after:04x}" if done else ""
+        carry = ("carry ↺ +1" if step.carry_folded else "") if done else ""
+        return (f'<tr data-step="{index}"{current}><td>{index + 1}</td>'
+                f'<td class="labkit-mono">{step.offset}</td><td>{esc(self.word_label(index))}</td>'
+                f'<td class="labkit-mono">0x{step.word:04x}</td>'
+                f'<td class="labkit-mono">{after}</td><td>{carry}</td></tr>')
+
+    def _final_row(self, every_step: bool, *, mark: bool = True) -> str:
+        current = ' data-current="1"' if mark and (self.at_end or every_step) else ""
+        final = (f"~0x{self.trace.folded:04x} = <b>0x{self.trace.checksum:04x}</b>"
+                 if self.at_end or every_step else "")
+        return (f'<tr data-step="{self.last_position}"{current}><td>{self.last_position + 1}</td>'
+                f'<td></td><td>fold and complement</td><td></td><td class="labkit-mono">{final}</td><td></td></tr>')
+
+    def _final_text(self) -> str:
+        """The explanation of the last step, whatever the current position (for the static form)."""
+        saved = self.position
+        self.position = self.last_position
+        try:
+            return self.explanation()
+        finally:
+            self.position = saved
+
+    def static_html(self) -> str:
+        """Every step, every running sum, the fold and the checksum: what a saved notebook shows without a kernel."""
+        return f'{style_block(self.css_labels())}<div class="{self.css_class}">{self.body_html(every_step=True)}</div>'
 
     def text(self) -> str:
         lines = self.trace.lines()
@@ -214,7 +242,8 @@ class ChecksumWalkthrough(LabkitView):
         current = {header + self.position} if not self.at_end else {len(lines) - 2, len(lines) - 1}
         marked = [(">> " if index in current else "   ") + line for index, line in enumerate(lines)]
         title = f"{self.heading} · " if self.heading else ""
-        return "\n".join([f"ChecksumWalkthrough: {title}step {self.position + 1} of {self.last_position + 1}",
+        return "\n".join([f"ChecksumWalkthrough: {title}step {self.position + 1} of {self.last_position + 1} "
+                          f"(every step below; the checksum is 0x{self.trace.checksum:04x})",
                           *marked, self.explanation()])
 
 

@@ -15,7 +15,7 @@ from labkit.judge import FieldVerdict, Judgement, judge
 from labkit.widgets.base import LabkitView
 from labkit.widgets.grid import WIDTH, Cell, grid_html, grid_text, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
-from labkit.widgets.style import MISSING_BACKGROUND, esc
+from labkit.widgets.style import esc, role_legend_html, role_style
 
 if TYPE_CHECKING:
     from labkit.models.base import Attempt
@@ -136,6 +136,8 @@ class DiffView(LabkitView):
         have = f"0x{got[offset]:02x}" if offset < len(got) else "nothing (reply too short)"
         if offset in self.judgement.hallucinated:
             lines.append(f"offset {offset}: HALLUCINATED — reference {want}, model {have}")
+            if self.cause_at(offset):
+                lines.append(f"likely cause: {self.cause_at(offset)}")
         elif offset in self.free_offsets:
             lines.append(f"offset {offset}: {have}, reference {want} — a free choice (IPv4 id, TTL or DF), allowed")
         else:
@@ -146,7 +148,34 @@ class DiffView(LabkitView):
     def _background(self, offset: int) -> str:
         if self.layout_map is not None and offset < len(self.layout_map.data):
             return self.layout_map.colour_at(offset)
-        return MISSING_BACKGROUND
+        return role_style(None)
+
+    def _role(self, offset: int) -> str | None:
+        if self.layout_map is not None and offset < len(self.layout_map.data):
+            return self.layout_map.role_at(offset)
+        return None
+
+    def cause_at(self, offset: int) -> str:
+        """The taxonomy's cause for a marked byte ("" when none): what DiffView writes next to the run."""
+        return next((run.label for run in self.judgement.causes if offset in run.offsets), "")
+
+    def checksum_pairs(self) -> list[str]:
+        """Why a checksum field can be ✓ while its checksum is ✗ (and the other way round), in words."""
+        verdicts = {verdict.name: verdict for verdict in self.judgement.fields}
+        notes = []
+        for check in self.judgement.checksums:
+            verdict = verdicts.get(check.name)
+            if verdict is None or verdict.ok == check.ok:
+                continue
+            if verdict.ok:
+                notes.append(f"{OK} {check.name} matches the reference, but {BAD} {check.name} 0x{check.found:04x} "
+                             f"should be 0x{check.expected:04x}: the value is right for the correct reply, and "
+                             "other bytes of this reply differ, so it is wrong for the bytes actually sent. "
+                             "A receiver checks the bytes it gets.")
+            else:
+                notes.append(f"{BAD} {check.name} differs from the reference, but {OK} it is valid for the bytes "
+                             "this reply holds: the arithmetic was right and the copy was wrong.")
+        return notes
 
     def _owner(self, offset: int) -> str | None:
         if self.layout_map is not None and offset < len(self.layout_map.owners):
@@ -165,8 +194,10 @@ class DiffView(LabkitView):
                 self.layout_map.title_at(offset) if self.layout_map is not None
                 and offset < len(self.layout_map.data) and self.layout_map.data == data else f"offset {offset}")
             start = self.layout_map.is_field_start(offset) if self.layout_map is not None else False
+            layer = self.layout_map.is_layer_start(offset) and offset > 0 if self.layout_map is not None else False
             cells.append(Cell(offset, data[offset] if offset < len(data) else None, owner,
-                              self._background(offset), title, start, False, offset in marked, offset in free))
+                              self._background(offset), title, start, False, offset in marked, offset in free,
+                              role=self._role(offset), layer_start=layer))
         return cells
 
     def _fields_html(self) -> str:
@@ -189,6 +220,15 @@ class DiffView(LabkitView):
                  f"<th>offset</th><th>reference</th><th>{esc(self.model_label)}</th></tr>{''.join(wrong)}</table>"
                  if wrong else "")
         return f'<ul class="labkit-legend" data-role="fields">{"".join(chips)}</ul>{table}'
+
+    def _causes_html(self) -> str:
+        """One row per marked run: where, which field, the taxonomy's likely cause and the digits."""
+        rows = "".join(
+            f'<tr data-cause="{esc(run.cause)}" data-offsets="{_ranges(run.offsets)}"><td class="labkit-mono">'
+            f"{_ranges(run.offsets)}</td><td><code>{esc(run.field or '-')}</code></td><td><b>{esc(run.label)}</b>"
+            f"</td><td>{esc(run.detail)}</td></tr>" for run in self.judgement.causes)
+        return ('<table class="labkit-table" data-role="causes"><tr><th>bytes</th><th>field</th>'
+                f"<th>likely cause (labkit.taxonomy)</th><th>detail</th></tr>{rows}</table>" if rows else "")
 
     def _checksum_lines(self) -> list[tuple[bool, str]]:
         return [(check.ok, f"{check.name} 0x{check.found:04x}"
@@ -233,7 +273,10 @@ class DiffView(LabkitView):
         checks = "".join(
             f'<li data-checksum="{esc(line.split()[0])}" data-ok="{int(ok)}"><b>{OK if ok else BAD}</b> '
             f"{esc(line)}</li>" for ok, line in self._checksum_lines())
-        legend = self.layout_map.legend_html() if self.layout_map is not None else ""
+        legend = (self.layout_map.layers_html() + role_legend_html() + self.layout_map.legend_html()
+                  if self.layout_map is not None else "")
+        pairs = "".join(f"<li>{esc(note)}</li>" for note in self.checksum_pairs())
+        pairs = f'<ul data-role="checksum-pairs" class="labkit-verdict">{pairs}</ul>' if pairs else ""
         accepted = int(self.judgement.accepted)
         return (f"<h4>{heading}{summary}</h4>"
                 f'<div class="labkit-side"><div data-role="reference">{left}</div>'
@@ -241,7 +284,7 @@ class DiffView(LabkitView):
                 f'<div class="labkit-verdict" data-role="verdict" data-accepted="{accepted}">'
                 f"{esc(self._verdict_text())}</div>"
                 f'<ul data-role="checksums" style="list-style:none;padding-left:0;margin:4px 0">{checks}</ul>'
-                f"{self._fields_html()}")
+                f"{pairs}{self._causes_html()}{self._fields_html()}")
 
     def css_labels(self) -> list[str]:
         return [entry.label for entry in self.layout_map.legend] if self.layout_map is not None else []
@@ -268,5 +311,9 @@ class DiffView(LabkitView):
         if self.judgement.checksums:
             lines.append("checksums:")
             lines += [f"  {OK if ok else BAD} {line}" for ok, line in self._checksum_lines()]
+            lines += [f"  note: {note}" for note in self.checksum_pairs()]
+        if self.judgement.causes:
+            lines.append("likely causes:")
+            lines += [f"  {run.describe()}" for run in self.judgement.causes]
         lines.append(f"verdict: {self._verdict_text()}")
         return "\n".join(lines)

@@ -24,12 +24,16 @@ class Cell:
     offset: int
     value: int | None
     field: str | None = None
-    background: str = MISSING_BACKGROUND
+    background: str = f"background:{MISSING_BACKGROUND}"   # CSS declarations: colour and pattern (style.role_style)
     title: str = ""
     field_start: bool = False
     selected: bool = False
     hallucinated: bool = False
     free: bool = False          # differs from the reference only by a choice a stack may make freely
+    role: str | None = None     # labkit.roles: copied, swapped, decision, recomputed, host
+    layer_start: bool = False   # the first byte of a layer (IPv4, ICMP, ...): a heavier boundary
+    pick: str = ""              # radio group: clicking or arrowing to the byte selects its field (no kernel needed)
+    checked: bool = False       # the byte whose radio is checked (the first byte of the selected field)
 
 
 def _rows(cells: Sequence[Cell], width: int) -> Iterable[Sequence[Cell]]:
@@ -41,13 +45,18 @@ def _cell_html(cell: Cell) -> str:
     classes = ["labkit-byte"]
     if cell.field_start:
         classes.append("labkit-start")
-    style = [f"background:{cell.background}"]
+    if cell.layer_start:
+        classes.append("labkit-layer")
+    style = [cell.background]
     attributes = [f'data-offset="{cell.offset}"']
     if cell.field is not None:
         attributes.append(f'data-field="{esc(cell.field)}"')
+    if cell.role is not None:
+        attributes.append(f'data-byte-role="{cell.role}"')
     if cell.selected:
         attributes.append('data-selected="1"')
-        style.append("outline:2px solid #000;font-weight:bold")
+        if not cell.pick:   # a pickable byte shows the selection through its checked radio (style.pick_css)
+            style.append("outline:2px solid #000;font-weight:bold")
     if cell.hallucinated:
         attributes.append('data-hallucinated="1"')
         style.append(f"font-weight:bold;text-decoration:underline;box-shadow:inset 0 0 0 2px {MARK_COLOUR}")
@@ -59,6 +68,13 @@ def _cell_html(cell: Cell) -> str:
         text = "··"
     else:
         text = f"{cell.value:02x}"
+    if cell.pick and cell.field is not None and cell.value is not None:
+        checked = " checked" if cell.checked else ""
+        # data-lm-suppress-shortcuts: JupyterLab would take the arrow keys for its own shortcuts; here they
+        # walk the bytes. Lumino tests the focused element itself first, so the attribute sits on the input.
+        text = (f'<label><input type="radio" name="{cell.pick}" data-pick="{esc(cell.field)}" '
+                f'data-lm-suppress-shortcuts="true" '
+                f'aria-label="byte {cell.offset}, {esc(cell.field)}"{checked}>{text}</label>')
     return (f'<td class="{" ".join(classes)}" {" ".join(attributes)} style="{";".join(style)}"'
             f' title="{esc(cell.title)}">{text}</td>')
 

@@ -12,7 +12,8 @@ from labkit.errors import LabkitError
 from labkit.fields import Field, byte_owners, field_map
 from labkit.packets import from_hex, ip_version
 from labkit.widgets.grid import Cell
-from labkit.widgets.style import MISSING_BACKGROUND, esc, field_colours
+from labkit.roles import ROLES, role_of_names
+from labkit.widgets.style import ROLE_MARKS, esc, role_legend_html, role_style
 
 _KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -47,10 +48,11 @@ def _span(field: Field) -> str:
 class LegendEntry:
     key: str            # one character for the text legend
     label: str          # the owner label ("ip.src", "ip.version+ihl")
-    colour: str
+    colour: str         # CSS declarations for its role (style.role_style)
     offset: int
     length: int
     members: tuple[Field, ...]
+    role: str = "copied"
 
     @property
     def value_text(self) -> str:
@@ -81,16 +83,69 @@ class PacketLayout:
         for owner in self.owners:
             if owner is not None and owner not in labels:
                 labels.append(owner)
-        colours = field_colours(labels)
         entries = []
         for index, label in enumerate(labels):
             offsets = [i for i, owner in enumerate(self.owners) if owner == label]
             members = tuple(f for f in self.fields if f.name == label or (
                 f.length > 0 and all(0 <= i < len(self.owners) and self.owners[i] == label
                                      for i in range(f.offset, f.end))))
-            entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, colours[label], offsets[0],
-                                       offsets[-1] - offsets[0] + 1, members))
+            role = self.role_at(offsets[0])
+            entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, role_style(role), offsets[0],
+                                       offsets[-1] - offsets[0] + 1, members, role))
         return tuple(entries)
+
+    def role_at(self, offset: int) -> str | None:
+        """What the byte at `offset` does on its way into a reply (labkit.roles); None past the end."""
+        if not 0 <= offset < len(self.data):
+            return None
+        owner = self.owners[offset]
+        if owner in self._owner_roles:
+            return self._owner_roles[owner]
+        return role_of_names([field.name for field in self.fields_at(offset)])
+
+    @cached_property
+    def _owner_roles(self) -> dict[str, str]:
+        """One role per owner label, so a bit-field group (ip.flags+frag) has one colour across its bytes."""
+        names: dict[str, list[str]] = {}
+        for offset, owner in enumerate(self.owners):
+            if owner is not None:
+                names.setdefault(owner, []).extend(field.name for field in self.fields_at(offset))
+        return {owner: role_of_names(found) for owner, found in names.items()}
+
+    def is_layer_start(self, offset: int) -> bool:
+        """The first byte of a layer after the first (where IPv4 ends and ICMP begins)."""
+        return offset in self._layer_starts
+
+    @cached_property
+    def _layer_starts(self) -> dict[int, str]:
+        starts: dict[int, str] = {}
+        for field in self.fields:
+            if field.layer not in starts.values() and field.length > 0:
+                starts[field.offset] = field.layer
+        return starts
+
+    def layers_html(self) -> str:
+        """'IPv4 bytes 0–19 | ICMP bytes 20–83': where each layer sits, in words."""
+        starts = sorted(self._layer_starts.items())
+        parts = []
+        for index, (start, layer) in enumerate(starts):
+            end = starts[index + 1][0] - 1 if index + 1 < len(starts) else len(self.data) - 1
+            parts.append(f'<span data-layer="{esc(layer)}"><b>{esc(layer)}</b> bytes {start}–{end}</span>')
+        return f'<div class="labkit-layers" data-role="layers">{" ┃ ".join(parts)} (layers start at ‖)</div>'
+
+    def info_html(self) -> str:
+        """The tooltips, on the page: one block per field, shown when one of its bytes is picked."""
+        blocks = "".join(
+            f'<div data-info-for="{esc(entry.label)}"><b>{esc(entry.label)}</b> — {entry.role}: '
+            f"{esc(ROLES[entry.role])}\n{esc(entry.title)}\nbytes {entry.offset}–{entry.offset + entry.length - 1}: "
+            f"{esc(self.data[entry.offset:entry.offset + entry.length].hex(' '))}</div>" for entry in self.legend)
+        hint = ("Click a byte, or Tab into the bytes and move with the arrow keys: its field, value and role "
+                "are shown here.")
+        return f'<div class="labkit-info" data-role="info" aria-live="polite"><span data-info-default>{hint}</span>{blocks}</div>'
+
+    @staticmethod
+    def roles_html() -> str:
+        return role_legend_html()
 
     @cached_property
     def _entry_by_label(self) -> dict[str, LegendEntry]:
@@ -132,17 +187,20 @@ class PacketLayout:
                           + ", ".join(f.name for f in self.fields))
 
     def colour_at(self, offset: int) -> str:
-        owner = self.owners[offset] if offset < len(self.owners) else None
-        return self._entry_by_label[owner].colour if owner in self._entry_by_label else MISSING_BACKGROUND
+        """CSS for the byte's background: its role's colour and pattern."""
+        return role_style(self.role_at(offset))
 
     def is_field_start(self, offset: int) -> bool:
         """Where the owner changes a boundary line is drawn, so fields are told apart by more than colour."""
         return 0 < offset < len(self.owners) and self.owners[offset] != self.owners[offset - 1]
 
-    def cells(self, selected: tuple[int, ...] = ()) -> list[Cell]:
+    def cells(self, selected: tuple[int, ...] = (), pick: str = "") -> list[Cell]:
+        """One Cell per byte; with `pick` (a radio group name) each byte is a radio button of its field."""
         chosen = set(selected)
+        first = selected[0] if selected else None
         return [Cell(offset, value, self.owners[offset], self.colour_at(offset), self.title_at(offset),
-                     self.is_field_start(offset), offset in chosen)
+                     self.is_field_start(offset), offset in chosen, role=self.role_at(offset),
+                     layer_start=self.is_layer_start(offset) and offset > 0, pick=pick, checked=offset == first)
                 for offset, value in enumerate(self.data)]
 
     def text_keys(self) -> list[str]:
@@ -152,8 +210,8 @@ class PacketLayout:
 
     def legend_text(self) -> list[str]:
         width = max((len(entry.label) for entry in self.legend), default=0)
-        return [f"  {entry.key}  {entry.label:<{width}}  @{entry.offset:<3} {entry.length:>2}B  {entry.value_text}"
-                for entry in self.legend]
+        return [f"  {entry.key}  {entry.label:<{width}}  @{entry.offset:<3} {entry.length:>2}B  "
+                f"{entry.role + ' ' + ROLE_MARKS[entry.role]:<12}  {entry.value_text}" for entry in self.legend]
 
     def legend_html(self, selected: str | None = None) -> str:
         items = []
@@ -168,7 +226,7 @@ class PacketLayout:
             chosen = ' data-selected="1"' if selected is not None and selected in (
                 entry.label, *(f.name for f in entry.members)) else ""
             items.append(
-                f'<li data-field="{esc(entry.label)}"{chosen} title="{esc(entry.title)}">'
-                f'<span class="labkit-swatch" style="background:{entry.colour}"></span>'
+                f'<li data-field="{esc(entry.label)}" data-byte-role="{entry.role}"{chosen} title="{esc(entry.title)}">'
+                f'<span class="labkit-swatch" style="{entry.colour}"></span>'
                 f"<code>{esc(entry.label)}</code> <span>{esc(entry.value_text)}</span></li>")
         return f'<ul class="labkit-legend" data-role="legend">{"".join(items)}</ul>'

@@ -1,6 +1,9 @@
-"""PacketView: a hex grid in which every byte wears the colour of the header field it belongs to."""
+"""PacketView: a hex grid in which every byte wears the colour of its role in a reply, inside field and
+layer boundaries; click a byte (or Tab to it and use the arrow keys) to select its field without a kernel."""
 
 from __future__ import annotations
+
+import hashlib
 
 import ipywidgets
 
@@ -16,8 +19,10 @@ NO_SELECTION = "(no field selected)"
 class PacketView(LabkitView):
     """A packet (IPv4/ICMP, IPv6/ICMPv6, or an Ethernet frame such as ARP) coloured by field, with a legend.
 
-    Hover a byte or a legend entry for the field's name, decoded value and offset; pick a field in the
-    dropdown (or call `select`) to outline its bytes.
+    Colours say what a byte does on its way into a reply (copied, swapped, decision, recomputed, host's
+    choice; labkit.roles). Hover a byte or a legend entry for the field's name, decoded value and offset; click
+    a byte or move to it with the keyboard to outline its field and show the same details on the page
+    (pure HTML and CSS, so it works in a saved notebook too); the dropdown or `select` does it from Python.
     """
 
     css_class = "labkit-view labkit-packet"
@@ -80,11 +85,13 @@ class PacketView(LabkitView):
         selection = ""
         if self.selected:
             offsets = self.selected_offsets
-            selection = (f'<div data-role="selection">selected <code>{esc(self.selected)}</code>: '
+            selection = (f'<div data-role="selection" data-selection-for="{esc(self.selected)}">selected '
+                         f'<code>{esc(self.selected)}</code>: '
                          f"bytes {offsets[0]}–{offsets[-1]}</div>")
-        return (f"<h4>{heading}{esc(layout.summary())}</h4>"
-                f"{grid_html(layout.cells(self.selected_offsets), show_rows=self.shown_rows)}"
-                f"{layout.legend_html(self.selected)}{selection}")
+        group = "labkit-pick-" + hashlib.sha1(layout.data + self.heading.encode()).hexdigest()[:10]
+        return (f"<h4>{heading}{esc(layout.summary())}</h4>{layout.layers_html()}"
+                f"{grid_html(layout.cells(self.selected_offsets, pick=group), show_rows=self.shown_rows)}"
+                f"{layout.info_html()}{layout.roles_html()}{layout.legend_html(self.selected)}{selection}")
 
     def css_labels(self) -> list[str]:
         return [entry.label for entry in self.layout_map.legend]

@@ -3,7 +3,10 @@
 Checks what only a browser can show: the widgets render as live ipywidgets, the DiffView marks exactly the
 corrupted bytes, the PacketView shows its legend and answers a dropdown change from the kernel, and the
 checksum walkthrough steps on a button click, and the Dashboard updates live while a responder answers pings
-on the software wire (in the kernel, no network). A screenshot is kept in test-artifacts/ for people to look at.
+on the software wire (in the kernel, no network). Then: bytes wear their role's colour, a click selects a byte's
+field and shows its details on the page, the arrow keys walk the bytes with a visible focus, DiffView names the
+causes; and after a save, the kernel stopped and the page reopened, every widget shows from the saved state and
+the saved file's text/html holds the static forms. Screenshots (1280 px wide) are kept in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ def _quiet_settings(settings_dir: Path) -> None:
     target.mkdir(parents=True)
     (target / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # Save widget state with the notebook, so a reopened notebook shows the widgets without their kernel
+    # (JupyterLab otherwise shows "Error displaying widget: model not found"): the setting lab.sh installs.
+    widgets = settings_dir / "@jupyter-widgets" / "jupyterlab-manager"
+    widgets.mkdir(parents=True)
+    shipped = json.loads((REPO / "scripts" / "jupyterlab-overrides.json").read_text())   # what lab.sh installs
+    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps(shipped["@jupyter-widgets/jupyterlab-manager:plugin"]))
 
 
 @pytest.fixture
@@ -92,7 +101,7 @@ def jupyter_lab(tmp_path):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"jupyter lab did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.2)
-        yield url, log_path
+        yield url, log_path, root
     finally:
         try:
             os.killpg(server.pid, signal.SIGTERM)
@@ -128,14 +137,14 @@ def _offsets(locator) -> set[int]:
 def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
     sync_playwright = _sync_playwright()
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    url, log_path = jupyter_lab
+    url, log_path, root = jupyter_lab
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = None
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2800})
+            page = browser.new_page(viewport={"width": 1280, "height": 2800})
             page.set_default_timeout(WAIT_MS)
             page.goto(f"{url}/doc/tree/{NOTEBOOK.name}")
             page.wait_for_selector(".jp-Notebook .jp-Cell")
@@ -198,10 +207,13 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             assert dashboard.locator("[data-counter='requests'] b").inner_text() == "5"
             assert dashboard.locator("svg[data-role='histogram'] rect").count() >= 1
 
+            _check_roles_click_and_keyboard(page, packet_widget)
+            _check_causes_and_checksum_pair(diff)
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-widgets.png"), full_page=True)
             for name, widget in (("diff", diff), ("packet", packet_widget), ("walkthrough", walk),
                                  ("dashboard", dashboard)):
                 widget.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name}.png"))
+            _check_static_forms_after_save_and_reopen(page, url, root)
         except Exception:
             try:
                 if page is not None:
@@ -211,4 +223,117 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             raise
         finally:
             browser.close()
-    assert time.monotonic() - started < 120
+    assert time.monotonic() - started < 140
+
+
+def _style(locator, prop: str) -> str:
+    return locator.evaluate(f"el => getComputedStyle(el).{prop}")
+
+
+def _check_roles_click_and_keyboard(page, packet_widget) -> None:
+    """Bytes wear their role's colour; a click selects the byte's field; arrow keys walk bytes with visible focus."""
+    role_of = {12: "swapped", 22: "recomputed", 20: "decision", 4: "host", 30: "copied"}
+    colours = {}
+    for offset, role in role_of.items():
+        cell = packet_widget.locator(f"td[data-offset='{offset}']")
+        assert cell.get_attribute("data-byte-role") == role
+        colours[role] = _style(cell, "backgroundColor")
+    assert len(set(colours.values())) == len(role_of), f"five roles, five colours: {colours}"
+    assert "double" in _style(packet_widget.locator("td[data-offset='20']"), "borderLeftStyle"), "ICMP layer starts"
+
+    packet_widget.locator("td[data-offset='13']").click()      # a byte of ip.src (the reply's 10.0.0.2)
+    page.wait_for_function("() => document.querySelector('.labkit-packet [data-info-for=\"ip.src\"]')"
+                           ".offsetParent !== null")
+    assert "10.0.0.2" in packet_widget.locator("[data-info-for='ip.src']").inner_text(), "tooltip text on the page"
+    for offset in (12, 13, 14, 15):
+        assert _style(packet_widget.locator(f"td[data-offset='{offset}']"), "outlineStyle") == "solid"
+    assert _style(packet_widget.locator("td[data-offset='16']"), "outlineStyle") == "none"
+
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")                       # 13 -> 16: into ip.dst
+    focused = page.evaluate("() => document.activeElement.closest('td').dataset.offset")
+    assert focused == "16", page.evaluate("() => document.activeElement.outerHTML")
+    focused_cell = packet_widget.locator("td[data-offset='16']")
+    assert _style(focused_cell, "outlineColor") == "rgb(0, 114, 178)", "the keyboard focus is visible"
+    assert packet_widget.locator("[data-info-for='ip.dst']").is_visible()
+    assert not packet_widget.locator("[data-info-for='ip.src']").is_visible()
+    focused_cell.screenshot(path=str(ARTIFACTS / "jupyterlab-packet-focus.png"))
+
+
+def _check_causes_and_checksum_pair(diff) -> None:
+    causes = diff.locator("[data-role='causes'] tr[data-cause]")
+    assert causes.count() >= 3
+    assert "copy slip" in diff.locator("[data-role='causes']").inner_text()
+    text = diff.inner_text()
+    assert "icmp.chksum" in text and "likely cause" in text
+
+
+def _choose_no_kernel(page, *, menu: bool) -> None:
+    """Kernel > Change Kernel… > No Kernel (or answer the kernel dialog a reopened notebook shows)."""
+    if menu:
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Change Kernel")).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("select").select_option(label="No Kernel")
+    dialog.locator("button.jp-mod-accept").click()
+    page.wait_for_selector(".jp-Dialog", state="detached")
+
+
+def _wait_for_saved_widgets(page) -> None:
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    if page.locator(".jp-Dialog select").count():
+        _choose_no_kernel(page, menu=False)
+    page.wait_for_selector(".widget-html .labkit-checksum, .jp-Cell :text('Error displaying widget')")
+    time.sleep(1.5)
+
+
+def _saved_models(notebook: dict) -> str:
+    """Which displayed widget models the saved state holds (for a failure message)."""
+    state = notebook["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    shown = [out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+             for cell in notebook["cells"] for out in cell.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+    return f"{len(state)} models saved; displayed: " + ", ".join(f"{m[:8]} {'saved' if m in state else 'MISSING'}"
+                                                                 for m in shown)
+
+
+def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> None:
+    """Save, stop the kernel (Kernel > Change Kernel > No Kernel), reopen: JupyterLab may start a fresh kernel,
+    which holds none of the old widget models, so what shows comes from the saved state. Every widget shows,
+    none says "model not found", and the saved file's text/html holds the static forms (every checksum step)
+    for viewers without a kernel (nbviewer, GitHub)."""
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Control+s")
+    saved = root / NOTEBOOK.name
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "application/vnd.jupyter.widget-state+json" not in saved.read_text():
+        time.sleep(0.3)
+    notebook = json.loads(saved.read_text())
+    assert "application/vnd.jupyter.widget-state+json" in notebook["metadata"].get("widgets", {})
+    html_outputs = [out["data"]["text/html"] for cell in notebook["cells"] for out in cell.get("outputs", [])
+                    if "text/html" in out.get("data", {})]
+    walk_html = "".join(next(h for h in html_outputs if "labkit-checksum" in "".join(h)))
+    assert walk_html.count('data-step="') >= 33 and "That is the checksum" in walk_html
+
+    _choose_no_kernel(page, menu=True)
+    deadline = time.monotonic() + 20
+    while json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=5).read()):
+        assert time.monotonic() < deadline, "the kernel did not shut down"
+        time.sleep(0.3)
+    page.reload()
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    _wait_for_saved_widgets(page)
+    errors = page.get_by_text("Error displaying widget")
+    if errors.count():
+        # Known upstream race (seen in about 1 run of 3): when JupyterLab starts a kernel while it restores the
+        # saved widget state, @jupyter-widgets/jupyterlab-manager can leave an output at "model not found".
+        # A second open must show every widget; the first failure is kept as a screenshot for people to see.
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-reopened-race.png"), full_page=True)
+        page.reload()
+        _wait_for_saved_widgets(page)
+    assert errors.count() == 0, _saved_models(notebook)
+    for view in ("labkit-diff", "labkit-packet", "labkit-checksum", "labkit-dashboard"):
+        assert page.locator(f".widget-html .{view}").count() == 1, f"{view} is not shown after reopening"
+    walk = page.locator(".widget-html .labkit-checksum").last
+    assert "the checksum is 0x" in walk.locator("[data-role='all-steps'] summary").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-reopened.png"), full_page=True)

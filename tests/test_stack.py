@@ -884,8 +884,11 @@ def test_echo_path_is_fast() -> None:
     request, big = echo(56), echo(1472)
     for packet in (request, big):
         the_stack.respond(packet)
-        started = time.perf_counter()
-        for _ in range(2000):
-            the_stack.respond(packet)
-        per_packet = (time.perf_counter() - started) / 2000
+        rounds = []
+        for _ in range(5):   # the best of five rounds: other processes on a shared machine only ever add time
+            started = time.perf_counter()
+            for _ in range(400):
+                the_stack.respond(packet)
+            rounds.append((time.perf_counter() - started) / 400)
+        per_packet = min(rounds)
         assert per_packet < 50e-6, f"{per_packet * 1e6:.1f} us per echo reply (aim: well under 20 us)"

@@ -418,7 +418,8 @@ def _answer_by_rule(run: "_Run", order: "_InOrder", packet: CapturedPacket) -> _
     if packet.wirelen > len(packet.data):
         summary.unanswered["cut short by the capture's snap length (capture with -s 0)"] += 1
         return None
-    run.clock.now = packet.ts_ns / 1e9
+    seconds, nanoseconds = divmod(packet.ts_ns, 1_000_000_000)
+    run.clock.now = seconds + nanoseconds / 1e9  # as exact as a float gets: ts_ns / 1e9 rounds 1e18 first
     unwrapped, result, for_model = classify(run.link, run.stack, packet.data)
     if result is None:
         summary.unanswered[reason_key(unwrapped.reason)] += 1

@@ -348,8 +348,8 @@ def answer_capture(
     """Answer every packet of in_path a host would answer and write requests + replies to out_path.
 
     ``in_path``: a pcap or pcapng file (gzip'd too), a pipe, or "-" for standard input; read once, streamed.
-    ``model`` is a Model or a registry name (None: the registry's default); ``seed`` goes to the registry when
-    a name is given. ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
+    ``model`` is a Model, a registry name (None: the registry's default) or a function of no arguments that
+    builds one (called once the input has been read); ``seed`` goes to the registry when a name is given. ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
     ``budget_usd``: each call reserves its worst-case cost before it starts, and no call starts that could
     take the total past the budget (the rest stay unanswered). Nothing is written unless the whole run
     succeeds; a paid model's answers are kept meanwhile in OUT.answers.jsonl and, with ``resume``, a rerun
@@ -359,7 +359,7 @@ def answer_capture(
     with CaptureReader(in_path) as reader:  # reads the header: a bad file fails before a model is set up
         check_output_path(out_path, in_path)  # before any model call: a run must not be paid for and then lost
         link = link_layer_for(reader.linktype)
-        run = _Run(link, _resolve_model(model, seed), strategy, reader, in_path, out_path)
+        run = _Run(link, _resolve_model(_built(model), seed), strategy, reader, in_path, out_path)
         run.keep_answers(resume)
         if budget_usd is not None:
             run.budget = Budget(budget_usd)
@@ -515,6 +515,11 @@ class _ModelCalls:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _built(model):
+    """A model given as a factory is built only now: a bad capture must fail before a key is asked for."""
+    return model() if callable(model) and not hasattr(model, "attempt") else model
 
 
 def _keeps_answers(model) -> bool:

@@ -709,3 +709,63 @@ def test_kept_answers_of_another_model_are_not_reused(tmp_path):
     other.name = "another-model"
     answer_capture(path, tmp_path / "out.pcap", other)
     assert other.calls == 5
+
+
+# --- the command line's messages ------------------------------------------------------------------------------
+
+
+def _cli(*args: str, env_extra: dict | None = None):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_seed_in_the_name_and_seed_flag_say_which_wins(tmp_path):
+    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated:3",
+                "--seed", "4")
+    assert done.returncode == 0, done.stderr
+    assert "--seed 4 overrides the seed 3 in simulated:3" in done.stderr
+    assert "model: simulated:4" in done.stdout
+    same = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "p.pcap"), "--model", "simulated:4",
+                "--seed", "4")
+    assert "overrides" not in same.stderr
+
+
+def test_seed_with_a_model_that_is_not_simulated_says_it_is_ignored(tmp_path):
+    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "reference",
+                "--seed", "4")
+    assert done.returncode == 0 and "reference ignores it" in done.stderr
+
+
+def test_api_flags_are_refused_for_models_without_an_api(tmp_path):
+    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated",
+                "--timeout", "5")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--timeout apply to models that call an API" in done.stderr
+
+
+def test_timeout_flag_reaches_the_client_and_the_advice_names_it(tmp_path, messages_server):
+    """A server slower than --timeout: the error names the flag that raises it (a flag that exists)."""
+    from messages_server import DEFAULT_TEST_KEY, slow
+
+    messages_server.script(slow(2.0))
+    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "claude",
+                "--timeout", "0.5", env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY,
+                                               "ANTHROPIC_BASE_URL": messages_server.url})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "0.5 s" in done.stderr and "--timeout" in done.stderr
+
+
+def test_max_tool_turns_flag_reaches_the_model_and_the_advice_names_it(tmp_path, messages_server):
+    from messages_server import DEFAULT_TEST_KEY, tool_use
+
+    messages_server.script(*[tool_use("internet_checksum", {"hex": "00"}) for _ in range(3)])
+    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "claude",
+                "--strategy", "tool-use", "--max-tool-turns", "1",
+                env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "after 1 turns" in done.stderr and "--max-tool-turns" in done.stderr

@@ -466,15 +466,24 @@ class CaptureWriter:
         sec, frac = divmod(ts_ns // self._divisor, 1_000_000_000 // self._divisor)
         if sec > PCAP_MAX_SECONDS or sec < 0:
             pcap_seconds_check(ts_ns, f"packet {self.count + 1} of the output")
-        self._guarded(self._out.write, self._record.pack(sec, frac, len(data), max(wirelen, len(data))) + data)
+        length = len(data)
+        try:
+            self._out.write(self._record.pack(sec, frac, length, wirelen if wirelen > length else length))
+            self._out.write(data)
+        except OSError as exc:
+            raise self._failed(exc) from None
         self.count += 1
 
     def _guarded(self, action, *args) -> None:
         try:
             action(*args)
         except OSError as exc:
-            self.abort()
-            raise LabkitError(f"{self.path}: cannot write ({exc.strerror}); choose another output path") from None
+            raise self._failed(exc) from None
+
+    def _failed(self, error: OSError) -> LabkitError:
+        """Remove the partial file; the error to raise (a full disk is not a traceback)."""
+        self.abort()
+        return LabkitError(f"{self.path}: cannot write ({error.strerror}); choose another output path")
 
     def commit(self) -> None:
         self._guarded(self._out.close)

@@ -403,6 +403,9 @@ def check_output_path(path: str | os.PathLike, in_path: str | os.PathLike | None
     """
     if not str(path).strip():
         raise LabkitError("the output path is empty; give a file name such as answered.pcap")
+    if str(path) == STDIN:
+        raise LabkitError("-o -: the output cannot go to standard output (it is written to a file and renamed "
+                          "into place when complete); give a file name such as answered.pcap")
     shown, path = path, Path(os.path.realpath(path))
     if path.exists() and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file (a device, pipe or socket)"

@@ -48,7 +48,7 @@ from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where 
     write_capture,
 )
 from labkit.errors import LabkitError
-from labkit.headers import trim_to_ip_length
+from labkit.headers import ip_version, trim_to_ip_length
 from labkit.ratelimit import Budget, checked_budget
 
 ETHERTYPE_IPV4 = 0x0800
@@ -93,8 +93,7 @@ class LinkLayer:
 
 
 def _ethertype_for(packet: bytes, fallback: int) -> int:
-    version = packet[0] >> 4 if packet else 0
-    return {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(version, fallback)
+    return {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(ip_version(packet), fallback)
 
 
 def _trimmed(frame: bytes) -> bytes:

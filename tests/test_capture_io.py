@@ -243,3 +243,8 @@ def test_late_reply_through_the_cli_has_no_traceback(tmp_path):
     done = _labkit("pcap", str(path), "-o", str(tmp_path / "out.pcap"), "--model", "reference")
     assert done.returncode == 2 and b"Traceback" not in done.stderr
     assert done.stderr.decode().count("\n") == 1 and b"past 2106" in done.stderr
+
+
+def test_dash_as_output_is_refused_rather_than_a_file_named_dash(tmp_path):
+    with pytest.raises(LabkitError, match="standard output"):
+        answer_capture(_pcap(tmp_path), "-", "reference")

@@ -769,3 +769,13 @@ def test_max_tool_turns_flag_reaches_the_model_and_the_advice_names_it(tmp_path,
                 env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "after 1 turns" in done.stderr and "--max-tool-turns" in done.stderr
+
+
+def test_memory_benchmark_runs_at_tiny_sizes(capsys, monkeypatch):
+    """benchmarks/pcap_memory.py is not run in CI at full size; this keeps it working."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import pcap_memory
+
+    pcap_memory.main(["--sizes", "200", "400", "--runs", "1", "--scapy-n", "40"])
+    out = capsys.readouterr().out
+    assert "peak RSS 400 / 200 packets" in out and "x faster" in out

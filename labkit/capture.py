@@ -20,7 +20,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from labkit.errors import LabkitError
 
@@ -168,7 +168,7 @@ class CaptureReader:
             return self._pcap_records(endian)
         if magic == _PCAPNG_MAGIC:
             self.format, self.nanosecond = "pcapng", True
-            return _PcapngParser(self._stream, self.name).start(self)
+            return _PcapngParser(self.name, self._read).start(self)
         shown = f"{self.name} (gzip'd)" if self.compressed else self.name
         if len(magic) < 4:
             raise LabkitError(f"{shown}: file is empty or too short to be a capture; {_FIX_HINT}")
@@ -249,8 +249,8 @@ class _Interface:
 class _PcapngParser:
     """Block by block; each Section Header Block starts afresh (byte order, interfaces), as Wireshark reads it."""
 
-    stream: BinaryIO
     name: str
+    _read: Callable[[int], bytes]
     endian: str = "<"
     section: int = 0
     interfaces: list[_Interface] = field(default_factory=list)
@@ -258,7 +258,6 @@ class _PcapngParser:
 
     def start(self, reader: CaptureReader) -> Iterator[CapturedPacket]:
         """Read up to the first interface (its link type is the output's), then hand out packets lazily."""
-        self._read = reader._read
         self._section_header()
         self.linktype = -1  # not known yet: packets before the first interface description are refused below
         while not self.interfaces and (block := self._next_block()) is not None:

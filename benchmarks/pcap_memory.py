@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             seconds, rss = medians([sys.executable, "-c", LABKIT, "pcap", str(capture), "-o", str(out),
                                     "--model", "reference"], args.runs)
             rows.append((n, seconds, rss))
-            print(f"  {n:>9,} packets  {seconds:8.2f} s  {n / seconds:>9,.0f} packets/s  peak RSS {rss / 1024:6.1f} MiB")
+            print(f"  {n:>9,} packets  {seconds:8.2f} s  {n / seconds:>9,.0f} packets/s  "
+                  f"peak RSS {rss / 1024:6.1f} MiB")
             capture.unlink()
         scapy_capture = make_capture(Path(tmp) / "scapy.pcap", args.scapy_n, seed=0, distinct=10_000)
         labkit_s, _ = medians([sys.executable, "-c", LABKIT, "pcap", str(scapy_capture), "-o", str(out),

@@ -216,7 +216,8 @@ class CaptureReader:
             sec, frac, caplen, wirelen = record.unpack(head)
             count += 1
             if caplen > MAX_RECORD:
-                raise LabkitError(f"{self.name}: packet {count} claims {caplen} bytes; the file is corrupt; {_FIX_HINT}")
+                raise LabkitError(f"{self.name}: packet {count} claims {caplen} bytes; the file is corrupt; "
+                                  f"{_FIX_HINT}")
             data = read(caplen)
             if len(data) < caplen:
                 raise LabkitError(f"{self.name}: truncated inside packet {count} ({len(data)} of {caplen} bytes); "

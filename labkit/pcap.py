@@ -348,7 +348,8 @@ def answer_capture(
 
     ``in_path``: a pcap or pcapng file (gzip'd too), a pipe, or "-" for standard input; read once, streamed.
     ``model`` is a Model, a registry name (None: the registry's default) or a function of no arguments that
-    builds one (called once the input has been read); ``seed`` goes to the registry when a name is given. ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
+    builds one (called once the input has been read); ``seed`` goes to the registry when a name is given.
+    ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
     ``budget_usd``: each call reserves its worst-case cost before it starts, and no call starts that could
     take the total past the budget (the rest stay unanswered). Nothing is written unless the whole run
     succeeds; a paid model's answers are kept meanwhile in OUT.answers.jsonl and, with ``resume``, a rerun

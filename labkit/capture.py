@@ -190,10 +190,20 @@ class CaptureReader:
     def _read(self, count: int) -> bytes:
         try:
             return _read_exactly(self._stream, count)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise LabkitError(f"{self.name}: the gzip'd capture is cut or corrupt ({exc}); {_FIX_HINT}") from None
-        except OSError as exc:
-            raise LabkitError(f"{self.name}: cannot read ({exc.strerror or exc})") from None
+        except (EOFError, zlib.error, OSError) as exc:
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, error: Exception) -> LabkitError:
+        if isinstance(error, (EOFError, zlib.error, gzip.BadGzipFile)):
+            return LabkitError(f"{self.name}: the gzip'd capture is cut or corrupt ({error}); {_FIX_HINT}")
+        return LabkitError(f"{self.name}: cannot read ({getattr(error, 'strerror', None) or error})")
+
+    def _guarded(self, records: Iterator[CapturedPacket]) -> Iterator[CapturedPacket]:
+        """The records, with a read error (a corrupt gzip stream, an I/O error) as one line."""
+        try:
+            yield from records
+        except (EOFError, zlib.error, OSError) as exc:
+            raise self._unreadable(exc) from None
 
     def _pcap_records(self, endian: str) -> Iterator[CapturedPacket]:
         header = self._read(20)
@@ -205,7 +215,7 @@ class CaptureReader:
         return self._pcap_body(struct.Struct(endian + "IIII"), 1 if self.nanosecond else 1000)
 
     def _pcap_body(self, record: struct.Struct, scale: int) -> Iterator[CapturedPacket]:
-        count, read = 0, self._read
+        count, read = 0, self._stream.read  # a blocking read(n) returns n bytes unless the stream ends
         while True:
             head = read(16)
             if not head:
@@ -225,7 +235,7 @@ class CaptureReader:
             yield CapturedPacket(sec * 1_000_000_000 + frac * scale, data, wirelen)
 
     def __iter__(self) -> Iterator[CapturedPacket]:
-        return self._records
+        return self._guarded(self._records)
 
     def close(self) -> None:
         if self._handle is not sys.stdin.buffer:
@@ -471,8 +481,7 @@ class CaptureWriter:
             pcap_seconds_check(ts_ns, f"packet {self.count + 1} of the output")
         length = len(data)
         try:
-            self._out.write(self._record.pack(sec, frac, length, wirelen if wirelen > length else length))
-            self._out.write(data)
+            self._out.write(self._record.pack(sec, frac, length, wirelen if wirelen > length else length) + data)
         except OSError as exc:
             raise self._failed(exc) from None
         self.count += 1

@@ -99,9 +99,11 @@ def _ethertype_for(packet: bytes, fallback: int) -> int:
 def _trimmed(frame: bytes) -> bytes:
     """An Ethernet frame without the padding after its IP packet: a NIC pads frames to 60 bytes, and padding
     must never reach the model or the judge (labkit.headers.trim_to_ip_length, the one place that trims)."""
-    if frame[12:14] in (b"\x08\x00", b"\x86\xdd"):
-        return frame[:14] + trim_to_ip_length(frame[14:])
-    return frame
+    if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):
+        return frame
+    packet = frame[14:]
+    trimmed = trim_to_ip_length(packet)
+    return frame if len(trimmed) == len(packet) else frame[:14] + trimmed
 
 
 def ethernet_reply(request_frame: bytes, reply_packet: bytes, host_mac: bytes | None = None) -> bytes:
@@ -456,20 +458,29 @@ class _InOrder:
 
     def __init__(self, writer: CaptureWriter) -> None:
         self._writer = writer
-        self._heap: list[tuple[int, int, int, bytes, int]] = []
+        self._heap: list[tuple[int, int, int, bytes, int]] = []  # (2 * ts_ns + kind, count, ts_ns, data, wirelen)
         self._count = 0
         self.replies = 0
 
     def add(self, ts_ns: int, data: bytes, wirelen: int = 0, kind: int = REPLY) -> None:
-        heapq.heappush(self._heap, (ts_ns, kind, self._count, data, wirelen))
+        heapq.heappush(self._heap, (2 * ts_ns + kind, self._count, ts_ns, data, wirelen))
         self._count += 1
-        self.replies += kind == REPLY
+        self.replies += kind
+
+    def request(self, ts_ns: int, data: bytes, wirelen: int, waiting: bool) -> None:
+        """A request read now: written at once when nothing is waiting (nothing earlier can come), the
+        common case with the reference stack, so most records never touch the heap."""
+        if self._heap or waiting:
+            self.add(ts_ns, data, wirelen, REQUEST)
+        else:
+            self._writer.write(ts_ns, data, wirelen)
 
     def flush(self, until_ns: int | None = None) -> None:
         """Write every request stamped until_ns or earlier and every reply before it (all when None)."""
-        heap, write = self._heap, self._writer.write
-        while heap and (until_ns is None or heap[0][0] < until_ns or (heap[0][0] == until_ns and not heap[0][1])):
-            ts_ns, _kind, _count, data, wirelen = heapq.heappop(heap)
+        heap, write, pop = self._heap, self._writer.write, heapq.heappop
+        limit = 2 * until_ns + REPLY if until_ns is not None else None
+        while heap and (limit is None or heap[0][0] < limit):
+            _key, _count, ts_ns, data, wirelen = pop(heap)
             write(ts_ns, data, wirelen)
 
 
@@ -500,6 +511,8 @@ class _ModelCalls:
             self._done.append((self._pending.pop(future), future.result()))
 
     def finished(self, *, all_of_them: bool = False) -> list[tuple[_ModelJob, object]]:
+        if not self._pending and not self._done:
+            return []
         if self._pending and all_of_them:
             self._collect("ALL_COMPLETED")
         elif self._pending:
@@ -508,9 +521,15 @@ class _ModelCalls:
         done, self._done = self._done, []
         return done
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
     def earliest_ns(self, default: int) -> int:
         """The earliest request still waiting for its reply: nothing after it may be written yet."""
-        return min((job.request.ts_ns for job in self._pending.values()), default=default)
+        if not self._pending:
+            return default
+        return min(default, min(job.request.ts_ns for job in self._pending.values()))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -568,13 +587,14 @@ class _Run:
                 for packet in reader:
                     order.flush(calls.earliest_ns(packet.ts_ns))
                     self.summary.packets_read += 1
-                    order.add(packet.ts_ns, packet.data, packet.wirelen, REQUEST)
+                    order.request(packet.ts_ns, packet.data, packet.wirelen, calls.busy)
                     job = _answer_by_rule(self, order, packet)
                     if job is not None:
                         self._dispatch(job, calls, order)
                     for done, attempt in calls.finished():
                         self._model_reply(order, done, attempt)
-                    bar.update()
+                    if progress:
+                        bar.update()
                 for done, attempt in calls.finished(all_of_them=True):
                     self._model_reply(order, done, attempt)
                 order.flush()

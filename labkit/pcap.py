@@ -413,7 +413,9 @@ def _whole_datagram(packet: bytes) -> bool:
     return echo_reply(packet) is not None
 
 
-def _answer_by_rule(run: "_Run", order: "_InOrder", packet: CapturedPacket) -> _ModelJob | None:
+def _answer_by_rule(
+    run: "_Run", order: "_InOrder", packet: CapturedPacket
+) -> _ModelJob | None:
     """The stack's answer to one record, written through `order`; an echo request for the model comes back as
     a job instead. The stack runs on the capture's clock (fragment timeouts, Timestamp reply fields)."""
     summary = run.summary

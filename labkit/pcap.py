@@ -48,8 +48,8 @@ from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where 
     write_capture,
 )
 from labkit.errors import LabkitError
-from labkit.headers import ip_version, trim_to_ip_length
-from labkit.ratelimit import Budget, checked_budget
+from labkit.ratelimit import checked_budget
+from labkit.headers import ip_version, trim_to_ip_length  # after ratelimit: h1 adds labkit.gate between those two
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_ARP = 0x0806
@@ -364,6 +364,8 @@ def answer_capture(
         run = _Run(link, _resolve_model(_built(model), seed), strategy, reader, in_path, out_path)
         run.keep_answers(resume)
         if budget_usd is not None:
+            from labkit.ratelimit import Budget
+
             run.budget = Budget(budget_usd)
         if workers is None:
             workers = 1 if getattr(run.model, "virtual_time", True) else 4
@@ -561,7 +563,7 @@ class _Run:
         self.stack = ReferenceStack(config, clock=self.clock, wall_clock=self.clock)
         self.stack_delay_ns = round(STACK_LATENCY_S * 1e9)
         self.use_model = not is_reference(model)
-        self.budget: Budget | None = None
+        self.budget = None  # a labkit.ratelimit.Budget when budget_usd is given
         self.journal = None
         self._out_path = out_path
         self.summary = PcapSummary(

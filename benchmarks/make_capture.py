@@ -19,7 +19,7 @@ from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
 from scapy.layers.l2 import ARP, Ether
 
 from labkit.bench import make_request
-from labkit.pcap import LINKTYPE_ETHERNET, Capture, CapturedPacket, write_capture
+from labkit.capture import LINKTYPE_ETHERNET, CaptureWriter
 
 PINGER_MAC = "02:00:00:00:00:01"
 HOST_MAC = "02:00:00:00:00:02"
@@ -45,13 +45,20 @@ def _frame(rng: random.Random, seed: int, index: int) -> bytes:
     return bytes.fromhex(HOST_MAC.replace(":", "") + PINGER_MAC.replace(":", "")) + ethertype + request
 
 
-def make_capture(path: str | Path, n: int = 10_000, seed: int = 0) -> Path:
+def make_capture(path: str | Path, n: int = 10_000, seed: int = 0, distinct: int | None = None) -> Path:
+    """Write n packets one at a time. With `distinct`, frame i is frame i % distinct (times keep rising), so a
+    capture of a million packets takes seconds to make and holds the same traffic mix as a small one."""
     rng = random.Random(f"labkit-capture:{seed}")
-    packets = []
-    for index in range(n):
-        data = _frame(rng, seed, index)
-        packets.append(CapturedPacket(START_NS + index * SPACING_NS, data, len(data)))
-    write_capture(path, Capture(LINKTYPE_ETHERNET, packets))
+    base: list[bytes] = []
+    with CaptureWriter(path, LINKTYPE_ETHERNET) as writer:
+        for index in range(n):
+            if distinct is None or index < distinct:
+                data = _frame(rng, seed, index)
+                if distinct is not None:
+                    base.append(data)
+            else:
+                data = base[index % distinct]
+            writer.write(START_NS + index * SPACING_NS, data)
     return Path(path)
 
 

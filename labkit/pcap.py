@@ -1,56 +1,56 @@
 """pcap mode: answer every request in a capture file and write requests plus replies, in virtual time.
 
 Why virtual time: a reply is stamped at request time + the model's latency, so Wireshark shows the RTT the model
-would have caused on a real wire, without us waiting for it.
+would have caused on a real wire, without us waiting for it. The stack runs on the capture's clock too
+(fragment timeouts, Timestamp replies), so a capture answers the same whenever it is replayed.
 
 Who answers what: packets a host answers by rule (ARP, NDP, ICMP timestamp, fragment reassembly) go to the
 reference stack; unfragmented IPv4/IPv6 echo requests go to the model (``model.attempt``). With the ``reference``
 model the reference stack answers everything, which is the fast path measured by benchmarks/pcap_throughput.py.
 
-pcap I/O is stdlib ``struct`` for classic pcap (strict about truncation, ~1 µs a packet) and scapy's
-``RawPcapNgReader`` for pcapng input (after a block-framing check, since scapy stops silently on a cut file).
-Output is always classic pcap with the input's link type.
+Streaming: records are read (labkit.capture), answered and written one at a time; a record is written as soon
+as nothing earlier can still come, so memory is bounded by the model's latency window (the calls in flight and
+the records stamped inside it), not by the capture. Output is classic pcap with the input's link type, renamed
+into place only when the whole run succeeded; a paid model's answers are kept beside it meanwhile
+(labkit.resume), so a failed run is resumed without paying again.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import struct
 import sys
-import tempfile
+from array import array
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
+
+from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where these lived)
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NAMES,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    Capture,
+    CapturedPacket,
+    CaptureReader,
+    CaptureWriter,
+    check_output_path,
+    display_name,
+    read_capture,
+    write_capture,
+)
 from labkit.errors import LabkitError
 from labkit.gate import classify
 from labkit.outcomes import code_of
 from labkit.ratelimit import checked_budget
-
-# --- link types --------------------------------------------------------------------------------------------
-
-LINKTYPE_NULL = 0  # BSD loopback: 4-byte address family in host byte order
-LINKTYPE_ETHERNET = 1  # DLT_EN10MB
-LINKTYPE_RAW = 101  # raw IPv4/IPv6 (also written as DLT_RAW 12 or 14 by some systems)
-LINKTYPE_LOOP = 108  # OpenBSD loopback: address family in network byte order
-LINKTYPE_LINUX_SLL = 113  # Linux cooked capture v1 (tcpdump -i any)
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276  # Linux cooked capture v2
-
-LINKTYPE_NAMES = {
-    LINKTYPE_NULL: "NULL (BSD loopback)",
-    LINKTYPE_ETHERNET: "Ethernet",
-    12: "raw IP (DLT_RAW 12)",
-    14: "raw IP (DLT_RAW 14)",
-    LINKTYPE_RAW: "raw IP",
-    LINKTYPE_LOOP: "LOOP (OpenBSD loopback)",
-    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)",
-    LINKTYPE_IPV4: "raw IPv4",
-    LINKTYPE_IPV6: "raw IPv6",
-    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)",
-}
+from labkit.headers import ip_version, trim_to_ip_length  # after ratelimit: h1 adds labkit.gate between those two
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_ARP = 0x0806
@@ -62,215 +62,6 @@ SLL_OUTGOING = 4  # packet type "sent by us": how Wireshark marks the host's own
 
 # How long a kernel takes to answer by rule. Stack-answered replies get this, so they sort after their request.
 STACK_LATENCY_S = 20e-6
-
-
-@dataclass(frozen=True)
-class CapturedPacket:
-    """One record of a capture: timestamp in integer nanoseconds (no float drift), bytes, and on-wire length."""
-
-    ts_ns: int
-    data: bytes
-    wirelen: int
-
-
-@dataclass
-class Capture:
-    linktype: int
-    packets: list[CapturedPacket]
-    nanosecond: bool = False  # the input had nanosecond timestamps: keep that precision on output
-    snaplen: int = 262144
-    format: str = "pcap"  # "pcap" or "pcapng"
-
-
-# --- reading ---------------------------------------------------------------------------------------------
-
-_PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", False),
-    b"\xa1\xb2\xc3\xd4": (">", False),
-    b"\x4d\x3c\xb2\xa1": ("<", True),
-    b"\xa1\xb2\x3c\x4d": (">", True),
-}
-_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-_FIX_HINT = "re-capture it, or repair it with `editcap IN OUT` / pcapfix"
-
-
-def read_capture(path: str | os.PathLike) -> Capture:
-    """Read a classic pcap or pcapng file; LabkitError for a missing, foreign or truncated file."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-            if magic in _PCAP_MAGICS:
-                return _read_pcap(handle, path, *_PCAP_MAGICS[magic])
-    except FileNotFoundError:
-        raise LabkitError(f"{path}: no such file; give the path of a .pcap or .pcapng capture") from None
-    except IsADirectoryError:
-        raise LabkitError(f"{path}: is a directory; give the path of a .pcap or .pcapng capture") from None
-    except PermissionError:
-        raise LabkitError(f"{path}: permission denied; check the file's permissions") from None
-    if magic == _PCAPNG_MAGIC:
-        return _read_pcapng(path)
-    if len(magic) < 4:
-        raise LabkitError(f"{path}: file is empty or too short to be a capture; {_FIX_HINT}")
-    raise LabkitError(
-        f"{path}: not a pcap or pcapng file (starts with {magic.hex()}); "
-        "save the capture as pcap from Wireshark or `tcpdump -w`"
-    )
-
-
-def _read_pcap(handle, path: Path, endian: str, nanosecond: bool) -> Capture:
-    header = handle.read(20)
-    if len(header) < 20:
-        raise LabkitError(f"{path}: truncated pcap file header; {_FIX_HINT}")
-    _major, _minor, _zone, _sigfigs, snaplen, linktype = struct.unpack(endian + "HHiIII", header)
-    linktype &= 0x0FFFFFFF  # upper bits carry FCS flags, not the link type
-    record = struct.Struct(endian + "IIII")
-    scale = 1 if nanosecond else 1000
-    packets: list[CapturedPacket] = []
-    read = handle.read
-    while True:
-        head = read(16)
-        if not head:
-            break
-        if len(head) < 16:
-            raise LabkitError(f"{path}: truncated after packet {len(packets)} (cut inside a record header); {_FIX_HINT}")
-        sec, frac, caplen, wirelen = record.unpack(head)
-        if caplen > 0x4000000:  # 64 MiB: no link type has frames that large; the file is corrupt
-            raise LabkitError(f"{path}: packet {len(packets) + 1} claims {caplen} bytes; the file is corrupt; {_FIX_HINT}")
-        data = read(caplen)
-        if len(data) < caplen:
-            raise LabkitError(
-                f"{path}: truncated inside packet {len(packets) + 1} ({len(data)} of {caplen} bytes); {_FIX_HINT}"
-            )
-        packets.append(CapturedPacket(sec * 1_000_000_000 + frac * scale, data, wirelen))
-    return Capture(linktype, packets, nanosecond, snaplen or 262144, "pcap")
-
-
-def _check_pcapng_framing(path: Path) -> None:
-    """Walk pcapng block lengths so a cut file is an error (scapy would stop quietly at the cut)."""
-    data = path.read_bytes()
-    offset, endian = 0, "<"
-    while offset < len(data):
-        if len(data) - offset < 12:
-            raise LabkitError(f"{path}: truncated pcapng block at byte {offset}; {_FIX_HINT}")
-        if data[offset : offset + 4] == _PCAPNG_MAGIC:
-            order = data[offset + 8 : offset + 12]
-            if order == b"\x4d\x3c\x2b\x1a":
-                endian = "<"
-            elif order == b"\x1a\x2b\x3c\x4d":
-                endian = ">"
-            else:
-                raise LabkitError(f"{path}: bad pcapng byte-order magic at byte {offset}; {_FIX_HINT}")
-        (length,) = struct.unpack_from(endian + "I", data, offset + 4)
-        if length < 12 or length % 4 or offset + length > len(data):
-            raise LabkitError(f"{path}: truncated or corrupt pcapng block at byte {offset}; {_FIX_HINT}")
-        (trailer,) = struct.unpack_from(endian + "I", data, offset + length - 4)
-        if trailer != length:
-            raise LabkitError(f"{path}: corrupt pcapng block at byte {offset}; {_FIX_HINT}")
-        offset += length
-
-
-def _read_pcapng(path: Path) -> Capture:
-    from scapy.utils import RawPcapNgReader
-
-    _check_pcapng_framing(path)
-    packets: list[CapturedPacket] = []
-    linktypes: set[int] = set()
-    try:
-        reader = RawPcapNgReader(str(path))
-        with reader:
-            for data, meta in reader:
-                linktypes.add(meta.linktype)
-                ticks = (meta.tshigh << 32) | meta.tslow
-                packets.append(CapturedPacket(ticks * 1_000_000_000 // meta.tsresol, data, meta.wirelen))
-    except Exception as exc:  # scapy raises assorted errors on malformed blocks; report one line, not a traceback
-        raise LabkitError(f"{path}: unreadable pcapng ({exc}); {_FIX_HINT}") from None
-    if len(linktypes) > 1:
-        raise LabkitError(
-            f"{path}: interfaces with different link types {sorted(linktypes)}; "
-            "split it per interface (`tshark -r IN -Y frame.interface_id==0 -w OUT`) first"
-        )
-    linktype = linktypes.pop() if linktypes else next(iter(_interface_linktypes(reader)), LINKTYPE_ETHERNET)
-    return Capture(linktype, packets, True, 262144, "pcapng")
-
-
-def _interface_linktypes(reader) -> list[int]:
-    return [interface[0] for interface in getattr(reader, "interfaces", [])]
-
-
-# --- writing ---------------------------------------------------------------------------------------------
-
-
-def check_output_path(path: str | os.PathLike, in_path: str | os.PathLike | None = None) -> Path:
-    """The file a capture may be written to, checked before any work (or money) is spent on it.
-
-    Why so careful: the write is atomic (a temp file renamed over OUT), and renaming over a device, a pipe or
-    /dev/stdout as root would replace it with a regular file; renaming over IN would lose the capture.
-    A symlink is followed, so the file it points to is replaced and the link kept.
-    """
-    if not str(path).strip():
-        raise LabkitError("the output path is empty; give a file name such as answered.pcap")
-    shown, path = path, Path(os.path.realpath(path))
-    if path.exists() and not path.is_file():
-        kind = "a directory" if path.is_dir() else "not a regular file (a device, pipe or socket)"
-        raise LabkitError(f"{shown}: is {kind}; write the capture to a regular file, e.g. answered.pcap")
-    if in_path is not None and path.exists():
-        try:
-            same = os.path.samefile(path, in_path)
-        except OSError:
-            same = False
-        if same:
-            raise LabkitError(f"{shown}: is also the input; writing it would lose the original capture, "
-                              "so choose another output path")
-    if not path.parent.is_dir():
-        raise LabkitError(f"{shown}: directory {path.parent} does not exist; create it or choose another output path")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise LabkitError(f"{shown}: cannot write in {path.parent} (permission denied); choose another output path")
-    return path
-
-
-def _new_file_mode(path: Path) -> int:
-    """Keep the mode of the file being replaced, else what open() would give (0666 minus the umask)."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def write_capture(path: str | os.PathLike, capture: Capture) -> None:
-    """Write classic pcap atomically: a temp file in the same directory, renamed only when complete."""
-    path = check_output_path(path)
-    directory = path.parent
-    magic = 0xA1B23C4D if capture.nanosecond else 0xA1B2C3D4
-    divisor = 1 if capture.nanosecond else 1000
-    largest = max((len(p.data) for p in capture.packets), default=0)
-    snaplen = max(capture.snaplen, largest, 65535)
-    record = struct.Struct("<IIII")
-    try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    except OSError as exc:
-        raise LabkitError(f"{path}: cannot write there ({exc.strerror}); choose another output path") from None
-    try:
-        os.fchmod(fd, _new_file_mode(path))
-        with os.fdopen(fd, "wb") as out:
-            out.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen, capture.linktype))
-            chunks = []
-            for packet in capture.packets:
-                sec, frac = divmod(packet.ts_ns // divisor, 1_000_000_000 // divisor)
-                chunks.append(record.pack(sec, frac, len(packet.data), max(packet.wirelen, len(packet.data))))
-                chunks.append(packet.data)
-            out.write(b"".join(chunks))
-        os.replace(temp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise LabkitError(f"{path}: cannot write ({exc.strerror}); choose another output path") from None
-        raise
 
 
 # --- link layers: turn a captured frame into what the reference stack takes, and replies back -------------
@@ -303,8 +94,17 @@ class LinkLayer:
 
 
 def _ethertype_for(packet: bytes, fallback: int) -> int:
-    version = packet[0] >> 4 if packet else 0
-    return {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(version, fallback)
+    return {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(ip_version(packet), fallback)
+
+
+def _trimmed(frame: bytes) -> bytes:
+    """An Ethernet frame without the padding after its IP packet: a NIC pads frames to 60 bytes, and padding
+    must never reach the model or the judge (labkit.headers.trim_to_ip_length, the one place that trims)."""
+    if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):
+        return frame
+    packet = frame[14:]
+    trimmed = trim_to_ip_length(packet)
+    return frame if len(trimmed) == len(packet) else frame[:14] + trimmed
 
 
 def ethernet_reply(request_frame: bytes, reply_packet: bytes, host_mac: bytes | None = None) -> bytes:
@@ -327,12 +127,12 @@ class EthernetLink(LinkLayer):
             return Unwrapped(None, "ether", reason="runt Ethernet frame")
         ethertype = int.from_bytes(frame[12:14], "big")
         if ethertype not in VLAN_ETHERTYPES:
-            return Unwrapped(frame, "ether")
+            return Unwrapped(_trimmed(frame), "ether")
         end = 12
         while len(frame) >= end + 6 and int.from_bytes(frame[end : end + 2], "big") in VLAN_ETHERTYPES:
             end += 4
         tags = frame[12:end]
-        return Unwrapped(frame[:12] + frame[end:], "ether", context=tags)
+        return Unwrapped(_trimmed(frame[:12] + frame[end:]), "ether", context=tags)
 
     def wrap(self, reply: bytes, link: str, context: bytes) -> bytes:
         return reply[:12] + context + reply[12:] if context else reply
@@ -344,7 +144,7 @@ class RawIPLink(LinkLayer):
     name = "raw IP"
 
     def unwrap(self, frame: bytes) -> Unwrapped:
-        return Unwrapped(frame, "ip")
+        return Unwrapped(trim_to_ip_length(frame), "ip")
 
     def wrap(self, reply: bytes, link: str, context: bytes) -> bytes:
         return reply
@@ -358,7 +158,7 @@ class LoopbackLink(LinkLayer):
     def unwrap(self, frame: bytes) -> Unwrapped:
         if len(frame) < 4:
             return Unwrapped(None, "ip", reason="runt loopback frame")
-        return Unwrapped(frame[4:], "ip", context=frame[:4])
+        return Unwrapped(trim_to_ip_length(frame[4:]), "ip", context=frame[:4])
 
     def wrap(self, reply: bytes, link: str, context: bytes) -> bytes:
         return context + reply
@@ -393,7 +193,7 @@ class CookedLink(LinkLayer):
         source = (address + b"\x00" * 6)[:6]
         destination = BROADCAST_MAC if pkttype in (1, 2) else self.host_mac
         synthetic = destination + source + protocol.to_bytes(2, "big") + frame[self.header_len :]
-        return Unwrapped(synthetic, "ether", context=arphrd.to_bytes(2, "big"))
+        return Unwrapped(_trimmed(synthetic), "ether", context=arphrd.to_bytes(2, "big"))
 
     def wrap(self, reply: bytes, link: str, context: bytes) -> bytes:
         arphrd = int.from_bytes(context, "big") if context else 1
@@ -428,7 +228,11 @@ def link_layer_for(linktype: int, host_mac: bytes = b"\x02\x00\x00\x00\x00\x02")
 
 @dataclass
 class PcapSummary:
-    """What a pcap run did; ``lines()`` is what the CLI prints."""
+    """What a pcap run did; ``lines()`` is what the CLI prints.
+
+    Every model reply is judged as Linux ping would receive it (labkit.judge, ping socket): a reply written
+    is not a reply accepted, and a wrong checksum must not count as an answer.
+    """
 
     input_path: str
     output_path: str
@@ -439,47 +243,65 @@ class PcapSummary:
     virtual_time: bool = True
     packets_read: int = 0
     replies_written: int = 0
-    answered_by_model: int = 0
+    answered_by_model: int = 0  # model replies written (accepted or not)
     answered_by_stack: int = 0
     unanswered: Counter = field(default_factory=Counter)  # reason -> how many packets
+    model_accepted: int = 0  # model replies Linux ping accepts
+    model_rejected: Counter = field(default_factory=Counter)  # judge's reason -> how many model replies
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = 0.0
-    model_latencies_s: list[float] = field(default_factory=list)
+    cost_usd: float = 0.0  # spent by this run's calls (reused answers were paid for by an earlier run)
+    reused_answers: int = 0  # answers kept from an earlier run that failed, not paid for again
+    reused_cost_usd: float = 0.0
+    model_latencies_s: array = field(default_factory=lambda: array("d"))
 
     @property
     def unanswered_total(self) -> int:
         return sum(self.unanswered.values())
 
-    def lines(self) -> list[str]:
+    def _kind(self) -> str:
         timing = "virtual-time latency: modelled, not waited for" if self.virtual_time else "real latency"
-        kind = f"SIMULATED, not Claude; {timing}" if self.simulated else timing
         if self.model == "reference":
-            kind = "deterministic reference stack, not an LLM"
+            return "deterministic reference stack, not an LLM"
+        return f"SIMULATED, not Claude; {timing}" if self.simulated else timing
+
+    def lines(self) -> list[str]:
         link = LINKTYPE_NAMES.get(self.linktype, str(self.linktype))
+        rejected = sum(self.model_rejected.values())
         out = [
             f"labkit pcap: {self.input_path} -> {self.output_path} ({link})",
-            f"model: {self.model} [{kind}], strategy: {self.strategy}",
+            f"model: {self.model} [{self._kind()}], strategy: {self.strategy}",
             f"packets read:     {self.packets_read}",
-            f"replies written:  {self.replies_written} "
-            f"(requests answered: {self.answered_by_model} by the model, {self.answered_by_stack} by the reference stack)",
-            f"unanswered:       {self.unanswered_total}",
+            f"replies written:  {self.replies_written} (requests answered: {self.answered_by_stack} by the reference "
+            f"stack, {self.answered_by_model} by the model)",
         ]
-        width = len(str(max(self.unanswered.values(), default=0)))
-        for reason, count in sorted(self.unanswered.items(), key=lambda item: (-item[1], item[0])):
-            out.append(f"  {count:>{width}}  {reason}")
+        if self.answered_by_model:
+            out.append(f"model replies:    {self.model_accepted} accepted by Linux ping, {rejected} rejected")
+            out += _counted(self.model_rejected)
+        out.append(f"unanswered:       {self.unanswered_total}")
+        out += _counted(self.unanswered)
         if self.answered_by_model or self.model_latencies_s:
-            latencies = sorted(self.model_latencies_s)
-            median = latencies[len(latencies) // 2] if latencies else 0.0
-            cost = f"${self.cost_usd:.4f}" + (" (simulated)" if self.simulated else "")
-            out.append(
-                f"model calls: {len(latencies)}, median latency {median * 1000:.1f} ms, "
-                f"tokens in/out {self.input_tokens}/{self.output_tokens}, cost {cost}"
-            )
+            out.append(self._calls_line())
         return out
+
+    def _calls_line(self) -> str:
+        latencies = sorted(self.model_latencies_s)
+        median = latencies[len(latencies) // 2] if latencies else 0.0
+        cost = f"${self.cost_usd:.4f}" + (" (simulated)" if self.simulated else "")
+        line = (f"model calls: {len(latencies) - self.reused_answers}, median latency {median * 1000:.1f} ms, "
+                f"tokens in/out {self.input_tokens}/{self.output_tokens}, cost {cost}")
+        if self.reused_answers:
+            line += (f"; {self.reused_answers} answers reused from the earlier run that failed "
+                     f"(${self.reused_cost_usd:.4f}, not paid again)")
+        return line
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+def _counted(counts: Counter) -> list[str]:
+    width = len(str(max(counts.values(), default=0)))
+    return [f"  {count:>{width}}  {reason}" for reason, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]
 
 
 @dataclass(frozen=True)
@@ -511,41 +333,40 @@ def answer_capture(
     workers: int | None = None,
     progress: bool = False,
     budget_usd: float | None = None,
+    resume: bool = True,
 ) -> PcapSummary:
     """Answer every packet of in_path a host would answer and write requests + replies to out_path.
 
-    ``model`` is a Model or a registry name (None: the registry's default); ``seed`` goes to the registry when
-    a name is given. ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
-    ``budget_usd``: no model call starts once the estimated cost reaches it (the rest stay unanswered).
-    Nothing is written unless the whole run succeeds.
+    ``in_path``: a pcap or pcapng file (gzip'd too), a pipe, or "-" for standard input; read once, streamed.
+    ``model`` is a Model, a registry name (None: the registry's default) or a function of no arguments that
+    builds one (called once the input has been read); ``seed`` goes to the registry when a name is given.
+    ``workers`` parallel model calls (None: 1 for virtual-time models, 4 for real ones).
+    ``budget_usd``: each call reserves its worst-case cost before it starts, and no call starts that could
+    take the total past the budget (the rest stay unanswered). Nothing is written unless the whole run
+    succeeds; a paid model's answers are kept meanwhile in OUT.answers.jsonl and, with ``resume``, a rerun
+    reuses them instead of paying again (``resume=False`` discards them).
     """
     checked_budget(budget_usd)
-    capture = read_capture(in_path)
-    check_output_path(out_path, in_path)  # before any model call: a run must not be paid for and then lost
-    link = link_layer_for(capture.linktype)  # bad input fails before a model (which may need a key) is set up
-    from labkit.stack import HostConfig, ReferenceStack
+    with CaptureReader(in_path) as reader:  # reads the header: a bad file fails before a model is set up
+        check_output_path(out_path, in_path)  # before any model call: a run must not be paid for and then lost
+        link = link_layer_for(reader.linktype)
+        run = _Run(link, _resolve_model(_built(model), seed), strategy, reader, in_path, out_path)
+        run.keep_answers(resume)
+        if budget_usd is not None:
+            from labkit.ratelimit import Budget
 
-    model = _resolve_model(model, seed)
-    config = HostConfig(answer_any=True)
-    link.host_mac = bytes.fromhex(config.mac.replace(":", ""))
-    summary = PcapSummary(
-        input_path=str(in_path),
-        output_path=str(out_path),
-        model=model.name,
-        simulated=bool(getattr(model, "simulated", False)),
-        strategy="reference stack" if is_reference(model) else strategy,
-        linktype=capture.linktype,
-        virtual_time=bool(getattr(model, "virtual_time", False)),
-        packets_read=len(capture.packets),
-    )
-    if workers is None:
-        workers = 1 if getattr(model, "virtual_time", True) else 4
-    replies, jobs = _answer_by_rule(capture, link, ReferenceStack(config), summary, use_model=not is_reference(model))
-    replies.extend(_answer_by_model(jobs, link, model, strategy, summary, workers, progress, budget_usd))
-    summary.replies_written = len(replies)
-    records = sorted(capture.packets + replies, key=lambda packet: packet.ts_ns)  # stable: request before reply
-    write_capture(out_path, Capture(capture.linktype, records, capture.nanosecond, capture.snaplen))
-    return summary
+            run.budget = Budget(budget_usd)
+        if workers is None:
+            workers = 1 if getattr(run.model, "virtual_time", True) else 4
+        try:
+            with CaptureWriter(out_path, reader.linktype, reader.nanosecond, reader.snaplen) as writer:
+                run.stream(reader, writer, workers, progress)
+        except LabkitError as exc:
+            raise run.failed(exc) from None
+        finally:
+            run.close()
+    run.succeeded()
+    return run.summary
 
 
 def _resolve_model(model, seed: int | None):
@@ -557,74 +378,269 @@ def _resolve_model(model, seed: int | None):
 
 
 def _answer_by_rule(
-    capture: Capture, link: LinkLayer, stack, summary: PcapSummary, *, use_model: bool
-) -> tuple[list[CapturedPacket], list[_ModelJob]]:
-    """One pass in capture order (the stack keeps fragment state): rule-answered replies, and echo requests
-    left for the model."""
-    replies: list[CapturedPacket] = []
-    jobs: list[_ModelJob] = []
-    stack_delay_ns = round(STACK_LATENCY_S * 1e9)
-    for packet in capture.packets:
-        if packet.wirelen > len(packet.data):
-            summary.unanswered["cut short by the capture's snap length (capture with -s 0)"] += 1
-            continue
-        unwrapped, result, for_model = classify(link, stack, packet.data)
-        if result is None:
-            summary.unanswered[reason_key(unwrapped.reason)] += 1
-            continue
-        if use_model and for_model is not None:
-            jobs.append(_ModelJob(packet, unwrapped, for_model))
-            continue
-        if not result.replies:
-            summary.unanswered[reason_key(result.reason)] += 1
-            continue
-        summary.answered_by_stack += 1
-        for reply in result.replies:
-            frame = link.wrap(reply, unwrapped.link, unwrapped.context)
-            replies.append(CapturedPacket(packet.ts_ns + stack_delay_ns, frame, len(frame)))
-    return replies, jobs
+    run: "_Run", order: "_InOrder", packet: CapturedPacket
+) -> _ModelJob | None:
+    """The stack's answer to one record, written through `order`; an echo request for the model comes back as
+    a job instead. The stack runs on the capture's clock (fragment timeouts, Timestamp reply fields)."""
+    summary = run.summary
+    if packet.wirelen > len(packet.data):
+        summary.unanswered["cut short by the capture's snap length (capture with -s 0)"] += 1
+        return None
+    seconds, nanoseconds = divmod(packet.ts_ns, 1_000_000_000)
+    run.clock.now = seconds + nanoseconds / 1e9  # as exact as a float gets: ts_ns / 1e9 rounds 1e18 first
+    unwrapped, result, for_model = classify(run.link, run.stack, packet.data)
+    if result is None:
+        summary.unanswered[reason_key(unwrapped.reason)] += 1
+        return None
+    if run.use_model and for_model is not None:
+        return _ModelJob(packet, unwrapped, for_model)
+    if not result.replies:
+        summary.unanswered[reason_key(result.reason)] += 1
+        return None
+    summary.answered_by_stack += 1
+    for reply in result.replies:
+        order.add(packet.ts_ns + run.stack_delay_ns, run.link.wrap(reply, unwrapped.link, unwrapped.context))
+    return None
 
 
-def _answer_by_model(
-    jobs: list[_ModelJob], link: LinkLayer, model, strategy: str, summary: PcapSummary, workers: int,
-    progress: bool, budget_usd: float | None,
-) -> list[CapturedPacket]:
-    """Ask the model for each echo reply (a thread pool for real models); stop asking at the budget."""
-    if not jobs:
-        return []
-    from tqdm.auto import tqdm
+class _CaptureClock:
+    """The capture's time in seconds: the stack's clock and wall clock in pcap mode."""
 
-    attempts: list = [None] * len(jobs)
+    now = 0.0
 
-    def over_budget() -> bool:
-        return budget_usd is not None and summary.cost_usd >= budget_usd
+    def __call__(self) -> float:
+        return self.now
 
-    with tqdm(total=len(jobs), desc=model.name, unit="req", disable=not progress, file=sys.stderr) as bar:
-        for position, attempt in bounded_pool(jobs, lambda job: model.attempt(job.packet, strategy), workers,
-                                              over_budget):
-            attempts[position] = attempt
-            summary.cost_usd += attempt.cost_usd or 0.0
-            bar.update()
-    replies: list[CapturedPacket] = []
-    for job, attempt in zip(jobs, attempts):
-        if attempt is None:
-            summary.unanswered["model not asked: --budget-usd reached"] += 1
-            continue
+
+REQUEST, REPLY = 0, 1  # on equal timestamps a request is written before a reply
+
+
+class _InOrder:
+    """Writes records in timestamp order as soon as no earlier one can still come.
+
+    Why it stays small: a reply is stamped at its request's time plus a latency, so what waits here is what
+    falls inside the latency window. A capture that is itself out of order keeps its disorder.
+    """
+
+    def __init__(self, writer: CaptureWriter) -> None:
+        self._writer = writer
+        self._heap: list[tuple[int, int, int, bytes, int]] = []  # (2 * ts_ns + kind, count, ts_ns, data, wirelen)
+        self._count = 0
+        self.replies = 0
+
+    def add(self, ts_ns: int, data: bytes, wirelen: int = 0, kind: int = REPLY) -> None:
+        heapq.heappush(self._heap, (2 * ts_ns + kind, self._count, ts_ns, data, wirelen))
+        self._count += 1
+        self.replies += kind
+
+    def request(self, ts_ns: int, data: bytes, wirelen: int, waiting: bool) -> None:
+        """A request read now: written at once when nothing is waiting (nothing earlier can come), the
+        common case with the reference stack, so most records never touch the heap."""
+        if self._heap or waiting:
+            self.add(ts_ns, data, wirelen, REQUEST)
+        else:
+            self._writer.write(ts_ns, data, wirelen)
+
+    def flush(self, until_ns: int | None = None) -> None:
+        """Write every request stamped until_ns or earlier and every reply before it (all when None)."""
+        heap, write, pop = self._heap, self._writer.write, heapq.heappop
+        limit = 2 * until_ns + REPLY if until_ns is not None else None
+        while heap and (limit is None or heap[0][0] < limit):
+            _key, _count, ts_ns, data, wirelen = pop(heap)
+            write(ts_ns, data, wirelen)
+
+
+class _ModelCalls:
+    """At most `workers` model calls in flight (in this thread when workers is 1); finished ones handed back.
+
+    Reading waits while all workers are busy, so a capture of a million requests never queues a million
+    paid calls, and Ctrl-C or an error cancels what has not started.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+        self._pending: dict[Future, _ModelJob] = {}
+        self._done: list[tuple[_ModelJob, object]] = []
+
+    def submit(self, job: _ModelJob, call: Callable[[], object]) -> None:
+        if self._pool is None:
+            self._done.append((job, call()))
+            return
+        if len(self._pending) >= self._workers:
+            self._collect(FIRST_COMPLETED)
+        self._pending[self._pool.submit(call)] = job
+
+    def _collect(self, when: str) -> None:
+        finished, _ = wait(self._pending, return_when=when)
+        for future in finished:
+            self._done.append((self._pending.pop(future), future.result()))
+
+    def finished(self, *, all_of_them: bool = False) -> list[tuple[_ModelJob, object]]:
+        if not self._pending and not self._done:
+            return []
+        if self._pending and all_of_them:
+            self._collect("ALL_COMPLETED")
+        elif self._pending:
+            for future in [f for f in self._pending if f.done()]:
+                self._done.append((self._pending.pop(future), future.result()))
+        done, self._done = self._done, []
+        return done
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def earliest_ns(self, default: int) -> int:
+        """The earliest request still waiting for its reply: nothing after it may be written yet."""
+        if not self._pending:
+            return default
+        return min(default, min(job.request.ts_ns for job in self._pending.values()))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _built(model):
+    """A model given as a factory is built only now: a bad capture must fail before a key is asked for."""
+    return model() if callable(model) and not hasattr(model, "attempt") else model
+
+
+def _keeps_answers(model) -> bool:
+    """Answers cost money (or come from a server) unless the model is simulated or the reference stack."""
+    return not getattr(model, "simulated", False) and not is_reference(model)
+
+
+class _Run:
+    """One pass over a capture in record order: the stack keeps fragment state; echo requests go to the model."""
+
+    def __init__(self, link: LinkLayer, model, strategy: str, reader: CaptureReader, in_path, out_path) -> None:
+        from labkit.stack import HostConfig, ReferenceStack
+
+        config = HostConfig(answer_any=True)
+        link.host_mac = bytes.fromhex(config.mac.replace(":", ""))
+        self.link, self.model, self.strategy = link, model, strategy
+        self.clock = _CaptureClock()
+        self.stack = ReferenceStack(config, clock=self.clock, wall_clock=self.clock)
+        self.stack_delay_ns = round(STACK_LATENCY_S * 1e9)
+        self.use_model = not is_reference(model)
+        self.budget = None  # a labkit.ratelimit.Budget when budget_usd is given
+        self.journal = None
+        self._out_path = out_path
+        self.summary = PcapSummary(
+            input_path=display_name(in_path), output_path=str(out_path), model=model.name,
+            simulated=bool(getattr(model, "simulated", False)),
+            strategy="reference stack" if is_reference(model) else strategy, linktype=reader.linktype,
+            virtual_time=bool(getattr(model, "virtual_time", False)),
+        )
+
+    def keep_answers(self, resume: bool) -> None:
+        if not (self.use_model and _keeps_answers(self.model)):
+            return
+        from labkit.resume import AnswerJournal
+
+        self.journal = AnswerJournal(self._out_path, self.model.name, self.strategy, reuse=resume)
+        if not resume:
+            self.journal.discard()
+
+    def stream(self, reader: CaptureReader, writer: CaptureWriter, workers: int, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        order, calls = _InOrder(writer), _ModelCalls(workers)
+        with tqdm(desc=self.model.name, unit="pkt", disable=not progress, file=sys.stderr) as bar:
+            try:
+                for packet in reader:
+                    order.flush(calls.earliest_ns(packet.ts_ns))
+                    self.summary.packets_read += 1
+                    order.request(packet.ts_ns, packet.data, packet.wirelen, calls.busy)
+                    job = _answer_by_rule(self, order, packet)
+                    if job is not None:
+                        self._dispatch(job, calls, order)
+                    for done, attempt in calls.finished():
+                        self._model_reply(order, done, attempt)
+                    if progress:
+                        bar.update()
+                for done, attempt in calls.finished(all_of_them=True):
+                    self._model_reply(order, done, attempt)
+                order.flush()
+            finally:
+                calls.close()
+        self.summary.replies_written = order.replies
+
+    def _dispatch(self, job: _ModelJob, calls: _ModelCalls, order: _InOrder) -> None:
+        """Reuse an answer kept from a failed run, else reserve the call's worst case, then ask."""
+        kept = self.journal.take(job.packet) if self.journal is not None else None
+        if kept is not None:
+            self.summary.reused_answers += 1
+            self.summary.reused_cost_usd += kept.cost_usd or 0.0
+            self._model_reply(order, job, kept, reused=True)
+            return
+        reservation = None
+        if self.budget is not None:
+            from labkit.prompts import get_strategy
+            from labkit.responder import reserve_estimate_usd
+
+            estimate = reserve_estimate_usd(self.model, get_strategy(self.strategy).build(job.packet))
+            reservation = self.budget.reserve(estimate)
+            if reservation is None:
+                self.summary.unanswered["model not asked: --budget-usd reached"] += 1
+                return
+        calls.submit(job, lambda: self._ask(job, reservation))
+
+    def _ask(self, job: _ModelJob, reservation) -> object:
+        """One model call (maybe in a worker thread): settle its reservation, keep its answer at once."""
+        spent = 0.0
+        try:
+            attempt = self.model.attempt(job.packet, self.strategy)
+            spent = attempt.cost_usd or 0.0
+            if self.journal is not None:
+                self.journal.record(attempt)
+            return attempt
+        finally:
+            if reservation is not None:
+                self.budget.settle(reservation, spent)
+
+    def _model_reply(self, order: _InOrder, job: _ModelJob, attempt, *, reused: bool = False) -> None:
+        from labkit.judge import judge
+
+        summary = self.summary
         summary.model_latencies_s.append(attempt.latency_s)
-        summary.input_tokens += attempt.usage.input_tokens
-        summary.output_tokens += attempt.usage.output_tokens
+        if not reused:
+            summary.cost_usd += attempt.cost_usd or 0.0
+            summary.input_tokens += attempt.usage.input_tokens
+            summary.output_tokens += attempt.usage.output_tokens
         if attempt.reply is None:
             summary.unanswered[f"model reply unusable: {reason_key(attempt.parse_error or 'no reply')}"] += 1
-            continue
+            return
         summary.answered_by_model += 1
-        if job.unwrapped.link == "ether":
-            frame = ethernet_reply(job.unwrapped.stack_input, attempt.reply, link.host_mac)
-            frame = link.wrap(frame, "ether", job.unwrapped.context)
+        verdict = judge(job.packet, attempt.reply)
+        if verdict.accepted:
+            summary.model_accepted += 1
         else:
-            frame = link.wrap(attempt.reply, "ip", job.unwrapped.context)
-        ts_ns = job.request.ts_ns + round(attempt.latency_s * 1e9)
-        replies.append(CapturedPacket(ts_ns, frame, len(frame)))
-    return replies
+            summary.model_rejected[reason_key(verdict.reason)] += 1
+        order.add(job.request.ts_ns + round(attempt.latency_s * 1e9), self._frame(job, attempt.reply))
+
+    def _frame(self, job: _ModelJob, reply: bytes) -> bytes:
+        if job.unwrapped.link == "ether":
+            frame = ethernet_reply(job.unwrapped.stack_input, reply, self.link.host_mac)
+            return self.link.wrap(frame, "ether", job.unwrapped.context)
+        return self.link.wrap(reply, "ip", job.unwrapped.context)
+
+    def failed(self, error: LabkitError) -> LabkitError:
+        """The error, saying where the answers already paid for are kept."""
+        if self.journal is None or not self.journal.kept_total:
+            return error
+        return LabkitError(f"{error}; nothing was written, but the {self.journal.kept_total} model answers paid for "
+                           f"are kept in {self.journal.path}: run the same command again to reuse them")
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
+    def succeeded(self) -> None:
+        if self.journal is not None:
+            self.journal.discard()
 
 
 # --- running many model calls ------------------------------------------------------------------------------

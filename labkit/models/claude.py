@@ -181,7 +181,7 @@ class ClaudeModel(Model):
             if turn == self.max_tool_turns:
                 raise ModelError(
                     f"{self.model_id} still asked for tools after {self.max_tool_turns} turns; "
-                    "raise max_tool_turns or use a strategy without tools"
+                    "raise max_tool_turns (`labkit pcap --max-tool-turns N`) or use a strategy without tools"
                 )
             messages.append({"role": "assistant", "content": [block.to_dict(mode="json") for block in message.content]})
             messages.append({"role": "user", "content": [_tool_result(strategy, block) for block in uses]})
@@ -204,7 +204,8 @@ class ClaudeModel(Model):
                 message = self._client.messages.create(**params)
             except anthropic.APITimeoutError:
                 raise ModelError(
-                    f"{where} did not answer within {self.timeout_s:g} s; try again, raise the timeout, {_OFFLINE_HINT}"
+                    f"{where} did not answer within {self.timeout_s:g} s; try again, "
+                    f"raise timeout_s (`labkit pcap --timeout S`), {_OFFLINE_HINT}"
                 ) from None
             except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
                 raise ModelError(

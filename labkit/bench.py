@@ -23,7 +23,7 @@ labkit.plots reads):
     parse_error      why no reply was parsed, else None
     valid_reply      the answer parsed into a packet (hex found, plausible length)
     accepted         the judge says Linux ping would accept the reply
-    judge_reason     the judge's one-line reason ("accepted" or why Linux drops it)
+    judge_reason     the judge's one-line reason ("accepted" or why the assumed receiver drops it)
     byte_errors      bytes that differ from the reference reply (judge.hallucinated); 0 when no reply
     reply_bytes      bytes compared (length of the longer of reply and reference); 0 when no reply
     wrong_fields     names of fields the judge marked wrong (list of str, e.g. ["icmp.chksum"])

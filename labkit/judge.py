@@ -33,6 +33,9 @@ from labkit.stack import echo_reply
 from labkit.taxonomy import ErrorRun, classify
 
 RECEIVERS = ("ping-socket", "raw-socket")
+# How a rejection names the receiver it assumes: "Linux drops this" would be false for a raw-socket ping,
+# which gets a bad ICMP checksum that a ping socket never sees.
+_DROPPED = {"ping-socket": "a ping socket drops this", "raw-socket": "a raw-socket ping never sees this"}
 # IPv4 fields a responder may choose freely (docs/ARCHITECTURE.md): id, ttl, the DF bit, and the header
 # checksum that follows from them. Offsets within the IPv4 header.
 _FREE_V4_BYTES = {4: "ip.id", 5: "ip.id", 8: "ip.ttl", 10: "ip.chksum", 11: "ip.chksum"}
@@ -59,7 +62,7 @@ class Judgement:
     fields: tuple[FieldVerdict, ...]
     checksums: tuple[ChecksumCheck, ...]
     accepted: bool                     # would Linux ping accept this as the reply to the request?
-    reason: str                        # "accepted", "accepted, but ..." or "Linux drops this: ..."
+    reason: str                        # "accepted", "accepted, but ..." or "a ping socket drops this: ..."
     warnings: tuple[str, ...] = ()     # what ping prints about an accepted reply ("(DIFFERENT ADDRESS!)")
     free: tuple[int, ...] = ()         # offsets that differ only in fields a stack may choose (IPv4 id, ttl, DF)
     receiver: str = "ping-socket"
@@ -139,8 +142,8 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
 
 # --- the receiver -------------------------------------------------------------------------------------------
 
-def _drop(why: str) -> tuple[bool, str, tuple[str, ...]]:
-    return False, f"Linux drops this: {why}", ()
+def _drop(why: str, receiver: str) -> tuple[bool, str, tuple[str, ...]]:
+    return False, f"{_DROPPED[receiver]}: {why}", ()
 
 
 def _address(raw: bytes) -> str:
@@ -191,41 +194,42 @@ def _accepted(warnings: list[str], source: bytes, pinged: bytes, sent_data: byte
 
 def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 20:
-        return _drop(f"truncated: {len(got)} bytes, an IPv4 header needs 20")
+        return _drop(f"truncated: {len(got)} bytes, an IPv4 header needs 20", receiver)
     if ip_version(got) != 4:
-        return _drop(f"not IPv4: the version nibble is {got[0] >> 4}")
+        return _drop(f"not IPv4: the version nibble is {got[0] >> 4}", receiver)
     ihl = ipv4_header_len(got)
     if ihl < IPV4_MIN_HEADER or len(got) < ihl:
-        return _drop(f"malformed IPv4 header: IHL {got[0] & 0x0F} ({ihl} bytes) with {len(got)} bytes present")
+        return _drop(f"malformed IPv4 header: IHL {got[0] & 0x0F} ({ihl} bytes) with {len(got)} bytes present",
+                     receiver)
     ip_check = next(c for c in checks if c.name == "ip.chksum")
     if not ip_check.ok:
-        return _drop(_should_be("IP header checksum", ip_check))
+        return _drop(_should_be("IP header checksum", ip_check), receiver)
     total = ipv4_total_len(got)
     if total > len(got):
-        return _drop(f"truncated: the IP total length says {total} bytes but only {len(got)} arrived")
+        return _drop(f"truncated: the IP total length says {total} bytes but only {len(got)} arrived", receiver)
     if total < ihl:
-        return _drop(f"malformed: the IP total length {total} is shorter than the header ({ihl} bytes)")
+        return _drop(f"malformed: the IP total length {total} is shorter than the header ({ihl} bytes)", receiver)
     if is_fragment(got):
         return False, "Linux holds this fragment for reassembly; a lone fragment never reaches ping", ()
     request_ihl = ipv4_header_len(request)
     if got[16:20] != request[12:16]:
-        return _drop(f"addressed to {_address(got[16:20])}, not to the pinger at {_address(request[12:16])}")
+        return _drop(f"addressed to {_address(got[16:20])}, not to the pinger at {_address(request[12:16])}", receiver)
     if ihl > 20:
         try:
             field_map(got)
         except ValueError as error:
             if "option" in str(error):
-                return _drop(f"bad IP options ({error})")
+                return _drop(f"bad IP options ({error})", receiver)
     if got[9] != PROTO_ICMP:
         return False, f"not ICMP: protocol {got[9]}, so ping never sees it", ()
     icmp = got[ihl:total]
     if len(icmp) < ICMP_HEADER:
-        return _drop(f"truncated: {len(icmp)} ICMP bytes, an echo reply needs 8")
+        return _drop(f"truncated: {len(icmp)} ICMP bytes, an echo reply needs 8", receiver)
     warnings = []
     icmp_check = next((c for c in checks if c.name == "icmp.chksum"), None)
     if icmp_check is not None and not icmp_check.ok:
         if receiver == "ping-socket":
-            return _drop(_should_be("ICMP checksum", icmp_check))
+            return _drop(_should_be("ICMP checksum", icmp_check), receiver)
         warnings.append(_should_be("ICMP checksum", icmp_check) + "; iputils on a raw socket does not check it, "
                         "a ping socket would drop the reply")
     wrong = _echo_checks(request[request_ihl:], icmp, ICMP_ECHO_REPLY, ICMP_TYPES)
@@ -235,25 +239,25 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
     return _accepted(warnings, got[12:16], request[16:20], request[request_ihl + 8:request_total], icmp[8:])
 
 
-def _receive_v6(request: bytes, got: bytes, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
+def _receive_v6(request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 40:
-        return _drop(f"truncated: {len(got)} bytes, an IPv6 header needs 40")
+        return _drop(f"truncated: {len(got)} bytes, an IPv6 header needs 40", receiver)
     if ip_version(got) != 6:
-        return _drop(f"not IPv6: the version nibble is {got[0] >> 4}")
+        return _drop(f"not IPv6: the version nibble is {got[0] >> 4}", receiver)
     end = IPV6_HEADER + ipv6_payload_len(got)
     if end > len(got):
-        return _drop(f"truncated: the payload length says {end - 40} bytes but only {len(got) - 40} arrived")
+        return _drop(f"truncated: the payload length says {end - 40} bytes but only {len(got) - 40} arrived", receiver)
     if got[24:40] != request[8:24]:
-        return _drop(f"addressed to {_address(got[24:40])}, not to the pinger at {_address(request[8:24])}")
+        return _drop(f"addressed to {_address(got[24:40])}, not to the pinger at {_address(request[8:24])}", receiver)
     offset = icmpv6_offset(got, end)
     if offset is None:
         return False, "not ICMPv6, so ping never sees it", ()
     icmp = got[offset:end]
     if len(icmp) < ICMP_HEADER:
-        return _drop(f"truncated: {len(icmp)} ICMPv6 bytes, an echo reply needs 8")
+        return _drop(f"truncated: {len(icmp)} ICMPv6 bytes, an echo reply needs 8", receiver)
     check = next((c for c in checks if c.name == "icmpv6.cksum"), None)
     if check is not None and not check.ok:
-        return _drop(_should_be("ICMPv6 checksum", check))
+        return _drop(_should_be("ICMPv6 checksum", check), receiver)
     request_offset = icmpv6_offset(request) or 40
     wrong = _echo_checks(request[request_offset:], icmp, ICMPV6_ECHO_REPLY, ICMPV6_TYPES)
     if wrong:
@@ -292,11 +296,11 @@ def _receive(request: bytes, reply: bytes | None, receiver: str,
         return False, "no ping is waiting: the request is not an ICMP echo request", ()
     if ip_version(request) == 4:
         if ip_version(reply) == 6:
-            return _drop("an IPv6 packet cannot answer an IPv4 ping")
+            return _drop("an IPv6 packet cannot answer an IPv4 ping", receiver)
         return _receive_v4(request, reply, receiver, checks)
     if ip_version(reply) == 4:
-        return _drop("an IPv4 packet cannot answer an IPv6 ping")
-    return _receive_v6(request, reply, checks)
+        return _drop("an IPv4 packet cannot answer an IPv6 ping", receiver)
+    return _receive_v6(request, reply, receiver, checks)
 
 
 def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,

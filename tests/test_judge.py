@@ -57,7 +57,7 @@ def test_bad_icmp_checksum_is_dropped_by_the_kernel_on_a_ping_socket():
     verdict = judge(REQUEST, bytes(broken), expected=REPLY)
     found, should = int.from_bytes(broken[22:24], "big"), int.from_bytes(REPLY[22:24], "big")
     assert not verdict.accepted
-    assert verdict.reason == f"Linux drops this: ICMP checksum 0x{found:04x} should be 0x{should:04x}"
+    assert verdict.reason == f"a ping socket drops this: ICMP checksum 0x{found:04x} should be 0x{should:04x}"
     assert verdict.hallucinated == (22,) or verdict.hallucinated == (23,)
     assert [f.name for f in verdict.fields if not f.ok] == ["icmp.chksum"]
     # iputils on a raw socket (root in a fresh namespace) does not check it: counted, with a warning here
@@ -65,12 +65,23 @@ def test_bad_icmp_checksum_is_dropped_by_the_kernel_on_a_ping_socket():
     assert raw.accepted and "ICMP checksum" in raw.reason and raw.warnings
 
 
+# Each rejection names the receiver it assumes: only a ping socket loses a bad ICMP checksum (issue 11).
+DROPPED = {"ping-socket": "a ping socket drops this", "raw-socket": "a raw-socket ping never sees this"}
+
+
+def test_a_rejection_names_its_receiver():
+    wrong_dst = rebuilt(REPLY, ip_dst="10.0.0.9")
+    for receiver, words in DROPPED.items():
+        assert judge(REQUEST, wrong_dst, expected=REPLY, receiver=receiver).reason.startswith(words + ": ")
+        assert "Linux drops" not in judge(REQUEST, wrong_dst, expected=REPLY, receiver=receiver).reason
+
+
 def test_bad_ip_header_checksum_is_dropped_by_any_receiver():
     broken = bytearray(REPLY)
     broken[10] ^= 0xFF
     for receiver in ("ping-socket", "raw-socket"):
         verdict = judge(REQUEST, bytes(broken), expected=REPLY, receiver=receiver)
-        assert not verdict.accepted and verdict.reason.startswith("Linux drops this: IP header checksum 0x")
+        assert not verdict.accepted and verdict.reason.startswith(f"{DROPPED[receiver]}: IP header checksum 0x")
         assert verdict.hallucinated == (10,)
 
 
@@ -78,7 +89,7 @@ def test_bad_ip_header_checksum_is_dropped_by_any_receiver():
     ({"icmp_id": 0x1235}, "wrong id: 0x1235 is not ping's id 0x1234"),
     ({"icmp_seq": 8}, "wrong seq: ping counts it as the reply to icmp_seq=8, not to icmp_seq=7"),
     ({"icmp_type": 8}, "wrong type: ICMP type 8 (echo-request), ping waits for type 0 (echo-reply)"),
-    ({"ip_dst": "10.0.0.9"}, "Linux drops this: addressed to 10.0.0.9, not to the pinger at 10.0.0.1"),
+    ({"ip_dst": "10.0.0.9"}, "addressed to 10.0.0.9, not to the pinger at 10.0.0.1"),
     ({"ip_proto": 17}, "not ICMP: protocol 17"),
     ({"ip_flags": "MF"}, "fragment"),
 ])
@@ -156,7 +167,7 @@ def test_ipv6_known_answers():
     broken[42] ^= 0x01
     for receiver in ("ping-socket", "raw-socket"):   # the kernel checks ICMPv6 checksums on raw sockets too
         verdict = judge(REQUEST6, bytes(broken), expected=REPLY6, receiver=receiver)
-        assert not verdict.accepted and verdict.reason.startswith("Linux drops this: ICMPv6 checksum 0x")
+        assert not verdict.accepted and verdict.reason.startswith(f"{DROPPED[receiver]}: ICMPv6 checksum 0x")
     ip6 = IPv6(REPLY6)
     ip6[ICMPv6EchoReply].type = 128
     del ip6[ICMPv6EchoReply].cksum
@@ -212,7 +223,7 @@ def test_any_single_corrupted_byte_is_flagged_exactly_there(request, data, recei
     assert wrong and all(f.offset <= offset < f.offset + f.length for f in wrong)
     assert verdict.accepted == v4_receiver_outcome(offset, receiver), verdict.reason
     if not verdict.accepted:
-        assert verdict.reason.startswith(("Linux drops this", "wrong ", "not ICMP", "Linux holds"))
+        assert verdict.reason.startswith((DROPPED[receiver], "wrong ", "not ICMP", "Linux holds"))
 
 
 @settings(max_examples=80, deadline=None)

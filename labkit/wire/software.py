@@ -11,7 +11,7 @@ latency), so a "3 s" model gives "time=3000 ms" lines instantly.
 The pinger judges replies the way Linux ping does, through a `check` function handed in by the caller
 (labkit.judge.judge; the wire floor cannot import the judge floor). A reply Linux would drop (a bad
 checksum, say) is lost, as on a real host, but where ping would print nothing the pinger prints one line in
-parentheses saying why, e.g. "(icmp_seq=1: Linux drops this: ICMP checksum ...)". A packet that does not
+parentheses saying why, e.g. "(icmp_seq=1: a ping socket drops this: ICMP checksum ...)". A packet that does not
 match any request (another echo id) is ignored silently, as ping does.
 """
 

@@ -245,6 +245,7 @@ class PcapSummary:
     replies_written: int = 0
     answered_by_model: int = 0  # model replies written (accepted or not)
     answered_by_stack: int = 0
+    time_exceeded: int = 0  # ICMP Time Exceeded sent because a reassembly timed out (stack.expire)
     unanswered: Counter = field(default_factory=Counter)  # reason -> how many packets
     model_accepted: int = 0  # model replies Linux ping accepts
     model_rejected: Counter = field(default_factory=Counter)  # judge's reason -> how many model replies
@@ -275,6 +276,8 @@ class PcapSummary:
             f"replies written:  {self.replies_written} (requests answered: {self.answered_by_stack} by the reference "
             f"stack, {self.answered_by_model} by the model)",
         ]
+        if self.time_exceeded:
+            out.append(f"time exceeded:    {self.time_exceeded} (fragment reassembly timed out, as Linux reports it)")
         if self.answered_by_model:
             out.append(f"model replies:    {self.model_accepted} accepted by Linux ping, {rejected} rejected")
             out += _counted(self.model_rejected)
@@ -389,6 +392,7 @@ def _answer_by_rule(
     seconds, nanoseconds = divmod(packet.ts_ns, 1_000_000_000)
     run.clock.now = seconds + nanoseconds / 1e9  # as exact as a float gets: ts_ns / 1e9 rounds 1e18 first
     unwrapped, result, for_model = classify(run.link, run.stack, packet.data)
+    run._last_link, run._last_context = unwrapped.link, unwrapped.context
     if result is None:
         summary.unanswered[reason_key(unwrapped.reason)] += 1
         return None
@@ -524,6 +528,7 @@ class _Run:
         self.clock = _CaptureClock()
         self.stack = ReferenceStack(config, clock=self.clock, wall_clock=self.clock)
         self.stack_delay_ns = round(STACK_LATENCY_S * 1e9)
+        self._last_link, self._last_context = "ip", b""   # how the latest record was framed: errors reuse it
         self.use_model = not is_reference(model)
         self.budget = None  # a labkit.ratelimit.Budget when budget_usd is given
         self.journal = None
@@ -551,6 +556,7 @@ class _Run:
         with tqdm(desc=self.model.name, unit="pkt", disable=not progress, file=sys.stderr) as bar:
             try:
                 for packet in reader:
+                    self._expire(order, packet.ts_ns)
                     order.flush(calls.earliest_ns(packet.ts_ns))
                     self.summary.packets_read += 1
                     order.request(packet.ts_ns, packet.data, packet.wirelen, calls.busy)
@@ -567,6 +573,16 @@ class _Run:
             finally:
                 calls.close()
         self.summary.replies_written = order.replies
+
+    def _expire(self, order: _InOrder, now_ns: int) -> None:
+        """Time Exceeded for every reassembly that timed out before this record, at the time Linux sends it.
+        Only within the capture: an error due after its last record was never on this wire."""
+        seconds, nanoseconds = divmod(now_ns, 1_000_000_000)
+        for result in self.stack.expire(seconds + nanoseconds / 1e9):
+            at_ns = round(result.at * 1e9) if result.at is not None else now_ns
+            for reply in result.replies:
+                order.add(min(at_ns, now_ns), self.link.wrap(reply, self._last_link, self._last_context))
+            self.summary.time_exceeded += 1
 
     def _dispatch(self, job: _ModelJob, calls: _ModelCalls, order: _InOrder) -> None:
         """Reuse an answer kept from a failed run, else reserve the call's worst case, then ask."""

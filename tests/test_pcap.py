@@ -784,3 +784,24 @@ def test_memory_benchmark_runs_at_tiny_sizes(capsys, monkeypatch):
     pcap_memory.main(["--sizes", "200", "400", "--runs", "1", "--scapy-n", "40"])
     out = capsys.readouterr().out
     assert "peak RSS 400 / 200 packets" in out and "x faster" in out
+
+
+def test_reassembly_timeouts_send_time_exceeded_on_the_captures_clock(tmp_path) -> None:
+    """golden_frag_timeout.pcap (Linux 6.18): first fragments whose rest never comes in time. Linux sends one ICMP
+    Time Exceeded (code 1) per family, 30 s (IPv4) and 60 s (IPv6) after the first fragment, plus timer slack;
+    pcap mode must send the same errors at the due time, on the capture's clock, and no echo reply."""
+    from scapy.layers.inet import ICMP
+    from scapy.layers.inet6 import ICMPv6TimeExceeded
+    from scapy.utils import rdpcap
+
+    source = Path(__file__).parent / "data" / "golden_frag_timeout.pcap"
+    out = tmp_path / "answered.pcap"
+    summary = answer_capture(source, out, "reference")
+    assert summary.time_exceeded == 2
+    kernel = [p for p in rdpcap(str(source)) if (ICMP in p and p[ICMP].type == 11) or ICMPv6TimeExceeded in p]
+    ours = [p for p in rdpcap(str(out)) if (ICMP in p and p[ICMP].type == 11) or ICMPv6TimeExceeded in p]
+    ours = [p for p in ours if all(bytes(p) != bytes(k) or p.time != k.time for k in kernel)]
+    assert [ICMP in p for p in ours] == [True, False]
+    assert all((p[ICMP].code if ICMP in p else p[ICMPv6TimeExceeded].code) == 1 for p in ours)
+    for mine, theirs in zip(ours, kernel):
+        assert 0 <= float(theirs.time - mine.time) < 2.5          # Linux is late by its timer slack, never early

@@ -10,9 +10,9 @@ not load, or fails while it runs, costs one line in the report, never the others
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from labkit.bench import run_bench, summarise
 from labkit.errors import LabkitError

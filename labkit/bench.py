@@ -363,7 +363,7 @@ class BenchPlan:
 def _checked_strategies(strategies: Iterable) -> dict:
     """Name -> Strategy for names, .py paths and Strategy objects (labkit.strategy_files); one given twice runs
     once."""
-    from labkit.strategy_files import resolve_strategy, resolve_strategies
+    from labkit.strategy_files import resolve_strategies, resolve_strategy
 
     specs = list(strategies)
     for spec in specs:

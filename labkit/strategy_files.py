@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import runpy
 import string
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from labkit.errors import LabkitError
 from labkit.packets import echo_request, echo_request_v6, to_hex
 from labkit.parse import ParsedHex
-from labkit.prompts import (STRATEGIES, FieldsOnly, Prompt, SimulationTraits, StepByStep, Strategy, ZeroShot,
-                            get_strategy)
+from labkit.prompts import (
+    STRATEGIES,
+    FieldsOnly,
+    Prompt,
+    SimulationTraits,
+    StepByStep,
+    Strategy,
+    ZeroShot,
+    get_strategy,
+)
 from labkit.stack import echo_reply
 
 # Answer format -> the built-in strategy whose parser, rendering and token room a template borrows.

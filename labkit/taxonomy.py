@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, verify
 from labkit.fields import field_map

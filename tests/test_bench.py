@@ -21,7 +21,6 @@ from labkit.bench import (
 from labkit.checksum import verify
 from labkit.errors import LabkitError
 
-
 # --- requests --------------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from messages_server import DEFAULT_TEST_KEY, MessagesServer, overloaded, text, tool_use
 
 from labkit.errors import LabkitError
 from labkit.models.claude import ClaudeModel, RetryPolicy
@@ -13,7 +14,6 @@ from labkit.models.recording import RecordingModel, ReplayModel, prompt_key
 from labkit.packets import echo_request, echo_request_v6, to_hex
 from labkit.prompts import Prompt, get_strategy
 from labkit.stack import echo_reply
-from messages_server import DEFAULT_TEST_KEY, MessagesServer, overloaded, text, tool_use
 
 FAST = RetryPolicy(max_retries=2, backoff_s=0.01, max_backoff_s=0.05)
 REQUESTS = [

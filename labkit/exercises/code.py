@@ -15,11 +15,12 @@ when the mistake is a common one, names it.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Iterable
+from functools import cache, lru_cache
 
-from hypothesis import HealthCheck, find, settings, strategies as st
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from labkit.checksum import internet_checksum, with_checksums
@@ -217,7 +218,7 @@ def check_incremental_update(func: Callable[[int, int, int], int]) -> Feedback:
 
 # --- a field lookup by offset ---------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def _lookup_packet(options: int, data: int) -> bytes:
     return echo_request(options=b"\x01" * options, payload=bytes(range(data)))
 

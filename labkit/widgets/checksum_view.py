@@ -62,7 +62,7 @@ class ChecksumWalkthrough(LabkitView):
     # --- choosing the bytes -----------------------------------------------------------------------------
     @classmethod
     def for_packet(cls, packet: bytes | str, checksum: str = "icmp.chksum", *, link: str | None = None,
-                   title: str = "") -> "ChecksumWalkthrough":
+                   title: str = "") -> ChecksumWalkthrough:
         """The walkthrough for one checksum of a packet: "ip.chksum", "icmp.chksum" or "icmpv6.cksum"."""
         layout = PacketLayout(as_bytes(packet), link)
         if checksum not in CHECKSUM_FIELDS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from labkit.plots import format_seconds  # one formatter for the figures and the dashboard
 from labkit.responder import Responder, ResponderStats

@@ -88,7 +88,7 @@ class DiffView(LabkitView):
         self._refresh()
 
     @classmethod
-    def from_attempt(cls, attempt: Attempt, *, title: str = "") -> "DiffView":
+    def from_attempt(cls, attempt: Attempt, *, title: str = "") -> DiffView:
         """Judge one labkit Attempt (request, reply, model, strategy) and show it."""
         label = f"{attempt.model} reply" + (" (simulated)" if attempt.simulated and "simulated" not in attempt.model
                                              else "")

@@ -11,8 +11,8 @@ from functools import cached_property
 from labkit.errors import LabkitError
 from labkit.fields import Field, byte_owners, field_map
 from labkit.packets import from_hex, ip_version
-from labkit.widgets.grid import Cell
 from labkit.roles import ROLES, role_of_names
+from labkit.widgets.grid import Cell
 from labkit.widgets.style import ROLE_MARKS, esc, role_legend_html, role_style
 
 _KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

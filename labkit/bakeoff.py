@@ -73,7 +73,7 @@ def run_bakeoff(specs: Iterable, model="simulated", n: int = 200, *, seed: int =
     model_object = get_model(model) if model is None or isinstance(model, str) else model
     loaded, broken = load_all(specs)
     frames = []
-    for name, (label, strategy) in loaded.items():
+    for label, strategy in loaded.values():
         try:
             frames.append(run_bench([model_object], [strategy], n, workers, seed=seed, budget_usd=budget_usd))
         except Exception as error:  # a student's code or a missing recording: one line, the others go on

@@ -467,7 +467,8 @@ def plan_frame(plan: BenchPlan):
 def checked_size(payload_len: int) -> int:
     """A sweep size: whole bytes that fit one IPv4 packet on a 1500-byte MTU."""
     if not isinstance(payload_len, int) or isinstance(payload_len, bool) or not 0 <= payload_len <= MAX_PAYLOAD_V4:
-        raise ArgumentError("sizes", payload_len, f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}")
+        raise ArgumentError("sizes", payload_len,
+                            f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}")
     return payload_len
 
 

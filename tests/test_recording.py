@@ -39,7 +39,7 @@ def test_recording_replays_byte_identically(messages_server, tmp_path):
     path = tmp_path / "claude.jsonl"
     strategies = ["zero-shot", "spec", "few-shot"]
     messages_server.script(overloaded())  # a retried failure is not an exchange, and is not recorded
-    for request, strategy in zip(REQUESTS, strategies):
+    for request in REQUESTS:
         messages_server.script(*[text(answer) for answer in answers(request)])
     model = recorder(messages_server, path)
     recorded = [model.attempt(request, strategy) for request, strategy in zip(REQUESTS, strategies) for _ in range(3)]

@@ -81,7 +81,8 @@ def test_transposition(data, request) -> None:
 def test_dropped_or_repeated_digit(data, request, kind) -> None:
     reply = echo_reply(request).hex()
     index = data.draw(st.integers(8, len(reply) - 1))
-    text = reply[:index] + reply[index + 1:] if kind == "dropped-digit" else reply[:index] + reply[index] + reply[index:]
+    doubled = reply[:index] + reply[index] + reply[index:]
+    text = reply[:index] + reply[index + 1:] if kind == "dropped-digit" else doubled
     runs = classify(request, text)
     _only(runs, kind)
     assert runs[0].start >= index and runs[0].end == max(len(text), len(reply))

@@ -190,7 +190,8 @@ def _update_mistake(case: tuple[int, int, int], got: object) -> str:
             ~_incremental(hc, m, m_new) & 0xFFFF,
         "start from ~HC (the sum the checksum is the complement of), not from HC":
             ~_ones_add(_ones_add(hc, ~m & 0xFFFF), m_new) & 0xFFFF,
-        "take the old word away by adding its complement ~m; m' is added as it is": _incremental(hc, ~m & 0xFFFF, m_new),
+        "take the old word away by adding its complement ~m; m' is added as it is":
+            _incremental(hc, ~m & 0xFFFF, m_new),
         "old and new word are the wrong way round: add ~m (old) and m' (new)": _incremental(hc, m_new, m),
         "end-around carry lost: a one's-complement add folds the bit above 16 back in.":
             ~((((~hc & 0xFFFF) + (~m & 0xFFFF)) & 0xFFFF) + m_new) & 0xFFFF,

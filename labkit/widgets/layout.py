@@ -141,7 +141,8 @@ class PacketLayout:
             f"{esc(self.data[entry.offset:entry.offset + entry.length].hex(' '))}</div>" for entry in self.legend)
         hint = ("Click a byte, or Tab into the bytes and move with the arrow keys: its field, value and role "
                 "are shown here.")
-        return f'<div class="labkit-info" data-role="info" aria-live="polite"><span data-info-default>{hint}</span>{blocks}</div>'
+        return (f'<div class="labkit-info" data-role="info" aria-live="polite">'
+                f'<span data-info-default>{hint}</span>{blocks}</div>')
 
     @staticmethod
     def roles_html() -> str:
@@ -222,7 +223,8 @@ class PacketLayout:
                 if layer is not None:  # each layer starts a new legend line
                     items.append('<li aria-hidden="true" style="flex-basis:100%;height:0;margin:0;padding:0"></li>')
                 layer = entry_layer
-                items.append(f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">{esc(layer)}:</li>')
+                items.append(f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">'
+                             f'{esc(layer)}:</li>')
             chosen = ' data-selected="1"' if selected is not None and selected in (
                 entry.label, *(f.name for f in entry.members)) else ""
             items.append(

@@ -103,7 +103,8 @@ def _undump(lines: list[str]) -> str | None:
     Only taken as a hexdump when every row's offset equals the bytes counted so far, so plain hex rows whose
     first group happens to be four digits are never mistaken for offsets.
     """
-    digits, count = [], 0
+    digits: list[str] = []
+    count = 0
     for line in lines:
         match = _HEXDUMP_ROW.match(line)
         if not match or int(match.group(1), 16) != count:

@@ -280,6 +280,7 @@ def _address_runs(request: bytes, expected: bytes, got: bytes, src: int, dst: in
 
 def _covered(packet: bytes, name: str) -> tuple[bytes, bytes, int] | None:
     """(pseudo-header, covered bytes with the checksum zeroed, where the covered bytes start) for one checksum."""
+    start: int | None
     if name == "ip.chksum":
         start, end, field, prefix = 0, ipv4_header_len(packet), 10, b""
     else:

@@ -236,6 +236,8 @@ def _owners(packet: bytes, offset: int) -> list[str]:
     (version/IHL, flags/fragment offset); an option byte is 'ip.options'."""
     fields = field_map(packet)
     owner = field_at(fields, offset)
+    if owner is None:                 # past the packet's end: no field owns it
+        return []
     names = [f.name for f in fields if f.offset <= offset < f.end and (f.length == owner.length or f.bits)]
     if owner.name.startswith("ip.opt"):
         names.append("ip.options")

@@ -211,7 +211,7 @@ def _reply_hint(verdict: Judgement) -> str:
     wrong = verdict.wrong_fields
     first = next((name for name in _FIELD_HINTS if name in wrong), wrong[0] if wrong else None)
     return (_order_slip(verdict) or _ttl_slip(verdict) or _checksum_slip(verdict)
-            or _FIELD_HINTS.get(first, f"look at {first}: compare it with the request."))
+            or _FIELD_HINTS.get(first or "", f"look at {first}: compare it with the request."))
 
 
 _HOST_CHOSEN = {"ip.chksum", "ip.ttl", "ip.id", "ip.flags"}

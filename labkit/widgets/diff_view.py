@@ -129,7 +129,7 @@ class DiffView(LabkitView):
     def title_at(self, offset: int) -> str:
         """What hovering byte `offset` of the model's reply shows."""
         expected, got = self.expected or b"", self.got or b""
-        lines = []
+        lines: list[str] = []
         if self.layout_map is not None and offset < len(self.layout_map.data):
             lines.extend(f"{f.name} ({f.layer})" for f in self.layout_map.fields_at(offset))
         want = f"0x{expected[offset]:02x}" if offset < len(expected) else "nothing (reply too long)"

@@ -90,6 +90,7 @@ class PacketLayout:
                 f.length > 0 and all(0 <= i < len(self.owners) and self.owners[i] == label
                                      for i in range(f.offset, f.end))))
             role = self.role_at(offsets[0])
+            assert role is not None, "offsets come from self.owners, so they lie inside the data"
             entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, role_style(role), offsets[0],
                                        offsets[-1] - offsets[0] + 1, members, role))
         return tuple(entries)

@@ -10,15 +10,19 @@ not load, or fails while it runs, costs one line in the report, never the others
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING
 
 from labkit.bench import run_bench, summarise
 from labkit.errors import LabkitError
 from labkit.evidence import Evidence, evidence_of, intervals_overlap
 from labkit.prompts import Strategy
 from labkit.strategy_files import resolve_strategy
+
+if TYPE_CHECKING:   # for the annotations only: run_bakeoff imports pandas where it is used
+    import pandas as pd
 
 # Not bench's default seed 0, so a strategy tuned on `labkit bench` has not seen these requests. An instructor
 # who wants a set that nobody can reproduce passes their own --seed and keeps it to themselves.
@@ -31,8 +35,8 @@ SIMULATED_CAVEAT = ("a simulated model does not read the wording of a prompt: it
 class Bakeoff:
     """What a bake-off produced: the leaderboard (a DataFrame), every attempt, and the submissions that failed."""
 
-    board: object
-    results: object
+    board: pd.DataFrame
+    results: pd.DataFrame
     broken: list[tuple[str, str]] = field(default_factory=list)   # (submission, one-line reason)
     evidence: Evidence | None = None
 
@@ -73,7 +77,7 @@ def run_bakeoff(specs: Iterable, model="simulated", n: int = 200, *, seed: int =
     model_object = get_model(model) if model is None or isinstance(model, str) else model
     loaded, broken = load_all(specs)
     frames = []
-    for name, (label, strategy) in loaded.items():
+    for label, strategy in loaded.values():
         try:
             frames.append(run_bench([model_object], [strategy], n, workers, seed=seed, budget_usd=budget_usd))
         except Exception as error:  # a student's code or a missing recording: one line, the others go on
@@ -125,7 +129,7 @@ def leaderboard_table(board) -> str:
     left = {1, 4, 10}
 
     def line(cells: list[str]) -> str:
-        cells = (c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-        return "  ".join(cells).rstrip()
+        padded = (c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(padded).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])

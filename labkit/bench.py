@@ -363,7 +363,7 @@ class BenchPlan:
 def _checked_strategies(strategies: Iterable) -> dict:
     """Name -> Strategy for names, .py paths and Strategy objects (labkit.strategy_files); one given twice runs
     once."""
-    from labkit.strategy_files import resolve_strategy, resolve_strategies
+    from labkit.strategy_files import resolve_strategies, resolve_strategy
 
     specs = list(strategies)
     for spec in specs:
@@ -467,7 +467,8 @@ def plan_frame(plan: BenchPlan):
 def checked_size(payload_len: int) -> int:
     """A sweep size: whole bytes that fit one IPv4 packet on a 1500-byte MTU."""
     if not isinstance(payload_len, int) or isinstance(payload_len, bool) or not 0 <= payload_len <= MAX_PAYLOAD_V4:
-        raise ArgumentError("sizes", payload_len, f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}")
+        raise ArgumentError("sizes", payload_len,
+                            f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}")
     return payload_len
 
 

@@ -9,8 +9,9 @@ recording) or simulated (which assumptions). Intervals that overlap are said to 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 Z95 = 1.959964
 DEFAULT_ASSUMPTIONS = ("per-digit copy slips and per-addition checksum slips at assumed rates, decision and prose "

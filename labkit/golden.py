@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from scapy.utils import RawPcapReader
 
@@ -102,12 +103,18 @@ def reply_rules(request: bytes, reply: bytes) -> list[tuple[str, str, str, str]]
             for name in before]
 
 
+class _HtmlView(Protocol):
+    """What SideBySide needs of a view: HTML for the notebook (repr gives the text)."""
+
+    def to_html(self) -> str: ...
+
+
 class SideBySide:
     """Two or more views (anything with to_html() and a text repr, such as PacketView) next to each other in
     HTML, one under the other as text. Static HTML rather than an ipywidgets box, so a saved notebook still
     shows them without a kernel."""
 
-    def __init__(self, *views: object) -> None:
+    def __init__(self, *views: _HtmlView) -> None:
         self.views = views
 
     def __repr__(self) -> str:

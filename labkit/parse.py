@@ -39,7 +39,9 @@ _INLINE_RUN = re.compile(r"(?:0[xX])?[0-9a-fA-F]{16,}|\b[0-9a-fA-F]{2}(?:[ \t]+[
 # Letters a model (or a person) writes for a digit they resemble; hex letters a-f are real digits.
 LOOKALIKES = {"O": "0", "o": "0", "l": "1", "I": "1", "Z": "2", "S": "5", "G": "6"}
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
-_HEXDUMP_ROW = re.compile(r"^\s*([0-9a-fA-F]{4,8}):?\s+((?:[0-9a-fA-F]{2}\s{1,2}){0,15}[0-9a-fA-F]{2})(?:\s{2,}.*|\s*\|.*)?$")
+_HEXDUMP_ROW = re.compile(r"^\s*([0-9a-fA-F]{4,8}):?\s+"                   # offset column
+                          r"((?:[0-9a-fA-F]{2}\s{1,2}){0,15}[0-9a-fA-F]{2})"  # up to 16 bytes
+                          r"(?:\s{2,}.*|\s*\|.*)?$")                          # optional ASCII column
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def _undump(lines: list[str]) -> str | None:
     Only taken as a hexdump when every row's offset equals the bytes counted so far, so plain hex rows whose
     first group happens to be four digits are never mistaken for offsets.
     """
-    digits, count = [], 0
+    digits: list[str] = []
+    count = 0
     for line in lines:
         match = _HEXDUMP_ROW.match(line)
         if not match or int(match.group(1), 16) != count:
@@ -183,10 +186,7 @@ def _last_marker(text: str) -> re.Match[str] | None:
     answer made of markers costs one look."""
     lower = text.lower()
     if len(lower) != len(text):          # a few characters lengthen when lowered: offsets would not match
-        last = None
-        for last in _MARKER.finditer(text):
-            pass
-        return last
+        return next(reversed(list(_MARKER.finditer(text))), None)
     end = len(text)
     while end > 0:
         found = max(lower.rfind("final", 0, end), lower.rfind("answer", 0, end))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from labkit.bench import summarise, wilson_interval
 from labkit.errors import LabkitError
@@ -210,8 +211,8 @@ def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
                         vmax=max(top, 0.01), aspect="auto")   # the scale fits the data: 3 % is not "black"
     axes.set_xticks(range(len(groups)), [f"{g}\n(n={trials[g]})" for g in groups], fontsize=8)
     axes.set_yticks(range(len(fields)), fields, fontsize=8, fontfamily="monospace")
-    for row, name in enumerate(fields):
-        for column, _ in enumerate(groups):
+    for row in range(len(fields)):
+        for column in range(len(groups)):
             value = rates[row, column]
             text = "–" if np.isnan(value) else f"{value:.0%}"
             cell = "white" if np.isnan(value) else image.cmap(image.norm(value))
@@ -326,8 +327,9 @@ def summary_html(summary, *, max_width_px: int = 1280) -> str:
                ("p50 s", lambda r: f"{r.latency_p50_s:.2f}"),
                ("$/reply", lambda r: f"{r.cost_per_reply_usd:.5f}")]
     head = "".join(f"<th style='padding:2px 6px;text-align:left'>{html.escape(name)}</th>" for name, _ in columns)
-    body = "".join("<tr>" + "".join(f"<td style='padding:2px 6px;overflow-wrap:anywhere'>{html.escape(str(get(row)))}</td>"
-                                    for _, get in columns) + "</tr>" for row in summary.itertuples(index=False))
+    cell = "<td style='padding:2px 6px;overflow-wrap:anywhere'>{}</td>"
+    body = "".join("<tr>" + "".join(cell.format(html.escape(str(get(row)))) for _, get in columns) + "</tr>"
+                   for row in summary.itertuples(index=False))
     return (f"<table data-role='bench-summary' style='max-width:{max_width_px}px;width:100%;table-layout:auto;"
             f"border-collapse:collapse;font-size:12px'><tr>{head}</tr>{body}</table>")
 

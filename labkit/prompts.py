@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, with_checksums
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
-from labkit.headers import (IPV4_FLAG_DF, IPV4_FLAG_RESERVED, IPV4_MIN_HEADER, IPV6_HEADER, PROTO_ICMPV6,
-                            ipv4_header_len)
+from labkit.headers import IPV4_FLAG_DF, IPV4_FLAG_RESERVED, IPV4_MIN_HEADER, IPV6_HEADER, PROTO_ICMPV6, ipv4_header_len
 from labkit.packets import echo_request, echo_request_v6, from_hex, ip_version, to_hex
 from labkit.parse import ParsedHex, extract_hex
 from labkit.stack import echo_reply
@@ -49,7 +48,7 @@ class Prompt:
                 "max_tokens": self.max_tokens}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Prompt":
+    def from_dict(cls, data: dict) -> Prompt:
         return cls(system=data.get("system", ""), user=data["user"], tools=tuple(data.get("tools") or ()),
                    max_tokens=int(data.get("max_tokens", 1024)))
 

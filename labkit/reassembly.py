@@ -79,21 +79,24 @@ class _Queue:
         datagram, RFC 5722) or None (inserted)."""
         starts, ends = self.run_starts, self.run_ends
         if not starts:
-            starts.append(start), ends.append(end)
+            starts.append(start)
+            ends.append(end)
         elif ends[-1] < end:                          # goes after everything held
             if start < ends[-1]:
                 return "overlap"
             if start == ends[-1]:
                 ends[-1] = end
             else:
-                starts.append(start), ends.append(end)
+                starts.append(start)
+                ends.append(end)
         else:
             index = bisect.bisect_right(starts, start) - 1
             if index >= 0 and start < ends[index]:
                 return "dup" if end <= ends[index] else "overlap"
             if index + 1 < len(starts) and starts[index + 1] < end:
                 return "overlap"
-            starts.insert(index + 1, start), ends.insert(index + 1, end)
+            starts.insert(index + 1, start)
+            ends.insert(index + 1, end)
         return None
 
 

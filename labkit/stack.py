@@ -62,6 +62,7 @@ from labkit.headers import (
     is_fragment,
 )
 from labkit.ipv4_options import (
+    Options,
     is_unicast_v4,
     options_echo,
     options_for_later_fragments,
@@ -308,7 +309,8 @@ class ReferenceStack:
             done = self._frags.add_v4(request, hlen, options, l2)
             if isinstance(done, Reason):
                 raise NoReply(done.code, done)
-            request, options = done
+            request, held = done
+            options = held if isinstance(held, Options) else None  # reassembly keeps them untyped
             hlen = ipv4_header_len(request)
         if request[9] != PROTO_ICMP:
             raise NoReply(*_other_protocol(request[9], 4))
@@ -316,10 +318,11 @@ class ReferenceStack:
         body, code, what, now_ms = self._icmp_answer(icmp, now_ms)
         reply_options = b""
         if options is not None:
-            reply_options = options_echo(options, dst, self._v4_local_check(dst), now_ms)
-            if reply_options is None:
+            echoed = options_echo(options, dst, self._v4_local_check(dst), now_ms)
+            if echoed is None:
                 raise NoReply(Outcome.IPV4_OPTIONS_FULL,
                               "IP options leave no room for our entries: Linux sends no reply")
+            reply_options = echoed
         packets = _ipv4_packets(request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body,
                                 self.config.mtu)
         return _Reply(packets, code.reason(f"{what} to {_ip4_text(src)}" + _fragment_note(packets)))
@@ -479,6 +482,7 @@ class ReferenceStack:
             raise NoReply(Outcome.NDP_OTHER_GROUP,
                           f"neighbour solicitation for {_ip6_text(target)} sent to another group")
         multicast = dst[0] == 0xFF
+        l2_dst: bytes | None
         if dad:
             reply_dst, flags, with_option, l2_dst = _ALL_NODES, 0x20, True, _ALL_NODES_MAC
         else:
@@ -517,17 +521,18 @@ class ReferenceStack:
             quote = first[:ICMP_ERROR_MAX - IPV4_MIN_HEADER - ICMP_HEADER]
             body = _with_checksum(bytes((ICMP_TIME_EXCEEDED, 1, 0, 0)) + bytes(4) + quote)
             tos = (first[1] & 0x1E) | ICMP_ERROR_TOS
-            packets = (_ipv4_packet(tos, self._ip_id(first), 0, self.config.ttl, dst, src, b"", body),)
+            packet = _ipv4_packet(tos, self._ip_id(first), 0, self.config.ttl, dst, src, b"", body)
+            packets: tuple[bytes, ...] = (packet,)
             to = _ip4_text(src)
         else:
             src, dst = first[8:24], first[24:40]
             if dst[0] == 0xFF:      # icmp6_send: no error about a packet sent to a multicast group (RFC 4443 2.4)
                 raise NoReply(Outcome.IPV6_MULTICAST_ECHO, "no Time Exceeded for a multicast datagram")
             quote = first[:IPV6_MIN_MTU - IPV6_HEADER - ICMP_HEADER]
-            body = bytearray(b"\x03\x01\0\0" + bytes(4) + quote)
-            body[2:4] = _icmpv6_checksum(dst, src, bytes(body)).to_bytes(2, "big")
-            packets = (_ipv6_header(0, self._flow_label(first, dst, src), len(body), PROTO_ICMPV6, self.config.ttl,
-                                    dst, src) + bytes(body),)
+            icmp6 = bytearray(b"\x03\x01\0\0" + bytes(4) + quote)
+            icmp6[2:4] = _icmpv6_checksum(dst, src, bytes(icmp6)).to_bytes(2, "big")
+            packets = (_ipv6_header(0, self._flow_label(first, dst, src), len(icmp6), PROTO_ICMPV6, self.config.ttl,
+                                    dst, src) + bytes(icmp6),)
             to = _ip6_text(src)
         reason = Outcome.FRAG_TIME_EXCEEDED.reason(f"time exceeded to {to}: fragment reassembly timed out")
         if isinstance(expired.context, tuple):

@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import runpy
 import string
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from labkit.errors import LabkitError
 from labkit.packets import echo_request, echo_request_v6, to_hex
 from labkit.parse import ParsedHex
-from labkit.prompts import (STRATEGIES, FieldsOnly, Prompt, SimulationTraits, StepByStep, Strategy, ZeroShot,
-                            get_strategy)
+from labkit.prompts import (
+    STRATEGIES,
+    FieldsOnly,
+    Prompt,
+    SimulationTraits,
+    StepByStep,
+    Strategy,
+    ZeroShot,
+    get_strategy,
+)
 from labkit.stack import echo_reply
 
 # Answer format -> the built-in strategy whose parser, rendering and token room a template borrows.
@@ -117,9 +125,10 @@ def check_strategy(strategy: Strategy) -> Strategy:
     if name in STRATEGIES and type(strategy) is not type(STRATEGIES[name]):
         raise LabkitError(f"strategy name {name!r} is taken by a built-in strategy; choose another name")
     for request in (echo_request(), echo_request_v6()):
+        reply = echo_reply(request)
+        assert reply is not None, "labkit's own sample echo request always has a reply"
         try:
             prompt = strategy.build(request)
-            reply = echo_reply(request)
             parsed = strategy.answer_to_reply(strategy.render_answer(reply, request), request)
         except Exception as error:  # a student's code: any failure becomes one line
             raise LabkitError(f"strategy {name!r} fails on an IPv{request[0] >> 4} echo request: "

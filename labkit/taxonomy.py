@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, verify
 from labkit.fields import field_map
@@ -253,9 +253,10 @@ def _field_runs(request: bytes, expected: bytes, got: bytes, limit: int, names: 
     for name, offset, actual in lengths:
         if fits(offset, 2) and got[offset:offset + 2] != expected[offset:offset + 2]:
             value = int.from_bytes(got[offset:offset + 2], "big")
-            cause = "truncated" if value == actual < int.from_bytes(expected[offset:offset + 2], "big") else "wrong-length"
+            reference = int.from_bytes(expected[offset:offset + 2], "big")
+            cause = "truncated" if value == actual < reference else "wrong-length"
             runs.append(_run_for(cause, offset, 2, expected, got, name, explained,
-                                 f"{name} {value}, reference {int.from_bytes(expected[offset:offset + 2], 'big')}"))
+                                 f"{name} {value}, reference {reference}"))
     for check in verify(expected):
         if fits(check.offset, 2):
             runs.append(_checksum_run(check.name, check.offset, request, expected, got, explained))
@@ -279,6 +280,7 @@ def _address_runs(request: bytes, expected: bytes, got: bytes, src: int, dst: in
 
 def _covered(packet: bytes, name: str) -> tuple[bytes, bytes, int] | None:
     """(pseudo-header, covered bytes with the checksum zeroed, where the covered bytes start) for one checksum."""
+    start: int | None
     if name == "ip.chksum":
         start, end, field, prefix = 0, ipv4_header_len(packet), 10, b""
     else:
@@ -365,7 +367,8 @@ def _checksum_cause(name: str, offset: int, found: int, request: bytes, expected
         # each lost carry leaves the folded sum one too small, so the complement one too big
         lost = max(sum(step.carry_folded for step in steps.steps), steps.total >> 16)
         if lost and found in {steps.checksum + j for j in range(1, lost + 1)} | {~steps.total & 0xFFFF}:
-            return "checksum-lost-carry", f"{whose} summed with {lost} carr{'y' if lost == 1 else 'ies'}, some not added back"
+            carries = "carry" if lost == 1 else "carries"
+            return "checksum-lost-carry", f"{whose} summed with {lost} {carries}, some not added back"
         for span, value in _wrong_spans(packet, name).items():
             if found == value:
                 return "checksum-wrong-span", f"the checksum of {span}"

@@ -196,7 +196,7 @@ class _Checker:
                       "the final answer should hold what the working reached")
         return self.steps
 
-    def read_line(self, number: int, line: int | str) -> None:
+    def read_line(self, number: int, line: str) -> None:
         listed = _WORDS.search(line)
         if listed:
             for token in re.findall(r"[0-9a-fA-F]{4}", listed.group(1)):

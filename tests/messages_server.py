@@ -16,9 +16,10 @@ import json
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_TEST_KEY = "sk-ant-loopback-test-key-0123456789"
 _ids = itertools.count(1)

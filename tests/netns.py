@@ -12,8 +12,8 @@ import itertools
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 _counter = itertools.count(1)
 

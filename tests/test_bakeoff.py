@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from messages_server import DEFAULT_TEST_KEY
 
 from labkit.bakeoff import BAKEOFF_SEED, leaderboard, leaderboard_table, run_bakeoff
 from labkit.bench import BenchRequest, make_request
 from labkit.models.reference import ReferenceModel
 from labkit.strategy_files import template_strategy
-from messages_server import DEFAULT_TEST_KEY
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "strategies"
 
@@ -80,10 +80,11 @@ def test_ranks_front_and_ties_follow_the_intervals() -> None:
 def _obedient(server, request):
     """A perfect, obedient model that is not labkit's: it finds the request's hex in the prompt and answers
     with the reference reply as hex."""
+    from messages_server import text
+
     from labkit.packets import to_hex
     from labkit.parse import extract_hex
     from labkit.stack import echo_reply
-    from messages_server import text
 
     content = request.body["messages"][-1]["content"]
     prompt = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)

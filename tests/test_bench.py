@@ -21,7 +21,6 @@ from labkit.bench import (
 from labkit.checksum import verify
 from labkit.errors import LabkitError
 
-
 # --- requests --------------------------------------------------------------------------------------------
 
 
@@ -224,7 +223,8 @@ def test_sweep_asks_each_size_and_reports_accept_by_size_and_additions(tmp_path)
     assert len(again) == 80
 
 
-@pytest.mark.parametrize("sizes, why", [([], "at least one payload size"), ([1473], "0 to 1472"), ([-1], "0 to 1472"), ([1.5], "whole")])
+@pytest.mark.parametrize("sizes, why", [([], "at least one payload size"), ([1473], "0 to 1472"), ([-1], "0 to 1472"),
+                                        ([1.5], "whole")])
 def test_sweep_sizes_are_checked(sizes, why):
     with pytest.raises(LabkitError, match=why):
         run_bench(["reference"], ["zero-shot"], 1, sizes=sizes)

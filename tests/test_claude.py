@@ -12,12 +12,6 @@ import socket
 import time
 
 import pytest
-
-from labkit.errors import ModelError
-from labkit.models.claude import DEFAULT_MODEL_ID, ClaudeModel, RetryPolicy
-from labkit.packets import echo_request, to_hex
-from labkit.prompts import Prompt, get_strategy
-from labkit.stack import echo_reply
 from messages_server import (
     DEFAULT_TEST_KEY,
     MessagesServer,
@@ -31,6 +25,12 @@ from messages_server import (
     tool_use,
     unauthorized,
 )
+
+from labkit.errors import ModelError
+from labkit.models.claude import DEFAULT_MODEL_ID, ClaudeModel, RetryPolicy
+from labkit.packets import echo_request, to_hex
+from labkit.prompts import Prompt, get_strategy
+from labkit.stack import echo_reply
 
 REQUEST = echo_request("10.0.0.1", "10.0.0.2", ident=0x4242, seq=7, payload=b"labkit loopback test")
 REPLY = echo_reply(REQUEST)

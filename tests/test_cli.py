@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from messages_server import DEFAULT_TEST_KEY, text
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
 from scapy.utils import PcapWriter
@@ -18,7 +19,6 @@ from scapy.utils import PcapWriter
 from labkit.packets import to_hex
 from labkit.pcap import read_capture
 from labkit.stack import echo_reply
-from messages_server import DEFAULT_TEST_KEY, text
 
 PINGER_MAC = "02:00:00:00:00:01"
 HOST_MAC = "02:00:00:00:00:02"

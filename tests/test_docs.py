@@ -159,7 +159,8 @@ def command_problem(command: Command) -> str | None:
         script = ROOT / program
         if not (script.is_file() and os.access(script, os.X_OK)):
             return f"{program} is not an executable script"
-    elif program not in SYSTEM_COMMANDS | EXTERNAL_SERVERS | {"python", "jupyter", "conda"}:   # their paths were checked above
+    elif program not in SYSTEM_COMMANDS | EXTERNAL_SERVERS | {"python", "jupyter", "conda"}:
+        # their paths were checked above
         return f"teach tests/test_docs.py what `{program}` is"
     return None
 

@@ -6,10 +6,8 @@ import pandas as pd
 import pytest
 
 from labkit.bench import run_bench
+from labkit.evidence import compare_rates, evidence_of, intervals_overlap, overlap_text, tag, wilson_interval
 from labkit.models import get_model
-
-from labkit.evidence import (compare_rates, evidence_of, intervals_overlap, overlap_text, tag,
-                             wilson_interval)
 
 
 def test_simulated_rows_make_a_prediction_that_names_its_assumptions() -> None:

@@ -5,8 +5,15 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 
 from labkit.checksum import internet_checksum
-from labkit.exercises import Feedback, check_byte, check_checksum, check_echo_reply, check_hex_field, check_swap, \
-    check_which_field
+from labkit.exercises import (
+    Feedback,
+    check_byte,
+    check_checksum,
+    check_echo_reply,
+    check_hex_field,
+    check_swap,
+    check_which_field,
+)
 from labkit.packets import echo_request, echo_request_v6, to_hex
 
 REQUEST = echo_request("10.0.0.1", "10.0.0.2", ident=0x1234, seq=7, ttl=64)

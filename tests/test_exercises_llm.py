@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from labkit.bench import run_bench, summarise
+from labkit.bench import run_bench
 from labkit.exercises import check_latency_plan, check_really_better, check_strategy_benchmark
 from labkit.models.reference import ReferenceModel
 from labkit.strategy_files import template_strategy

@@ -344,7 +344,7 @@ def test_stack_answers_like_the_kernel(path: Path) -> None:
 def test_every_kind_of_reply_is_covered() -> None:
     kinds = set()
     for path in CAPTURES:
-        for theirs, ours in replay(path).pairs:
+        for _, ours in replay(path).pairs:
             kinds.add((ours.key[0], ours.key[2] if ours.key[0] != "arp" else "arp"))
     # ICMP echo/timestamp replies, ICMPv6 echo reply and NA, ARP replies.
     assert {("ip4", 0), ("ip4", 14), ("ip6", 129), ("ip6", 136), ("arp", "arp")} <= kinds
@@ -394,7 +394,8 @@ def test_reassembly_memory_limit_like_the_kernel() -> None:
     result = replay(DATA / "golden_frag_memory.pcap")
     refused = [reason.code for frame, _, reason in result.silent if ethertype(frame) == 0x0800]
     assert refused[-2:] == [Outcome.FRAG_MEMORY_FULL] * 2 and Outcome.FRAG_HELD in refused
-    replied = sorted(unit_key(theirs.frames[0])[2] for theirs, _ in result.pairs if unit_key(theirs.frames[0])[0] != "arp")
+    keys = [unit_key(theirs.frames[0]) for theirs, _ in result.pairs]
+    replied = sorted(key[2] for key in keys if key[0] != "arp")
     assert replied == [0, 129]          # the whole IPv4 echo and the fragmented IPv6 one
 
 

@@ -15,11 +15,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from netns import in_ns, ip, namespace, netns_available, veth_pair
 
 WHY_NOT = netns_available()

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from messages_server import MessagesServer, text
 
 from labkit.bench import run_bench, summarise
 from labkit.cli import main as cli_main
@@ -20,7 +21,6 @@ from labkit.models import describe_model, get_model
 from labkit.models.messages import KEY_ENV, PLACEHOLDER_KEY
 from labkit.pcap import answer_capture, read_capture
 from labkit.responder import ping_software
-from messages_server import MessagesServer, text
 
 MODEL_ID = "qwen2.5:7b"        # Ollama's style: a colon inside the model id
 GOLDEN = "tests/data/golden_ping.pcap"

@@ -131,7 +131,7 @@ def test_role_error_rates_from_bench_results(results):
     axes = figure.axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == ["copied", "swapped", "decision", "recomputed", "host"]
     expected_top = 0.0
-    for strategy, rows in results.groupby("strategy"):
+    for _, rows in results.groupby("strategy"):
         parsed = rows[rows["reply_hex"].notna()]
         checksum_wrong = sum(any(name.endswith(("chksum", "cksum")) for name in names)
                              for names in parsed["wrong_fields"])

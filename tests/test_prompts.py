@@ -8,14 +8,22 @@ import re
 import pytest
 from scapy.all import IPOption_RR
 
+from labkit.bench import make_request
 from labkit.checksum import internet_checksum, verify
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
-from labkit.packets import echo_request, echo_request_v6, to_hex
-from labkit.bench import make_request
 from labkit.judge import judge
-from labkit.prompts import (PACKET_REGISTRY_SIZE, STRATEGIES, Prompt, ToolUse, assemble_fields, few_shot_examples,
-                            get_strategy, packet_id)
+from labkit.packets import echo_request, echo_request_v6, to_hex
+from labkit.prompts import (
+    PACKET_REGISTRY_SIZE,
+    STRATEGIES,
+    Prompt,
+    ToolUse,
+    assemble_fields,
+    few_shot_examples,
+    get_strategy,
+    packet_id,
+)
 from labkit.stack import echo_reply
 
 REQUESTS = {

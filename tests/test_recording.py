@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from messages_server import DEFAULT_TEST_KEY, MessagesServer, overloaded, text, tool_use
 
 from labkit.errors import LabkitError
 from labkit.models.claude import ClaudeModel, RetryPolicy
@@ -13,7 +14,6 @@ from labkit.models.recording import RecordingModel, ReplayModel, prompt_key
 from labkit.packets import echo_request, echo_request_v6, to_hex
 from labkit.prompts import Prompt, get_strategy
 from labkit.stack import echo_reply
-from messages_server import DEFAULT_TEST_KEY, MessagesServer, overloaded, text, tool_use
 
 FAST = RetryPolicy(max_retries=2, backoff_s=0.01, max_backoff_s=0.05)
 REQUESTS = [
@@ -39,7 +39,7 @@ def test_recording_replays_byte_identically(messages_server, tmp_path):
     path = tmp_path / "claude.jsonl"
     strategies = ["zero-shot", "spec", "few-shot"]
     messages_server.script(overloaded())  # a retried failure is not an exchange, and is not recorded
-    for request, strategy in zip(REQUESTS, strategies):
+    for request in REQUESTS:
         messages_server.script(*[text(answer) for answer in answers(request)])
     model = recorder(messages_server, path)
     recorded = [model.attempt(request, strategy) for request, strategy in zip(REQUESTS, strategies) for _ in range(3)]

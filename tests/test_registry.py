@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from labkit.errors import LabkitError, ModelError
-from pathlib import Path
-
 from labkit.models import describe_default, describe_model, get_model
-from labkit.models.registry import KINDS, NAMES_HELP, markdown_table, models_help
 from labkit.models.reference import ReferenceModel
+from labkit.models.registry import KINDS, NAMES_HELP, markdown_table, models_help
 from labkit.models.simulated import SimulatedModel
 from labkit.packets import echo_request
 

@@ -554,9 +554,10 @@ def test_budget_itself_refuses_negative_and_nan_caps(limit) -> None:
 
 # --- a perfect, obedient model behind the Messages API (not built on labkit's reference stack) -----------
 
+from messages_server import DEFAULT_TEST_KEY, MessagesServer, obedient  # noqa: E402
+
 from labkit.checksum import with_checksums  # noqa: E402
 from labkit.packets import echo_request_v6  # noqa: E402
-from messages_server import DEFAULT_TEST_KEY, MessagesServer, obedient  # noqa: E402
 
 
 @pytest.fixture

@@ -13,19 +13,26 @@ from pathlib import Path
 
 import pytest
 
+from labkit.checksum import internet_checksum
 from labkit.errors import LabkitError
+from labkit.evidence import wilson_interval
 from labkit.judge import judge
 from labkit.models.fit import classify, compare, fit, fit_recording, fit_step_rate, load_attempts
-from labkit.models.mechanisms import (PARAMETERS, Mechanisms, checksum_additions, markdown_table, model_checksum,
-                                      predict_accept, strategy_table)
+from labkit.models.mechanisms import (
+    PARAMETERS,
+    Mechanisms,
+    checksum_additions,
+    markdown_table,
+    model_checksum,
+    predict_accept,
+    strategy_table,
+)
 from labkit.models.registry import get_model
 from labkit.models.simulated import SimulatedConfig, SimulatedModel, estimate_tokens
 from labkit.packets import echo_request, echo_request_v6, to_hex
 from labkit.pricing import cost_usd
 from labkit.prompts import STRATEGIES, SimulationTraits, ZeroShot, get_strategy
 from labkit.stack import echo_reply
-from labkit.checksum import internet_checksum
-from labkit.evidence import wilson_interval
 
 V4 = [echo_request("10.0.0.1", "10.0.0.2", ident=0x1234, seq=seq) for seq in range(40)]
 V6 = [echo_request_v6("fd00::1", "fd00::2", ident=0x4321, seq=seq) for seq in range(40)]

@@ -274,7 +274,7 @@ def test_diff_view_says_which_fields_are_wrong_and_what_linux_does(request_v4, r
 def test_diff_view_text_puts_markers_under_the_bytes(request_v4, reply_v4):
     view = DiffView(request_v4, corrupt(reply_v4, {13, 23}))
     lines = view.text().splitlines()
-    model_rows = lines[lines.index(next(l for l in lines if l.startswith("model reply"))) + 1:]
+    model_rows = lines[lines.index(next(line for line in lines if line.startswith("model reply"))) + 1:]
     first_row, marker_line = model_rows[0], model_rows[1]
     column = first_row.index("0a 10 00 02")  # bytes 12..15, byte 13 corrupted to 0x10
     assert marker_line[column + 3:column + 5] == "^^"

@@ -15,7 +15,7 @@ from labkit.judge import judge
 from labkit.packets import echo_request
 from labkit.stack import echo_reply
 from labkit.wire import WireGone
-from labkit.wire.software import PingStats, Pinger, SoftwareWire, echo_ids, format_rtt_ms
+from labkit.wire.software import Pinger, PingStats, SoftwareWire, echo_ids, format_rtt_ms
 
 # The shape of a reply line from iputils ping, also used by tests/test_live.py on real ping output.
 PING_LINE = re.compile(r"^(\d+) bytes from ([0-9a-f.:]+): icmp_seq=(\d+) ttl=(\d+) time=([\d.]+) ms")
@@ -42,7 +42,7 @@ class Peer:
                 end.send(reply, delay_s=self.delay_s)
             end.frame_done()
 
-    def __enter__(self) -> "Peer":
+    def __enter__(self) -> Peer:
         self.thread.start()
         return self
 
@@ -204,8 +204,8 @@ def test_ctrl_c_ends_the_run_with_statistics_like_ping(sigint_raises) -> None:
 
 def test_pinger_prints_to_stdout_as_it_is_now_not_as_it_was_at_import(capsys) -> None:
     # `out=sys.stdout` as a default bound the stream at import time: redirections (notebooks, pytest) missed it.
-    import io
     import contextlib
+    import io
 
     from labkit.wire.software import Pinger, SoftwareWire
 

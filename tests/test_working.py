@@ -81,7 +81,8 @@ def _answer(request: bytes, layout: str, plant: str | None, where: int, delta: i
     first = 0 if layout == "table" else 1
     body, planted, running = _running_lines(words, first + where % (len(words) - first) if plant else None, delta,
                                             layout == "table")
-    header = ["1. The addresses swapped, the type changed.", f"2. {'ICMP' if name == 'icmp.chksum' else 'ICMPv6'} checksum:"]
+    protocol = "ICMP" if name == "icmp.chksum" else "ICMPv6"
+    header = ["1. The addresses swapped, the type changed.", f"2. {protocol} checksum:"]
     if layout == "table":
         header.append("| # | word | running sum |")
     complement = f"One's complement: ~0x{running:04x} = 0x{~running & 0xFFFF:04x}"
@@ -143,7 +144,7 @@ def test_a_lost_carry_in_the_running_sum_is_found() -> None:
     words = [step.word for step in trace(checksum_input(reply, "icmp.chksum")).steps]
     lines, running = ["ICMP checksum:"], words[0]
     lost_at = None
-    for index, word in enumerate(words[1:], start=1):
+    for word in words[1:]:
         raw = running + word
         after = raw & 0xFFFF          # drops the carry: the classic mistake
         if raw >> 16 and lost_at is None:

@@ -15,11 +15,12 @@ when the mistake is a common one, names it.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Iterable
+from functools import cache, lru_cache
 
-from hypothesis import HealthCheck, find, settings, strategies as st
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from labkit.checksum import internet_checksum, with_checksums
@@ -189,7 +190,8 @@ def _update_mistake(case: tuple[int, int, int], got: object) -> str:
             ~_incremental(hc, m, m_new) & 0xFFFF,
         "start from ~HC (the sum the checksum is the complement of), not from HC":
             ~_ones_add(_ones_add(hc, ~m & 0xFFFF), m_new) & 0xFFFF,
-        "take the old word away by adding its complement ~m; m' is added as it is": _incremental(hc, ~m & 0xFFFF, m_new),
+        "take the old word away by adding its complement ~m; m' is added as it is":
+            _incremental(hc, ~m & 0xFFFF, m_new),
         "old and new word are the wrong way round: add ~m (old) and m' (new)": _incremental(hc, m_new, m),
         "end-around carry lost: a one's-complement add folds the bit above 16 back in.":
             ~((((~hc & 0xFFFF) + (~m & 0xFFFF)) & 0xFFFF) + m_new) & 0xFFFF,
@@ -217,7 +219,7 @@ def check_incremental_update(func: Callable[[int, int, int], int]) -> Feedback:
 
 # --- a field lookup by offset ---------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def _lookup_packet(options: int, data: int) -> bytes:
     return echo_request(options=b"\x01" * options, payload=bytes(range(data)))
 
@@ -234,6 +236,8 @@ def _owners(packet: bytes, offset: int) -> list[str]:
     (version/IHL, flags/fragment offset); an option byte is 'ip.options'."""
     fields = field_map(packet)
     owner = field_at(fields, offset)
+    if owner is None:                 # past the packet's end: no field owns it
+        return []
     names = [f.name for f in fields if f.offset <= offset < f.end and (f.length == owner.length or f.bits)]
     if owner.name.startswith("ip.opt"):
         names.append("ip.options")

@@ -211,7 +211,7 @@ def _reply_hint(verdict: Judgement) -> str:
     wrong = verdict.wrong_fields
     first = next((name for name in _FIELD_HINTS if name in wrong), wrong[0] if wrong else None)
     return (_order_slip(verdict) or _ttl_slip(verdict) or _checksum_slip(verdict)
-            or _FIELD_HINTS.get(first, f"look at {first}: compare it with the request."))
+            or _FIELD_HINTS.get(first or "", f"look at {first}: compare it with the request."))
 
 
 _HOST_CHOSEN = {"ip.chksum", "ip.ttl", "ip.id", "ip.flags"}
@@ -247,7 +247,8 @@ def check_echo_reply(request: bytes, reply_hex: object, expected: bytes | None =
     when every byte matches the reference reply (IP id, TTL and DF are free) and Linux ping would accept it."""
     reply, error = _as_bytes(reply_hex, min_bytes=20)
     if reply is None:
-        return _wrong(f"could not read your hex: {error}.", "paste the whole packet as hex digits, starting at 45 (or 60).")
+        return _wrong(f"could not read your hex: {error}.",
+                      "paste the whole packet as hex digits, starting at 45 (or 60).")
     verdict = judge(request, reply, expected=expected)
     if verdict.correct and not verdict.warnings:
         return _right("a perfect echo reply: Linux ping would accept it.")
@@ -319,7 +320,8 @@ def check_which_field(packet: bytes, offset: int, answer_name: str, link: str = 
         return _wrong("no answer given.", f"find {_position(offset)}.")
     for candidate in candidates:
         if _matches(answer_name, candidate.name):
-            return _right(f"byte {offset} belongs to {candidate.name} ({candidate.layer}), value {candidate.describe()}.")
+            return _right(f"byte {offset} belongs to {candidate.name} ({candidate.layer}), "
+                          f"value {candidate.describe()}.")
     layer_start = min(f.offset for f in fields if f.layer == owner.layer)
     where = (f"byte {offset} lies in the {owner.layer} header, which starts at byte {layer_start}; "
              f"it is byte {offset - layer_start} of that header.")
@@ -372,7 +374,8 @@ def check_swap(request: bytes, reply: object) -> Feedback:
     if src_ok and dst_ok:
         return _right("source and destination are swapped.")
     if data[src] == request[src] and data[dst] == request[dst]:
-        return _wrong("the addresses are copied unchanged.", "the reply goes back: source and destination change places.")
+        return _wrong("the addresses are copied unchanged.",
+                      "the reply goes back: source and destination change places.")
     which = "source" if not src_ok else "destination"
     other = "destination" if not src_ok else "source"
     return _wrong(f"the {which} address is wrong.", f"the reply's {which} is the request's {other}.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.checksum import icmpv6_offset
 from labkit.exercises.feedback import Feedback, _right, _wrong

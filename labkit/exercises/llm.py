@@ -9,6 +9,7 @@ DataFrame and `summary` is summarise()'s (duck-typed: this floor does not import
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from labkit.errors import LabkitError
 from labkit.evidence import intervals_overlap
@@ -19,7 +20,7 @@ from labkit.strategy_files import resolve_strategy
 MIN_ATTEMPTS = 30   # fewer gives an interval too wide to say anything about a strategy
 
 
-def check_strategy_benchmark(strategy: object, results: object) -> Feedback:
+def check_strategy_benchmark(strategy: Any, results: Any) -> Feedback:   # a student's objects, checked here
     """"Write your own strategy and benchmark it": a working strategy of the student's own, run at least
     MIN_ATTEMPTS times in `results`."""
     if strategy is None or strategy is Ellipsis:
@@ -44,7 +45,7 @@ def check_strategy_benchmark(strategy: object, results: object) -> Feedback:
 _NEITHER = {"neither", "none", "no", "tie", "same", "can't tell", "cannot tell", "not shown", "unknown"}
 
 
-def _row(summary: object, strategy: str):
+def _row(summary: Any, strategy: str):
     rows = summary[summary["strategy"] == strategy]
     if len(rows) != 1:
         raise LabkitError(f"the summary has {len(rows)} rows for strategy {strategy!r}; pass summarise(results)")

@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass
 
 from labkit.errors import LabkitError
 from labkit.packets import from_hex, ip_version, to_hex
-from labkit.pricing import cost_usd
 from labkit.parse import ParsedHex
+from labkit.pricing import cost_usd
 from labkit.prompts import Prompt, Strategy, get_strategy
 
 
-def price(priced_as: str, usage: "Usage") -> tuple[float, str]:
+def price(priced_as: str, usage: Usage) -> tuple[float, str]:
     """(estimated USD, model id priced as) for one exchange; (0.0, "") when no price is known, which means
     unknown, not free -- Attempt.summary says "cost unknown" then."""
     value = cost_usd(priced_as, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
@@ -38,12 +38,12 @@ class Usage:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Usage":
+    def from_dict(cls, data: dict | None) -> Usage:
         data = data or {}
         return cls(**{name: int(data.get(name, 0)) for name in
                       ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")})
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
                      self.cache_read_tokens + other.cache_read_tokens,
                      self.cache_write_tokens + other.cache_write_tokens)
@@ -66,7 +66,7 @@ class Completion:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Completion":
+    def from_dict(cls, data: dict) -> Completion:
         return cls(text=data["text"], usage=Usage.from_dict(data.get("usage")), latency_s=float(data["latency_s"]),
                    model_id=data["model_id"], virtual_latency=bool(data.get("virtual_latency", False)),
                    tool_calls=int(data.get("tool_calls", 0)))
@@ -100,7 +100,7 @@ class Attempt:
     @classmethod
     def from_completion(cls, completion: Completion, parsed: ParsedHex, *, model: str, model_id: str,
                         simulated: bool, strategy: str, request: bytes, prompt: Prompt, cost_usd: float,
-                        priced_as: str) -> "Attempt":
+                        priced_as: str) -> Attempt:
         """The attempt a completion makes once parsed and priced: one assembly for live models and recordings."""
         return cls(model=model, model_id=model_id, simulated=simulated, strategy=strategy, request=request,
                    prompt=prompt, raw_text=completion.text, reply=parsed.data, parse_error=parsed.error,
@@ -134,7 +134,7 @@ class Attempt:
                 "priced_as": self.priced_as}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Attempt":
+    def from_dict(cls, data: dict) -> Attempt:
         try:
             return cls(model=data["model"], model_id=data["model_id"], simulated=bool(data["simulated"]),
                        strategy=data["strategy"], request=from_hex(data["request"]),

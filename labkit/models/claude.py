@@ -33,6 +33,7 @@ from labkit.models.http_retry import RETRYABLE_STATUSES, RetryPolicy, displayabl
 from labkit.prompts import Prompt, Strategy
 
 DEFAULT_MODEL_ID = "claude-haiku-4-5"
+DEFAULT_RETRY = RetryPolicy()  # frozen, so one shared default is safe
 
 # (model id prefix, minimum cacheable prefix in tokens); first match wins, else DEFAULT_CACHE_MINIMUM.
 CACHE_MINIMUM_TOKENS: tuple[tuple[str, int], ...] = (
@@ -131,7 +132,7 @@ class ClaudeModel(Model):
         api_key: str | None = None,
         base_url: str | None = None,
         timeout_s: float = 60.0,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         max_tool_turns: int = 8,
     ) -> None:
         key = self._api_key(api_key)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from labkit.checksum import internet_checksum, with_checksums
 from labkit.errors import LabkitError
+from labkit.evidence import wilson_interval
 from labkit.fields import field_spans
 from labkit.headers import ip_version, ipv4_header_len
 from labkit.judge import judge
 from labkit.models.base import Attempt, price
-from labkit.evidence import wilson_interval
 from labkit.models.mechanisms import DEFAULTS, Mechanisms, additions, checksum_fields, copied_digits, predict_accept
 from labkit.models.recording import completion_of, read_jsonl
 from labkit.models.simulated import DEFAULT_STANDS_IN_FOR, SimulatedConfig, traits_of

@@ -26,10 +26,10 @@ import random
 import struct
 from dataclasses import dataclass
 
+from labkit.checksum import icmpv6_offset
 from labkit.errors import LabkitError
 from labkit.fields import field_spans
 from labkit.headers import IPV6_HEADER, ip_version, ipv4_header_len
-from labkit.checksum import icmpv6_offset
 from labkit.prompts import checksum_inputs
 
 
@@ -113,7 +113,7 @@ class Mechanisms:
     def slip_shares(self) -> tuple[float, ...]:
         return tuple(getattr(self, f"share_{kind}") for kind in SLIP_KINDS)
 
-    def scaled(self, factor: float) -> "Mechanisms":
+    def scaled(self, factor: float) -> Mechanisms:
         """Every rate times `factor` (capped at 1): errors=0 is a perfect model, errors=2 a careless one."""
         if not (math.isfinite(factor) and factor >= 0):
             raise LabkitError(f"errors={factor!r} must be a number 0 or more")
@@ -123,7 +123,7 @@ class Mechanisms:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Mechanisms":
+    def from_dict(cls, data: dict) -> Mechanisms:
         unknown = set(data) - set(DEFAULTS)
         if unknown:
             raise LabkitError(f"unknown simulated parameter(s) {', '.join(sorted(unknown))}; "

@@ -91,7 +91,7 @@ class SimulatedConfig:
             raise LabkitError(f"simulated latency {self.fixed_latency_s!r} must be a number of seconds >= 0")
 
     def with_options(self, options: dict[str, float], errors: float = 1.0,
-                     latency: float | None = None) -> "SimulatedConfig":
+                     latency: float | None = None) -> SimulatedConfig:
         """Parameters set exactly, every rate scaled by `errors`, a fixed latency: what a model name can say."""
         unknown = set(options) - set(DEFAULTS) - set(FORCED)
         if unknown:
@@ -110,7 +110,7 @@ class SimulatedConfig:
                 "source": self.source}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SimulatedConfig":
+    def from_dict(cls, data: dict) -> SimulatedConfig:
         try:
             return cls(mechanisms=Mechanisms.from_dict(data["mechanisms"]), forced=dict(data.get("forced") or {}),
                        fixed_latency_s=data.get("fixed_latency_s"),
@@ -123,7 +123,7 @@ class SimulatedConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "SimulatedConfig":
+    def load(cls, path: str | Path) -> SimulatedConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:

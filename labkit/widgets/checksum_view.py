@@ -62,7 +62,7 @@ class ChecksumWalkthrough(LabkitView):
     # --- choosing the bytes -----------------------------------------------------------------------------
     @classmethod
     def for_packet(cls, packet: bytes | str, checksum: str = "icmp.chksum", *, link: str | None = None,
-                   title: str = "") -> "ChecksumWalkthrough":
+                   title: str = "") -> ChecksumWalkthrough:
         """The walkthrough for one checksum of a packet: "ip.chksum", "icmp.chksum" or "icmpv6.cksum"."""
         layout = PacketLayout(as_bytes(packet), link)
         if checksum not in CHECKSUM_FIELDS:
@@ -75,7 +75,7 @@ class ChecksumWalkthrough(LabkitView):
         layer = [f for f in layout.fields if f.layer == CHECKSUM_FIELDS[checksum] and not f.name.endswith("padding")]
         if checksum == "ip.chksum":
             start = layer[0].offset
-            end = start + by_name["ip.ihl"].value * 4
+            end = start + by_name["ip.ihl"].int_value * 4
         else:
             start, end = layer[0].offset, max(f.end for f in layer)
         covered = list(range(start, end))
@@ -255,8 +255,8 @@ def _ip_start(layout: PacketLayout) -> int:
 
 def _ipv6_pseudo_header(by_name: dict[str, Field], message_length: int) -> tuple[bytes, list[str]]:
     """The bytes labkit.checksum sums before an ICMPv6 message, with a tooltip label for each of them."""
-    source = socket.inet_pton(socket.AF_INET6, by_name["ipv6.src"].value)
-    destination = socket.inet_pton(socket.AF_INET6, by_name["ipv6.dst"].value)
+    source = socket.inet_pton(socket.AF_INET6, by_name["ipv6.src"].text)
+    destination = socket.inet_pton(socket.AF_INET6, by_name["ipv6.dst"].text)
     pseudo = icmpv6_pseudo_header(source, destination, message_length)
     labels = (["pseudo-header: source address"] * 16 + ["pseudo-header: destination address"] * 16
               + ["pseudo-header: ICMPv6 length"] * 4 + ["pseudo-header: zero"] * 3

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from labkit.plots import format_seconds  # one formatter for the figures and the dashboard
 from labkit.responder import Responder, ResponderStats
@@ -61,7 +61,8 @@ def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 14
     low_text, high_text = format_seconds(bins[0][0]), format_seconds(bins[-1][1])
     parts.append(f'<text x="{left}" y="{bottom + 13}" font-size="11">{esc(low_text)}</text>')
     if high_text != low_text:
-        parts.append(f'<text x="{right:.1f}" y="{bottom + 13}" font-size="11" text-anchor="end">{esc(high_text)}</text>')
+        parts.append(f'<text x="{right:.1f}" y="{bottom + 13}" font-size="11" text-anchor="end">'
+                     f'{esc(high_text)}</text>')
     parts.append(f'<text x="{left}" y="{bottom + 28}" font-size="11">model latency per reply '
                  f"(log-spaced bins, {len(latencies)} replies)</text></svg>")
     return "".join(parts)

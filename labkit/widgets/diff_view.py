@@ -88,7 +88,7 @@ class DiffView(LabkitView):
         self._refresh()
 
     @classmethod
-    def from_attempt(cls, attempt: Attempt, *, title: str = "") -> "DiffView":
+    def from_attempt(cls, attempt: Attempt, *, title: str = "") -> DiffView:
         """Judge one labkit Attempt (request, reply, model, strategy) and show it."""
         label = f"{attempt.model} reply" + (" (simulated)" if attempt.simulated and "simulated" not in attempt.model
                                              else "")
@@ -129,7 +129,7 @@ class DiffView(LabkitView):
     def title_at(self, offset: int) -> str:
         """What hovering byte `offset` of the model's reply shows."""
         expected, got = self.expected or b"", self.got or b""
-        lines = []
+        lines: list[str] = []
         if self.layout_map is not None and offset < len(self.layout_map.data):
             lines.extend(f"{f.name} ({f.layer})" for f in self.layout_map.fields_at(offset))
         want = f"0x{expected[offset]:02x}" if offset < len(expected) else "nothing (reply too long)"
@@ -211,7 +211,8 @@ class DiffView(LabkitView):
                          f"{mark} <code>{esc(verdict.name)}</code></li>")
             if not verdict.ok:
                 wrong.append(
-                    f'<tr data-field="{esc(verdict.name)}"><td><b>{BAD}</b></td><td><code>{esc(verdict.name)}</code></td>'
+                    f'<tr data-field="{esc(verdict.name)}"><td><b>{BAD}</b></td>'
+                    f'<td><code>{esc(verdict.name)}</code></td>'
                     f'<td class="labkit-mono">{verdict.offset}</td>'
                     f'<td class="labkit-mono">{esc(_shown(verdict.name, verdict.expected, verdict.length))}</td>'
                     f'<td class="labkit-mono"><b><u>{esc(_shown(verdict.name, verdict.got, verdict.length))}</u></b>'
@@ -294,7 +295,8 @@ class DiffView(LabkitView):
         head = f"DiffView: {self.heading + ' · ' if self.heading else ''}{self._summary()}"
         lines = [head, "reference reply:"]
         lines += grid_text(self.expected, show_rows=self.shown_rows) if self.expected else ["  (none)"]
-        keys = [text for text, shown in (("^^ = hallucinated", marked), ("~~ = free choice", self.free_offsets)) if shown]
+        legend = (("^^ = hallucinated", marked), ("~~ = free choice", self.free_offsets))
+        keys = [text for text, shown in legend if shown]
         lines.append(f"{self.model_label}{' (' + ', '.join(keys) + ')' if keys else ''}:")
         if self.got is None:
             lines.append(f"  (no reply: {self.parse_error or 'no reply bytes'})")

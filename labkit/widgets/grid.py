@@ -6,8 +6,8 @@ data-hallucinated, data-selected, plus a title tooltip with the field's name, de
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from labkit.packets import hexdump_lines
 from labkit.widgets.style import MARK_COLOUR, MISSING_BACKGROUND, esc

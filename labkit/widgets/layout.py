@@ -11,8 +11,8 @@ from functools import cached_property
 from labkit.errors import LabkitError
 from labkit.fields import Field, byte_owners, field_map
 from labkit.packets import from_hex, ip_version
-from labkit.widgets.grid import Cell
 from labkit.roles import ROLES, role_of_names
+from labkit.widgets.grid import Cell
 from labkit.widgets.style import ROLE_MARKS, esc, role_legend_html, role_style
 
 _KEYS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -90,6 +90,7 @@ class PacketLayout:
                 f.length > 0 and all(0 <= i < len(self.owners) and self.owners[i] == label
                                      for i in range(f.offset, f.end))))
             role = self.role_at(offsets[0])
+            assert role is not None, "offsets come from self.owners, so they lie inside the data"
             entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, role_style(role), offsets[0],
                                        offsets[-1] - offsets[0] + 1, members, role))
         return tuple(entries)
@@ -141,7 +142,8 @@ class PacketLayout:
             f"{esc(self.data[entry.offset:entry.offset + entry.length].hex(' '))}</div>" for entry in self.legend)
         hint = ("Click a byte, or Tab into the bytes and move with the arrow keys: its field, value and role "
                 "are shown here.")
-        return f'<div class="labkit-info" data-role="info" aria-live="polite"><span data-info-default>{hint}</span>{blocks}</div>'
+        return (f'<div class="labkit-info" data-role="info" aria-live="polite">'
+                f'<span data-info-default>{hint}</span>{blocks}</div>')
 
     @staticmethod
     def roles_html() -> str:
@@ -222,7 +224,8 @@ class PacketLayout:
                 if layer is not None:  # each layer starts a new legend line
                     items.append('<li aria-hidden="true" style="flex-basis:100%;height:0;margin:0;padding:0"></li>')
                 layer = entry_layer
-                items.append(f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">{esc(layer)}:</li>')
+                items.append(f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">'
+                             f'{esc(layer)}:</li>')
             chosen = ' data-selected="1"' if selected is not None and selected in (
                 entry.label, *(f.name for f in entry.members)) else ""
             items.append(

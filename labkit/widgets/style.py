@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from labkit.roles import COPIED, DECISION, HOST, RECOMPUTED, ROLES, SWAPPED
 

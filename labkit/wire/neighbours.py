@@ -18,7 +18,7 @@ Everything else (an unsolicited ARP reply, a gratuitous ARP for an unknown addre
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.checksum import icmpv6_pseudo_header, internet_checksum
 from labkit.headers import ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, IPV6_HEADER, PROTO_ICMPV6

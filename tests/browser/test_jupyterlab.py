@@ -66,7 +66,8 @@ def _quiet_settings(settings_dir: Path) -> None:
     widgets = settings_dir / "@jupyter-widgets" / "jupyterlab-manager"
     widgets.mkdir(parents=True)
     shipped = json.loads((REPO / "scripts" / "jupyterlab-overrides.json").read_text())   # what lab.sh installs
-    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps(shipped["@jupyter-widgets/jupyterlab-manager:plugin"]))
+    manager = shipped["@jupyter-widgets/jupyterlab-manager:plugin"]
+    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps(manager))
 
 
 @pytest.fixture

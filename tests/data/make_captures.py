@@ -120,8 +120,23 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 def craft() -> None:
     """Send hand-made frames the ordinary clients cannot make, so the captures show how Linux treats them."""
-    from scapy.all import ARP, ICMP, IP, Ether, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, \
-        IPOption_RR, IPv6ExtHdrFragment, Raw, checksum, fragment, fragment6, sendp
+    from scapy.all import (
+        ARP,
+        ICMP,
+        IP,
+        Ether,
+        ICMPv6EchoRequest,
+        ICMPv6ND_NS,
+        ICMPv6NDOptSrcLLAddr,
+        IPOption_RR,
+        IPv6,
+        IPv6ExtHdrFragment,
+        Raw,
+        checksum,
+        fragment,
+        fragment6,
+        sendp,
+    )
 
     eth = Ether(src=MAC_CLIENT, dst=MAC_KERNEL, type=0x0800)
     frames: list[bytes] = []

@@ -27,6 +27,7 @@ from labkit.checksum import internet_checksum, with_checksums
 from labkit.exercises.core import _BYTE_ORDER_HINT, _matches, _reply_hint
 from labkit.exercises.feedback import Feedback, _right, _wrong
 from labkit.fields import field_at, field_map
+from labkit.headers import ipv4_header_len
 from labkit.judge import judge
 from labkit.packets import echo_request
 from labkit.stack import echo_reply
@@ -251,7 +252,7 @@ def _lookup_wrong(case: tuple[bytes, int], got: object) -> bool:
 def _lookup_mistake(packet: bytes, offset: int, got: object) -> str:
     if not isinstance(got, str):
         return f"return the field's name as a string (e.g. \"ip.ttl\"), not {type(got).__name__}."
-    ihl = (packet[0] & 0x0F) * 4
+    ihl = ipv4_header_len(packet)
     for near in (offset - 1, offset + 1):
         if 0 <= near < len(packet) and any(_matches(got, name) for name in _owners(packet, near)):
             return (f"off by one: {got!r} is the field of byte {near}. Check your boundaries: a field of length n "

@@ -18,9 +18,10 @@ import struct
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from labkit.errors import LabkitError
 
@@ -241,7 +242,7 @@ class CaptureReader:
         if self._handle is not sys.stdin.buffer:
             self._handle.close()
 
-    def __enter__(self) -> "CaptureReader":
+    def __enter__(self) -> CaptureReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -511,7 +512,7 @@ class CaptureWriter:
         except FileNotFoundError:
             pass
 
-    def __enter__(self) -> "CaptureWriter":
+    def __enter__(self) -> CaptureWriter:
         return self
 
     def __exit__(self, exc_type, *rest: object) -> None:

@@ -23,9 +23,10 @@ import struct
 import sys
 from array import array
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where these lived)
     LINKTYPE_ETHERNET,
@@ -48,9 +49,9 @@ from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where 
 )
 from labkit.errors import LabkitError
 from labkit.gate import classify
+from labkit.headers import ip_version, trim_to_ip_length
 from labkit.outcomes import code_of
 from labkit.ratelimit import checked_budget
-from labkit.headers import ip_version, trim_to_ip_length  # after ratelimit: h1 adds labkit.gate between those two
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_ARP = 0x0806
@@ -381,7 +382,7 @@ def _resolve_model(model, seed: int | None):
 
 
 def _answer_by_rule(
-    run: "_Run", order: "_InOrder", packet: CapturedPacket
+    run: _Run, order: _InOrder, packet: CapturedPacket
 ) -> _ModelJob | None:
     """The stack's answer to one record, written through `order`; an echo request for the model comes back as
     a job instead. The stack runs on the capture's clock (fragment timeouts, Timestamp reply fields)."""

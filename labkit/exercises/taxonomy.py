@@ -36,7 +36,8 @@ def planted_working(request: bytes, *, lost_carry: int = 1) -> tuple[str, bytes]
             lines.append(f"0x{running:04x} + 0x{word:04x} = 0x{raw & 0xFFFF:04x}")
             running = raw & 0xFFFF
     if carries < lost_carry:
-        raise LabkitError(f"this request's ICMP sum has {carries} carries, fewer than {lost_carry}: pick another payload")
+        raise LabkitError(
+            f"this request's ICMP sum has {carries} carries, fewer than {lost_carry}: pick another payload")
     lines += [f"complement: ~0x{running:04x} = 0x{~running & 0xFFFF:04x}", "", "FINAL:", "```hex", to_hex(reply), "```"]
     return "\n".join(lines), reply
 

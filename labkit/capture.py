@@ -132,7 +132,7 @@ def _open_raw(path: str | os.PathLike) -> BinaryIO:
         raise LabkitError(f"{path}: cannot open ({exc.strerror}); give the path of a capture") from None
 
 
-def _read_exactly(stream: BinaryIO, count: int) -> bytes:
+def _read_exactly(stream: BinaryIO | io.BufferedIOBase, count: int) -> bytes:
     data = stream.read(count)
     while data is not None and 0 < len(data) < count:  # a pipe hands out what it has
         more = stream.read(count - len(data))
@@ -153,7 +153,7 @@ class CaptureReader:
     def __init__(self, path: str | os.PathLike) -> None:
         self.name = display_name(path)
         self._handle = _open_raw(path)
-        self._stream: BinaryIO = self._handle
+        self._stream: BinaryIO | io.BufferedIOBase = self._handle  # or a GzipFile over it
         self.compressed = ""
         try:
             self._records = self._start()
@@ -335,7 +335,8 @@ class _PcapngParser:
             self._interface(body)
             return []
         if block_type == 6:  # Enhanced Packet Block
-            return [self._packet(body, *struct.unpack_from(self.endian + "IIIII", body, 0), 20)]
+            if_id, high, low, caplen, wirelen = struct.unpack_from(self.endian + "IIIII", body, 0)
+            return [self._packet(body, if_id, high, low, caplen, wirelen, 20)]
         if block_type == 2:  # obsolete Packet Block: 16-bit interface id and drops count
             if_id, _drops, high, low, caplen, wirelen = struct.unpack_from(self.endian + "HHIIII", body, 0)
             return [self._packet(body, if_id, high, low, caplen, wirelen, 20)]

@@ -142,12 +142,14 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
     verdicts = []
     for field in fields:
         start, end = field.offset, field.offset + field.length
+        got_value: int | str | bytes | None
         if got is not None and got[start:end] == expected[start:end]:
             got_value = field.value   # same bytes, same decoding
         else:
             got_value = read_value(field, got) if got is not None else None
         ok = got_value == field.value
-        if not ok and got_value is not None and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags"):
+        if (not ok and got is not None and got_value is not None
+                and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags")):
             ok = all(offset in free or expected[offset] == got[offset] for offset in range(field.offset, field.end))
         verdicts.append(_verdict(field.name, field.offset, field.length, field.value, got_value, ok))
     return tuple(verdicts)
@@ -382,11 +384,12 @@ def guard(request: bytes, reply: bytes | None, *, raw: bool = False) -> str | No
         request_fields = {f.name: f.value for f in field_map(request)}
         prefix, reply_type = ("icmp", 0) if version == 4 else ("icmpv6", 129)
         if fields.get(f"{prefix}.type") != reply_type:
-            return f"not an echo reply (type {fields.get(f'{prefix}.type')}, expected {reply_type})"
+            return f"not an echo reply (type {fields.get(f'{prefix}.type')!r}, expected {reply_type})"
         for part in ("id", "seq"):
             if fields.get(f"{prefix}.{part}") != request_fields.get(f"{prefix}.{part}"):
-                return (f"not the reply to this request: {part} {fields.get(f'{prefix}.{part}')} "
-                        f"!= {request_fields.get(f'{prefix}.{part}')}")
+                # !r: these fields decode to ints (or None when absent), which print the same either way
+                return (f"not the reply to this request: {part} {fields.get(f'{prefix}.{part}')!r} "
+                        f"!= {request_fields.get(f'{prefix}.{part}')!r}")
         return None
     except Exception as error:  # noqa: BLE001 - a guard that crashes would let nothing (or everything) through
         return f"refused: the guard could not read the packets ({type(error).__name__}: {error})"

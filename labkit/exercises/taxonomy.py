@@ -63,7 +63,7 @@ def check_first_false_step(answer: object, text: str, request: bytes, reply: byt
     if answer is None or answer == "" or answer is Ellipsis:
         return _wrong("No answer yet: write a line number in the cell above, then run this one.")
     try:
-        line = int(answer)  # type: ignore[arg-type]
+        line = int(answer)  # type: ignore[call-overload]  # any typed answer: int() decides, its errors are caught
     except (TypeError, ValueError):
         return _wrong(f"{answer!r} is not a line number.", "give the number printed at the start of the line")
     if line == first.line:

@@ -5,8 +5,8 @@
 
 Each figure is the median of --runs runs of a fresh process (the whole command: start-up, imports, read,
 answer, write), with its CPU time and peak RSS from wait4(); throughput is per CPU second, since on a shared
-machine other jobs stretch wall time (wall time is printed too). The captures come from make_capture.py: the first 10,000
-frames are generated, then repeated with rising timestamps, so every size has the same traffic mix.
+machine other jobs stretch wall time (wall time is printed too). The captures come from make_capture.py: the first
+10,000 frames are generated, then repeated with rising timestamps, so every size has the same traffic mix.
 Goals: peak RSS at the largest size <= 1.5x the smallest; packets/s not falling with size; labkit many times
 faster than the scapy loop (PcapReader, build each reply, PcapWriter) on the same capture.
 Exit 1 when the memory or throughput goal is missed. Not run in CI (a test runs it at tiny sizes).

@@ -18,9 +18,10 @@ import struct
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from labkit.errors import LabkitError
 
@@ -131,7 +132,7 @@ def _open_raw(path: str | os.PathLike) -> BinaryIO:
         raise LabkitError(f"{path}: cannot open ({exc.strerror}); give the path of a capture") from None
 
 
-def _read_exactly(stream: BinaryIO, count: int) -> bytes:
+def _read_exactly(stream: BinaryIO | io.BufferedIOBase, count: int) -> bytes:
     data = stream.read(count)
     while data is not None and 0 < len(data) < count:  # a pipe hands out what it has
         more = stream.read(count - len(data))
@@ -152,7 +153,7 @@ class CaptureReader:
     def __init__(self, path: str | os.PathLike) -> None:
         self.name = display_name(path)
         self._handle = _open_raw(path)
-        self._stream: BinaryIO = self._handle
+        self._stream: BinaryIO | io.BufferedIOBase = self._handle  # or a GzipFile over it
         self.compressed = ""
         try:
             self._records = self._start()
@@ -241,7 +242,7 @@ class CaptureReader:
         if self._handle is not sys.stdin.buffer:
             self._handle.close()
 
-    def __enter__(self) -> "CaptureReader":
+    def __enter__(self) -> CaptureReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -334,7 +335,8 @@ class _PcapngParser:
             self._interface(body)
             return []
         if block_type == 6:  # Enhanced Packet Block
-            return [self._packet(body, *struct.unpack_from(self.endian + "IIIII", body, 0), 20)]
+            if_id, high, low, caplen, wirelen = struct.unpack_from(self.endian + "IIIII", body, 0)
+            return [self._packet(body, if_id, high, low, caplen, wirelen, 20)]
         if block_type == 2:  # obsolete Packet Block: 16-bit interface id and drops count
             if_id, _drops, high, low, caplen, wirelen = struct.unpack_from(self.endian + "HHIIII", body, 0)
             return [self._packet(body, if_id, high, low, caplen, wirelen, 20)]
@@ -511,7 +513,7 @@ class CaptureWriter:
         except FileNotFoundError:
             pass
 
-    def __enter__(self) -> "CaptureWriter":
+    def __enter__(self) -> CaptureWriter:
         return self
 
     def __exit__(self, exc_type, *rest: object) -> None:

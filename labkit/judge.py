@@ -26,9 +26,21 @@ from dataclasses import dataclass
 
 from labkit.checksum import ChecksumCheck, icmpv6_offset, verify
 from labkit.fields import ICMP_TYPES, ICMPV6_TYPES, field_map, read_value
-from labkit.headers import (ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST,
-                            IPV4_MIN_HEADER, IPV6_HEADER, PROTO_ICMP, ip_version, ipv4_header_len, ipv4_total_len,
-                            ipv6_payload_len, is_fragment)
+from labkit.headers import (
+    ICMP_ECHO_REPLY,
+    ICMP_ECHO_REQUEST,
+    ICMP_HEADER,
+    ICMPV6_ECHO_REPLY,
+    ICMPV6_ECHO_REQUEST,
+    IPV4_MIN_HEADER,
+    IPV6_HEADER,
+    PROTO_ICMP,
+    ip_version,
+    ipv4_header_len,
+    ipv4_total_len,
+    ipv6_payload_len,
+    is_fragment,
+)
 from labkit.stack import echo_reply
 from labkit.taxonomy import ErrorRun, classify
 
@@ -83,7 +95,8 @@ class Judgement:
 def _free_offsets(expected: bytes, got: bytes, checks: list[ChecksumCheck]) -> set[int]:
     """Offsets where the reply differs from the reference only by a free IPv4 choice with a valid checksum.
     `checks` is verify(got)."""
-    if len(expected) < IPV4_MIN_HEADER or len(got) < IPV4_MIN_HEADER or expected[0] != got[0] or ip_version(expected) != 4:
+    if (len(expected) < IPV4_MIN_HEADER or len(got) < IPV4_MIN_HEADER or expected[0] != got[0]
+            or ip_version(expected) != 4):
         return set()
     ip_check = next((c for c in checks if c.name == "ip.chksum"), None)
     if ip_check is None or not ip_check.ok:
@@ -129,12 +142,14 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
     verdicts = []
     for field in fields:
         start, end = field.offset, field.offset + field.length
+        got_value: int | str | bytes | None
         if got is not None and got[start:end] == expected[start:end]:
             got_value = field.value   # same bytes, same decoding
         else:
             got_value = read_value(field, got) if got is not None else None
         ok = got_value == field.value
-        if not ok and got_value is not None and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags"):
+        if (not ok and got is not None and got_value is not None
+                and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags")):
             ok = all(offset in free or expected[offset] == got[offset] for offset in range(field.offset, field.end))
         verdicts.append(_verdict(field.name, field.offset, field.length, field.value, got_value, ok))
     return tuple(verdicts)
@@ -192,7 +207,9 @@ def _accepted(warnings: list[str], source: bytes, pinged: bytes, sent_data: byte
     return True, "accepted" + (", but " + "; ".join(warnings) if warnings else ""), tuple(warnings)
 
 
-def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
+def _receive_v4(
+    request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]
+) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 20:
         return _drop(f"truncated: {len(got)} bytes, an IPv4 header needs 20", receiver)
     if ip_version(got) != 4:
@@ -239,7 +256,9 @@ def _receive_v4(request: bytes, got: bytes, receiver: str, checks: list[Checksum
     return _accepted(warnings, got[12:16], request[16:20], request[request_ihl + 8:request_total], icmp[8:])
 
 
-def _receive_v6(request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
+def _receive_v6(
+    request: bytes, got: bytes, receiver: str, checks: list[ChecksumCheck]
+) -> tuple[bool, str, tuple[str, ...]]:
     if len(got) < 40:
         return _drop(f"truncated: {len(got)} bytes, an IPv6 header needs 40", receiver)
     if ip_version(got) != 6:
@@ -365,11 +384,12 @@ def guard(request: bytes, reply: bytes | None, *, raw: bool = False) -> str | No
         request_fields = {f.name: f.value for f in field_map(request)}
         prefix, reply_type = ("icmp", 0) if version == 4 else ("icmpv6", 129)
         if fields.get(f"{prefix}.type") != reply_type:
-            return f"not an echo reply (type {fields.get(f'{prefix}.type')}, expected {reply_type})"
+            return f"not an echo reply (type {fields.get(f'{prefix}.type')!r}, expected {reply_type})"
         for part in ("id", "seq"):
             if fields.get(f"{prefix}.{part}") != request_fields.get(f"{prefix}.{part}"):
-                return (f"not the reply to this request: {part} {fields.get(f'{prefix}.{part}')} "
-                        f"!= {request_fields.get(f'{prefix}.{part}')}")
+                # !r: these fields decode to ints (or None when absent), which print the same either way
+                return (f"not the reply to this request: {part} {fields.get(f'{prefix}.{part}')!r} "
+                        f"!= {request_fields.get(f'{prefix}.{part}')!r}")
         return None
     except Exception as error:  # noqa: BLE001 - a guard that crashes would let nothing (or everything) through
         return f"refused: the guard could not read the packets ({type(error).__name__}: {error})"

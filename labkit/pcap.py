@@ -23,9 +23,10 @@ import struct
 import sys
 from array import array
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where these lived)
     LINKTYPE_ETHERNET,
@@ -48,9 +49,12 @@ from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where 
 )
 from labkit.errors import LabkitError
 from labkit.gate import classify
+from labkit.headers import ip_version, trim_to_ip_length
 from labkit.outcomes import code_of
-from labkit.ratelimit import checked_budget
-from labkit.headers import ip_version, trim_to_ip_length  # after ratelimit: h1 adds labkit.gate between those two
+from labkit.ratelimit import Budget, checked_budget
+
+if TYPE_CHECKING:  # imported where used: only a model run keeps answers
+    from labkit.resume import AnswerJournal
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_ARP = 0x0806
@@ -93,8 +97,11 @@ class LinkLayer:
         raise NotImplementedError
 
 
+_ETHERTYPE_OF_VERSION: dict[int | None, int] = {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}
+
+
 def _ethertype_for(packet: bytes, fallback: int) -> int:
-    return {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(ip_version(packet), fallback)
+    return _ETHERTYPE_OF_VERSION.get(ip_version(packet), fallback)
 
 
 def _trimmed(frame: bytes) -> bytes:
@@ -356,8 +363,6 @@ def answer_capture(
         run = _Run(link, _resolve_model(_built(model), seed), strategy, reader, in_path, out_path)
         run.keep_answers(resume)
         if budget_usd is not None:
-            from labkit.ratelimit import Budget
-
             run.budget = Budget(budget_usd)
         if workers is None:
             workers = 1 if getattr(run.model, "virtual_time", True) else 4
@@ -381,7 +386,7 @@ def _resolve_model(model, seed: int | None):
 
 
 def _answer_by_rule(
-    run: "_Run", order: "_InOrder", packet: CapturedPacket
+    run: _Run, order: _InOrder, packet: CapturedPacket
 ) -> _ModelJob | None:
     """The stack's answer to one record, written through `order`; an echo request for the model comes back as
     a job instead. The stack runs on the capture's clock (fragment timeouts, Timestamp reply fields)."""
@@ -530,8 +535,8 @@ class _Run:
         self.stack_delay_ns = round(STACK_LATENCY_S * 1e9)
         self._last_link, self._last_context = "ip", b""   # how the latest record was framed: errors reuse it
         self.use_model = not is_reference(model)
-        self.budget = None  # a labkit.ratelimit.Budget when budget_usd is given
-        self.journal = None
+        self.budget: Budget | None = None  # set when budget_usd is given
+        self.journal: AnswerJournal | None = None
         self._out_path = out_path
         self.summary = PcapSummary(
             input_path=display_name(in_path), output_path=str(out_path), model=model.name,
@@ -545,9 +550,9 @@ class _Run:
             return
         from labkit.resume import AnswerJournal
 
-        self.journal = AnswerJournal(self._out_path, self.model.name, self.strategy, reuse=resume)
+        journal = self.journal = AnswerJournal(self._out_path, self.model.name, self.strategy, reuse=resume)
         if not resume:
-            self.journal.discard()
+            journal.discard()
 
     def stream(self, reader: CaptureReader, writer: CaptureWriter, workers: int, progress: bool) -> None:
         from tqdm.auto import tqdm
@@ -614,7 +619,7 @@ class _Run:
                 self.journal.record(attempt)
             return attempt
         finally:
-            if reservation is not None:
+            if reservation is not None and self.budget is not None:
                 self.budget.settle(reservation, spent)
 
     def _model_reply(self, order: _InOrder, job: _ModelJob, attempt, *, reused: bool = False) -> None:
@@ -639,7 +644,9 @@ class _Run:
 
     def _frame(self, job: _ModelJob, reply: bytes) -> bytes:
         if job.unwrapped.link == "ether":
-            frame = ethernet_reply(job.unwrapped.stack_input, reply, self.link.host_mac)
+            request_frame = job.unwrapped.stack_input
+            assert request_frame is not None  # gate.classify makes a model job only from a frame the stack took
+            frame = ethernet_reply(request_frame, reply, self.link.host_mac)
             return self.link.wrap(frame, "ether", job.unwrapped.context)
         return self.link.wrap(reply, "ip", job.unwrapped.context)
 

@@ -14,6 +14,7 @@ import json
 import threading
 from collections import defaultdict, deque
 from pathlib import Path
+from typing import TextIO
 
 from labkit.errors import LabkitError
 from labkit.models.base import Attempt
@@ -37,7 +38,7 @@ class AnswerJournal:
         self.reused = 0
         self.recorded = 0
         self._lock = threading.Lock()
-        self._file = None
+        self._file: TextIO | None = None
 
     def _load(self) -> int:
         """Read what an earlier run kept; a line cut by a crash (the last one) is skipped."""

@@ -180,7 +180,8 @@ def _mixed_ethernet_capture(tmp_path: Path) -> Path:
     frames = [
         Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst="10.0.0.2"),
         Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(1),
-        Ether(src=PINGER_MAC, dst=HOST_MAC) / IPv6(src="fd00::1", dst="fd00::2") / ICMPv6EchoRequest(id=7, seq=1, data=b"v6 ping"),
+        Ether(src=PINGER_MAC, dst=HOST_MAC) / IPv6(src="fd00::1", dst="fd00::2")
+        / ICMPv6EchoRequest(id=7, seq=1, data=b"v6 ping"),
         Ether(src=PINGER_MAC, dst="33:33:ff:00:00:02") / IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255)
         / ICMPv6ND_NS(tgt="fd00::2"),
         Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(dport=80, flags="S"),

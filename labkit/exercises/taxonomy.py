@@ -36,7 +36,8 @@ def planted_working(request: bytes, *, lost_carry: int = 1) -> tuple[str, bytes]
             lines.append(f"0x{running:04x} + 0x{word:04x} = 0x{raw & 0xFFFF:04x}")
             running = raw & 0xFFFF
     if carries < lost_carry:
-        raise LabkitError(f"this request's ICMP sum has {carries} carries, fewer than {lost_carry}: pick another payload")
+        raise LabkitError(
+            f"this request's ICMP sum has {carries} carries, fewer than {lost_carry}: pick another payload")
     lines += [f"complement: ~0x{running:04x} = 0x{~running & 0xFFFF:04x}", "", "FINAL:", "```hex", to_hex(reply), "```"]
     return "\n".join(lines), reply
 
@@ -62,7 +63,7 @@ def check_first_false_step(answer: object, text: str, request: bytes, reply: byt
     if answer is None or answer == "" or answer is Ellipsis:
         return _wrong("No answer yet: write a line number in the cell above, then run this one.")
     try:
-        line = int(answer)  # type: ignore[arg-type]
+        line = int(answer)  # type: ignore[call-overload]  # any typed answer: int() decides, its errors are caught
     except (TypeError, ValueError):
         return _wrong(f"{answer!r} is not a line number.", "give the number printed at the start of the line")
     if line == first.line:

@@ -45,8 +45,8 @@ class Parameter:
 
 
 BASE64BENCH = ("Base64Bench (github.com/richcooper95/base-64-bench, built on Inspect; figures as its write-up "
-               "reports them): best models reproduce encodings exactly 73.7-75.9 % of the time overall, and none exactly for ~3,200-character "
-               "random strings")
+               "reports them): best models reproduce encodings exactly 73.7-75.9 % of the time overall, "
+               "and none exactly for ~3,200-character random strings")
 FAITH_AND_FATE = ("Faith and Fate (Dziri et al. 2023, arXiv 2305.18654): GPT-4 59 % on 3-digit x 3-digit "
                   "multiplication, accuracy falling as steps compose")
 TRANSCRIPTION = ("Verbatim Data Transcription Failures (arXiv 2601.03640): small omissions or alterations when "

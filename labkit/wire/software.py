@@ -7,7 +7,7 @@ Time comes in two flavours. Real time: the pinger sleeps `interval` between requ
 time. Virtual time: the pinger does not sleep; request i is stamped as sent at (i-1)*interval and a reply's
 RTT is exactly the `delay_s` the responder attached to it (a simulated model's virtual latency), so a "3 s"
 model gives "time=3000 ms" lines instantly, and the same digits on every run. A reply sent without a delay
-(a real model, answering in real time) gets the real time it took.
+(a real model, answering in real time) gets the real time it took, as does every reply in real time.
 
 The pinger judges replies the way Linux ping does, through a `check` function handed in by the caller
 (labkit.judge.judge; the wire floor cannot import the judge floor). A reply Linux would drop (a bad
@@ -210,6 +210,7 @@ class Pinger:
         self.v6 = ":" in dst
         self.lines: list[str] = []            # everything printed, also kept for notebooks and tests
         self._last_arrival = 0.0
+        self._real_time = False
 
     def _print(self, line: str) -> None:
         self.lines.append(line)
@@ -240,7 +241,7 @@ class Pinger:
         mode = "real time" if real_time else "virtual time"
         self._print(f"PING {self.dst} ({self.dst}) {size}({size + overhead}) bytes of data. [software wire, {mode}]")
         stats = PingStats(destination=self.dst)
-        self._last_arrival = 0.0
+        self._last_arrival, self._real_time = 0.0, real_time
         sent: dict[int, _Sent] = {}
         arrived: list[tuple[float, str]] = []    # (arrival on the pinger's clock, line), printed in order
         start = time.monotonic()
@@ -313,7 +314,8 @@ class Pinger:
             stats.ignored_reasons.append("does not match any request we sent (id/seq)")
             return
         verdict = self.check(entry.request, reply)
-        rtt = time.monotonic() - entry.real_sent if delay is None else delay   # virtual: no real-time jitter
+        real = self._real_time or delay is None                  # virtual: exactly the delay, no real-time jitter
+        rtt = time.monotonic() - entry.real_sent if real else delay  # type: ignore[operator]
         if rtt > deadline_s:
             stats.ignored += 1
             stats.ignored_reasons.append(f"arrived after {rtt:.1f} s, past the {deadline_s:g} s deadline")

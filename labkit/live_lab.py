@@ -108,6 +108,10 @@ class LiveLab:
             self._wire = RawWire(self.labkit_if)
             self.responder = Responder(self._wire, model, strategy, addresses=(ANSWERED,),
                                        **responder_options).start()   # type: ignore[arg-type]
+        except LabkitError as exc:             # e.g. a container that forbids namespaces: say so, do not fail
+            self.close()
+            self.why_not, self.responder = str(exc), None
+            print(f"(live lab not started: {self.why_not})")
         except BaseException:
             self.close()
             raise
@@ -165,7 +169,7 @@ class LiveLab:
 
     def close(self) -> None:
         """Stop the responder and remove the veth and the namespace; safe to call twice."""
-        if self.why_not is not None:
+        if unavailable() is not None:
             return
         if self.responder is not None:
             self.responder.stop("the live lab closed")

@@ -35,6 +35,23 @@ def test_without_root_nothing_is_built_and_every_step_says_why(monkeypatch, caps
     assert printed[1:] == [f"(skipped: {lab.why_not})"] * 2
 
 
+def test_a_root_machine_that_cannot_build_the_lab_says_why_and_cleans_up(monkeypatch, capsys) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def refuse(*argv: str, check: bool = True) -> str:
+        calls.append(argv)
+        if check:
+            raise LabkitError("live lab: `ip netns add x` failed: Operation not permitted")
+        return ""
+
+    monkeypatch.setattr(live_lab, "unavailable", lambda: None)
+    monkeypatch.setattr(live_lab, "_run", refuse)
+    lab = LiveLab(get_model("simulated"))
+    assert "Operation not permitted" in lab.why_not and lab.ping(4) is None
+    assert capsys.readouterr().out.startswith("(live lab not started: live lab: `ip netns add x` failed")
+    assert ("ip", "netns", "del", lab.netns) in calls          # what was half built is removed
+
+
 def test_a_missing_tool_is_named(monkeypatch) -> None:
     monkeypatch.setattr(live_lab.os, "geteuid", lambda: 0)
     monkeypatch.setattr(live_lab.shutil, "which", lambda tool: None if tool == "nstat" else f"/usr/bin/{tool}")

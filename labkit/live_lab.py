@@ -187,8 +187,7 @@ class LiveLab:
         self.close()
 
 
-SIMULATED_ASSUMPTIONS = ("the simulator's latencies and mistakes are labkit's assumptions (docs/simulator.md), "
-                         "not measurements of Claude",)
+SIMULATED_ASSUMPTIONS = ("labkit's assumed latencies and mistakes (docs/simulator.md)",)
 
 
 def responder_evidence(model: Model, stats: ResponderStats) -> Evidence:
@@ -201,6 +200,8 @@ def run_live_demo(model_name: str, count: int = 4, receivers: str = "ping-socket
     """scripts/live-demo.sh with an offline model, its output as text (the path is found here, not in cells)."""
     if model_name.split(":", 1)[0].startswith("claude"):
         raise LabkitError("the notebook runs the live demo only with offline models; run claude from a shell")
+    if not LIVE_DEMO.is_file():
+        raise LabkitError(f"{LIVE_DEMO} is not here: the live demo comes with the labkit repository, not the wheel")
     env = dict(os.environ, LABKIT_DEMO_RECEIVERS=receivers)
     done = subprocess.run(["bash", str(LIVE_DEMO), model_name, str(count)], capture_output=True, text=True,
                           env=env, timeout=300)

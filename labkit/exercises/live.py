@@ -20,9 +20,9 @@ def check_drop_counter(answer: object, run: object = None) -> Feedback:
         return _wrong("No answer yet: give a counter name as text, e.g. \"IcmpInMsgs\".")
     name = answer.strip()
     moved = getattr(run, "moved", None)
-    seen = f" In the live run it moved by +{moved[CSUM_COUNTER]}." if moved and CSUM_COUNTER in moved else ""
+    seen = f" The live run: +{moved[CSUM_COUNTER]}." if moved and CSUM_COUNTER in moved else ""
     if name.lower() == CSUM_COUNTER.lower():
-        return _right(f"{CSUM_COUNTER}: icmp_rcv() counts a bad ICMP checksum there, then drops the reply."
+        return _right(f"{CSUM_COUNTER}: icmp_rcv() counts a bad checksum there, then drops the reply."
                       + seen)
     if name.lower() == ALSO_MOVES.lower():
         return _wrong(f"{ALSO_MOVES} moved too, but it counts every ICMP input error, whatever the reason.",

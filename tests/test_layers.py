@@ -44,6 +44,7 @@ FLOORS = {
     "labkit.models": 4,
     "labkit.pcap": 5,
     "labkit.responder": 5,
+    "labkit.live_lab": 5,
     "labkit.bench": 5,
     "labkit.bakeoff": 5,
     "labkit.evidence": 1,

@@ -5,8 +5,9 @@ Needs no root and no network, so the live half of the course runs on Binder and 
 
 Time comes in two flavours. Real time: the pinger sleeps `interval` between requests and RTTs are clock
 time. Virtual time: the pinger does not sleep; request i is stamped as sent at (i-1)*interval and a reply's
-RTT is the real time it took plus the `delay_s` the responder attached to it (a simulated model's virtual
-latency), so a "3 s" model gives "time=3000 ms" lines instantly.
+RTT is exactly the `delay_s` the responder attached to it (a simulated model's virtual latency), so a "3 s"
+model gives "time=3000 ms" lines instantly, and the same digits on every run. A reply sent without a delay
+(a real model, answering in real time) gets the real time it took, as does every reply in real time.
 
 The pinger judges replies the way Linux ping does, through a `check` function handed in by the caller
 (labkit.judge.judge; the wire floor cannot import the judge floor). A reply Linux would drop (a bad
@@ -48,17 +49,20 @@ class Verdict(Protocol):
 ReplyCheck = Callable[[bytes, bytes], Verdict]       # (request, reply) -> verdict
 
 
+_Carried = tuple[bytes, "float | None"]     # a packet and its virtual delay (None: it took real time)
+
+
 class _End:
     """One end of the cable: sends into one queue, receives from the other."""
 
     link = "ip"
 
-    def __init__(self, inbox: "queue.Queue[tuple[bytes, float]]", outbox: "queue.Queue[tuple[bytes, float]]",
+    def __init__(self, inbox: "queue.Queue[_Carried]", outbox: "queue.Queue[_Carried]",
                  cable: "SoftwareWire"):
         self._inbox, self._outbox, self._cable = inbox, outbox, cable
 
-    def recv_with_delay(self, timeout: float) -> tuple[bytes, float] | None:
-        """(packet, virtual delay in seconds) or None after `timeout`; WireGone once the cable is unplugged."""
+    def recv_with_delay(self, timeout: float) -> _Carried | None:
+        """(packet, virtual delay or None) or None after `timeout`; WireGone once the cable is unplugged."""
         if self._cable.unplugged:
             raise WireGone("the software wire was unplugged")
         try:
@@ -70,11 +74,11 @@ class _End:
         item = self.recv_with_delay(timeout)
         return None if item is None else item[0]
 
-    def send(self, data: bytes, delay_s: float = 0.0) -> None:
-        """Put `data` on the cable; `delay_s` is virtual time it spent getting here (0 in real time)."""
+    def send(self, data: bytes, delay_s: float | None = None) -> None:
+        """Put `data` on the cable; `delay_s`: virtual time it spent getting here (None: it took real time)."""
         if self._cable.unplugged:
             raise WireGone("the software wire was unplugged")
-        self._outbox.put((bytes(data), float(delay_s)))
+        self._outbox.put((bytes(data), None if delay_s is None else float(delay_s)))
 
     def frame_done(self) -> None:
         """The receiver has finished with one packet it took (answered, dropped or ignored)."""
@@ -98,8 +102,8 @@ class SoftwareWire:
     """
 
     def __init__(self, virtual_time: bool = True) -> None:
-        to_responder: queue.Queue[tuple[bytes, float]] = queue.Queue()
-        to_host: queue.Queue[tuple[bytes, float]] = queue.Queue()
+        to_responder: queue.Queue[_Carried] = queue.Queue()
+        to_host: queue.Queue[_Carried] = queue.Queue()
         self.unplugged = False
         self.virtual_time = virtual_time
         self.host = _End(to_host, to_responder, self)
@@ -206,6 +210,7 @@ class Pinger:
         self.v6 = ":" in dst
         self.lines: list[str] = []            # everything printed, also kept for notebooks and tests
         self._last_arrival = 0.0
+        self._real_time = False
 
     def _print(self, line: str) -> None:
         self.lines.append(line)
@@ -236,7 +241,7 @@ class Pinger:
         mode = "real time" if real_time else "virtual time"
         self._print(f"PING {self.dst} ({self.dst}) {size}({size + overhead}) bytes of data. [software wire, {mode}]")
         stats = PingStats(destination=self.dst)
-        self._last_arrival = 0.0
+        self._last_arrival, self._real_time = 0.0, real_time
         sent: dict[int, _Sent] = {}
         arrived: list[tuple[float, str]] = []    # (arrival on the pinger's clock, line), printed in order
         start = time.monotonic()
@@ -300,7 +305,7 @@ class Pinger:
                     pass
                 return
 
-    def _account(self, reply: bytes, delay: float, sent: dict[int, _Sent], stats: PingStats,
+    def _account(self, reply: bytes, delay: float | None, sent: dict[int, _Sent], stats: PingStats,
                  arrived: list[tuple[float, str]], deadline_s: float) -> None:
         ids = echo_ids(reply)
         entry = sent.get(ids[2]) if ids is not None and ids[1] == self.ident else None
@@ -309,7 +314,8 @@ class Pinger:
             stats.ignored_reasons.append("does not match any request we sent (id/seq)")
             return
         verdict = self.check(entry.request, reply)
-        rtt = time.monotonic() - entry.real_sent + delay
+        real = self._real_time or delay is None                  # virtual: exactly the delay, no real-time jitter
+        rtt = time.monotonic() - entry.real_sent if real else delay  # type: ignore[operator]
         if rtt > deadline_s:
             stats.ignored += 1
             stats.ignored_reasons.append(f"arrived after {rtt:.1f} s, past the {deadline_s:g} s deadline")

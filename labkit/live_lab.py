@@ -180,7 +180,7 @@ class LiveLab:
         _run("ip", "link", "del", self.labkit_if, check=False)
         _run("ip", "netns", "del", self.netns, check=False)
 
-    def __enter__(self) -> "LiveLab":
+    def __enter__(self) -> LiveLab:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -40,12 +40,13 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Sequence
 
 from labkit.checksum import verify
-from labkit.egress import addresses as ip_addresses, raw_refusal, same_as_reference, strict_refusal
+from labkit.egress import addresses as ip_addresses
+from labkit.egress import raw_refusal, same_as_reference, strict_refusal
 from labkit.errors import LabkitError, ModelError
 from labkit.gate import check_name, classify
 from labkit.headers import (
@@ -67,7 +68,7 @@ from labkit.ratelimit import Budget, Reservation, TokenBucket, checked_budget
 from labkit.stack import HostConfig, ReferenceStack
 from labkit.wire.base import Wire, WireGone
 from labkit.wire.neighbours import ETHER_HEADER, ETHERTYPE_IPV4, ETHERTYPE_IPV6, SOLICIT_TIMEOUT_S, Neighbours
-from labkit.wire.software import CURRENT_STDOUT, PingStats, Pinger, SoftwareWire
+from labkit.wire.software import CURRENT_STDOUT, Pinger, PingStats, SoftwareWire
 
 log = logging.getLogger("labkit.responder")
 
@@ -124,7 +125,7 @@ class ResponderStats:
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
 
-    def copy(self) -> "ResponderStats":
+    def copy(self) -> ResponderStats:
         return replace(self, dropped=collections.Counter(self.dropped), latencies=list(self.latencies),
                        ignored_reasons=collections.Counter(self.ignored_reasons))
 
@@ -290,14 +291,15 @@ class Responder:
 
     @staticmethod
     def _split_addresses(addresses: Sequence[str]) -> tuple[list[str], list[str]]:
-        v4, v6 = [], []
+        v4: list[str] = []
+        v6: list[str] = []
         for address in addresses:
             host = unicast_address(address, "--address")
             (v6 if host.version == 6 else v4).append(str(host))
         return v4, v6
 
     # ---- life cycle -------------------------------------------------------------------------------------
-    def start(self) -> "Responder":
+    def start(self) -> Responder:
         if self._reader is not None:
             raise LabkitError("this responder was already started; make a new one")
         self._warn_small_budget()
@@ -366,7 +368,7 @@ class Responder:
         with _interrupts_ignored():
             return self.stop()
 
-    def __enter__(self) -> "Responder":
+    def __enter__(self) -> Responder:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -24,29 +24,34 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from labkit.headers import ICMP_HEADER, IPV6_HEADER, PROTO_ICMP, PROTO_ICMPV6, ip_version, ipv4_header_len
 from labkit.packets import echo_request, echo_request_v6
 from labkit.wire.base import WireGone
 
-DEFAULT_PAYLOAD_SIZE = 56          # Linux ping's default: 8 bytes of timestamp + 48 pattern bytes
+DEFAULT_PAYLOAD_SIZE = 56          # Linux ping's default: a 16-byte timestamp + 40 pattern bytes
 
 
 class _ChecksumLike(Protocol):
-    ok: bool
+    @property
+    def ok(self) -> bool: ...
 
 
 class Verdict(Protocol):
-    """What the pinger needs from a judgement (labkit.judge.Judgement fits)."""
+    """What the pinger needs from a judgement (labkit.judge.Judgement fits); read-only, as a frozen one is."""
 
-    accepted: bool
-    reason: str
-    checksums: Iterable[_ChecksumLike]
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def checksums(self) -> Iterable[_ChecksumLike]: ...
 
 
-ReplyCheck = Callable[[bytes, bytes], Verdict]       # (request, reply) -> verdict
+ReplyCheck = Callable[[bytes, bytes | None], Verdict]       # (request, reply) -> verdict
 
 
 _Carried = tuple[bytes, "float | None"]     # a packet and its virtual delay (None: it took real time)
@@ -57,8 +62,8 @@ class _End:
 
     link = "ip"
 
-    def __init__(self, inbox: "queue.Queue[_Carried]", outbox: "queue.Queue[_Carried]",
-                 cable: "SoftwareWire"):
+    def __init__(self, inbox: queue.Queue[_Carried], outbox: queue.Queue[_Carried],
+                 cable: SoftwareWire):
         self._inbox, self._outbox, self._cable = inbox, outbox, cable
 
     def recv_with_delay(self, timeout: float) -> _Carried | None:
@@ -215,7 +220,8 @@ class Pinger:
     def _print(self, line: str) -> None:
         self.lines.append(line)
         if self.out is not None:
-            print(line, file=sys.stdout if self.out is CURRENT_STDOUT else self.out, flush=True)
+            out = sys.stdout if self.out is CURRENT_STDOUT else self.out
+            print(line, file=out, flush=True)  # type: ignore[arg-type]  # a TextIO, or the CURRENT_STDOUT marker
 
     def _request(self, seq: int, sent_at: float) -> bytes:
         payload = self.payload
@@ -314,8 +320,8 @@ class Pinger:
             stats.ignored_reasons.append("does not match any request we sent (id/seq)")
             return
         verdict = self.check(entry.request, reply)
-        real = self._real_time or delay is None                  # virtual: exactly the delay, no real-time jitter
-        rtt = time.monotonic() - entry.real_sent if real else delay  # type: ignore[operator]
+        # virtual: exactly the delay, no real-time jitter
+        rtt = time.monotonic() - entry.real_sent if self._real_time or delay is None else delay
         if rtt > deadline_s:
             stats.ignored += 1
             stats.ignored_reasons.append(f"arrived after {rtt:.1f} s, past the {deadline_s:g} s deadline")

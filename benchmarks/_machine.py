@@ -19,5 +19,7 @@ def cpu_model() -> str:
 
 
 def machine_line() -> str:
-    return (f"{datetime.date.today().isoformat()}  nproc={os.cpu_count()}  CPU: {cpu_model()}  "
-            f"Python {platform.python_version()}")
+    return (
+        f"{datetime.date.today().isoformat()}  nproc={os.cpu_count()}  CPU: {cpu_model()}  "
+        f"Python {platform.python_version()}"
+    )

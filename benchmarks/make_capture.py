@@ -30,16 +30,24 @@ SPACING_NS = 1_000_000  # 1 ms: `ping -i 0.001`
 def _frame(rng: random.Random, seed: int, index: int) -> bytes:
     roll = rng.random()
     if roll < 0.01:
-        return bytes(Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(
-            op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst=f"10.0.0.{rng.randint(2, 254)}"))
+        return bytes(
+            Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff")
+            / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst=f"10.0.0.{rng.randint(2, 254)}")
+        )
     if roll < 0.02:
         low = rng.randint(2, 0xFFFF)  # the solicited-node group and its MAC carry the target's low 24 bits
         group_mac = f"33:33:ff:00:{low >> 8:02x}:{low & 0xFF:02x}"
-        return bytes(Ether(src=PINGER_MAC, dst=group_mac) / IPv6(src="fd00::1", dst=f"ff02::1:ff00:{low:x}", hlim=255)
-                     / ICMPv6ND_NS(tgt=f"fd00::{low:x}"))
+        return bytes(
+            Ether(src=PINGER_MAC, dst=group_mac)
+            / IPv6(src="fd00::1", dst=f"ff02::1:ff00:{low:x}", hlim=255)
+            / ICMPv6ND_NS(tgt=f"fd00::{low:x}")
+        )
     if roll < 0.05:
-        return bytes(Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(src="10.0.0.1", dst="10.0.0.2")
-                     / TCP(sport=rng.randint(1024, 65535), dport=80, flags="S"))
+        return bytes(
+            Ether(src=PINGER_MAC, dst=HOST_MAC)
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / TCP(sport=rng.randint(1024, 65535), dport=80, flags="S")
+        )
     request = make_request(seed, index).packet
     ethertype = b"\x86\xdd" if request[0] >> 4 == 6 else b"\x08\x00"
     return bytes.fromhex(HOST_MAC.replace(":", "") + PINGER_MAC.replace(":", "")) + ethertype + request

@@ -67,8 +67,9 @@ def measure(strategy_name: str, requests: list[bytes]) -> tuple[dict[str, list[f
     """Per-stage microseconds for each request, and how many perfect answers the judge rejected (should be 0)."""
     strategy = get_strategy(strategy_name)
     link, stack, canned = EthernetLink(), ReferenceStack(HostConfig(answer_any=True)), CannedModel()
-    timings: dict[str, list[float]] = {k: [] for k in ("classify", "prompt", "parse answer", "judge", "frame",
-                                                         "total", "Model.attempt")}
+    timings: dict[str, list[float]] = {
+        k: [] for k in ("classify", "prompt", "parse answer", "judge", "frame", "total", "Model.attempt")
+    }
     rejected = 0
     clock = time.perf_counter_ns
     for packet in requests:
@@ -93,9 +94,15 @@ def measure(strategy_name: str, requests: list[bytes]) -> tuple[dict[str, list[f
         t6 = clock()
         canned.attempt(request, strategy)
         t7 = clock()
-        for name, value in (("classify", _us(t0, t1)), ("prompt", _us(t1, t2)), ("parse answer", _us(t2, t3)),
-                            ("judge", _us(t3, t4)), ("frame", _us(t4, t5)), ("total", _us(t0, t5)),
-                            ("Model.attempt", _us(t6, t7))):
+        for name, value in (
+            ("classify", _us(t0, t1)),
+            ("prompt", _us(t1, t2)),
+            ("parse answer", _us(t2, t3)),
+            ("judge", _us(t3, t4)),
+            ("frame", _us(t4, t5)),
+            ("total", _us(t0, t5)),
+            ("Model.attempt", _us(t6, t7)),
+        ):
             timings[name].append(value)
     return timings, rejected
 
@@ -116,12 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.strategies:
         timings, rejected = measure(name, requests)
         if rejected:
-            notes.append(f"note: the judge rejected {rejected} of {len(requests)} perfect {name} answers "
-                         "(a labkit bug to fix; timings still count every stage)")
+            notes.append(
+                f"note: the judge rejected {rejected} of {len(requests)} perfect {name} answers "
+                "(a labkit bug to fix; timings still count every stage)"
+            )
         medians = {stage: statistics.median(values) for stage, values in timings.items()}
         worst = max(worst, medians["total"])
-        print(f"{name:<14}" + "".join(f"{medians[stage]:>14.1f}" for stage in stages)
-              + f"   {medians['total'] / GOAL_US:.2f}x of {GOAL_US:.0f} µs")
+        print(
+            f"{name:<14}"
+            + "".join(f"{medians[stage]:>14.1f}" for stage in stages)
+            + f"   {medians['total'] / GOAL_US:.2f}x of {GOAL_US:.0f} µs"
+        )
     for note in notes:
         print(note)
     return 0 if worst <= GOAL_US else 1

@@ -60,8 +60,10 @@ def main() -> int:
     args = parser.parse_args()
     print(machine_line())
     print(f"medians of {args.runs} runs, seconds; ratio = 4 MB / 1 MB (4.0 when linear)")
-    results = {name: {label: median_seconds(text, args.runs) for label, size in SIZES.items()
-                      for text in [shapes(size)[name]]} for name in shapes(1)}
+    results = {
+        name: {label: median_seconds(text, args.runs) for label, size in SIZES.items() for text in [shapes(size)[name]]}
+        for name in shapes(1)
+    }
     print(f"{'shape':<26}" + "".join(f"{label:>10}" for label in SIZES) + f"{'ratio':>8}")
     missed = []
     for name, row in results.items():

@@ -34,7 +34,7 @@ THROUGHPUT_FLOOR = 0.8  # packets/s at the largest size, at least this times the
 LABKIT = "import sys; from labkit.cli import main; sys.exit(main())"
 
 # What a user would write with scapy alone: read each packet, build the reply a host sends, write both.
-SCAPY_LOOP = r'''
+SCAPY_LOOP = r"""
 import sys
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
@@ -61,7 +61,7 @@ with PcapReader(sys.argv[1]) as reader, PcapWriter(sys.argv[2]) as writer:
         if reply is not None:
             reply.time = packet.time + 20e-6
             writer.write(reply)
-'''
+"""
 
 
 def run_process(command: list[str]) -> tuple[float, float, int]:
@@ -97,25 +97,35 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp) / "out.pcap"
         for n in sizes:
             capture = make_capture(Path(tmp) / f"in-{n}.pcap", n, seed=0, distinct=10_000)
-            seconds, cpu, rss = medians([sys.executable, "-c", LABKIT, "pcap", str(capture), "-o", str(out),
-                                         "--model", "reference"], args.runs)
+            seconds, cpu, rss = medians(
+                [sys.executable, "-c", LABKIT, "pcap", str(capture), "-o", str(out), "--model", "reference"], args.runs
+            )
             rows.append((n, cpu, rss))
-            print(f"  {n:>9,} packets  wall {seconds:8.2f} s  CPU {cpu:8.2f} s  {n / cpu:>9,.0f} packets/CPU-s  "
-                  f"peak RSS {rss / 1024:6.1f} MiB", flush=True)
+            print(
+                f"  {n:>9,} packets  wall {seconds:8.2f} s  CPU {cpu:8.2f} s  {n / cpu:>9,.0f} packets/CPU-s  "
+                f"peak RSS {rss / 1024:6.1f} MiB",
+                flush=True,
+            )
             capture.unlink()
         scapy_capture = make_capture(Path(tmp) / "scapy.pcap", args.scapy_n, seed=0, distinct=10_000)
-        _, labkit_s, _ = medians([sys.executable, "-c", LABKIT, "pcap", str(scapy_capture), "-o", str(out),
-                                  "--model", "reference"], args.runs)
+        _, labkit_s, _ = medians(
+            [sys.executable, "-c", LABKIT, "pcap", str(scapy_capture), "-o", str(out), "--model", "reference"],
+            args.runs,
+        )
         _, scapy_s, scapy_rss = medians([sys.executable, "-c", SCAPY_LOOP, str(scapy_capture), str(out)], args.runs)
     (n0, s0, rss0), (n1, s1, rss1) = rows[0], rows[-1]
     memory_ratio, speed_ratio = rss1 / rss0, (n1 / s1) / (n0 / s0)
     print(f"peak RSS {n1:,} / {n0:,} packets: {memory_ratio:.2f}x (goal <= {MEMORY_GOAL}x)")
     print(f"packets/CPU-s {n1:,} / {n0:,} packets: {speed_ratio:.2f}x (goal: not falling, >= {THROUGHPUT_FLOOR}x)")
-    print(f"scapy loop (PcapReader, build each reply, PcapWriter), {args.scapy_n:,} packets: CPU {scapy_s:.2f} s "
-          f"{args.scapy_n / scapy_s:,.0f} packets/CPU-s, peak RSS {scapy_rss / 1024:.1f} MiB; "
-          f"labkit CPU {labkit_s:.2f} s: {scapy_s / labkit_s:.1f}x faster (whole commands, start-up included)")
-    print(f"steady throughput, labkit at {n1:,} packets / scapy loop: {(n1 / s1) / (args.scapy_n / scapy_s):.1f}x "
-          "(packets per CPU second)")
+    print(
+        f"scapy loop (PcapReader, build each reply, PcapWriter), {args.scapy_n:,} packets: CPU {scapy_s:.2f} s "
+        f"{args.scapy_n / scapy_s:,.0f} packets/CPU-s, peak RSS {scapy_rss / 1024:.1f} MiB; "
+        f"labkit CPU {labkit_s:.2f} s: {scapy_s / labkit_s:.1f}x faster (whole commands, start-up included)"
+    )
+    print(
+        f"steady throughput, labkit at {n1:,} packets / scapy loop: {(n1 / s1) / (args.scapy_n / scapy_s):.1f}x "
+        "(packets per CPU second)"
+    )
     return 0 if memory_ratio <= MEMORY_GOAL and speed_ratio >= THROUGHPUT_FLOOR else 1
 
 

@@ -44,8 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         capture, out = Path(tmp) / "in.pcap", Path(tmp) / "out.pcap"
         make_capture(capture, args.n, seed=0)
-        command = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())",
-                   "pcap", str(capture), "-o", str(out), "--model", "reference"]
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "pcap",
+            str(capture),
+            "-o",
+            str(out),
+            "--model",
+            "reference",
+        ]
 
         def cli() -> None:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -58,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     print(f"capture: {args.n} packets (Ethernet; echo v4/v6, ARP, NDP, TCP), {args.runs} runs, medians")
     print(f"replies written: {summary.replies_written}, unanswered: {summary.unanswered_total}")
-    print(f"labkit pcap --model reference (whole command): {cli_s:.3f} s  {args.n / cli_s:,.0f} packets/s  "
-          f"({args.n / cli_s / GOAL_PPS:.1f}x the {GOAL_PPS:,}/s goal)")
+    print(
+        f"labkit pcap --model reference (whole command): {cli_s:.3f} s  {args.n / cli_s:,.0f} packets/s  "
+        f"({args.n / cli_s / GOAL_PPS:.1f}x the {GOAL_PPS:,}/s goal)"
+    )
     print(f"answer_capture, reference (in process):        {inproc_s:.3f} s  {args.n / inproc_s:,.0f} packets/s")
     print(f"answer_capture, simulated (model path):         {sim_s:.3f} s  {args.n / sim_s:,.0f} packets/s")
     return 0 if args.n / cli_s >= GOAL_PPS else 1

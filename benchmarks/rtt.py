@@ -31,16 +31,24 @@ LABKIT = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.ex
 
 
 def ping_rtts(pair, address: str, count: int, interval: float) -> list[float]:
-    done = pair.run_in_ping(["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2", address],
-                            timeout=count * interval + 30)
+    done = pair.run_in_ping(
+        ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2", address], timeout=count * interval + 30
+    )
     return [float(m.group(1)) for m in RTT.finditer(done.stdout)]
 
 
 def start_responder(pair, model: str) -> subprocess.Popen:
-    argv = in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if, "--address",
-                                  pair.labkit_addr, "--model", model, "--quiet"])
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    argv = in_ns(
+        pair.labkit_ns,
+        [*LABKIT, "respond", "--interface", pair.labkit_if, "--address", pair.labkit_addr, "--model", model, "--quiet"],
+    )
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL),
+    )
     assert proc.stdout is not None
     banner = proc.stdout.readline()
     if "Ctrl-C stops" not in banner:
@@ -67,8 +75,12 @@ def per_packet_profile(model_name: str, n: int = 2000) -> dict[str, float]:
     model = get_model(model_name)
     stack, link = ReferenceStack(HostConfig(ipv4=("10.0.0.2",))), _WireLink("ip")
     requests = [echo_request(ident=0x77, seq=i, payload=bytes(56)) for i in range(64)]
-    steps: dict[str, list[float]] = {"gate.classify": [], "model.attempt": [], "egress fast path": [],
-                                     "egress.strict_refusal + verify": []}
+    steps: dict[str, list[float]] = {
+        "gate.classify": [],
+        "model.attempt": [],
+        "egress fast path": [],
+        "egress.strict_refusal + verify": [],
+    }
     for i in range(n):
         request = requests[i % len(requests)]
         t0 = time.perf_counter()
@@ -104,28 +116,35 @@ def main() -> int:
         ip("addr", "add", "10.0.0.3/24", "dev", pair.labkit_if, netns=pair.labkit_ns)
         responder = start_responder(pair, args.model)
         try:
-            ping_rtts(pair, "10.0.0.3", 3, 0.05)             # warm up ARP on both paths
+            ping_rtts(pair, "10.0.0.3", 3, 0.05)  # warm up ARP on both paths
             ping_rtts(pair, pair.labkit_addr, 3, 0.05)
             for _ in range(args.rounds):
                 kernel += ping_rtts(pair, "10.0.0.3", per_round, args.interval)
                 labkit += ping_rtts(pair, pair.labkit_addr, per_round, args.interval)
         finally:
-            responder.send_signal(signal.SIGTERM)     # a background job ignores SIGINT
+            responder.send_signal(signal.SIGTERM)  # a background job ignores SIGINT
             summary = responder.communicate(timeout=30)[0]
     sent = per_round * args.rounds
     k_med, l_med = statistics.median(kernel), statistics.median(labkit)
-    print(f"rtt benchmark on one veth pair, {sent} pings each, interval {args.interval} s, "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
-    print(f"  kernel echo reply        median {k_med:.3f} ms  p95 {_p95(kernel):.3f} ms  "
-          f"received {len(kernel)}/{sent}")
-    print(f"  labkit --model {args.model:<9} median {l_med:.3f} ms  p95 {_p95(labkit):.3f} ms  "
-          f"received {len(labkit)}/{sent}")
+    print(
+        f"rtt benchmark on one veth pair, {sent} pings each, interval {args.interval} s, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"  kernel echo reply        median {k_med:.3f} ms  p95 {_p95(kernel):.3f} ms  received {len(kernel)}/{sent}")
+    print(
+        f"  labkit --model {args.model:<9} median {l_med:.3f} ms  p95 {_p95(labkit):.3f} ms  "
+        f"received {len(labkit)}/{sent}"
+    )
     print(f"  ratio labkit/kernel      {l_med / k_med:.1f}x (median)")
     profile = per_packet_profile(args.model)
-    print("  labkit per-packet steps (in-process medians): "
-          + ", ".join(f"{name} {us:.0f} us" for name, us in profile.items()))
-    print("  responder summary: " + " | ".join(line.strip() for line in summary.splitlines()
-                                                 if line.startswith(("requests", "model latency"))))
+    print(
+        "  labkit per-packet steps (in-process medians): "
+        + ", ".join(f"{name} {us:.0f} us" for name, us in profile.items())
+    )
+    print(
+        "  responder summary: "
+        + " | ".join(line.strip() for line in summary.splitlines() if line.startswith(("requests", "model latency")))
+    )
     return 0
 
 

@@ -30,7 +30,7 @@ from labkit.taxonomy import classify  # noqa: E402
 
 def _wrong(reply: bytes) -> bytes:
     slipped = bytearray(reply)
-    slipped[-1] ^= 0x01   # the last data byte (or the checksum of an empty echo): one digit
+    slipped[-1] ^= 0x01  # the last data byte (or the checksum of an empty echo): one digit
     return bytes(slipped)
 
 

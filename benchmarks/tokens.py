@@ -44,20 +44,33 @@ def main(argv: list[str] | None = None) -> int:
     for name, strategy in STRATEGIES.items():
         usages = [usage_for(strategy, request) for request in requests]
         default = usage_for(strategy, ping)
-        rows.append((name, statistics.median(u.output_tokens for u in usages),
-                     statistics.mean(u.output_tokens for u in usages),
-                     statistics.median(u.input_tokens for u in usages), default.output_tokens, default.input_tokens))
+        rows.append(
+            (
+                name,
+                statistics.median(u.output_tokens for u in usages),
+                statistics.mean(u.output_tokens for u in usages),
+                statistics.median(u.input_tokens for u in usages),
+                default.output_tokens,
+                default.input_tokens,
+            )
+        )
     baseline = next(row for row in rows if row[0] == "zero-shot")
 
     print(machine_line())
-    print(f"estimated tokens per reply (labkit.models.simulated.estimate_usage); medians over {args.n} varied "
-          "requests, and ping's default 84-byte request")
+    print(
+        f"estimated tokens per reply (labkit.models.simulated.estimate_usage); medians over {args.n} varied "
+        "requests, and ping's default 84-byte request"
+    )
     print("(the varied median is mostly the 56-byte ping; the mean shows how output grows with packet size)")
-    print(f"{'strategy':<14}{'out median':>12}{'vs zero-shot':>14}{'out mean':>10}{'vs zero-shot':>14}"
-          f"{'in median':>11}{'out (ping)':>12}{'in (ping)':>11}")
+    print(
+        f"{'strategy':<14}{'out median':>12}{'vs zero-shot':>14}{'out mean':>10}{'vs zero-shot':>14}"
+        f"{'in median':>11}{'out (ping)':>12}{'in (ping)':>11}"
+    )
     for name, out_median, out_mean, in_median, out_ping, in_ping in rows:
-        print(f"{name:<14}{out_median:>12.0f}{out_median / baseline[1]:>13.2f}x{out_mean:>10.0f}"
-              f"{out_mean / baseline[2]:>13.2f}x{in_median:>11.0f}{out_ping:>12}{in_ping:>11}")
+        print(
+            f"{name:<14}{out_median:>12.0f}{out_median / baseline[1]:>13.2f}x{out_mean:>10.0f}"
+            f"{out_mean / baseline[2]:>13.2f}x{in_median:>11.0f}{out_ping:>12}{in_ping:>11}"
+        )
     return 0
 
 

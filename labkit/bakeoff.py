@@ -21,14 +21,16 @@ from labkit.evidence import Evidence, evidence_of, intervals_overlap
 from labkit.prompts import Strategy
 from labkit.strategy_files import resolve_strategy
 
-if TYPE_CHECKING:   # for the annotations only: run_bakeoff imports pandas where it is used
+if TYPE_CHECKING:  # for the annotations only: run_bakeoff imports pandas where it is used
     import pandas as pd
 
 # Not bench's default seed 0, so a strategy tuned on `labkit bench` has not seen these requests. An instructor
 # who wants a set that nobody can reproduce passes their own --seed and keeps it to themselves.
 BAKEOFF_SEED = 20260511
-SIMULATED_CAVEAT = ("a simulated model does not read the wording of a prompt: its scores follow its own "
-                    "assumptions and each strategy's answer format; only a real model ranks the prompts")
+SIMULATED_CAVEAT = (
+    "a simulated model does not read the wording of a prompt: its scores follow its own "
+    "assumptions and each strategy's answer format; only a real model ranks the prompts"
+)
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Bakeoff:
 
     board: pd.DataFrame
     results: pd.DataFrame
-    broken: list[tuple[str, str]] = field(default_factory=list)   # (submission, one-line reason)
+    broken: list[tuple[str, str]] = field(default_factory=list)  # (submission, one-line reason)
     evidence: Evidence | None = None
 
 
@@ -67,8 +69,15 @@ def load_all(specs: Iterable) -> tuple[dict[str, tuple[str, Strategy]], list[tup
     return loaded, broken
 
 
-def run_bakeoff(specs: Iterable, model="simulated", n: int = 200, *, seed: int = BAKEOFF_SEED,
-                budget_usd: float | None = None, workers: int | None = None) -> Bakeoff:
+def run_bakeoff(
+    specs: Iterable,
+    model="simulated",
+    n: int = 200,
+    *,
+    seed: int = BAKEOFF_SEED,
+    budget_usd: float | None = None,
+    workers: int | None = None,
+) -> Bakeoff:
     """Score each submission (paths, names or Strategy objects) on the same n requests of `seed`."""
     import pandas as pd
 
@@ -101,8 +110,10 @@ def leaderboard(results, sources: dict[str, str] | None = None):
     board["submission"] = [(sources or {}).get(name, name) for name in board["strategy"]]
     board["pareto"] = [_on_front(row, board) for row in board.itertuples()]
     leader = (board.loc[0, "accept_lo"], board.loc[0, "accept_hi"])
-    board["vs_leader"] = ["leader" if i == 0 else "overlaps" if intervals_overlap(leader, (lo, hi)) else "below"
-                          for i, (lo, hi) in enumerate(zip(board["accept_lo"], board["accept_hi"]))]
+    board["vs_leader"] = [
+        "leader" if i == 0 else "overlaps" if intervals_overlap(leader, (lo, hi)) else "below"
+        for i, (lo, hi) in enumerate(zip(board["accept_lo"], board["accept_hi"]))
+    ]
     return board
 
 
@@ -111,20 +122,46 @@ def _on_front(row, board) -> bool:
     for other in board.itertuples():
         if other.Index == row.Index:
             continue
-        if (other.accept_rate >= row.accept_rate and other.output_tokens_mean <= row.output_tokens_mean
-                and (other.accept_rate > row.accept_rate or other.output_tokens_mean < row.output_tokens_mean)):
+        if (
+            other.accept_rate >= row.accept_rate
+            and other.output_tokens_mean <= row.output_tokens_mean
+            and (other.accept_rate > row.accept_rate or other.output_tokens_mean < row.output_tokens_mean)
+        ):
             return False
     return True
 
 
 def leaderboard_table(board) -> str:
     """The leaderboard as fixed-width text: rank, strategy, accept rate [95 % CI], tokens, latency, cost."""
-    headers = ["#", "strategy", "n", "accepted [95% CI]", "vs leader", "tok out", "tok in", "p50 s", "p95 s",
-               "$/reply", "pareto"]
-    rows = [[str(r.rank), r.strategy, str(r.n), f"{r.accept_rate:6.1%} [{r.accept_lo:.1%}-{r.accept_hi:.1%}]",
-             r.vs_leader, f"{r.output_tokens_mean:.0f}", f"{r.input_tokens_mean:.0f}", f"{r.latency_p50_s:.2f}",
-             f"{r.latency_p95_s:.2f}", f"{r.cost_per_reply_usd:.5f}", "*" if r.pareto else ""]
-            for r in board.itertuples()]
+    headers = [
+        "#",
+        "strategy",
+        "n",
+        "accepted [95% CI]",
+        "vs leader",
+        "tok out",
+        "tok in",
+        "p50 s",
+        "p95 s",
+        "$/reply",
+        "pareto",
+    ]
+    rows = [
+        [
+            str(r.rank),
+            r.strategy,
+            str(r.n),
+            f"{r.accept_rate:6.1%} [{r.accept_lo:.1%}-{r.accept_hi:.1%}]",
+            r.vs_leader,
+            f"{r.output_tokens_mean:.0f}",
+            f"{r.input_tokens_mean:.0f}",
+            f"{r.latency_p50_s:.2f}",
+            f"{r.latency_p95_s:.2f}",
+            f"{r.cost_per_reply_usd:.5f}",
+            "*" if r.pareto else "",
+        ]
+        for r in board.itertuples()
+    ]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     left = {1, 4, 10}
 

@@ -25,14 +25,26 @@ def pareto_figure(board, *, title: str = "Bake-off: accepted replies against out
         colour, marker = SERIES_COLOURS[i % len(SERIES_COLOURS)], MARKERS[i % len(MARKERS)]
         # clamped: at a rate of 0 or 1 the Wilson bound can sit a rounding error inside the rate
         errors = [[max(0.0, row.accept_rate - row.accept_lo)], [max(0.0, row.accept_hi - row.accept_rate)]]
-        axes.errorbar([row.output_tokens_mean], [row.accept_rate], yerr=errors, fmt=marker, color=colour,
-                      capsize=3, label=row.strategy)
-        axes.annotate(row.strategy, (row.output_tokens_mean, row.accept_rate), textcoords="offset points",
-                      xytext=(5, 4), fontsize=8)
+        axes.errorbar(
+            [row.output_tokens_mean],
+            [row.accept_rate],
+            yerr=errors,
+            fmt=marker,
+            color=colour,
+            capsize=3,
+            label=row.strategy,
+        )
+        axes.annotate(
+            row.strategy,
+            (row.output_tokens_mean, row.accept_rate),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=8,
+        )
     front = board[board["pareto"]].sort_values("output_tokens_mean")
     axes.plot(front["output_tokens_mean"], front["accept_rate"], "--", color="grey", label="Pareto front")
     tokens = board["output_tokens_mean"]
-    wide = tokens.min() > 0 and tokens.max() / tokens.min() > 10   # a log axis only when the range needs one
+    wide = tokens.min() > 0 and tokens.max() / tokens.min() > 10  # a log axis only when the range needs one
     if wide:
         axes.set_xscale("log")
     axes.set_xlabel("mean output tokens per reply" + (" (log scale)" if wide else ""))

@@ -75,15 +75,43 @@ PAYLOAD_PATTERNS = ("iputils", "zeros", "random", "ascii")
 WINDOWS_PING_TEXT = b"abcdefghijklmnopqrstuvwabcdefghi"  # what Windows ping sends
 
 COLUMNS = (
-    "model", "model_id", "simulated", "strategy", "index", "seed", "ip_version", "payload_len",
-    "payload_pattern", "tos", "ttl", "request_hex", "reply_hex", "raw_text", "parse_error", "valid_reply",
-    "accepted", "judge_reason", "byte_errors", "reply_bytes", "wrong_fields", "correct", "latency_s", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "checksum_additions", "causes",
+    "model",
+    "model_id",
+    "simulated",
+    "strategy",
+    "index",
+    "seed",
+    "ip_version",
+    "payload_len",
+    "payload_pattern",
+    "tos",
+    "ttl",
+    "request_hex",
+    "reply_hex",
+    "raw_text",
+    "parse_error",
+    "valid_reply",
+    "accepted",
+    "judge_reason",
+    "byte_errors",
+    "reply_bytes",
+    "wrong_fields",
+    "correct",
+    "latency_s",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "checksum_additions",
+    "causes",
 )
 # `labkit bench --sizes` with no list: ping's empty, timestamp-only and default sizes, then up to a full MTU.
 SWEEP_SIZES = (0, 16, 56, 128, 256, 512, 1024, 1472)
-NO_PUBLISHED_FIGURE = ("No published figure exists for how well LLMs compute internet checksums or copy N hex "
-                       "digits: a sweep of a real model (claude, or messages:<id>@<url>) would be the first.")
+NO_PUBLISHED_FIGURE = (
+    "No published figure exists for how well LLMs compute internet checksums or copy N hex "
+    "digits: a sweep of a real model (claude, or messages:<id>@<url>) would be the first."
+)
 
 
 # --- requests ----------------------------------------------------------------------------------------------
@@ -157,8 +185,15 @@ def make_request(seed: int, index: int, payload_len: int | None = None) -> Bench
         src = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}"
         dst = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}"
         packet = echo_request(
-            src, dst, ident=ident, seq=seq, payload=payload, ttl=ttl, tos=tos,
-            ip_id=rng.randrange(0x10000), df=rng.random() < 0.7,
+            src,
+            dst,
+            ident=ident,
+            seq=seq,
+            payload=payload,
+            ttl=ttl,
+            tos=tos,
+            ip_id=rng.randrange(0x10000),
+            df=rng.random() < 0.7,
         )
     return BenchRequest(index, packet, version, size, pattern, tos, ttl)
 
@@ -242,11 +277,13 @@ class ResultsFile:
         if not self.path.exists():
             parent = self.path.parent
             if not parent.is_dir():  # checked now, not after the first (possibly paid) attempt
-                raise ArgumentError("out", str(self.path),
-                                    f"directory {parent} does not exist; create it or choose another")
+                raise ArgumentError(
+                    "out", str(self.path), f"directory {parent} does not exist; create it or choose another"
+                )
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise ArgumentError("out", str(self.path),
-                                    f"cannot write in {parent} (permission denied); choose another")
+                raise ArgumentError(
+                    "out", str(self.path), f"cannot write in {parent} (permission denied); choose another"
+                )
             return
         data = self.path.read_bytes()
         complete, _, tail = data.rpartition(b"\n")
@@ -261,7 +298,8 @@ class ResultsFile:
                 (row["model"], row["strategy"], row["index"])
             except (ValueError, KeyError, TypeError):
                 raise ArgumentError(
-                    "out", str(self.path),
+                    "out",
+                    str(self.path),
                     f"line {number} is not a labkit bench result; remove that line or use another",
                 ) from None
             self.rows.append(row)
@@ -336,8 +374,9 @@ def run_bench(
     `progress` shows a tqdm bar (a widget in Jupyter, stderr in a terminal). Bad arguments raise
     ArgumentError naming the parameter, before any attempt.
     """
-    plan = plan_bench(models, strategies, n, workers, out, seed=seed, budget_usd=budget_usd, run_info=run_info,
-                      sizes=sizes)
+    plan = plan_bench(
+        models, strategies, n, workers, out, seed=seed, budget_usd=budget_usd, run_info=run_info, sizes=sizes
+    )
     execute_plan(plan, progress)
     return plan_frame(plan)
 
@@ -357,7 +396,7 @@ class BenchPlan:
     tasks: list[tuple[object, str, int]]
     requests: dict[int, BenchRequest]
     info: BenchRun
-    chosen: dict = field(default_factory=dict)   # strategy name -> Strategy (built-in, a student's file or object)
+    chosen: dict = field(default_factory=dict)  # strategy name -> Strategy (built-in, a student's file or object)
 
 
 def _checked_strategies(strategies: Iterable) -> dict:
@@ -388,8 +427,15 @@ def _checked_workers(workers: int | None, models: list) -> int:
 
 
 def plan_bench(
-    models: Iterable, strategies: Iterable, n: int, workers: int | None, out: str | os.PathLike | None, *,
-    seed: int = 0, budget_usd: float | None = None, run_info: BenchRun | None = None,
+    models: Iterable,
+    strategies: Iterable,
+    n: int,
+    workers: int | None,
+    out: str | os.PathLike | None,
+    *,
+    seed: int = 0,
+    budget_usd: float | None = None,
+    run_info: BenchRun | None = None,
     sizes: Iterable[int] | None = None,
 ) -> BenchPlan:
     """Stage 1: check every argument, open `out` and list the attempts it does not hold yet (with `sizes`, n
@@ -410,14 +456,20 @@ def plan_bench(
     total = n * (len(sizes) if sizes else 1)
     _check_sizes(results, size_of, total, out)
     done = results.done_keys()
-    tasks = [(model, strategy, index) for index in range(total) for model in model_objects for strategy in names
-             if (model.name, strategy, index) not in done]
+    tasks = [
+        (model, strategy, index)
+        for index in range(total)
+        for model in model_objects
+        for strategy in names
+        if (model.name, strategy, index) not in done
+    ]
     info.planned = total * len(model_objects) * len(names)
     info.skipped_done = info.planned - len(tasks)
     # Built here, in this thread, before any attempt: scapy and the per-index seeds stay off the worker threads.
     requests = {index: make_request(seed, index, size_of(index)) for index in sorted({task[2] for task in tasks})}
-    return BenchPlan(model_objects, names, total, worker_count, seed, budget_usd, results, tasks, requests, info,
-                     chosen)
+    return BenchPlan(
+        model_objects, names, total, worker_count, seed, budget_usd, results, tasks, requests, info, chosen
+    )
 
 
 def execute_plan(plan: BenchPlan, progress: bool = False) -> None:
@@ -454,21 +506,28 @@ def plan_frame(plan: BenchPlan):
 
     model_order = {model.name: i for i, model in enumerate(plan.models)}
     strategy_order = {name: i for i, name in enumerate(plan.strategies)}
-    rows = [row for row in plan.results.rows
-            if row["model"] in model_order and row["strategy"] in strategy_order and int(row["index"]) < plan.n]
+    rows = [
+        row
+        for row in plan.results.rows
+        if row["model"] in model_order and row["strategy"] in strategy_order and int(row["index"]) < plan.n
+    ]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     if frame.empty:
         return frame
-    return frame.assign(
-        _m=frame["model"].map(model_order), _s=frame["strategy"].map(strategy_order)
-    ).sort_values(["_m", "_s", "index"], kind="stable").drop(columns=["_m", "_s"]).reset_index(drop=True)
+    return (
+        frame.assign(_m=frame["model"].map(model_order), _s=frame["strategy"].map(strategy_order))
+        .sort_values(["_m", "_s", "index"], kind="stable")
+        .drop(columns=["_m", "_s"])
+        .reset_index(drop=True)
+    )
 
 
 def checked_size(payload_len: int) -> int:
     """A sweep size: whole bytes that fit one IPv4 packet on a 1500-byte MTU."""
     if not isinstance(payload_len, int) or isinstance(payload_len, bool) or not 0 <= payload_len <= MAX_PAYLOAD_V4:
-        raise ArgumentError("sizes", payload_len,
-                            f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}")
+        raise ArgumentError(
+            "sizes", payload_len, f"each payload size must be a whole number from 0 to {MAX_PAYLOAD_V4}"
+        )
     return payload_len
 
 
@@ -489,8 +548,10 @@ def _check_sizes(results: ResultsFile, size_of, total: int, out) -> None:
         index = int(row["index"])
         wanted = size_of(index)
         if index < total and wanted is not None and row.get("payload_len") != wanted:
-            raise LabkitError(f"{out} holds results for other payload sizes (index {index} has "
-                              f"{row.get('payload_len')} bytes, not {wanted}); choose another out file")
+            raise LabkitError(
+                f"{out} holds results for other payload sizes (index {index} has "
+                f"{row.get('payload_len')} bytes, not {wanted}); choose another out file"
+            )
 
 
 def _check_seed(results: ResultsFile, seed: int, out) -> None:
@@ -510,9 +571,26 @@ def summarise(df):
     import pandas as pd
 
     columns = [
-        "model", "strategy", "simulated", "n", "valid_rate", "valid_lo", "valid_hi", "accept_rate", "accept_lo",
-        "accept_hi", "correct_rate", "byte_error_rate", "top_wrong_fields", "latency_p50_s", "latency_p95_s",
-        "input_tokens_mean", "output_tokens_mean", "cost_usd_total", "cost_per_reply_usd", "causes",
+        "model",
+        "strategy",
+        "simulated",
+        "n",
+        "valid_rate",
+        "valid_lo",
+        "valid_hi",
+        "accept_rate",
+        "accept_lo",
+        "accept_hi",
+        "correct_rate",
+        "byte_error_rate",
+        "top_wrong_fields",
+        "latency_p50_s",
+        "latency_p95_s",
+        "input_tokens_mean",
+        "output_tokens_mean",
+        "cost_usd_total",
+        "cost_per_reply_usd",
+        "causes",
     ]
     rows: list[dict] = []
     if df is None or len(df) == 0:
@@ -526,29 +604,36 @@ def summarise(df):
         wrong = Counter(name for names in group["wrong_fields"] for name in (names or []))
         top = ", ".join(f"{name} {count / n:.0%}" for name, count in wrong.most_common(3))
         cost = float(group["cost_usd"].sum())
-        rows.append({
-            "model": model,
-            "strategy": strategy,
-            "simulated": bool(group["simulated"].astype(bool).any()),
-            "n": n,
-            "valid_rate": valid / n,
-            "valid_lo": wilson_interval(valid, n)[0],
-            "valid_hi": wilson_interval(valid, n)[1],
-            "accept_rate": accepted / n,
-            "accept_lo": wilson_interval(accepted, n)[0],
-            "accept_hi": wilson_interval(accepted, n)[1],
-            "correct_rate": float(group["correct"].astype(bool).mean()),
-            "byte_error_rate": (int(valid_rows["byte_errors"].sum()) / compared) if compared else float("nan"),
-            "top_wrong_fields": top or "-",
-            "latency_p50_s": float(group["latency_s"].quantile(0.50)),
-            "latency_p95_s": float(group["latency_s"].quantile(0.95)),
-            "input_tokens_mean": float(group["input_tokens"].mean()),
-            "output_tokens_mean": float(group["output_tokens"].mean()),
-            "cost_usd_total": cost,
-            "cost_per_reply_usd": cost / n,
-            "causes": ", ".join(f"{cause} {count}" for cause, count in taxonomy_counts(
-                [c if isinstance(c, list) else [] for c in group.get("causes", [])]).most_common(3)) or "-",
-        })
+        rows.append(
+            {
+                "model": model,
+                "strategy": strategy,
+                "simulated": bool(group["simulated"].astype(bool).any()),
+                "n": n,
+                "valid_rate": valid / n,
+                "valid_lo": wilson_interval(valid, n)[0],
+                "valid_hi": wilson_interval(valid, n)[1],
+                "accept_rate": accepted / n,
+                "accept_lo": wilson_interval(accepted, n)[0],
+                "accept_hi": wilson_interval(accepted, n)[1],
+                "correct_rate": float(group["correct"].astype(bool).mean()),
+                "byte_error_rate": (int(valid_rows["byte_errors"].sum()) / compared) if compared else float("nan"),
+                "top_wrong_fields": top or "-",
+                "latency_p50_s": float(group["latency_s"].quantile(0.50)),
+                "latency_p95_s": float(group["latency_s"].quantile(0.95)),
+                "input_tokens_mean": float(group["input_tokens"].mean()),
+                "output_tokens_mean": float(group["output_tokens"].mean()),
+                "cost_usd_total": cost,
+                "cost_per_reply_usd": cost / n,
+                "causes": ", ".join(
+                    f"{cause} {count}"
+                    for cause, count in taxonomy_counts(
+                        [c if isinstance(c, list) else [] for c in group.get("causes", [])]
+                    ).most_common(3)
+                )
+                or "-",
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -558,27 +643,43 @@ def _rate(rate: float, low: float, high: float) -> str:
 
 def format_table(summary) -> str:
     """The summary as a fixed-width text table for the terminal."""
-    headers = ["model", "strategy", "n", "valid reply [95% CI]", "accepted [95% CI]", "exact", "byte err",
-               "most often wrong", "causes (replies)", "p50 s", "p95 s", "tok in", "tok out", "$/reply"]
+    headers = [
+        "model",
+        "strategy",
+        "n",
+        "valid reply [95% CI]",
+        "accepted [95% CI]",
+        "exact",
+        "byte err",
+        "most often wrong",
+        "causes (replies)",
+        "p50 s",
+        "p95 s",
+        "tok in",
+        "tok out",
+        "$/reply",
+    ]
     body = []
     for row in summary.itertuples(index=False):
         byte_error = "-" if math.isnan(row.byte_error_rate) else f"{row.byte_error_rate:.2%}"
-        body.append([
-            row.model + (" (simulated)" if row.simulated and "simulated" not in row.model else ""),
-            row.strategy,
-            str(row.n),
-            _rate(row.valid_rate, row.valid_lo, row.valid_hi),
-            _rate(row.accept_rate, row.accept_lo, row.accept_hi),
-            f"{row.correct_rate:.1%}",
-            byte_error,
-            row.top_wrong_fields,
-            row.causes,
-            f"{row.latency_p50_s:.2f}",
-            f"{row.latency_p95_s:.2f}",
-            f"{row.input_tokens_mean:.0f}",
-            f"{row.output_tokens_mean:.0f}",
-            f"{row.cost_per_reply_usd:.5f}",
-        ])
+        body.append(
+            [
+                row.model + (" (simulated)" if row.simulated and "simulated" not in row.model else ""),
+                row.strategy,
+                str(row.n),
+                _rate(row.valid_rate, row.valid_lo, row.valid_hi),
+                _rate(row.accept_rate, row.accept_lo, row.accept_hi),
+                f"{row.correct_rate:.1%}",
+                byte_error,
+                row.top_wrong_fields,
+                row.causes,
+                f"{row.latency_p50_s:.2f}",
+                f"{row.latency_p95_s:.2f}",
+                f"{row.input_tokens_mean:.0f}",
+                f"{row.output_tokens_mean:.0f}",
+                f"{row.cost_per_reply_usd:.5f}",
+            ]
+        )
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
     numeric = {2, 5, 6, 9, 10, 11, 12, 13}
 
@@ -595,24 +696,48 @@ def sweep_summary(df):
     """One row per (model, strategy, payload_len): n, accept rate with its 95 % Wilson interval, additions."""
     import pandas as pd
 
-    columns = ["model", "strategy", "simulated", "payload_len", "checksum_additions", "n", "accepted",
-               "accept_rate", "accept_lo", "accept_hi"]
+    columns = [
+        "model",
+        "strategy",
+        "simulated",
+        "payload_len",
+        "checksum_additions",
+        "n",
+        "accepted",
+        "accept_rate",
+        "accept_lo",
+        "accept_hi",
+    ]
     rows = []
     if df is not None and len(df):
         for (model, strategy, size), group in df.groupby(["model", "strategy", "payload_len"], sort=False):
             n, accepted = len(group), int(group["accepted"].astype(bool).sum())
             low, high = wilson_interval(accepted, n)
-            rows.append({"model": model, "strategy": strategy, "simulated": bool(group["simulated"].astype(bool).any()),
-                         "payload_len": int(size), "checksum_additions": int(group["checksum_additions"].median()),
-                         "n": n, "accepted": accepted, "accept_rate": accepted / n, "accept_lo": low,
-                         "accept_hi": high})
+            rows.append(
+                {
+                    "model": model,
+                    "strategy": strategy,
+                    "simulated": bool(group["simulated"].astype(bool).any()),
+                    "payload_len": int(size),
+                    "checksum_additions": int(group["checksum_additions"].median()),
+                    "n": n,
+                    "accepted": accepted,
+                    "accept_rate": accepted / n,
+                    "accept_lo": low,
+                    "accept_hi": high,
+                }
+            )
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
     first = {key: i for i, key in enumerate(dict.fromkeys(zip(frame["model"], frame["strategy"])))}
-    order = [first[key] for key in zip(frame["model"], frame["strategy"])]   # as run, then by size
-    return (frame.assign(_o=order).sort_values(["_o", "payload_len"], kind="stable").drop(columns="_o")
-            .reset_index(drop=True))
+    order = [first[key] for key in zip(frame["model"], frame["strategy"])]  # as run, then by size
+    return (
+        frame.assign(_o=order)
+        .sort_values(["_o", "payload_len"], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def format_sweep(summary) -> str:
@@ -621,6 +746,8 @@ def format_sweep(summary) -> str:
     lines = [header, "-" * len(header)]
     for row in summary.itertuples(index=False):
         model = row.model + (" (simulated)" if row.simulated and "simulated" not in row.model else "")
-        lines.append(f"{model:<24} {row.strategy:<13} {row.payload_len:>9} {row.checksum_additions:>9} {row.n:>5}  "
-                     f"{_rate(row.accept_rate, row.accept_lo, row.accept_hi)}")
+        lines.append(
+            f"{model:<24} {row.strategy:<13} {row.payload_len:>9} {row.checksum_additions:>9} {row.n:>5}  "
+            f"{_rate(row.accept_rate, row.accept_lo, row.accept_hi)}"
+        )
     return "\n".join(lines)

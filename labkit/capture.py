@@ -173,8 +173,10 @@ class CaptureReader:
         shown = f"{self.name} (gzip'd)" if self.compressed else self.name
         if len(magic) < 4:
             raise LabkitError(f"{shown}: file is empty or too short to be a capture; {_FIX_HINT}")
-        raise LabkitError(f"{shown}: not a pcap or pcapng file (starts with {magic.hex()}); "
-                          "save the capture as pcap from Wireshark or `tcpdump -w`")
+        raise LabkitError(
+            f"{shown}: not a pcap or pcapng file (starts with {magic.hex()}); "
+            "save the capture as pcap from Wireshark or `tcpdump -w`"
+        )
 
     def _sniff(self) -> bytes:
         magic = self._read(4)
@@ -184,8 +186,10 @@ class CaptureReader:
             return self._read(4)
         for prefix, (kind, command) in _OTHER_COMPRESSION.items():
             if magic.startswith(prefix):
-                raise LabkitError(f"{self.name}: is compressed with {kind}, which labkit does not read; "
-                                  f"decompress it first (`{command} FILE`) or save it uncompressed from Wireshark")
+                raise LabkitError(
+                    f"{self.name}: is compressed with {kind}, which labkit does not read; "
+                    f"decompress it first (`{command} FILE`) or save it uncompressed from Wireshark"
+                )
         return magic
 
     def _read(self, count: int) -> bytes:
@@ -222,17 +226,20 @@ class CaptureReader:
             if not head:
                 return
             if len(head) < 16:
-                raise LabkitError(f"{self.name}: truncated after packet {count} (cut inside a record header); "
-                                  f"{_FIX_HINT}")
+                raise LabkitError(
+                    f"{self.name}: truncated after packet {count} (cut inside a record header); {_FIX_HINT}"
+                )
             sec, frac, caplen, wirelen = record.unpack(head)
             count += 1
             if caplen > MAX_RECORD:
-                raise LabkitError(f"{self.name}: packet {count} claims {caplen} bytes; the file is corrupt; "
-                                  f"{_FIX_HINT}")
+                raise LabkitError(
+                    f"{self.name}: packet {count} claims {caplen} bytes; the file is corrupt; {_FIX_HINT}"
+                )
             data = read(caplen)
             if len(data) < caplen:
-                raise LabkitError(f"{self.name}: truncated inside packet {count} ({len(data)} of {caplen} bytes); "
-                                  f"{_FIX_HINT}")
+                raise LabkitError(
+                    f"{self.name}: truncated inside packet {count} ({len(data)} of {caplen} bytes); {_FIX_HINT}"
+                )
             yield CapturedPacket(sec * 1_000_000_000 + frac * scale, data, wirelen)
 
     def __iter__(self) -> Iterator[CapturedPacket]:
@@ -347,8 +354,9 @@ class _PcapngParser:
             return [self._checked(0, self.last_ts_ns, body[4 : 4 + caplen], wirelen)]
         return []  # name resolution, statistics, custom blocks: nothing to answer
 
-    def _packet(self, body: bytes, if_id: int, high: int, low: int, caplen: int, wirelen: int,
-                start: int) -> CapturedPacket:
+    def _packet(
+        self, body: bytes, if_id: int, high: int, low: int, caplen: int, wirelen: int, start: int
+    ) -> CapturedPacket:
         if start + caplen > len(body):
             raise LabkitError(f"{self._where()}: packet claims {caplen} bytes in a shorter block; {_FIX_HINT}")
         interface = self._interface_at(if_id)
@@ -363,14 +371,16 @@ class _PcapngParser:
                 f"{self._where()}, interface {if_id}: link type {linktype} "
                 f"({LINKTYPE_NAMES.get(linktype, 'unknown')}) differs from the first interface's {self.linktype}; "
                 "the output has one link type, so split it first "
-                "(`tshark -r IN -Y frame.interface_id==0 -w OUT`, or editcap per section)")
+                "(`tshark -r IN -Y frame.interface_id==0 -w OUT`, or editcap per section)"
+            )
         self.last_ts_ns = ts_ns
         return CapturedPacket(ts_ns, data, wirelen)
 
     def _interface_at(self, if_id: int) -> _Interface:
         if if_id >= len(self.interfaces):
-            raise LabkitError(f"{self._where()}: a packet names interface {if_id}, which the section does not "
-                              f"describe; {_FIX_HINT}")
+            raise LabkitError(
+                f"{self._where()}: a packet names interface {if_id}, which the section does not describe; {_FIX_HINT}"
+            )
         return self.interfaces[if_id]
 
     def _interface(self, body: bytes) -> None:
@@ -381,7 +391,7 @@ class _PcapngParser:
         for code, value in _options(body, 8, self.endian):
             if code == 9 and value:  # if_tsresol: 10^-n, or 2^-n with the high bit set
                 exponent = value[0] & 0x7F
-                interface.ns_per_tick = ((10**9, 1 << exponent) if value[0] & 0x80 else (10**9, 10**exponent))
+                interface.ns_per_tick = (10**9, 1 << exponent) if value[0] & 0x80 else (10**9, 10**exponent)
             elif code == 14 and len(value) == 8:  # if_tsoffset: seconds added to every timestamp
                 interface.offset_ns = struct.unpack(self.endian + "q", value)[0] * 1_000_000_000
         self.interfaces.append(interface)
@@ -416,8 +426,10 @@ def check_output_path(path: str | os.PathLike, in_path: str | os.PathLike | None
     if not str(path).strip():
         raise LabkitError("the output path is empty; give a file name such as answered.pcap")
     if str(path) == STDIN:
-        raise LabkitError("-o -: the output cannot go to standard output (it is written to a file and renamed "
-                          "into place when complete); give a file name such as answered.pcap")
+        raise LabkitError(
+            "-o -: the output cannot go to standard output (it is written to a file and renamed "
+            "into place when complete); give a file name such as answered.pcap"
+        )
     shown, path = path, Path(os.path.realpath(path))
     if path.exists() and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file (a device, pipe or socket)"
@@ -428,8 +440,9 @@ def check_output_path(path: str | os.PathLike, in_path: str | os.PathLike | None
         except OSError:
             same = False
         if same:
-            raise LabkitError(f"{shown}: is also the input; writing it would lose the original capture, "
-                              "so choose another output path")
+            raise LabkitError(
+                f"{shown}: is also the input; writing it would lose the original capture, so choose another output path"
+            )
     if not path.parent.is_dir():
         raise LabkitError(f"{shown}: directory {path.parent} does not exist; create it or choose another output path")
     if not os.access(path.parent, os.W_OK | os.X_OK):
@@ -452,7 +465,8 @@ def pcap_seconds_check(ts_ns: int, what: str = "a record") -> None:
     if not 0 <= ts_ns // 1_000_000_000 <= PCAP_MAX_SECONDS:
         raise LabkitError(
             f"{what} would be stamped {ts_ns / 1e9:.6f} s after 1970, past 2106-02-07 06:28:15 UTC, the last "
-            "time classic pcap can hold; shift the capture's times back first (e.g. `editcap -t -86400 IN OUT`)")
+            "time classic pcap can hold; shift the capture's times back first (e.g. `editcap -t -86400 IN OUT`)"
+        )
 
 
 class CaptureWriter:
@@ -461,8 +475,9 @@ class CaptureWriter:
     As a context manager it commits when the block ends normally and removes the temp file otherwise.
     """
 
-    def __init__(self, path: str | os.PathLike, linktype: int, nanosecond: bool = False,
-                 snaplen: int = DEFAULT_SNAPLEN) -> None:
+    def __init__(
+        self, path: str | os.PathLike, linktype: int, nanosecond: bool = False, snaplen: int = DEFAULT_SNAPLEN
+    ) -> None:
         self.path = check_output_path(path)
         self.count = 0
         self._divisor = 1 if nanosecond else 1000
@@ -474,8 +489,9 @@ class CaptureWriter:
         os.fchmod(fd, _new_file_mode(self.path))
         self._out = os.fdopen(fd, "wb", buffering=1 << 20)
         magic = 0xA1B23C4D if nanosecond else 0xA1B2C3D4
-        self._guarded(self._out.write, struct.pack("<IHHiIII", magic, 2, 4, 0, 0, max(snaplen, DEFAULT_SNAPLEN),
-                                                   linktype))
+        self._guarded(
+            self._out.write, struct.pack("<IHHiIII", magic, 2, 4, 0, 0, max(snaplen, DEFAULT_SNAPLEN), linktype)
+        )
 
     def write(self, ts_ns: int, data: bytes, wirelen: int = 0) -> None:
         sec, frac = divmod(ts_ns // self._divisor, 1_000_000_000 // self._divisor)

@@ -80,18 +80,24 @@ class ChecksumTrace:
         """Readable text, one line per word, then the fold and the complement."""
         out = [f"RFC 1071 checksum over {len(self.data)} bytes = {len(self.steps)} 16-bit words"]
         if len(self.data) % 2:
-            out.append(f"odd length: the last byte 0x{self.data[-1]:02x} is padded with a zero byte "
-                       f"-> word 0x{self.data[-1]:02x}00")
+            out.append(
+                f"odd length: the last byte 0x{self.data[-1]:02x} is padded with a zero byte "
+                f"-> word 0x{self.data[-1]:02x}00"
+            )
         for step in self.steps:
-            line = (f"@{step.offset:04x}  {step.word:04x}   0x{step.sum_before:04x} + 0x{step.word:04x}"
-                    f" = 0x{step.sum_before + step.word:04x}")
+            line = (
+                f"@{step.offset:04x}  {step.word:04x}   0x{step.sum_before:04x} + 0x{step.word:04x}"
+                f" = 0x{step.sum_before + step.word:04x}"
+            )
             if step.carry_folded:
                 unfolded = step.sum_before + step.word - 0x10000
                 line += f"  carry! fold it back: 0x{unfolded:04x} + 1 = 0x{step.sum_after:04x}"
             out.append(line)
         carries = sum(step.carry_folded for step in self.steps)
-        out.append(f"sum without folding 0x{self.total:x}; with the {carries} carr{'y' if carries == 1 else 'ies'} "
-                   f"folded back: 0x{self.folded:04x}")
+        out.append(
+            f"sum without folding 0x{self.total:x}; with the {carries} carr{'y' if carries == 1 else 'ies'} "
+            f"folded back: 0x{self.folded:04x}"
+        )
         out.append(f"one's complement: ~0x{self.folded:04x} = 0x{self.checksum:04x}  <- the checksum")
         return out
 
@@ -119,10 +125,10 @@ def trace(data: bytes) -> ChecksumTrace:
 class ChecksumCheck:
     """One checksum found in a packet next to the one it should hold."""
 
-    name: str       # "ip.chksum" | "icmp.chksum" | "icmpv6.cksum"
-    offset: int     # where the 2-byte checksum sits in the packet
+    name: str  # "ip.chksum" | "icmp.chksum" | "icmpv6.cksum"
+    offset: int  # where the 2-byte checksum sits in the packet
     found: int
-    expected: int   # computed with the checksum field zeroed
+    expected: int  # computed with the checksum field zeroed
 
     @property
     def ok(self) -> bool:
@@ -131,11 +137,11 @@ class ChecksumCheck:
 
 
 def _zeroed(data: bytes, offset: int) -> bytes:
-    return data[:offset] + b"\x00\x00" + data[offset + 2:]
+    return data[:offset] + b"\x00\x00" + data[offset + 2 :]
 
 
 def _check(name: str, covered: bytes, field_offset: int, packet_offset: int, prefix: bytes = b"") -> ChecksumCheck:
-    found = int.from_bytes(covered[field_offset:field_offset + 2], "big")
+    found = int.from_bytes(covered[field_offset : field_offset + 2], "big")
     expected = internet_checksum(prefix + _zeroed(covered, field_offset))
     return ChecksumCheck(name, packet_offset + field_offset, found, expected)
 
@@ -219,5 +225,5 @@ def with_checksums(packet: bytes | bytearray) -> bytes:
     """
     fixed = bytearray(packet)
     for check in verify(packet):
-        fixed[check.offset:check.offset + 2] = check.expected.to_bytes(2, "big")
+        fixed[check.offset : check.offset + 2] = check.expected.to_bytes(2, "big")
     return bytes(fixed)

@@ -81,8 +81,12 @@ def same_as_reference(reply: bytes, expected: bytes) -> bool:
     if len(reply) != len(expected) or not reply:
         return False
     if ip_version(expected) == 4:
-        return (reply[:4] == expected[:4] and reply[6:10] == expected[6:10] and reply[12:] == expected[12:]
-                and internet_checksum(reply[:ipv4_header_len(reply)]) == 0)
+        return (
+            reply[:4] == expected[:4]
+            and reply[6:10] == expected[6:10]
+            and reply[12:] == expected[12:]
+            and internet_checksum(reply[: ipv4_header_len(reply)]) == 0
+        )
     return reply[4:] == expected[4:] and reply[0] == expected[0] and reply[1] >> 4 == expected[1] >> 4
 
 
@@ -93,7 +97,7 @@ def strict_refusal(reply: bytes, expected: bytes) -> str | None:
         problem = _ip_refusal(reply, expected)
         if problem:
             return problem
-        got, want = reply[_icmp_start(reply):], expected[_icmp_start(expected):]
+        got, want = reply[_icmp_start(reply) :], expected[_icmp_start(expected) :]
         for name, span in (("type", slice(0, 1)), ("code", slice(1, 2)), ("id", slice(4, 6)), ("seq", slice(6, 8))):
             if got[span] != want[span]:
                 return f"wrong {name}"
@@ -102,5 +106,5 @@ def strict_refusal(reply: bytes, expected: bytes) -> str | None:
         if got[ICMP_HEADER:] != want[ICMP_HEADER:]:
             return "wrong data (not the request's)"
         return None
-    except (IndexError, ValueError) as error:   # never let an unreadable reply through
+    except (IndexError, ValueError) as error:  # never let an unreadable reply through
         return f"unreadable ({type(error).__name__})"

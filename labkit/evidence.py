@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 Z95 = 1.959964
-DEFAULT_ASSUMPTIONS = ("per-digit copy slips and per-addition checksum slips at assumed rates, decision and prose "
-                       "rates assumed, latency assumed; see docs/simulator.md",)
+DEFAULT_ASSUMPTIONS = (
+    "per-digit copy slips and per-addition checksum slips at assumed rates, decision and prose "
+    "rates assumed, latency assumed; see docs/simulator.md",
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,7 @@ class Evidence:
         return f'<p style="border-left:4px solid {colour};padding-left:6px"><b>{html.escape(str(self))}</b></p>'
 
 
-def evidence_of(results: Any, *, assumptions: Sequence[str] | str | None = None,
-                date: str | None = None) -> Evidence:
+def evidence_of(results: Any, *, assumptions: Sequence[str] | str | None = None, date: str | None = None) -> Evidence:
     """The tag for a bench DataFrame (columns `model`, `simulated`, optionally `recorded`) or a list of Attempts.
 
     Any simulated row makes the whole set a simulated prediction: a mix is only as strong as its weakest part.
@@ -56,8 +57,13 @@ def evidence_of(results: Any, *, assumptions: Sequence[str] | str | None = None,
     when = date or (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else None)
     if isinstance(assumptions, str):
         assumptions = (assumptions,)
-    return Evidence(measured=not simulated, models=models, n=len(rows), date=when,
-                    assumptions=tuple(assumptions or ()) if simulated else ())
+    return Evidence(
+        measured=not simulated,
+        models=models,
+        n=len(rows),
+        date=when,
+        assumptions=tuple(assumptions or ()) if simulated else (),
+    )
 
 
 def tag(results: Any, *, recorded: str | None = None, assumptions: Sequence[str] | str | None = None) -> str:
@@ -66,10 +72,14 @@ def tag(results: Any, *, recorded: str | None = None, assumptions: Sequence[str]
 
 
 def _rows(results: Any) -> list[dict]:
-    if hasattr(results, "to_dict") and hasattr(results, "columns"):     # a pandas DataFrame
+    if hasattr(results, "to_dict") and hasattr(results, "columns"):  # a pandas DataFrame
         return results.to_dict("records")
-    return [item if isinstance(item, dict) else {"model": getattr(item, "model", ""),
-                                                 "simulated": getattr(item, "simulated", False)} for item in results]
+    return [
+        item
+        if isinstance(item, dict)
+        else {"model": getattr(item, "model", ""), "simulated": getattr(item, "simulated", False)}
+        for item in results
+    ]
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
@@ -88,8 +98,9 @@ def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-def compare_rates(name_a: str, rate_a: float, ci_a: tuple[float, float],
-                  name_b: str, rate_b: float, ci_b: tuple[float, float]) -> str:
+def compare_rates(
+    name_a: str, rate_a: float, ci_a: tuple[float, float], name_b: str, rate_b: float, ci_b: tuple[float, float]
+) -> str:
     """One sentence comparing two rates that stays honest: overlapping 95 % intervals are called overlapping."""
     shown_a = f"{name_a} {rate_a:.0%} [{ci_a[0]:.0%}, {ci_a[1]:.0%}]"
     shown_b = f"{name_b} {rate_b:.0%} [{ci_b[0]:.0%}, {ci_b[1]:.0%}]"
@@ -101,5 +112,11 @@ def compare_rates(name_a: str, rate_a: float, ci_a: tuple[float, float],
 
 def overlap_text(name_a: str, successes_a: int, n_a: int, name_b: str, successes_b: int, n_b: int) -> str:
     """compare_rates for two counts of successes, with their Wilson intervals."""
-    return compare_rates(name_a, successes_a / max(n_a, 1), wilson_interval(successes_a, n_a),
-                         name_b, successes_b / max(n_b, 1), wilson_interval(successes_b, n_b))
+    return compare_rates(
+        name_a,
+        successes_a / max(n_a, 1),
+        wilson_interval(successes_a, n_a),
+        name_b,
+        successes_b / max(n_b, 1),
+        wilson_interval(successes_b, n_b),
+    )

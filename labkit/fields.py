@@ -40,20 +40,56 @@ from labkit.headers import (
 
 _V = TypeVar("_V", int, str, bytes)
 
-ICMP_TYPES = {0: "echo-reply", 3: "dest-unreach", 4: "source-quench", 5: "redirect", 8: "echo-request",
-              11: "time-exceeded", 12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply",
-              15: "information-request", 16: "information-reply", 17: "address-mask-request",
-              18: "address-mask-reply"}
-ICMPV6_TYPES = {1: "dest-unreach", 2: "packet-too-big", 3: "time-exceeded", 4: "parameter-problem",
-                128: "echo-request", 129: "echo-reply", 133: "router-solicitation", 134: "router-advertisement",
-                135: "neighbor-solicitation", 136: "neighbor-advertisement", 137: "redirect"}
-IP_PROTOCOLS = {0: "IPv6 hop-by-hop", 1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 43: "IPv6 routing",
-                44: "IPv6 fragment", 58: "ICMPv6", 59: "no next header", 60: "IPv6 destination options"}
+ICMP_TYPES = {
+    0: "echo-reply",
+    3: "dest-unreach",
+    4: "source-quench",
+    5: "redirect",
+    8: "echo-request",
+    11: "time-exceeded",
+    12: "parameter-problem",
+    13: "timestamp-request",
+    14: "timestamp-reply",
+    15: "information-request",
+    16: "information-reply",
+    17: "address-mask-request",
+    18: "address-mask-reply",
+}
+ICMPV6_TYPES = {
+    1: "dest-unreach",
+    2: "packet-too-big",
+    3: "time-exceeded",
+    4: "parameter-problem",
+    128: "echo-request",
+    129: "echo-reply",
+    133: "router-solicitation",
+    134: "router-advertisement",
+    135: "neighbor-solicitation",
+    136: "neighbor-advertisement",
+    137: "redirect",
+}
+IP_PROTOCOLS = {
+    0: "IPv6 hop-by-hop",
+    1: "ICMP",
+    2: "IGMP",
+    6: "TCP",
+    17: "UDP",
+    43: "IPv6 routing",
+    44: "IPv6 fragment",
+    58: "ICMPv6",
+    59: "no next header",
+    60: "IPv6 destination options",
+}
 ETHER_TYPES = {0x0800: "IPv4", 0x0806: "ARP", 0x86DD: "IPv6", 0x8100: "802.1Q VLAN"}
 ARP_OPS = {1: "who-has", 2: "is-at"}
 IP_OPTION_KINDS = {0: "eol", 1: "nop", 7: "rr", 131: "lsrr", 137: "ssrr", 68: "ts", 148: "ra"}
-ND_OPTION_NAMES = {1: "source link-layer address", 2: "target link-layer address", 3: "prefix information",
-                   4: "redirected header", 5: "MTU"}
+ND_OPTION_NAMES = {
+    1: "source link-layer address",
+    2: "target link-layer address",
+    3: "prefix information",
+    4: "redirected header",
+    5: "MTU",
+}
 
 _UINT, _IPV4, _IPV4_LIST, _IPV6, _MAC, _BYTES = "uint", "ipv4", "ipv4 list", "ipv6", "mac", "bytes"
 
@@ -67,8 +103,8 @@ class Field:
     offset: int
     length: int
     value: int | str | bytes
-    bits: tuple[int, int] | None = None   # (first bit within the span, bit count), bit 0 = most significant
-    kind: str = dataclass_field(default=_UINT, compare=False, repr=False)   # how `value` is decoded from bytes
+    bits: tuple[int, int] | None = None  # (first bit within the span, bit count), bit 0 = most significant
+    kind: str = dataclass_field(default=_UINT, compare=False, repr=False)  # how `value` is decoded from bytes
 
     @property
     def end(self) -> int:
@@ -100,8 +136,9 @@ class Field:
         return describe_value(self.name, self.value, self.length)
 
 
-def _new_field(name: str, layer: str, offset: int, length: int, value: int | str | bytes,
-               bits: tuple[int, int] | None, kind: str) -> Field:
+def _new_field(
+    name: str, layer: str, offset: int, length: int, value: int | str | bytes, bits: tuple[int, int] | None, kind: str
+) -> Field:
     """Field(...) without the frozen dataclass's per-attribute object.__setattr__: a third of the cost, and
     field_map makes ~20 fields for every packet the judge and the guard look at. Same object, same fields."""
     made = object.__new__(Field)
@@ -123,7 +160,7 @@ def _decode(raw: bytes, kind: str, bits: tuple[int, int] | None) -> int | str | 
     if kind == _IPV4:
         return socket.inet_ntop(socket.AF_INET, raw)
     if kind == _IPV4_LIST:
-        return ", ".join(socket.inet_ntop(socket.AF_INET, raw[i:i + 4]) for i in range(0, len(raw) - 3, 4))
+        return ", ".join(socket.inet_ntop(socket.AF_INET, raw[i : i + 4]) for i in range(0, len(raw) - 3, 4))
     if kind == _IPV6:
         return socket.inet_ntop(socket.AF_INET6, raw)
     if kind == _MAC:
@@ -136,7 +173,7 @@ def read_value(field: Field, data: bytes) -> int | str | bytes | None:
 
     The judge uses this to read what a model put where the expected reply has a field.
     """
-    raw = bytes(data[field.offset:field.end])
+    raw = bytes(data[field.offset : field.end])
     if len(raw) < field.length:
         return None
     return _decode(raw, field.kind, field.bits)
@@ -151,13 +188,14 @@ class _Map:
 
     def need(self, end: int, what: str) -> None:
         if end > len(self.data):
-            raise ValueError(f"truncated {what}: needs bytes up to offset {end}, but the packet has only "
-                             f"{len(self.data)} bytes")
+            raise ValueError(
+                f"truncated {what}: needs bytes up to offset {end}, but the packet has only {len(self.data)} bytes"
+            )
 
     def add(self, name: str, layer: str, offset: int, length: int, bits: tuple[int, int] | None = None) -> int:
         """A number field (the walk branches on these, so they come back as int)."""
         raw = self._span(name, layer, offset, length)
-        value = int.from_bytes(raw, "big") if bits is None else _uint(raw, bits)   # most fields: no call
+        value = int.from_bytes(raw, "big") if bits is None else _uint(raw, bits)  # most fields: no call
         self.fields.append(_new_field(name, layer, offset, length, value, bits, _UINT))
         return value
 
@@ -168,7 +206,7 @@ class _Map:
 
     def _span(self, name: str, layer: str, offset: int, length: int) -> bytes:
         end = offset + length
-        if end > len(self.data):   # checked inline: the message is only formatted when it is needed
+        if end > len(self.data):  # checked inline: the message is only formatted when it is needed
             self.need(end, f"{layer} field {name}")
         return self.data[offset:end]
 
@@ -178,7 +216,7 @@ class _Map:
             self.add_decoded(name, layer, start, end - start, _BYTES)
 
     def uint(self, offset: int, length: int) -> int:
-        return int.from_bytes(self.data[offset:offset + length], "big")
+        return int.from_bytes(self.data[offset : offset + length], "big")
 
 
 def _ethernet(m: _Map) -> None:
@@ -208,8 +246,12 @@ def _arp(m: _Map, base: int) -> int:
     hw_kind = _MAC if hwlen == 6 else _BYTES
     p_kind = _IPV4 if plen == 4 else _IPV6 if plen == 16 else _BYTES
     offset = base + 8
-    for name, length, kind in (("hwsrc", hwlen, hw_kind), ("psrc", plen, p_kind),
-                               ("hwdst", hwlen, hw_kind), ("pdst", plen, p_kind)):
+    for name, length, kind in (
+        ("hwsrc", hwlen, hw_kind),
+        ("psrc", plen, p_kind),
+        ("hwdst", hwlen, hw_kind),
+        ("pdst", plen, p_kind),
+    ):
         m.add_decoded(f"arp.{name}", "ARP", offset, length, kind)
         offset += length
     return offset
@@ -221,7 +263,7 @@ def _ipv4(m: _Map, base: int) -> int:
     if version != 4:
         raise ValueError(f"not IPv4: the version nibble is {version}")
     ihl = m.add("ip.ihl", "IPv4", base, 1, bits=(4, 4))
-    header_len = ipv4_header_len(m.data[base:base + 1])
+    header_len = ipv4_header_len(m.data[base : base + 1])
     if header_len < IPV4_MIN_HEADER:
         raise ValueError(f"malformed IPv4 header: IHL {ihl} means {header_len} bytes, the minimum is 5 (20 bytes)")
     m.add("ip.tos", "IPv4", base + 1, 1)
@@ -240,8 +282,9 @@ def _ipv4(m: _Map, base: int) -> int:
         m.add_decoded("ip.options", "IPv4", base + IPV4_MIN_HEADER, header_len - IPV4_MIN_HEADER, _BYTES)
         _ip_options(m, base + IPV4_MIN_HEADER, header_end)
     if total_length < header_len:
-        raise ValueError(f"malformed IPv4 header: total length {total_length} is shorter than the header "
-                         f"({header_len} bytes)")
+        raise ValueError(
+            f"malformed IPv4 header: total length {total_length} is shorter than the header ({header_len} bytes)"
+        )
     end = base + total_length
     m.need(end, f"IPv4 packet (total length {total_length})")
     if proto == PROTO_ICMP and frag == 0:
@@ -270,22 +313,24 @@ def _ip_options(m: _Map, start: int, end: int) -> None:
             raise ValueError(f"malformed IPv4 option at offset {offset}: type {option_type} has no length byte")
         length = m.data[offset + 1]
         if length < 2 or offset + length > end:
-            raise ValueError(f"malformed IPv4 option at offset {offset}: type {option_type} says length {length}, "
-                             f"but {end - offset} option bytes remain")
+            raise ValueError(
+                f"malformed IPv4 option at offset {offset}: type {option_type} says length {length}, "
+                f"but {end - offset} option bytes remain"
+            )
         m.add(f"{prefix}.type", "IPv4", offset, 1)
         m.add(f"{prefix}.len", "IPv4", offset + 1, 1)
-        if option_type in (7, 131, 137) and length >= 3:   # record route, loose/strict source route
+        if option_type in (7, 131, 137) and length >= 3:  # record route, loose/strict source route
             m.add(f"{prefix}.ptr", "IPv4", offset + 2, 1)
             routes = (length - 3) // 4 * 4
             if routes:
                 m.add_decoded(f"{prefix}.route", "IPv4", offset + 3, routes, _IPV4_LIST)
             m.add_rest(f"{prefix}.data", "IPv4", offset + 3 + routes, offset + length)
-        elif option_type == 68 and length >= 4:             # timestamp
+        elif option_type == 68 and length >= 4:  # timestamp
             m.add(f"{prefix}.ptr", "IPv4", offset + 2, 1)
             m.add(f"{prefix}.oflw", "IPv4", offset + 3, 1, bits=(0, 4))
             m.add(f"{prefix}.flg", "IPv4", offset + 3, 1, bits=(4, 4))
             m.add_rest(f"{prefix}.data", "IPv4", offset + 4, offset + length)
-        elif option_type == 148 and length == 4:            # router alert
+        elif option_type == 148 and length == 4:  # router alert
             m.add(f"{prefix}.value", "IPv4", offset + 2, 2)
         else:
             m.add_rest(f"{prefix}.data", "IPv4", offset + 2, offset + length)
@@ -412,8 +457,9 @@ def _nd_options(m: _Map, start: int, end: int) -> None:
             raise ValueError(f"truncated neighbour discovery option at offset {offset}")
         length = m.data[offset + 1] * 8
         if length == 0 or offset + length > end:
-            raise ValueError(f"malformed neighbour discovery option at offset {offset}: length {length} bytes, "
-                             f"{end - offset} remain")
+            raise ValueError(
+                f"malformed neighbour discovery option at offset {offset}: length {length} bytes, {end - offset} remain"
+            )
         option_type = m.add(f"{prefix}.type", "ICMPv6", offset, 1)
         m.add(f"{prefix}.len", "ICMPv6", offset + 1, 1)
         if option_type in (1, 2) and length == 8:
@@ -485,8 +531,9 @@ def _bit_groups(fields: list[Field]) -> dict[str, str]:
             index += 1
         if len(members) > 1:
             stem, _, _ = members[0].name.rpartition(".")
-            name = members[0].name + "".join("+" + m.name[len(stem) + 1:] if m.name.startswith(stem + ".")
-                                             else "+" + m.name for m in members[1:])
+            name = members[0].name + "".join(
+                "+" + m.name[len(stem) + 1 :] if m.name.startswith(stem + ".") else "+" + m.name for m in members[1:]
+            )
             for member in members:
                 group_of[member.name] = name
     return group_of
@@ -508,6 +555,7 @@ def byte_owners(fields: list[Field], size: int) -> list[str | None]:
 
 # --- describe(): decoded text -------------------------------------------------------------------------------
 
+
 def _flags_text(value: int) -> str:
     names = [name for bit, name in ((4, "evil"), (2, "DF"), (1, "MF")) if value & bit]
     return "+".join(names) if names else "none"
@@ -521,8 +569,13 @@ def describe_value(name: str, value: int | str | bytes | bytearray, length: int 
         shown = bytes(value[:16]).hex(" ")
         return f"{len(value)} bytes: {shown}{' ...' if len(value) > 16 else ''}"
     leaf = name.rsplit(".", 1)[-1]
-    named = {"icmp.type": ICMP_TYPES, "icmpv6.type": ICMPV6_TYPES, "ip.proto": IP_PROTOCOLS,
-             "ipv6.nh": IP_PROTOCOLS, "arp.op": ARP_OPS}.get(name)
+    named = {
+        "icmp.type": ICMP_TYPES,
+        "icmpv6.type": ICMPV6_TYPES,
+        "ip.proto": IP_PROTOCOLS,
+        "ipv6.nh": IP_PROTOCOLS,
+        "arp.op": ARP_OPS,
+    }.get(name)
     if named is not None:
         return f"{value} ({named.get(value, 'unknown')})"
     if name == "ether.type" or name in ("arp.ptype",):

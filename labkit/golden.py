@@ -28,17 +28,17 @@ GOLDEN = {
     "ping_tos_ttl": ("golden_ping_tos_ttl.pcap", "ping -Q 0x10 -t 7 10.99.0.2 (TOS 0x10, TTL 7)"),
     "ping_s3000": ("golden_ping_s3000.pcap", "ping -s 3000 10.99.0.2 (3008 bytes of ICMP: fragmented)"),
 }
-CLIENT, KERNEL = bytes([10, 99, 0, 1]), bytes([10, 99, 0, 2])   # the two namespaces' IPv4 addresses
+CLIENT, KERNEL = bytes([10, 99, 0, 1]), bytes([10, 99, 0, 2])  # the two namespaces' IPv4 addresses
 _ETHERNET, _IPV4 = 14, b"\x08\x00"
 
 
 @dataclass(frozen=True)
 class GoldenExchange:
     name: str
-    command: str                           # what the client ran
-    request_fragments: tuple[bytes, ...]   # IP packets from the client (one unless fragmented)
-    reply_fragments: tuple[bytes, ...]     # IP packets the kernel sent back
-    delay_s: float                         # tcpdump's time from the request's last fragment to the reply's first
+    command: str  # what the client ran
+    request_fragments: tuple[bytes, ...]  # IP packets from the client (one unless fragmented)
+    reply_fragments: tuple[bytes, ...]  # IP packets the kernel sent back
+    delay_s: float  # tcpdump's time from the request's last fragment to the reply's first
 
     @property
     def request(self) -> bytes:
@@ -52,8 +52,9 @@ class GoldenExchange:
 def _ipv4_packets(path: Path) -> list[tuple[float, bytes]]:
     """(time, IPv4 packet) for each IPv4 frame of an Ethernet capture (ARP and anything else left out)."""
     with RawPcapReader(str(path)) as reader:
-        return [(meta.sec + meta.usec / 1e6, bytes(frame[_ETHERNET:])) for frame, meta in reader
-                if frame[12:14] == _IPV4]
+        return [
+            (meta.sec + meta.usec / 1e6, bytes(frame[_ETHERNET:])) for frame, meta in reader if frame[12:14] == _IPV4
+        ]
 
 
 def _datagrams(packets: list[tuple[float, bytes]], source: bytes) -> list[list[tuple[float, bytes]]]:
@@ -75,8 +76,9 @@ def golden_exchange(name: str = "ping", index: int = 0) -> GoldenExchange:
     if not 0 <= index < min(len(requests), len(replies)):
         raise LabkitError(f"{file} holds {min(len(requests), len(replies))} exchanges; index {index} is not one")
     request, reply = requests[index], replies[index]
-    return GoldenExchange(name, command, tuple(p for _, p in request), tuple(p for _, p in reply),
-                          reply[0][0] - request[-1][0])
+    return GoldenExchange(
+        name, command, tuple(p for _, p in request), tuple(p for _, p in reply), reply[0][0] - request[-1][0]
+    )
 
 
 # Why each field of Linux's echo reply has its value, as the golden captures show (tests/data/README.md). The
@@ -98,9 +100,15 @@ def reply_rules(request: bytes, reply: bytes) -> list[tuple[str, str, str, str]]
     """(field, value in the request, value in the reply, why) for each field of an IPv4 echo exchange."""
     before = {f.name: f.describe() for f in field_map(request)}
     after = {f.name: f.describe() for f in field_map(reply)}
-    return [(name, before[name], after.get(name, "-"),
-             LINUX_REPLY_RULES.get(name, "copied" if before[name] == after.get(name) else "changed"))
-            for name in before]
+    return [
+        (
+            name,
+            before[name],
+            after.get(name, "-"),
+            LINUX_REPLY_RULES.get(name, "copied" if before[name] == after.get(name) else "changed"),
+        )
+        for name in before
+    ]
 
 
 class _HtmlView(Protocol):
@@ -122,5 +130,7 @@ class SideBySide:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
         cells = "".join(f'<div style="flex:1 1 0;min-width:0">{view.to_html()}</div>' for view in self.views)
-        return {"text/plain": repr(self),
-                "text/html": f'<div style="display:flex;gap:16px;align-items:flex-start">{cells}</div>'}
+        return {
+            "text/plain": repr(self),
+            "text/html": f'<div style="display:flex;gap:16px;align-items:flex-start">{cells}</div>',
+        }

@@ -37,10 +37,10 @@ ICMPV6_NEIGHBOR_ADVERT = 136
 IPV4_MIN_HEADER = 20
 IPV6_HEADER = 40
 ICMP_HEADER = 8
-IPV4_FLAG_RESERVED = 0x8000   # the "evil" bit: Linux never sets it on what it sends
+IPV4_FLAG_RESERVED = 0x8000  # the "evil" bit: Linux never sets it on what it sends
 IPV4_FLAG_DF = 0x4000
 IPV4_FLAG_MF = 0x2000
-IPV4_OFFSET_MASK = 0x1FFF      # fragment offset, in units of 8 bytes
+IPV4_OFFSET_MASK = 0x1FFF  # fragment offset, in units of 8 bytes
 
 
 def ip_version(packet: bytes) -> int | None:
@@ -83,7 +83,7 @@ def is_fragment(packet: bytes) -> bool:
 
 def ipv4_payload(packet: bytes) -> bytes:
     """The bytes after the IPv4 header, up to the total length (link-layer padding dropped)."""
-    return packet[ipv4_header_len(packet):ipv4_total_len(packet)]
+    return packet[ipv4_header_len(packet) : ipv4_total_len(packet)]
 
 
 def ipv6_payload_len(packet: bytes) -> int:

@@ -37,9 +37,10 @@ def validate_ipv4(packet: bytes) -> tuple[bytes, int]:
     if internet_checksum(packet[:hlen]):
         found = int.from_bytes(packet[10:12], "big")
         expected = internet_checksum(packet[:10] + b"\0\0" + packet[12:hlen])
-        raise NoReply(Outcome.IPV4_BAD_CHECKSUM,
-                      f"malformed: bad IP header checksum 0x{found:04x} (should be 0x{expected:04x}); "
-                      "Linux drops it")
+        raise NoReply(
+            Outcome.IPV4_BAD_CHECKSUM,
+            f"malformed: bad IP header checksum 0x{found:04x} (should be 0x{expected:04x}); Linux drops it",
+        )
     total = ipv4_total_len(packet)
     if total > size:
         raise NoReply(Outcome.IPV4_TRUNCATED, f"malformed: truncated: ip.len says {total} bytes, {size} arrived")
@@ -61,9 +62,11 @@ class Options:
 
 
 def _bad_option(position: int) -> NoReply:
-    return NoReply(Outcome.IPV4_BAD_OPTION,
-                   f"malformed: bad IP option at header byte {20 + position} (Linux drops it and "
-                   "answers Parameter Problem, which is not modelled)")
+    return NoReply(
+        Outcome.IPV4_BAD_OPTION,
+        f"malformed: bad IP option at header byte {20 + position} (Linux drops it and "
+        "answers Parameter Problem, which is not modelled)",
+    )
 
 
 def options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], bool], now_ms: int) -> Options:
@@ -74,8 +77,8 @@ def options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], 
     size, i = len(data), 0
     while i < size:
         kind = data[i]
-        if kind == 0:                      # end of list: Linux rewrites whatever follows to END too
-            data[i + 1:] = bytes(size - i - 1)
+        if kind == 0:  # end of list: Linux rewrites whatever follows to END too
+            data[i + 1 :] = bytes(size - i - 1)
             break
         if kind == 1:
             i += 1
@@ -85,13 +88,13 @@ def options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], 
         length = data[i + 1]
         if length < 2 or length > size - i:
             raise _bad_option(i)
-        if kind in (131, 137):             # LSRR / SSRR
+        if kind in (131, 137):  # LSRR / SSRR
             if length < 3:
                 raise _bad_option(i + 1)
             if data[i + 2] < 4 or source_route:
                 raise _bad_option(i + 2)
             source_route = True
-        elif kind == 7:                    # Record Route
+        elif kind == 7:  # Record Route
             if options.rr is not None:
                 raise _bad_option(i)
             if length < 3:
@@ -102,13 +105,13 @@ def options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], 
             if pointer <= length:
                 if pointer + 3 > length:
                     raise _bad_option(i + 2)
-                data[i + pointer - 1:i + pointer + 3] = our_address
+                data[i + pointer - 1 : i + pointer + 3] = our_address
                 data[i + 2] = pointer + 4
                 options.rr_needaddr = True
             options.rr = i
-        elif kind == 68:                   # Timestamp
+        elif kind == 68:  # Timestamp
             _timestamp_in(data, i, length, options, our_address, is_local, stamp)
-        elif kind == 148:                  # Router Alert
+        elif kind == 148:  # Router Alert
             if length < 4:
                 raise _bad_option(i + 1)
         elif kind == 134:
@@ -119,8 +122,15 @@ def options_in(data: bytearray, our_address: bytes, is_local: Callable[[bytes], 
     return options
 
 
-def _timestamp_in(data: bytearray, i: int, length: int, options: Options, our_address: bytes,
-                  is_local: Callable[[bytes], bool], stamp: bytes) -> None:
+def _timestamp_in(
+    data: bytearray,
+    i: int,
+    length: int,
+    options: Options,
+    our_address: bytes,
+    is_local: Callable[[bytes], bool],
+    stamp: bytes,
+) -> None:
     if options.ts is not None:
         raise _bad_option(i)
     if length < 4:
@@ -132,26 +142,26 @@ def _timestamp_in(data: bytearray, i: int, length: int, options: Options, our_ad
         if pointer + 3 > length:
             raise _bad_option(i + 2)
         slot = i + pointer - 1
-        if flag == 0:                      # timestamps only
-            data[slot:slot + 4] = stamp
+        if flag == 0:  # timestamps only
+            data[slot : slot + 4] = stamp
             options.ts_needtime = True
             data[i + 2] = pointer + 4
-        elif flag == 1:                    # address and timestamp
+        elif flag == 1:  # address and timestamp
             if pointer + 7 > length:
                 raise _bad_option(i + 2)
-            data[slot:slot + 8] = our_address + stamp
+            data[slot : slot + 8] = our_address + stamp
             options.ts_needaddr = options.ts_needtime = True
             data[i + 2] = pointer + 8
-        elif flag == 3:                    # prespecified addresses: stamp only where the address is ours
+        elif flag == 3:  # prespecified addresses: stamp only where the address is ours
             if pointer + 7 > length:
                 raise _bad_option(i + 2)
-            if not _prespec_is_ours(bytes(data[slot:slot + 4]), is_local):
+            if not _prespec_is_ours(bytes(data[slot : slot + 4]), is_local):
                 options.ts = i
                 return
-            data[slot + 4:slot + 8] = stamp
+            data[slot + 4 : slot + 8] = stamp
             options.ts_needtime = True
             data[i + 2] = pointer + 8
-    elif flag != 3:                        # full: count the overflow
+    elif flag != 3:  # full: count the overflow
         overflow = data[i + 3] >> 4
         if overflow == 15:
             raise _bad_option(i + 3)
@@ -165,23 +175,24 @@ def _prespec_is_ours(address: bytes, is_local: Callable[[bytes], bool]) -> bool:
     return is_local(address) or not is_unicast_v4(address)
 
 
-def options_echo(options: Options, our_address: bytes, is_local: Callable[[bytes], bool],
-                  now_ms: int | None) -> bytes | None:
+def options_echo(
+    options: Options, our_address: bytes, is_local: Callable[[bytes], bool], now_ms: int | None
+) -> bytes | None:
     """The reply's options (ip_options_echo + ip_options_build): RR and TS copied in that order with our entries
     added, nothing else, padded with END to a multiple of 4. None when Linux refuses to answer."""
     data, out = options.data, bytearray()
     stamp = (now_ms or 0).to_bytes(4, "big")
     if options.rr is not None:
         start, length, pointer = len(out), data[options.rr + 1], data[options.rr + 2]
-        out += data[options.rr:options.rr + length]
+        out += data[options.rr : options.rr + length]
         if options.rr_needaddr and pointer <= length:
             if pointer + 3 > length:
                 return None
             out[start + 2] = pointer + 4
-            out[start + pointer - 1:start + pointer + 3] = our_address
+            out[start + pointer - 1 : start + pointer + 3] = our_address
     if options.ts is not None:
         start, length, pointer = len(out), data[options.ts + 1], data[options.ts + 2]
-        out += data[options.ts:options.ts + length]
+        out += data[options.ts : options.ts + length]
         if pointer <= length:
             need_addr = need_time = False
             if options.ts_needaddr:
@@ -194,14 +205,14 @@ def options_echo(options: Options, our_address: bytes, is_local: Callable[[bytes
                 if out[start + 3] & 0x0F != 3:
                     need_time, pointer = True, pointer + 4
                 elif pointer + 7 <= length:
-                    address = bytes(out[start + pointer - 1:start + pointer + 3])
+                    address = bytes(out[start + pointer - 1 : start + pointer + 3])
                     if _prespec_is_ours(address, is_local):
                         need_time, pointer = True, pointer + 8
             out[start + 2] = pointer
             if need_addr:
-                out[start + pointer - 9:start + pointer - 5] = our_address
+                out[start + pointer - 9 : start + pointer - 5] = our_address
             if need_time:
-                out[start + pointer - 5:start + pointer - 1] = stamp
+                out[start + pointer - 5 : start + pointer - 1] = stamp
     while len(out) % 4:
         out.append(0)
     return bytes(out)
@@ -221,6 +232,6 @@ def options_for_later_fragments(options: bytes) -> bytes:
         if length < 2 or length > len(out) - i:
             break
         if not kind & 0x80:
-            out[i:i + length] = b"\x01" * length
+            out[i : i + length] = b"\x01" * length
         i += length
     return bytes(out)

@@ -52,7 +52,7 @@ _DROPPED = {"ping-socket": "a ping socket drops this", "raw-socket": "a raw-sock
 # checksum that follows from them. Offsets within the IPv4 header.
 _FREE_V4_BYTES = {4: "ip.id", 5: "ip.id", 8: "ip.ttl", 10: "ip.chksum", 11: "ip.chksum"}
 _DF_BIT = 0x40
-_TIMEVAL_BYTES = 16   # iputils keeps a struct timeval at the start of the data and skips it when comparing
+_TIMEVAL_BYTES = 16  # iputils keeps a struct timeval at the start of the data and skips it when comparing
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class FieldVerdict:
     offset: int
     length: int
     expected: object
-    got: object      # None when the reply is too short to hold the field
+    got: object  # None when the reply is too short to hold the field
     ok: bool
 
 
@@ -69,14 +69,14 @@ class FieldVerdict:
 class Judgement:
     expected: bytes | None
     got: bytes | None
-    byte_ok: tuple[bool, ...]          # one per byte of the longer of the two; missing bytes are False
-    hallucinated: tuple[int, ...]      # offsets that are wrong
+    byte_ok: tuple[bool, ...]  # one per byte of the longer of the two; missing bytes are False
+    hallucinated: tuple[int, ...]  # offsets that are wrong
     fields: tuple[FieldVerdict, ...]
     checksums: tuple[ChecksumCheck, ...]
-    accepted: bool                     # would Linux ping accept this as the reply to the request?
-    reason: str                        # "accepted", "accepted, but ..." or "a ping socket drops this: ..."
-    warnings: tuple[str, ...] = ()     # what ping prints about an accepted reply ("(DIFFERENT ADDRESS!)")
-    free: tuple[int, ...] = ()         # offsets that differ only in fields a stack may choose (IPv4 id, ttl, DF)
+    accepted: bool  # would Linux ping accept this as the reply to the request?
+    reason: str  # "accepted", "accepted, but ..." or "a ping socket drops this: ..."
+    warnings: tuple[str, ...] = ()  # what ping prints about an accepted reply ("(DIFFERENT ADDRESS!)")
+    free: tuple[int, ...] = ()  # offsets that differ only in fields a stack may choose (IPv4 id, ttl, DF)
     receiver: str = "ping-socket"
     causes: tuple[ErrorRun, ...] = ()  # labkit.taxonomy: each differing run of digits and its likely cause
 
@@ -92,11 +92,16 @@ class Judgement:
 
 # --- byte and field verdicts --------------------------------------------------------------------------------
 
+
 def _free_offsets(expected: bytes, got: bytes, checks: list[ChecksumCheck]) -> set[int]:
     """Offsets where the reply differs from the reference only by a free IPv4 choice with a valid checksum.
     `checks` is verify(got)."""
-    if (len(expected) < IPV4_MIN_HEADER or len(got) < IPV4_MIN_HEADER or expected[0] != got[0]
-            or ip_version(expected) != 4):
+    if (
+        len(expected) < IPV4_MIN_HEADER
+        or len(got) < IPV4_MIN_HEADER
+        or expected[0] != got[0]
+        or ip_version(expected) != 4
+    ):
         return set()
     ip_check = next((c for c in checks if c.name == "ip.chksum"), None)
     if ip_check is None or not ip_check.ok:
@@ -107,10 +112,11 @@ def _free_offsets(expected: bytes, got: bytes, checks: list[ChecksumCheck]) -> s
     return free
 
 
-def _compare_bytes(expected: bytes | None, got: bytes | None,
-                   checks: list[ChecksumCheck]) -> tuple[tuple[bool, ...], tuple[int, ...], tuple[int, ...]]:
+def _compare_bytes(
+    expected: bytes | None, got: bytes | None, checks: list[ChecksumCheck]
+) -> tuple[tuple[bool, ...], tuple[int, ...], tuple[int, ...]]:
     expected_bytes, got_bytes = expected or b"", got or b""
-    if expected_bytes == got_bytes:   # the common case on the per-packet path: skip the byte loop
+    if expected_bytes == got_bytes:  # the common case on the per-packet path: skip the byte loop
         return (True,) * len(got_bytes), (), ()
     free = _free_offsets(expected_bytes, got_bytes, checks) if expected and got else set()
     common = min(len(expected_bytes), len(got_bytes))
@@ -137,25 +143,30 @@ def _compare_fields(expected: bytes | None, got: bytes | None, free: set[int]) -
         fields = field_map(expected)
     except ValueError:
         return ()
-    if got == expected:   # the common case: every field right, nothing to decode again
+    if got == expected:  # the common case: every field right, nothing to decode again
         return tuple(_verdict(f.name, f.offset, f.length, f.value, f.value, True) for f in fields)
     verdicts = []
     for field in fields:
         start, end = field.offset, field.offset + field.length
         got_value: int | str | bytes | None
         if got is not None and got[start:end] == expected[start:end]:
-            got_value = field.value   # same bytes, same decoding
+            got_value = field.value  # same bytes, same decoding
         else:
             got_value = read_value(field, got) if got is not None else None
         ok = got_value == field.value
-        if (not ok and got is not None and got_value is not None
-                and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags")):
+        if (
+            not ok
+            and got is not None
+            and got_value is not None
+            and field.name in ("ip.id", "ip.ttl", "ip.chksum", "ip.flags")
+        ):
             ok = all(offset in free or expected[offset] == got[offset] for offset in range(field.offset, field.end))
         verdicts.append(_verdict(field.name, field.offset, field.length, field.value, got_value, ok))
     return tuple(verdicts)
 
 
 # --- the receiver -------------------------------------------------------------------------------------------
+
 
 def _drop(why: str, receiver: str) -> tuple[bool, str, tuple[str, ...]]:
     return False, f"{_DROPPED[receiver]}: {why}", ()
@@ -180,16 +191,19 @@ def _echo_checks(request_echo: bytes, reply_echo: bytes, reply_type: int, names:
     """Why ping would not take this echo header (type, id, seq) as the reply to the request's; None if it would."""
     if reply_echo[0] != reply_type:
         got_type = reply_echo[0]
-        return (f"wrong type: ICMP{'v6' if reply_type == ICMPV6_ECHO_REPLY else ''} type {got_type} "
-                       f"({names.get(got_type, 'unknown')}), ping waits for type {reply_type} ({names[reply_type]})")
+        return (
+            f"wrong type: ICMP{'v6' if reply_type == ICMPV6_ECHO_REPLY else ''} type {got_type} "
+            f"({names.get(got_type, 'unknown')}), ping waits for type {reply_type} ({names[reply_type]})"
+        )
     request_id, reply_id = request_echo[4:6], reply_echo[4:6]
     if reply_id != request_id:
-        return (f"wrong id: 0x{reply_id.hex()} is not ping's id 0x{request_id.hex()}, so no ping socket "
-                       f"matches and iputils ignores it")
+        return (
+            f"wrong id: 0x{reply_id.hex()} is not ping's id 0x{request_id.hex()}, so no ping socket "
+            f"matches and iputils ignores it"
+        )
     request_seq, reply_seq = int.from_bytes(request_echo[6:8], "big"), int.from_bytes(reply_echo[6:8], "big")
     if reply_seq != request_seq:
-        return (f"wrong seq: ping counts it as the reply to icmp_seq={reply_seq}, "
-                       f"not to icmp_seq={request_seq}")
+        return f"wrong seq: ping counts it as the reply to icmp_seq={reply_seq}, not to icmp_seq={request_seq}"
     return None
 
 
@@ -197,12 +211,14 @@ def _should_be(label: str, check: ChecksumCheck) -> str:
     return f"{label} 0x{check.found:04x} should be 0x{check.expected:04x}"
 
 
-def _accepted(warnings: list[str], source: bytes, pinged: bytes, sent_data: bytes,
-              got_data: bytes) -> tuple[bool, str, tuple[str, ...]]:
+def _accepted(
+    warnings: list[str], source: bytes, pinged: bytes, sent_data: bytes, got_data: bytes
+) -> tuple[bool, str, tuple[str, ...]]:
     """The end of both receive paths: ping takes the reply, and prints what it notices about it."""
     if source != pinged:
-        warnings.append(f"ping prints (DIFFERENT ADDRESS!): the reply comes from {_address(source)}, "
-                        f"not {_address(pinged)}")
+        warnings.append(
+            f"ping prints (DIFFERENT ADDRESS!): the reply comes from {_address(source)}, not {_address(pinged)}"
+        )
     warnings += _payload_warnings(sent_data, got_data)
     return True, "accepted" + (", but " + "; ".join(warnings) if warnings else ""), tuple(warnings)
 
@@ -216,8 +232,9 @@ def _receive_v4(
         return _drop(f"not IPv4: the version nibble is {got[0] >> 4}", receiver)
     ihl = ipv4_header_len(got)
     if ihl < IPV4_MIN_HEADER or len(got) < ihl:
-        return _drop(f"malformed IPv4 header: IHL {got[0] & 0x0F} ({ihl} bytes) with {len(got)} bytes present",
-                     receiver)
+        return _drop(
+            f"malformed IPv4 header: IHL {got[0] & 0x0F} ({ihl} bytes) with {len(got)} bytes present", receiver
+        )
     ip_check = next(c for c in checks if c.name == "ip.chksum")
     if not ip_check.ok:
         return _drop(_should_be("IP header checksum", ip_check), receiver)
@@ -247,13 +264,15 @@ def _receive_v4(
     if icmp_check is not None and not icmp_check.ok:
         if receiver == "ping-socket":
             return _drop(_should_be("ICMP checksum", icmp_check), receiver)
-        warnings.append(_should_be("ICMP checksum", icmp_check) + "; iputils on a raw socket does not check it, "
-                        "a ping socket would drop the reply")
+        warnings.append(
+            _should_be("ICMP checksum", icmp_check) + "; iputils on a raw socket does not check it, "
+            "a ping socket would drop the reply"
+        )
     wrong = _echo_checks(request[request_ihl:], icmp, ICMP_ECHO_REPLY, ICMP_TYPES)
     if wrong:
         return False, wrong, ()
     request_total = ipv4_total_len(request)
-    return _accepted(warnings, got[12:16], request[16:20], request[request_ihl + 8:request_total], icmp[8:])
+    return _accepted(warnings, got[12:16], request[16:20], request[request_ihl + 8 : request_total], icmp[8:])
 
 
 def _receive_v6(
@@ -281,7 +300,7 @@ def _receive_v6(
     wrong = _echo_checks(request[request_offset:], icmp, ICMPV6_ECHO_REPLY, ICMPV6_TYPES)
     if wrong:
         return False, wrong, ()
-    return _accepted([], got[8:24], request[24:40], request[request_offset + 8:], icmp[8:])
+    return _accepted([], got[8:24], request[24:40], request[request_offset + 8 :], icmp[8:])
 
 
 def _is_echo_request(request: bytes) -> bool:
@@ -302,12 +321,14 @@ def _check_receiver(receiver: str) -> None:
 def receive(request: bytes, reply: bytes | None, receiver: str = "ping-socket") -> tuple[bool, str, tuple[str, ...]]:
     """Would Linux ping, having sent `request`, accept `reply`? (accepted, reason, warnings)."""
     _check_receiver(receiver)
-    return _receive(bytes(request), None if reply is None else bytes(reply), receiver,
-                    verify(reply) if reply is not None else [])
+    return _receive(
+        bytes(request), None if reply is None else bytes(reply), receiver, verify(reply) if reply is not None else []
+    )
 
 
-def _receive(request: bytes, reply: bytes | None, receiver: str,
-             checks: list[ChecksumCheck]) -> tuple[bool, str, tuple[str, ...]]:
+def _receive(
+    request: bytes, reply: bytes | None, receiver: str, checks: list[ChecksumCheck]
+) -> tuple[bool, str, tuple[str, ...]]:
     """receive() with verify(reply) already done, so judge() checks each checksum once."""
     if reply is None:
         return False, "nothing to send: the answer was not hex that could be read", ()
@@ -322,8 +343,9 @@ def _receive(request: bytes, reply: bytes | None, receiver: str,
     return _receive_v6(request, reply, receiver, checks)
 
 
-def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,
-          receiver: str = "ping-socket") -> Judgement:
+def judge(
+    request: bytes, reply: bytes | None, expected: bytes | None = None, *, receiver: str = "ping-socket"
+) -> Judgement:
     """Compare `reply` with the reference reply (labkit.stack.echo_reply unless `expected` is given).
 
     Never raises on any bytes: a reply the judge cannot read is judged as rejected, with the reason.
@@ -343,11 +365,13 @@ def judge(request: bytes, reply: bytes | None, expected: bytes | None = None, *,
     except Exception as error:  # noqa: BLE001 - the judge reports, it never crashes a run
         accepted, reason, warnings = False, f"the judge could not read this reply ({type(error).__name__}: {error})", ()
     causes = classify(request, got, expected, free=free) if hallucinated and expected and got is not None else ()
-    return Judgement(expected, got, byte_ok, hallucinated, fields, tuple(checks), accepted, reason, warnings, free,
-                     receiver, causes)
+    return Judgement(
+        expected, got, byte_ok, hallucinated, fields, tuple(checks), accepted, reason, warnings, free, receiver, causes
+    )
 
 
 # --- the responder's guardrail -------------------------------------------------------------------------------
+
 
 def guard(request: bytes, reply: bytes | None, *, raw: bool = False) -> str | None:
     """Is this reply safe to put on the wire? None if so, else why not.
@@ -388,8 +412,10 @@ def guard(request: bytes, reply: bytes | None, *, raw: bool = False) -> str | No
         for part in ("id", "seq"):
             if fields.get(f"{prefix}.{part}") != request_fields.get(f"{prefix}.{part}"):
                 # !r: these fields decode to ints (or None when absent), which print the same either way
-                return (f"not the reply to this request: {part} {fields.get(f'{prefix}.{part}')!r} "
-                        f"!= {request_fields.get(f'{prefix}.{part}')!r}")
+                return (
+                    f"not the reply to this request: {part} {fields.get(f'{prefix}.{part}')!r} "
+                    f"!= {request_fields.get(f'{prefix}.{part}')!r}"
+                )
         return None
     except Exception as error:  # noqa: BLE001 - a guard that crashes would let nothing (or everything) through
         return f"refused: the guard could not read the packets ({type(error).__name__}: {error})"

@@ -36,7 +36,7 @@ RECEIVERS = {"ping-socket": "0 2147483647", "raw-socket": "1 0"}
 COUNTERS = ("IcmpInMsgs", "IcmpInErrors", "IcmpInCsumErrors", "IcmpInEchoReps", "IcmpOutEchos")
 LIVE_DEMO = Path(__file__).resolve().parent.parent / "scripts" / "live-demo.sh"
 _TOOLS = ("ip", "ping", "nstat")
-_labs = itertools.count(1)            # several labs in one process get different names
+_labs = itertools.count(1)  # several labs in one process get different names
 
 
 def unavailable() -> str | None:
@@ -68,15 +68,18 @@ class PingRun:
     received: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.moved = {name: self.after[name] - self.before[name] for name in COUNTERS
-                      if self.after[name] != self.before[name]}
-        found = re.search(r"(\d+) received", self.output)     # ping's statistics line
+        self.moved = {
+            name: self.after[name] - self.before[name] for name in COUNTERS if self.after[name] != self.before[name]
+        }
+        found = re.search(r"(\d+) received", self.output)  # ping's statistics line
         self.received = int(found.group(1)) if found else 0
 
     def counter_lines(self) -> list[str]:
         """One line per counter: before -> after (+change), in the pinger's namespace."""
-        return [f"{name:<17} {self.before[name]:>4} -> {self.after[name]:<4} "
-                f"(+{self.after[name] - self.before[name]})" for name in COUNTERS]
+        return [
+            f"{name:<17} {self.before[name]:>4} -> {self.after[name]:<4} (+{self.after[name] - self.before[name]})"
+            for name in COUNTERS
+        ]
 
 
 def _counters(netns: str) -> dict[str, int]:
@@ -95,7 +98,7 @@ class LiveLab:
 
     def __init__(self, model: Model, strategy: str = "zero-shot", **responder_options: object) -> None:
         self.why_not = unavailable()
-        tag = f"lkl{os.getpid() % 100000}-{next(_labs)}"      # within the 15-character interface name limit
+        tag = f"lkl{os.getpid() % 100000}-{next(_labs)}"  # within the 15-character interface name limit
         self.netns, self.pinger_if, self.labkit_if = tag, f"{tag}a", f"{tag}b"
         self.responder: Responder | None = None
         self._wire: RawWire | None = None
@@ -106,9 +109,8 @@ class LiveLab:
         try:
             self._build()
             self._wire = RawWire(self.labkit_if)
-            self.responder = Responder(self._wire, model, strategy, addresses=(ANSWERED,),
-                                       **responder_options).start()   # type: ignore[arg-type]
-        except LabkitError as exc:             # e.g. a container that forbids namespaces: say so, do not fail
+            self.responder = Responder(self._wire, model, strategy, addresses=(ANSWERED,), **responder_options).start()  # type: ignore[arg-type]
+        except LabkitError as exc:  # e.g. a container that forbids namespaces: say so, do not fail
             self.close()
             self.why_not, self.responder = str(exc), None
             print(f"(live lab not started: {self.why_not})")
@@ -118,10 +120,12 @@ class LiveLab:
 
     def _build(self) -> None:
         _run("ip", "netns", "add", self.netns)
-        _run("ip", "link", "add", self.pinger_if, "netns", self.netns, "type", "veth",
-             "peer", "name", self.labkit_if)
-        for setting in ("ipv6.conf.{}.disable_ipv6=1", "ipv4.conf.{}.forwarding=0",
-                        "ipv4.conf.{}.arp_ignore=8"):   # the kernel here neither routes nor answers ARP
+        _run("ip", "link", "add", self.pinger_if, "netns", self.netns, "type", "veth", "peer", "name", self.labkit_if)
+        for setting in (
+            "ipv6.conf.{}.disable_ipv6=1",
+            "ipv4.conf.{}.forwarding=0",
+            "ipv4.conf.{}.arp_ignore=8",
+        ):  # the kernel here neither routes nor answers ARP
             _run("sysctl", "-qw", "net." + setting.format(self.labkit_if))
         _run("ip", "link", "set", self.labkit_if, "up")
         _run("ip", "-n", self.netns, "addr", "add", PINGER_ADDRESS, "dev", self.pinger_if)
@@ -134,8 +138,10 @@ class LiveLab:
             return None
         routes = _run("ip", "-n", self.netns, "route", "show").strip()
         links = _run("ip", "-n", self.netns, "-brief", "link", "show").strip()
-        text = (f"routes in {self.netns}:\n{routes}\ninterfaces in {self.netns}:\n{links}\n"
-                f"ip route get {ANSWERED}:\n{_run('ip', '-n', self.netns, 'route', 'get', ANSWERED).strip()}")
+        text = (
+            f"routes in {self.netns}:\n{routes}\ninterfaces in {self.netns}:\n{links}\n"
+            f"ip route get {ANSWERED}:\n{_run('ip', '-n', self.netns, 'route', 'get', ANSWERED).strip()}"
+        )
         print(text)
         return text
 
@@ -148,8 +154,22 @@ class LiveLab:
         group_range = f"net.ipv4.ping_group_range={RECEIVERS[receiver]}"
         _run("ip", "netns", "exec", self.netns, "sysctl", "-qw", group_range)
         before = _counters(self.netns)
-        output = _run("ip", "netns", "exec", self.netns, "ping", "-n", "-c", str(count), "-i", "0.2",
-                      "-W", f"{wait_s:g}", ANSWERED, check=False)
+        output = _run(
+            "ip",
+            "netns",
+            "exec",
+            self.netns,
+            "ping",
+            "-n",
+            "-c",
+            str(count),
+            "-i",
+            "0.2",
+            "-W",
+            f"{wait_s:g}",
+            ANSWERED,
+            check=False,
+        )
         after = _counters(self.netns)
         run = PingRun(receiver, output, before, after)
         print(f"[{receiver}: net.ipv4.ping_group_range = {RECEIVERS[receiver]}]\n{output.rstrip()}")
@@ -203,6 +223,7 @@ def run_live_demo(model_name: str, count: int = 4, receivers: str = "ping-socket
     if not LIVE_DEMO.is_file():
         raise LabkitError(f"{LIVE_DEMO} is not here: the live demo comes with the labkit repository, not the wheel")
     env = dict(os.environ, LABKIT_DEMO_RECEIVERS=receivers)
-    done = subprocess.run(["bash", str(LIVE_DEMO), model_name, str(count)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    done = subprocess.run(
+        ["bash", str(LIVE_DEMO), model_name, str(count)], capture_output=True, text=True, env=env, timeout=300
+    )
     return done.stdout + done.stderr

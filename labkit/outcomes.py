@@ -49,8 +49,11 @@ class Outcome(str, Enum):
     ECHO6_REPLY = ("icmpv6.echo_reply", "echo6", "echo reply (IPv6)")
     ARP_REPLY = ("arp.reply", "arp", "ARP reply")
     NEIGHBOUR_ADVERT = ("ndp.advert", "ndp", "neighbour advertisement")
-    FRAG_TIME_EXCEEDED = ("frag.time_exceeded", "time-exceeded",
-                          "fragment reassembly time exceeded (the first fragment was in): ICMP Time Exceeded")
+    FRAG_TIME_EXCEEDED = (
+        "frag.time_exceeded",
+        "time-exceeded",
+        "fragment reassembly time exceeded (the first fragment was in): ICMP Time Exceeded",
+    )
     # -- not a packet for this stack
     NOT_BYTES = ("input.not_bytes", "malformed", "not bytes")
     UNKNOWN_LINK = ("input.unknown_link", "malformed", "unknown link type")
@@ -86,8 +89,11 @@ class Outcome(str, Enum):
     IPV4_OPTIONS_FULL = ("ipv4.options_no_room", "ignored", "IP options leave no room for our entries")
     IPV4_MARTIAN_SOURCE = ("ipv4.martian_source", "ignored", "martian source: Linux drops it")
     IPV4_OWN_SOURCE = ("ipv4.own_source", "ignored", "our own address as source: Linux drops it")
-    IPV4_BROADCAST = ("ipv4.broadcast", "ignored",
-                      "sent to broadcast/multicast: Linux ignores it (icmp_echo_ignore_broadcasts=1)")
+    IPV4_BROADCAST = (
+        "ipv4.broadcast",
+        "ignored",
+        "sent to broadcast/multicast: Linux ignores it (icmp_echo_ignore_broadcasts=1)",
+    )
     IPV4_NOT_FOR_US = ("ipv4.not_for_us", "ignored", "not addressed to us")
     IPV4_MARTIAN_DESTINATION = ("ipv4.martian_destination", "ignored", "martian destination: Linux drops it")
     IPV4_L2_BROADCAST = ("ipv4.l2_broadcast", "ignored", "came in a link-layer broadcast (maybe directed broadcast)")
@@ -99,14 +105,20 @@ class Outcome(str, Enum):
     ICMP_NOT_ANSWERED = ("icmp.not_answered", "ignored", "ICMP type Linux does not answer")
     # -- IPv6
     IPV6_TRUNCATED = ("ipv6.truncated", "malformed", "truncated IPv6 packet")
-    IPV6_HOP_BY_HOP_NOT_FIRST = ("ipv6.hop_by_hop_not_first", "malformed",
-                                 "hop-by-hop header not first (Linux answers Parameter Problem)")
+    IPV6_HOP_BY_HOP_NOT_FIRST = (
+        "ipv6.hop_by_hop_not_first",
+        "malformed",
+        "hop-by-hop header not first (Linux answers Parameter Problem)",
+    )
     IPV6_EXTENSION_TRUNCATED = ("ipv6.extension_truncated", "malformed", "truncated IPv6 extension header")
     IPV6_ROUTING = ("ipv6.routing_segments_left", "ignored", "routing header with segments left: not modelled")
     IPV6_OPTION_TRUNCATED = ("ipv6.option_truncated", "malformed", "truncated IPv6 option")
     IPV6_OPTION_UNKNOWN_DROP = ("ipv6.option_unknown_drop", "ignored", "unknown IPv6 option: Linux drops it")
-    IPV6_OPTION_UNKNOWN_ERROR = ("ipv6.option_unknown_error", "malformed",
-                                 "unknown IPv6 option: Linux drops it and answers Parameter Problem")
+    IPV6_OPTION_UNKNOWN_ERROR = (
+        "ipv6.option_unknown_error",
+        "malformed",
+        "unknown IPv6 option: Linux drops it and answers Parameter Problem",
+    )
     IPV6_PADDING = ("ipv6.too_much_padding", "malformed", "more than 7 bytes of padding in a row: Linux drops it")
     IPV6_PADN_NONZERO = ("ipv6.padn_nonzero", "malformed", "PadN with non-zero contents: Linux drops it")
     IPV6_TOO_MANY_OPTIONS = ("ipv6.too_many_options", "malformed", "more than 8 options in one header: Linux drops it")
@@ -131,8 +143,11 @@ class Outcome(str, Enum):
     FRAG_OVERLAP = ("frag.overlap", "malformed", "overlapping fragments: datagram discarded (RFC 5722)")
     FRAG_BAD_END = ("frag.bad_end", "malformed", "fragment inconsistent with the datagram's end: discarded")
     FRAG_EMPTY = ("frag.empty", "malformed", "empty fragment: datagram discarded")
-    FRAG_MEMORY_FULL = ("frag.memory_full", "malformed",
-                        "reassembly memory full (ipfrag_high_thresh): Linux drops the fragment")
+    FRAG_MEMORY_FULL = (
+        "frag.memory_full",
+        "malformed",
+        "reassembly memory full (ipfrag_high_thresh): Linux drops the fragment",
+    )
     FRAG_TOO_LONG = ("frag.too_long", "malformed", "reassembled datagram over 65535 bytes: Linux drops it")
     FRAG_MALFORMED = ("frag.malformed", "malformed", "malformed IPv6 fragment")
     FRAG_NOT_WHOLE = ("frag.not_whole", "ignored", "a fragment, not a whole echo request")

@@ -15,8 +15,8 @@ import subprocess
 import time
 from os import PathLike
 
-SOURCE, TARGET = "10.199.0.1", "10.199.0.2"      # both exist only inside the namespace made here
-TARGET_MAC = "02:00:00:00:00:02"                 # a static neighbour entry: no ARP, and no host owns it
+SOURCE, TARGET = "10.199.0.1", "10.199.0.2"  # both exist only inside the namespace made here
+TARGET_MAC = "02:00:00:00:00:02"  # a static neighbour entry: no ARP, and no host owns it
 
 
 def why_not() -> str | None:
@@ -46,21 +46,33 @@ def _ip(*args: str) -> None:
 
 
 def _wire_up(name: str) -> None:
-    for args in (("link", "set", "lo", "up"), ("link", "add", "v0", "type", "veth", "peer", "name", "v1"),
-                 ("addr", "add", f"{SOURCE}/24", "dev", "v0"), ("link", "set", "v0", "up"),
-                 ("link", "set", "v1", "up"),
-                 ("neigh", "add", TARGET, "lladdr", TARGET_MAC, "dev", "v0", "nud", "permanent")):
+    for args in (
+        ("link", "set", "lo", "up"),
+        ("link", "add", "v0", "type", "veth", "peer", "name", "v1"),
+        ("addr", "add", f"{SOURCE}/24", "dev", "v0"),
+        ("link", "set", "v0", "up"),
+        ("link", "set", "v1", "up"),
+        ("neigh", "add", TARGET, "lladdr", TARGET_MAC, "dev", "v0", "nud", "permanent"),
+    ):
         _ip("-n", name, *args)
 
 
 def _ping_while_capturing(name: str, out_path: str | PathLike, count: int, interval: float) -> str:
-    tcpdump = subprocess.Popen(["ip", "netns", "exec", name, "tcpdump", "-U", "-i", "v0", "-w", str(out_path), "icmp"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    tcpdump = subprocess.Popen(
+        ["ip", "netns", "exec", name, "tcpdump", "-U", "-i", "v0", "-w", str(out_path), "icmp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_listening(tcpdump)
-        ping = subprocess.run(["ip", "netns", "exec", name, "ping", "-c", str(count), "-i", str(interval), "-W", "1",
-                               TARGET], capture_output=True, text=True, timeout=30)
-        time.sleep(0.2)    # let tcpdump write the last packet before it is stopped
+        ping = subprocess.run(
+            ["ip", "netns", "exec", name, "ping", "-c", str(count), "-i", str(interval), "-W", "1", TARGET],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        time.sleep(0.2)  # let tcpdump write the last packet before it is stopped
         return ping.stdout
     finally:
         tcpdump.send_signal(signal.SIGINT)

@@ -11,8 +11,16 @@ from collections.abc import Iterable
 
 from labkit.headers import ip_version
 
-__all__ = ["DEFAULT_PAYLOAD", "from_hex", "hexdump", "hexdump_lines", "ip_version", "to_hex",
-           "echo_request", "echo_request_v6"]
+__all__ = [
+    "DEFAULT_PAYLOAD",
+    "from_hex",
+    "hexdump",
+    "hexdump_lines",
+    "ip_version",
+    "to_hex",
+    "echo_request",
+    "echo_request_v6",
+]
 
 # What iputils ping sends by default on 64-bit Linux: 56 data bytes. The first 16 are a `struct timeval`
 # (tv_sec, tv_usec as two 8-byte longs) that ping reads back from the reply to compute `time=`; they are
@@ -23,7 +31,7 @@ DEFAULT_PAYLOAD = bytes(PING_TIMEVAL_BYTES) + bytes(range(PING_TIMEVAL_BYTES, 56
 
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 _PRINTABLE = frozenset(range(0x20, 0x7F))
-MAX_IPV4_OPTIONS = 40   # IHL is 4 bits: at most 15 words of header, 5 of them fixed
+MAX_IPV4_OPTIONS = 40  # IHL is 4 bits: at most 15 words of header, 5 of them fixed
 
 
 def to_hex(data: bytes) -> str:
@@ -39,8 +47,7 @@ def from_hex(text: str) -> bytes:
     digits = "".join(text.split())
     bad = _NOT_HEX.search(digits)
     if bad:
-        raise ValueError(f"not hex: {bad.group()!r} at digit {bad.start()} "
-                         "(only 0-9, a-f and whitespace are allowed)")
+        raise ValueError(f"not hex: {bad.group()!r} at digit {bad.start()} (only 0-9, a-f and whitespace are allowed)")
     if len(digits) % 2:
         raise ValueError(f"odd number of hex digits ({len(digits)}): every byte needs two digits")
     return bytes.fromhex(digits)
@@ -58,7 +65,7 @@ def hexdump_lines(data: bytes, width: int = 16) -> list[str]:
     hex_width = width * 3  # "xx " per byte plus one extra space between the halves, minus the trailing space
     rows = []
     for start in range(0, len(data), width):
-        chunk = data[start:start + width]
+        chunk = data[start : start + width]
         left = " ".join(f"{b:02x}" for b in chunk[:half])
         right = " ".join(f"{b:02x}" for b in chunk[half:])
         hex_part = f"{left}  {right}" if right else left
@@ -74,9 +81,19 @@ def hexdump(data: bytes) -> str:
     return "\n".join(hexdump_lines(data))
 
 
-def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x1234, seq: int = 1,
-                 payload: bytes = DEFAULT_PAYLOAD, ttl: int = 64, tos: int = 0, *,
-                 ip_id: int = 1, df: bool = False, options: bytes | Iterable = b"") -> bytes:
+def echo_request(
+    src: str = "10.0.0.1",
+    dst: str = "10.0.0.2",
+    ident: int = 0x1234,
+    seq: int = 1,
+    payload: bytes = DEFAULT_PAYLOAD,
+    ttl: int = 64,
+    tos: int = 0,
+    *,
+    ip_id: int = 1,
+    df: bool = False,
+    options: bytes | Iterable = b"",
+) -> bytes:
     """An IPv4 ICMP echo request built by scapy (checksums filled in).
 
     `options` are IP options, either raw bytes (padded to a multiple of 4 by scapy) or scapy IPOption objects;
@@ -90,13 +107,21 @@ def echo_request(src: str = "10.0.0.1", dst: str = "10.0.0.2", ident: int = 0x12
         ip.options = options
         option_bytes = len(bytes(ip)) - 20
         if option_bytes > MAX_IPV4_OPTIONS:
-            raise ValueError(f"IP options take {option_bytes} bytes, but an IPv4 header holds at most "
-                             f"{MAX_IPV4_OPTIONS}: give fewer or shorter options")
+            raise ValueError(
+                f"IP options take {option_bytes} bytes, but an IPv4 header holds at most "
+                f"{MAX_IPV4_OPTIONS}: give fewer or shorter options"
+            )
     return bytes(ip / ICMP(type=8, code=0, id=ident, seq=seq) / Raw(load=bytes(payload)))
 
 
-def echo_request_v6(src: str = "fd00::1", dst: str = "fd00::2", ident: int = 0x1234, seq: int = 1,
-                    payload: bytes = DEFAULT_PAYLOAD, hlim: int = 64) -> bytes:
+def echo_request_v6(
+    src: str = "fd00::1",
+    dst: str = "fd00::2",
+    ident: int = 0x1234,
+    seq: int = 1,
+    payload: bytes = DEFAULT_PAYLOAD,
+    hlim: int = 64,
+) -> bytes:
     """An IPv6 ICMPv6 echo request built by scapy (checksum over the pseudo-header filled in)."""
     from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 

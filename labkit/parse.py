@@ -34,14 +34,18 @@ _FENCE = re.compile(r"^[ \t>]{0,3}```[ \t]*([\w+-]{0,40})[^\n]{0,200}\n(.*?)(?:`
 _MARKER = re.compile(r"^[ \t>*_#-]*(?:FINAL(?:[ _]ANSWER)?|ANSWER)[ \t*_]*:[ \t*_]*(.*)$", re.IGNORECASE | re.MULTILINE)
 _HEX_TOKEN = re.compile(r"^(?:0[xX])?(?:[0-9a-fA-F]+|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})+:?),?$")
 _COLON_BYTES = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})+:?$")
-_INLINE_RUN = re.compile(r"(?:0[xX])?[0-9a-fA-F]{16,}|\b[0-9a-fA-F]{2}(?:[ \t]+[0-9a-fA-F]{2}){7,}\b"
-                         r"|\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){7,}\b")
+_INLINE_RUN = re.compile(
+    r"(?:0[xX])?[0-9a-fA-F]{16,}|\b[0-9a-fA-F]{2}(?:[ \t]+[0-9a-fA-F]{2}){7,}\b"
+    r"|\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){7,}\b"
+)
 # Letters a model (or a person) writes for a digit they resemble; hex letters a-f are real digits.
 LOOKALIKES = {"O": "0", "o": "0", "l": "1", "I": "1", "Z": "2", "S": "5", "G": "6"}
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
-_HEXDUMP_ROW = re.compile(r"^\s*([0-9a-fA-F]{4,8}):?\s+"                   # offset column
-                          r"((?:[0-9a-fA-F]{2}\s{1,2}){0,15}[0-9a-fA-F]{2})"  # up to 16 bytes
-                          r"(?:\s{2,}.*|\s*\|.*)?$")                          # optional ASCII column
+_HEXDUMP_ROW = re.compile(
+    r"^\s*([0-9a-fA-F]{4,8}):?\s+"  # offset column
+    r"((?:[0-9a-fA-F]{2}\s{1,2}){0,15}[0-9a-fA-F]{2})"  # up to 16 bytes
+    r"(?:\s{2,}.*|\s*\|.*)?$"
+)  # optional ASCII column
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,11 @@ def _fail(code: Outcome, message: str | None = None) -> ParsedHex:
 
 def _is_hex_line(line: str) -> bool:
     tokens = line.replace("`", " ").split()
-    return bool(tokens) and all(_HEX_TOKEN.match(token) for token in tokens[:-1]) \
+    return (
+        bool(tokens)
+        and all(_HEX_TOKEN.match(token) for token in tokens[:-1])
         and bool(_HEX_TOKEN.match(tokens[-1].rstrip(".;!")))
+    )
 
 
 def _has_stray(line: str) -> bool:
@@ -83,8 +90,9 @@ def _has_stray(line: str) -> bool:
 
 def _is_word(token: str) -> bool:
     """Prose, not damaged hex: no digit and at least one letter that is not a hex digit ("The", "reply:")."""
-    return not any(char.isdigit() for char in token) and any(char.isalpha() and char not in "abcdefABCDEF"
-                                                               for char in token)
+    return not any(char.isdigit() for char in token) and any(
+        char.isalpha() and char not in "abcdefABCDEF" for char in token
+    )
 
 
 def _strip_words(tokens: list[str]) -> list[str]:
@@ -124,7 +132,7 @@ def _digits(block: str) -> tuple[str | None, Reason | None]:
     if dumped is not None:
         return dumped, None
     digits = []
-    lines[-1] = lines[-1].rstrip().rstrip(".;!")   # the end of a sentence is not part of the hex
+    lines[-1] = lines[-1].rstrip().rstrip(".;!")  # the end of a sentence is not part of the hex
     for number, line in enumerate(lines, 1):
         for token in _strip_words(line.replace("`", " ").split()):
             token = _bare(token)
@@ -149,8 +157,9 @@ def _bad_character(char: str, line_number: int, line: str) -> Reason:
     where = f"line {line_number}" if line_number else "the hex"
     shown = f"({where}: {line.strip()[:40]!r})"
     if char in LOOKALIKES:
-        return Outcome.PARSE_LOOKALIKE.reason(f"the letter {char!r} inside the hex looks like the digit "
-                                               f"{LOOKALIKES[char]} but is not one {shown}")
+        return Outcome.PARSE_LOOKALIKE.reason(
+            f"the letter {char!r} inside the hex looks like the digit {LOOKALIKES[char]} but is not one {shown}"
+        )
     return Outcome.PARSE_NON_HEX.reason(f"non-hex character {char!r} inside the hex {shown}")
 
 
@@ -163,7 +172,7 @@ def _lookalike_in(block: str) -> Reason | None:
             letters = [char for char in token if char in LOOKALIKES]
             if not letters or any(not (char in LOOKALIKES or char in "0123456789abcdefABCDEF") for char in token):
                 continue
-            beside = tokens[max(0, index - 1):index] + tokens[index + 1:index + 2]
+            beside = tokens[max(0, index - 1) : index] + tokens[index + 1 : index + 2]
             if any(_HEX_TOKEN.match(other) and any(char.isdigit() for char in other) for other in beside):
                 return _bad_character(letters[0], number, line)
     return None
@@ -185,7 +194,7 @@ def _last_marker(text: str) -> re.Match[str] | None:
     """The last FINAL:/ANSWER: marker line, found from the end: each line is looked at once at most, and an
     answer made of markers costs one look."""
     lower = text.lower()
-    if len(lower) != len(text):          # a few characters lengthen when lowered: offsets would not match
+    if len(lower) != len(text):  # a few characters lengthen when lowered: offsets would not match
         return next(reversed(list(_MARKER.finditer(text))), None)
     end = len(text)
     while end > 0:
@@ -204,7 +213,7 @@ def _marker_body(text: str, marker: re.Match[str]) -> str:
     """The rest of the marker's line, then following lines up to a blank line or a fence -- or the fenced
     block that follows a bare marker."""
     rest_of_line = marker.group(1).strip()
-    after = text[marker.end():]
+    after = text[marker.end() :]
     if not rest_of_line:
         fence = _FENCE.match(after.lstrip("\n\r \t"))
         if fence:
@@ -264,8 +273,11 @@ def extract_hex(text: str, *, min_bytes: int = 20, max_bytes: int = 65535) -> Pa
         if not isinstance(text, str):
             return _fail(Outcome.PARSE_NOT_TEXT, f"the answer is not text (got {type(text).__name__})")
         if len(text) > MAX_ANSWER_CHARS:
-            return _fail(Outcome.PARSE_TOO_LARGE, f"the answer is {len(text)} characters long; labkit reads at "
-                                                  f"most {MAX_ANSWER_CHARS} (a reply is at most 65535 bytes)")
+            return _fail(
+                Outcome.PARSE_TOO_LARGE,
+                f"the answer is {len(text)} characters long; labkit reads at "
+                f"most {MAX_ANSWER_CHARS} (a reply is at most 65535 bytes)",
+            )
         if not text.strip():
             return _fail(Outcome.PARSE_EMPTY, "the answer is empty")
         block = _choose_block(text)

@@ -298,11 +298,15 @@ class PcapSummary:
         latencies = sorted(self.model_latencies_s)
         median = latencies[len(latencies) // 2] if latencies else 0.0
         cost = f"${self.cost_usd:.4f}" + (" (simulated)" if self.simulated else "")
-        line = (f"model calls: {len(latencies) - self.reused_answers}, median latency {median * 1000:.1f} ms, "
-                f"tokens in/out {self.input_tokens}/{self.output_tokens}, cost {cost}")
+        line = (
+            f"model calls: {len(latencies) - self.reused_answers}, median latency {median * 1000:.1f} ms, "
+            f"tokens in/out {self.input_tokens}/{self.output_tokens}, cost {cost}"
+        )
         if self.reused_answers:
-            line += (f"; {self.reused_answers} answers reused from the earlier run that failed "
-                     f"(${self.reused_cost_usd:.4f}, not paid again)")
+            line += (
+                f"; {self.reused_answers} answers reused from the earlier run that failed "
+                f"(${self.reused_cost_usd:.4f}, not paid again)"
+            )
         return line
 
     def __str__(self) -> str:
@@ -385,9 +389,7 @@ def _resolve_model(model, seed: int | None):
     return get_model(model, seed=seed) if seed is not None else get_model(model)
 
 
-def _answer_by_rule(
-    run: _Run, order: _InOrder, packet: CapturedPacket
-) -> _ModelJob | None:
+def _answer_by_rule(run: _Run, order: _InOrder, packet: CapturedPacket) -> _ModelJob | None:
     """The stack's answer to one record, written through `order`; an echo request for the model comes back as
     a job instead. The stack runs on the capture's clock (fragment timeouts, Timestamp reply fields)."""
     summary = run.summary
@@ -533,15 +535,18 @@ class _Run:
         self.clock = _CaptureClock()
         self.stack = ReferenceStack(config, clock=self.clock, wall_clock=self.clock)
         self.stack_delay_ns = round(STACK_LATENCY_S * 1e9)
-        self._last_link, self._last_context = "ip", b""   # how the latest record was framed: errors reuse it
+        self._last_link, self._last_context = "ip", b""  # how the latest record was framed: errors reuse it
         self.use_model = not is_reference(model)
         self.budget: Budget | None = None  # set when budget_usd is given
         self.journal: AnswerJournal | None = None
         self._out_path = out_path
         self.summary = PcapSummary(
-            input_path=display_name(in_path), output_path=str(out_path), model=model.name,
+            input_path=display_name(in_path),
+            output_path=str(out_path),
+            model=model.name,
             simulated=bool(getattr(model, "simulated", False)),
-            strategy="reference stack" if is_reference(model) else strategy, linktype=reader.linktype,
+            strategy="reference stack" if is_reference(model) else strategy,
+            linktype=reader.linktype,
             virtual_time=bool(getattr(model, "virtual_time", False)),
         )
 
@@ -654,8 +659,10 @@ class _Run:
         """The error, saying where the answers already paid for are kept."""
         if self.journal is None or not self.journal.kept_total:
             return error
-        return LabkitError(f"{error}; nothing was written, but the {self.journal.kept_total} model answers paid for "
-                           f"are kept in {self.journal.path}: run the same command again to reuse them")
+        return LabkitError(
+            f"{error}; nothing was written, but the {self.journal.kept_total} model answers paid for "
+            f"are kept in {self.journal.path}: run the same command again to reuse them"
+        )
 
     def close(self) -> None:
         if self.journal is not None:

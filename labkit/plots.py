@@ -26,7 +26,7 @@ SERIES_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F0
 LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--")
-HEATMAP_CMAP = "cividis"   # perceptually uniform and monotonic in lightness: colour-blind and greyscale safe
+HEATMAP_CMAP = "cividis"  # perceptually uniform and monotonic in lightness: colour-blind and greyscale safe
 
 
 def _figure(width: float = 7.0, height: float = 4.2) -> Figure:
@@ -48,14 +48,17 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
 
     Labels of simulated sources should say so ("simulated:7"); this function plots what it is given.
     """
-    series = {label: sorted(float(v) for v in values if v is not None and float(v) > 0)
-              for label, values in samples.items()}
+    series = {
+        label: sorted(float(v) for v in values if v is not None and float(v) > 0) for label, values in samples.items()
+    }
     if not series:
         raise LabkitError("latency_cdf needs at least one label with positive latencies (in seconds)")
     empty = [label for label, values in series.items() if not values]
     if empty:
-        raise LabkitError(f"no positive latencies for {', '.join(map(repr, empty))}: a log axis cannot show 0 s "
-                          "(the reference model reports 0; time the reference stack itself instead)")
+        raise LabkitError(
+            f"no positive latencies for {', '.join(map(repr, empty))}: a log axis cannot show 0 s "
+            "(the reference model reports 0; time the reference stack itself instead)"
+        )
     figure = _figure()
     axes = figure.add_subplot()
     styles = zip(itertools.cycle(SERIES_COLOURS), itertools.cycle(LINE_STYLES), itertools.cycle(MARKERS))
@@ -64,13 +67,31 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
         # Start the staircase at 0 on the first value so it does not begin in mid-air; the last step reaches 1.
         xs, fractions = [values[0], *values], [0.0, *((i + 1) / n for i in range(n))]
         median = values[(n - 1) // 2]
-        axes.step(xs, fractions, where="post", color=colour, linestyle=style, linewidth=1.8, marker=marker,
-                  markevery=max(1, n // 8), markersize=5, clip_on=False,
-                  label=f"{label} (n={n}, median {format_seconds(median)})")
+        axes.step(
+            xs,
+            fractions,
+            where="post",
+            color=colour,
+            linestyle=style,
+            linewidth=1.8,
+            marker=marker,
+            markevery=max(1, n // 8),
+            markersize=5,
+            clip_on=False,
+            label=f"{label} (n={n}, median {format_seconds(median)})",
+        )
     notes = [note for label, values in series.items() for note in _piled_up(label, values)]
-    if notes:   # a wall in the curve is a cap of the source (the simulator clips to 2-5 s), not a finding
-        axes.text(0.01, 0.99, "\n".join(notes), transform=axes.transAxes, va="top", ha="left", fontsize=7,
-                  bbox={"facecolor": "white", "edgecolor": "#888888", "linewidth": 0.5})
+    if notes:  # a wall in the curve is a cap of the source (the simulator clips to 2-5 s), not a finding
+        axes.text(
+            0.01,
+            0.99,
+            "\n".join(notes),
+            transform=axes.transAxes,
+            va="top",
+            ha="left",
+            fontsize=7,
+            bbox={"facecolor": "white", "edgecolor": "#888888", "linewidth": 0.5},
+        )
     low = min(values[0] for values in series.values())
     high = max(values[-1] for values in series.values())
     axes.set_xscale("log")
@@ -92,8 +113,10 @@ def _piled_up(label: str, values: Sequence[float]) -> list[str]:
     for end, name in ((values[0], "lowest"), (values[-1], "highest")):
         count = values.count(end)
         if count >= max(3, 0.05 * len(values)):
-            notes.append(f"{label}: {count} of {len(values)} at exactly {format_seconds(end)} ({name}): "
-                         "a limit of the source, not a measured spread")
+            notes.append(
+                f"{label}: {count} of {len(values)} at exactly {format_seconds(end)} ({name}): "
+                "a limit of the source, not a measured spread"
+            )
     return notes
 
 
@@ -159,8 +182,9 @@ def _field_errors_from_frame(frame, by: str) -> tuple[dict[str, int], dict[str, 
     return trials, wrong
 
 
-def _field_errors_from_judgements(groups: Mapping[str, Sequence]) -> tuple[dict[str, int], dict[str, Counter],
-                                                                          list[str]]:
+def _field_errors_from_judgements(
+    groups: Mapping[str, Sequence],
+) -> tuple[dict[str, int], dict[str, Counter], list[str]]:
     trials: dict[str, int] = {}
     wrong: dict[str, Counter] = {}
     seen_fields: list[str] = []
@@ -178,8 +202,9 @@ def _field_errors_from_judgements(groups: Mapping[str, Sequence]) -> tuple[dict[
     return trials, wrong, seen_fields
 
 
-def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
-                        title: str = "Which fields go wrong") -> Figure:
+def field_error_heatmap(
+    results, *, by: str = "strategy", max_fields: int = 16, title: str = "Which fields go wrong"
+) -> Figure:
     """Share of attempts in which each field was wrong, per group (a heatmap with the % in every cell).
 
     `results`: a run_bench DataFrame (grouped by the column `by`, e.g. "strategy" or "model"), or a mapping
@@ -202,13 +227,15 @@ def field_error_heatmap(results, *, by: str = "strategy", max_fields: int = 16,
         keep = set(sorted(fields, key=lambda name: -sum(wrong[g][name] for g in trials))[:max_fields])
         fields = [name for name in fields if name in keep]
     groups = list(trials)
-    rates = np.array([[wrong[g][name] / trials[g] if trials[g] else np.nan for g in groups] for name in fields],
-                     dtype=float).reshape(len(fields), len(groups))
+    rates = np.array(
+        [[wrong[g][name] / trials[g] if trials[g] else np.nan for g in groups] for name in fields], dtype=float
+    ).reshape(len(fields), len(groups))
     figure = _figure(max(5.0, 1.3 * len(groups) + 3.0), max(2.8, 0.34 * max(len(fields), 1) + 1.6))
     axes = figure.add_subplot()
     top = float(np.nanmax(rates)) if fields and not np.all(np.isnan(rates)) else 0.0
-    image = axes.imshow(rates if fields else np.zeros((1, len(groups))), cmap=HEATMAP_CMAP, vmin=0.0,
-                        vmax=max(top, 0.01), aspect="auto")   # the scale fits the data: 3 % is not "black"
+    image = axes.imshow(
+        rates if fields else np.zeros((1, len(groups))), cmap=HEATMAP_CMAP, vmin=0.0, vmax=max(top, 0.01), aspect="auto"
+    )  # the scale fits the data: 3 % is not "black"
     axes.set_xticks(range(len(groups)), [f"{g}\n(n={trials[g]})" for g in groups], fontsize=8)
     axes.set_yticks(range(len(fields)), fields, fontsize=8, fontfamily="monospace")
     for row in range(len(fields)):
@@ -296,16 +323,31 @@ def role_error_rates(results, *, by: str = "strategy", title: str = "Which kind 
             above.append(max(0.0, 100 * (high - rate)))
             positions.append(r_index - 0.4 + height * (index + 0.5))
             top = max(top, 100 * high)
-        bars = axes.barh(positions, rates, height=height * 0.9, color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
-                         edgecolor="black", hatch=HATCHES[index % len(HATCHES)], alpha=0.85, label=f"{label} (n={n})")
-        axes.errorbar(rates, positions, xerr=np.array([below, above]), fmt="none", ecolor="black", capsize=3,
-                      linewidth=1)
+        bars = axes.barh(
+            positions,
+            rates,
+            height=height * 0.9,
+            color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
+            edgecolor="black",
+            hatch=HATCHES[index % len(HATCHES)],
+            alpha=0.85,
+            label=f"{label} (n={n})",
+        )
+        axes.errorbar(
+            rates, positions, xerr=np.array([below, above]), fmt="none", ecolor="black", capsize=3, linewidth=1
+        )
         for bar, rate, extra, role in zip(bars, rates, above, roles):
-            axes.annotate(f"{rate:.0f}% ({counter[role]}/{n})", (rate + extra, bar.get_y() + bar.get_height() / 2),
-                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+            axes.annotate(
+                f"{rate:.0f}% ({counter[role]}/{n})",
+                (rate + extra, bar.get_y() + bar.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
     axes.set_yticks(range(len(roles)), roles, fontsize=9)
     axes.invert_yaxis()
-    axes.set_xlim(0, max(5.0, top * 1.35))   # fits the data, with room for the labels
+    axes.set_xlim(0, max(5.0, top * 1.35))  # fits the data, with room for the labels
     axes.set_xlabel("replies with a wrong byte of this role (%, 95% Wilson interval)")
     axes.grid(True, axis="x", linestyle=":", linewidth=0.6, color="#888888")
     axes.set_title(title)
@@ -318,20 +360,27 @@ def summary_html(summary, *, max_width_px: int = 1280) -> str:
     cell, long text wrapped, numbers right-aligned (pandas' default repr of 20 columns scrolls sideways)."""
     import html
 
-    columns = [("model", lambda r: r.model + (" (simulated)" if r.simulated and "simulated" not in r.model else "")),
-               ("strategy", lambda r: r.strategy), ("n", lambda r: str(r.n)),
-               ("accepted [95% CI]", lambda r: f"{r.accept_rate:.0%} [{r.accept_lo:.0%}–{r.accept_hi:.0%}]"),
-               ("exact", lambda r: f"{r.correct_rate:.0%}"),
-               ("most often wrong", lambda r: r.top_wrong_fields),
-               ("likely causes", lambda r: getattr(r, "causes", "-")),
-               ("p50 s", lambda r: f"{r.latency_p50_s:.2f}"),
-               ("$/reply", lambda r: f"{r.cost_per_reply_usd:.5f}")]
+    columns = [
+        ("model", lambda r: r.model + (" (simulated)" if r.simulated and "simulated" not in r.model else "")),
+        ("strategy", lambda r: r.strategy),
+        ("n", lambda r: str(r.n)),
+        ("accepted [95% CI]", lambda r: f"{r.accept_rate:.0%} [{r.accept_lo:.0%}–{r.accept_hi:.0%}]"),
+        ("exact", lambda r: f"{r.correct_rate:.0%}"),
+        ("most often wrong", lambda r: r.top_wrong_fields),
+        ("likely causes", lambda r: getattr(r, "causes", "-")),
+        ("p50 s", lambda r: f"{r.latency_p50_s:.2f}"),
+        ("$/reply", lambda r: f"{r.cost_per_reply_usd:.5f}"),
+    ]
     head = "".join(f"<th style='padding:2px 6px;text-align:left'>{html.escape(name)}</th>" for name, _ in columns)
     cell = "<td style='padding:2px 6px;overflow-wrap:anywhere'>{}</td>"
-    body = "".join("<tr>" + "".join(cell.format(html.escape(str(get(row)))) for _, get in columns) + "</tr>"
-                   for row in summary.itertuples(index=False))
-    return (f"<table data-role='bench-summary' style='max-width:{max_width_px}px;width:100%;table-layout:auto;"
-            f"border-collapse:collapse;font-size:12px'><tr>{head}</tr>{body}</table>")
+    body = "".join(
+        "<tr>" + "".join(cell.format(html.escape(str(get(row)))) for _, get in columns) + "</tr>"
+        for row in summary.itertuples(index=False)
+    )
+    return (
+        f"<table data-role='bench-summary' style='max-width:{max_width_px}px;width:100%;table-layout:auto;"
+        f"border-collapse:collapse;font-size:12px'><tr>{head}</tr>{body}</table>"
+    )
 
 
 # --- success by strategy -----------------------------------------------------------------------------------
@@ -347,15 +396,19 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
 
     if metric not in ("accept", "valid"):
         raise LabkitError(f"metric must be 'accept' or 'valid', not {metric!r}")
-    table: dict[str, dict[str, tuple[float, float, float, int]]] = {}   # model -> strategy -> (rate, lo, hi, n)
+    table: dict[str, dict[str, tuple[float, float, float, int]]] = {}  # model -> strategy -> (rate, lo, hi, n)
     if hasattr(results, "columns"):
         summary = summarise(results)
         if summary.empty:
             raise LabkitError("success_by_strategy needs at least one attempt")
         for row in summary.itertuples(index=False):
             model = _with_simulated(row.model, bool(row.simulated))
-            table.setdefault(model, {})[row.strategy] = (getattr(row, f"{metric}_rate"), getattr(row, f"{metric}_lo"),
-                                                         getattr(row, f"{metric}_hi"), int(row.n))
+            table.setdefault(model, {})[row.strategy] = (
+                getattr(row, f"{metric}_rate"),
+                getattr(row, f"{metric}_lo"),
+                getattr(row, f"{metric}_hi"),
+                int(row.n),
+            )
     elif isinstance(results, Mapping):
         rows = {}
         for strategy, outcomes in results.items():
@@ -370,7 +423,7 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
         raise LabkitError("success_by_strategy takes a bench DataFrame or a dict strategy -> list of booleans")
     strategies = list(dict.fromkeys(s for per_model in table.values() for s in per_model))
     models = list(table)
-    named = models != ["results"]   # a plain dict of booleans has one unnamed series: no legend
+    named = models != ["results"]  # a plain dict of booleans has one unnamed series: no legend
     figure = _figure(max(5.0, 1.1 * len(strategies) * max(1, len(models)) ** 0.5 + 2.5), 4.2)
     axes = figure.add_subplot()
     width = 0.8 / len(models)
@@ -382,17 +435,30 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
             rate, low, high, n = table[model][strategy]
             positions.append(s_index - 0.4 + width * (index + 0.5))
             heights.append(100 * rate)
-            below.append(max(0.0, 100 * (rate - low)))   # max(): float rounding at rates of 0 or 1
+            below.append(max(0.0, 100 * (rate - low)))  # max(): float rounding at rates of 0 or 1
             above.append(max(0.0, 100 * (high - rate)))
             counts.append(n)
-        bars = axes.bar(positions, heights, width=width * 0.92, color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
-                        edgecolor="black", hatch=HATCHES[index % len(HATCHES)], alpha=0.85,
-                        label=model if named else None)
-        axes.errorbar(positions, heights, yerr=np.array([below, above]), fmt="none", ecolor="black", capsize=4,
-                      linewidth=1.2)
+        bars = axes.bar(
+            positions,
+            heights,
+            width=width * 0.92,
+            color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
+            edgecolor="black",
+            hatch=HATCHES[index % len(HATCHES)],
+            alpha=0.85,
+            label=model if named else None,
+        )
+        axes.errorbar(
+            positions, heights, yerr=np.array([below, above]), fmt="none", ecolor="black", capsize=4, linewidth=1.2
+        )
         for bar, height, top, n in zip(bars, heights, above, counts):  # above the interval: readable on hatches
-            axes.annotate(f"{height:.0f}%\nn={n}", (bar.get_x() + bar.get_width() / 2, height + top + 1.5),
-                          ha="center", va="bottom", fontsize=7)
+            axes.annotate(
+                f"{height:.0f}%\nn={n}",
+                (bar.get_x() + bar.get_width() / 2, height + top + 1.5),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
     axes.set_xticks(range(len(strategies)), strategies, rotation=15)
     axes.set_xlabel("prompt strategy")
     axes.set_ylabel(("accepted" if metric == "accept" else "parsed") + " (% of attempts, 95% CI)")
@@ -406,6 +472,7 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
 
 
 # --- size sweep ---------------------------------------------------------------------------------------------
+
 
 def accept_by_size(results, *, title: str = "Accept rate by packet size") -> Figure:
     """Two panels from a size sweep (run_bench(..., sizes=...)): accept rate against payload length and
@@ -424,14 +491,24 @@ def accept_by_size(results, *, title: str = "Accept rate by packet size") -> Fig
     for index, (model, strategy) in enumerate(series):
         rows = summary[(summary["model"] == model) & (summary["strategy"] == strategy)]
         rate = 100 * rows["accept_rate"].to_numpy()
-        errors = np.array([np.maximum(0, rate - 100 * rows["accept_lo"].to_numpy()),
-                           np.maximum(0, 100 * rows["accept_hi"].to_numpy() - rate)])
+        errors = np.array(
+            [
+                np.maximum(0, rate - 100 * rows["accept_lo"].to_numpy()),
+                np.maximum(0, 100 * rows["accept_hi"].to_numpy() - rate),
+            ]
+        )
         label = f"{_with_simulated(model, bool(rows['simulated'].any()))} [{strategy}]"
         for axes, column in zip(panels, ("payload_len", "checksum_additions")):
-            axes.errorbar(rows[column].to_numpy(), rate, yerr=errors, capsize=3,
-                          color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
-                          linestyle=LINE_STYLES[index % len(LINE_STYLES)], marker=MARKERS[index % len(MARKERS)],
-                          label=label if axes is panels[0] else None)
+            axes.errorbar(
+                rows[column].to_numpy(),
+                rate,
+                yerr=errors,
+                capsize=3,
+                color=SERIES_COLOURS[index % len(SERIES_COLOURS)],
+                linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+                marker=MARKERS[index % len(MARKERS)],
+                label=label if axes is panels[0] else None,
+            )
     for axes, xlabel in zip(panels, ("ICMP payload (bytes)", "16-bit additions in the checksums")):
         axes.set_xlabel(xlabel)
         axes.set_ylim(-2, 102)

@@ -31,11 +31,11 @@ PRICES: dict[str, Price] = {
     "claude-opus-4-5": Price(5.00, 25.00, 6.25, 0.50),
     "claude-opus-4-1": Price(15.00, 75.00, 18.75, 1.50),
     "claude-opus-4-0": Price(15.00, 75.00, 18.75, 1.50),
-    "claude-opus-4-2": Price(15.00, 75.00, 18.75, 1.50),   # claude-opus-4-20250514 (Opus 4)
+    "claude-opus-4-2": Price(15.00, 75.00, 18.75, 1.50),  # claude-opus-4-20250514 (Opus 4)
     "claude-sonnet-4-6": Price(3.00, 15.00, 3.75, 0.30),
     "claude-sonnet-4-5": Price(3.00, 15.00, 3.75, 0.30),
     "claude-sonnet-4-0": Price(3.00, 15.00, 3.75, 0.30),
-    "claude-sonnet-4-2": Price(3.00, 15.00, 3.75, 0.30),   # claude-sonnet-4-20250514 (Sonnet 4)
+    "claude-sonnet-4-2": Price(3.00, 15.00, 3.75, 0.30),  # claude-sonnet-4-20250514 (Sonnet 4)
     "claude-3-7-sonnet": Price(3.00, 15.00, 3.75, 0.30),
     "claude-haiku-4-5": Price(1.00, 5.00, 1.25, 0.10),
     "claude-3-5-haiku": Price(0.80, 4.00, 1.00, 0.08),
@@ -52,8 +52,9 @@ def price_for(model_id: str) -> tuple[str, Price] | None:
     return key, PRICES[key]
 
 
-def cost_usd(model_id: str, input_tokens: int, output_tokens: int,
-             cache_read_tokens: int = 0, cache_write_tokens: int = 0) -> float | None:
+def cost_usd(
+    model_id: str, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0, cache_write_tokens: int = 0
+) -> float | None:
     """Estimated USD for one call; None when the model has no known price (so nobody mistakes it for free).
 
     `input_tokens` excludes cache reads and writes, as the Messages API reports it.
@@ -62,6 +63,10 @@ def cost_usd(model_id: str, input_tokens: int, output_tokens: int,
     if found is None:
         return None
     price = found[1]
-    total = (input_tokens * price.input + output_tokens * price.output
-             + cache_read_tokens * price.cache_read + cache_write_tokens * price.cache_write)
+    total = (
+        input_tokens * price.input
+        + output_tokens * price.output
+        + cache_read_tokens * price.cache_read
+        + cache_write_tokens * price.cache_write
+    )
     return total / 1_000_000

@@ -44,20 +44,30 @@ class Prompt:
         return f"{self.system}\n\n{self.user}" if self.system else self.user
 
     def to_dict(self) -> dict:
-        return {"system": self.system, "user": self.user, "tools": [dict(t) for t in self.tools],
-                "max_tokens": self.max_tokens}
+        return {
+            "system": self.system,
+            "user": self.user,
+            "tools": [dict(t) for t in self.tools],
+            "max_tokens": self.max_tokens,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Prompt:
-        return cls(system=data.get("system", ""), user=data["user"], tools=tuple(data.get("tools") or ()),
-                   max_tokens=int(data.get("max_tokens", 1024)))
+        return cls(
+            system=data.get("system", ""),
+            user=data["user"],
+            tools=tuple(data.get("tools") or ()),
+            max_tokens=int(data.get("max_tokens", 1024)),
+        )
 
 
 def _version(request: bytes) -> int:
     version = ip_version(request)
     if version is None:
-        raise LabkitError("the request is not an IPv4 or IPv6 packet (prompts take IP packets; "
-                          "Ethernet and ARP are answered by labkit itself)")
+        raise LabkitError(
+            "the request is not an IPv4 or IPv6 packet (prompts take IP packets; "
+            "Ethernet and ARP are answered by labkit itself)"
+        )
     return version
 
 
@@ -83,11 +93,11 @@ class SimulationTraits:
     a reference is given).
     """
 
-    arithmetic: str = "model"        # "model": the model adds the checksum words itself; "tool": code does,
-                                     # and the model only copies the tool's result
-    add_factor: float = 1.0          # multiplies the per-addition slip rate (e.g. working shown)
-    decision_factor: float = 1.0     # multiplies the type, address-swap and TTL decision error rates
-    prose_factor: float = 1.0        # multiplies the chance of a prose answer instead of a packet
+    arithmetic: str = "model"  # "model": the model adds the checksum words itself; "tool": code does,
+    # and the model only copies the tool's result
+    add_factor: float = 1.0  # multiplies the per-addition slip rate (e.g. working shown)
+    decision_factor: float = 1.0  # multiplies the type, address-swap and TTL decision error rates
+    prose_factor: float = 1.0  # multiplies the chance of a prose answer instead of a packet
     source: str = "assumed"
 
     def __post_init__(self) -> None:
@@ -105,18 +115,17 @@ class Strategy:
 
     name: str = ""
     teaches: str = ""
-    answer_format: str = "hex"   # "hex": the model writes the reply packet; "fields": a JSON of the fields
+    answer_format: str = "hex"  # "hex": the model writes the reply packet; "fields": a JSON of the fields
     system: str = ""
     ask: str = ""
     tools: tuple[dict, ...] = ()
-    simulation: SimulationTraits | None = None   # how the simulated model imitates it; None: it cannot
+    simulation: SimulationTraits | None = None  # how the simulated model imitates it; None: it cannot
 
     def build(self, request: bytes) -> Prompt:
         """The prompt for one request; LabkitError when it is not an IPv4 or IPv6 packet."""
         if not self.system:
             raise NotImplementedError(f"{type(self).__name__} sets no system prompt, so it must define build()")
-        user = (f"Request packet (IPv{_version(request)}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n"
-                f"{self.ask}")
+        user = f"Request packet (IPv{_version(request)}, {len(request)} bytes) in hex:\n{to_hex(request)}\n\n{self.ask}"
         return Prompt(system=self.system, user=user, tools=self.tools, max_tokens=self.max_tokens(request))
 
     def max_tokens(self, request: bytes) -> int:
@@ -141,20 +150,26 @@ class Strategy:
 class ZeroShot(Strategy):
     name = "zero-shot"
     simulation = SimulationTraits()
-    teaches = ("The original experiment's prompt: the packet as hex and a one-line instruction, hex back. "
-               "It shows what a model does from its training alone -- usually the addresses and type are "
-               "right and the checksums, which need exact arithmetic, are where it slips.")
+    teaches = (
+        "The original experiment's prompt: the packet as hex and a one-line instruction, hex back. "
+        "It shows what a model does from its training alone -- usually the addresses and type are "
+        "right and the checksums, which need exact arithmetic, are where it slips."
+    )
 
     def build(self, request: bytes) -> Prompt:
         version = _version(request)
         if version == 4:
-            user = (f"Here is an ICMP echo request packet in hex: {to_hex(request)}\n"
-                    "Respond with the ICMP echo reply packet in hex: swap the source and destination addresses, "
-                    "set type to 0, recompute the checksums. Output only the hex.")
+            user = (
+                f"Here is an ICMP echo request packet in hex: {to_hex(request)}\n"
+                "Respond with the ICMP echo reply packet in hex: swap the source and destination addresses, "
+                "set type to 0, recompute the checksums. Output only the hex."
+            )
         else:
-            user = (f"Here is an ICMPv6 echo request packet (IPv6) in hex: {to_hex(request)}\n"
-                    "Respond with the ICMPv6 echo reply packet in hex: swap the source and destination "
-                    "addresses, set type to 129, recompute the ICMPv6 checksum. Output only the hex.")
+            user = (
+                f"Here is an ICMPv6 echo request packet (IPv6) in hex: {to_hex(request)}\n"
+                "Respond with the ICMPv6 echo reply packet in hex: swap the source and destination "
+                "addresses, set type to 129, recompute the ICMPv6 checksum. Output only the hex."
+            )
         return Prompt(system="", user=user, max_tokens=_hex_budget(request))
 
 
@@ -188,10 +203,12 @@ Answer with only the reply packet: lowercase hex, no spaces, no explanation."""
 
 class Spec(Strategy):
     name = "spec"
-    simulation = SimulationTraits(add_factor=0.8, decision_factor=0.5)   # assumed: rules help decisions most
-    teaches = ("The rules spelled out (RFC 792 and RFC 1071; RFC 4443 with its pseudo-header for IPv6). "
-               "It teaches how much a model gains from being told the protocol rather than recalling it -- "
-               "knowing the checksum algorithm is not the same as executing it digit by digit.")
+    simulation = SimulationTraits(add_factor=0.8, decision_factor=0.5)  # assumed: rules help decisions most
+    teaches = (
+        "The rules spelled out (RFC 792 and RFC 1071; RFC 4443 with its pseudo-header for IPv6). "
+        "It teaches how much a model gains from being told the protocol rather than recalling it -- "
+        "knowing the checksum algorithm is not the same as executing it digit by digit."
+    )
     system = SPEC_SYSTEM
     ask = "Answer with the echo reply packet in hex only."
 
@@ -200,8 +217,8 @@ class Spec(Strategy):
 def few_shot_examples() -> tuple[tuple[bytes, bytes], ...]:
     """(request, reply) pairs built by scapy and answered by the reference stack, never typed by hand."""
     requests = (
-        echo_request("10.1.2.3", "10.9.8.7", ident=0x0a0b, seq=7, payload=b"labkit few-shot 1"),
-        echo_request("10.20.30.40", "10.50.60.70", ident=0x4c4b, seq=258, payload=bytes(range(32)), ttl=63),
+        echo_request("10.1.2.3", "10.9.8.7", ident=0x0A0B, seq=7, payload=b"labkit few-shot 1"),
+        echo_request("10.20.30.40", "10.50.60.70", ident=0x4C4B, seq=258, payload=bytes(range(32)), ttl=63),
         echo_request_v6("fd00:1::10", "fd00:1::20", ident=0x0102, seq=3, payload=b"labkit few-shot v6"),
     )
     pairs = []
@@ -215,10 +232,12 @@ def few_shot_examples() -> tuple[tuple[bytes, bytes], ...]:
 
 class FewShot(Strategy):
     name = "few-shot"
-    simulation = SimulationTraits(decision_factor=0.3, prose_factor=0.3)   # assumed: examples fix the format
-    teaches = ("Worked examples (generated by the reference stack) instead of rules. It teaches in-context "
-               "learning: the model imitates the pattern of the examples -- which bytes change and which are "
-               "copied -- but a checksum cannot be imitated, only computed.")
+    simulation = SimulationTraits(decision_factor=0.3, prose_factor=0.3)  # assumed: examples fix the format
+    teaches = (
+        "Worked examples (generated by the reference stack) instead of rules. It teaches in-context "
+        "learning: the model imitates the pattern of the examples -- which bytes change and which are "
+        "copied -- but a checksum cannot be imitated, only computed."
+    )
 
     def build(self, request: bytes) -> Prompt:
         user = f"Request (IPv{_version(request)}): {to_hex(request)}\nReply:"
@@ -228,15 +247,22 @@ class FewShot(Strategy):
 @functools.cache
 def few_shot_system() -> str:
     """The few-shot system prompt: the same for every request, so it is built once (and the API can cache it)."""
-    lines = ["You answer ICMP and ICMPv6 echo requests. Each request is an IP packet in hex; answer with "
-             "the echo reply packet in hex only. Examples:"]
+    lines = [
+        "You answer ICMP and ICMPv6 echo requests. Each request is an IP packet in hex; answer with "
+        "the echo reply packet in hex only. Examples:"
+    ]
     for number, (example, reply) in enumerate(few_shot_examples(), start=1):
-        lines += ["", f"Example {number} request (IPv{ip_version(example)}): {to_hex(example)}",
-                  f"Example {number} reply: {to_hex(reply)}"]
+        lines += [
+            "",
+            f"Example {number} request (IPv{ip_version(example)}): {to_hex(example)}",
+            f"Example {number} reply: {to_hex(reply)}",
+        ]
     return "\n".join(lines)
 
 
-STEP_SYSTEM = SPEC_SYSTEM.rsplit("\n\n", 1)[0] + """
+STEP_SYSTEM = (
+    SPEC_SYSTEM.rsplit("\n\n", 1)[0]
+    + """
 
 Work step by step and show your working:
 1. The IP version, the header length and where the ICMP message starts and ends.
@@ -250,6 +276,7 @@ FINAL:
 ```hex
 <the reply packet in hex>
 ```"""
+)
 
 _FINAL = re.compile(r"FINAL\s*:", re.IGNORECASE)
 
@@ -258,8 +285,10 @@ def _checksum_working(step: int, label: str, covered: bytes, written: int) -> li
     """Working for one checksum: the words, the sum, the fold, and the value the answer writes."""
     steps = trace(covered)
     words = " ".join(f"{s.word:04x}" for s in steps.steps)
-    return [f"{step}. {label}: words {words}",
-            f"   sum 0x{steps.total:x}, folded 0x{steps.folded:04x}, complement -> 0x{written:04x}"]
+    return [
+        f"{step}. {label}: words {words}",
+        f"   sum 0x{steps.total:x}, folded 0x{steps.folded:04x}, complement -> 0x{written:04x}",
+    ]
 
 
 def checksum_inputs(reply: bytes, version: int, start: int) -> list[tuple[str, bytes, int]]:
@@ -280,37 +309,41 @@ def checksum_inputs(reply: bytes, version: int, start: int) -> list[tuple[str, b
 
 class StepByStep(Strategy):
     name = "step-by-step"
-    simulation = SimulationTraits(add_factor=0.5, decision_factor=0.8)   # assumed: written sums slip less
-    teaches = ("Chain of thought: the model writes out its working, then the answer in a marked FINAL block. "
-               "It teaches that reasoning out loud costs many more output tokens (money, latency) and helps "
-               "most where the task is arithmetic -- yet a model can still add words wrongly in plain sight.")
+    simulation = SimulationTraits(add_factor=0.5, decision_factor=0.8)  # assumed: written sums slip less
+    teaches = (
+        "Chain of thought: the model writes out its working, then the answer in a marked FINAL block. "
+        "It teaches that reasoning out loud costs many more output tokens (money, latency) and helps "
+        "most where the task is arithmetic -- yet a model can still add words wrongly in plain sight."
+    )
     system = STEP_SYSTEM
     ask = "Work it out step by step, then give the echo reply in the FINAL block."
 
     def max_tokens(self, request: bytes) -> int:
-        return 6 * len(request) + 1024   # the working: every word of both checksums, written out
+        return 6 * len(request) + 1024  # the working: every word of both checksums, written out
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
         markers = list(_FINAL.finditer(text))
         if not markers:
             return ParsedHex(None, "no FINAL: block in the answer (the step-by-step strategy ends with one)")
-        return extract_hex(text[markers[-1].end():])
+        return extract_hex(text[markers[-1].end() :])
 
     def render_answer(self, reply: bytes, request: bytes) -> str:
         version = _version(request)
-        spans = _field_spans(reply, version)     # the reply's own layout: Linux drops IPv6 extension headers
+        spans = _field_spans(reply, version)  # the reply's own layout: Linux drops IPv6 extension headers
         icmp, start = ICMP_NAMES[version], spans["type"][0]
         request_type = request[_field_spans(request, version)["type"][0]]
 
         def read(key: str) -> bytes:
             offset, length = spans[key]
-            return reply[offset:offset + length]
+            return reply[offset : offset + length]
 
         src, dst = read("src"), read("dst")
-        lines = [f"1. IPv{version}, {start} bytes of IP header; the {icmp} message is bytes "
-                 f"{start}-{len(reply) - 1} ({len(reply) - start} bytes).",
-                 f"2. Reply source {ipaddress.ip_address(src)}, destination {ipaddress.ip_address(dst)}.",
-                 f"3. {icmp} type {request_type} -> {reply[start]}, code {reply[start + 1]}."]
+        lines = [
+            f"1. IPv{version}, {start} bytes of IP header; the {icmp} message is bytes "
+            f"{start}-{len(reply) - 1} ({len(reply) - start} bytes).",
+            f"2. Reply source {ipaddress.ip_address(src)}, destination {ipaddress.ip_address(dst)}.",
+            f"3. {icmp} type {request_type} -> {reply[start]}, code {reply[start + 1]}.",
+        ]
         for step, (label, covered, written) in enumerate(checksum_inputs(reply, version, start), start=4):
             lines += _checksum_working(step, label, covered, written)
         lines += ["", "FINAL:", "```hex", to_hex(reply), "```"]
@@ -325,14 +358,17 @@ IPv4 keys: "type" (integer), "src" and "dst" (dotted addresses of the reply). Op
 to fit).
 IPv6 keys: "type", "src", "dst" (IPv6 addresses of the reply). Optional: "code", "hlim"."""
 
-FIELDS_SYSTEM = """\
+FIELDS_SYSTEM = (
+    """\
 You answer ICMP and ICMPv6 echo requests, but you do not write the packet: labkit copies every byte of the \
 request (except what Linux never copies into a reply: it clears the reserved IPv4 flag and leaves out IPv6 \
 extension headers) and then writes only the fields you give. labkit does not check or correct your values, so \
 checksums you give must already be right for the reply.
 
 Answer with one JSON object and nothing else.
-""" + _DECISION_KEYS_TEXT + """
+"""
+    + _DECISION_KEYS_TEXT
+    + """
 Checksum keys: "icmp_checksum" ("0x" and 4 hex digits; the ICMP checksum, RFC 1071 over the ICMP message with \
 its checksum field zeroed; for IPv6 the ICMPv6 checksum, over the pseudo-header -- source, destination, 4-byte \
 upper-layer length, three zero bytes, next header 58 -- and the ICMPv6 message) and, for IPv4 only, \
@@ -340,18 +376,33 @@ upper-layer length, three zero bytes, next header 58 -- and the ICMPv6 message) 
 request's bytes with your fields written in.
 Example shape: {"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1c3d", \
 "ip_checksum": "0x66a4"}"""
+)
 
 # JSON key of a fields-only answer -> the field it sets, per IP version (spans come from labkit.fields).
 _FIELD_KEYS = {
-    4: {"type": "icmp.type", "code": "icmp.code", "icmp_checksum": "icmp.chksum", "src": "ip.src",
-        "dst": "ip.dst", "ttl": "ip.ttl", "ip_id": "ip.id", "ip_checksum": "ip.chksum"},
-    6: {"type": "icmpv6.type", "code": "icmpv6.code", "icmp_checksum": "icmpv6.cksum", "src": "ipv6.src",
-        "dst": "ipv6.dst", "hlim": "ipv6.hlim"},
+    4: {
+        "type": "icmp.type",
+        "code": "icmp.code",
+        "icmp_checksum": "icmp.chksum",
+        "src": "ip.src",
+        "dst": "ip.dst",
+        "ttl": "ip.ttl",
+        "ip_id": "ip.id",
+        "ip_checksum": "ip.chksum",
+    },
+    6: {
+        "type": "icmpv6.type",
+        "code": "icmpv6.code",
+        "icmp_checksum": "icmpv6.cksum",
+        "src": "ipv6.src",
+        "dst": "ipv6.dst",
+        "hlim": "ipv6.hlim",
+    },
 }
 _REQUIRED = {4: ("type", "src", "dst", "icmp_checksum", "ip_checksum"), 6: ("type", "src", "dst", "icmp_checksum")}
 _CHECKSUM_KEYS = {4: ("icmp_checksum", "ip_checksum"), 6: ("icmp_checksum",)}
-DF_BIT = IPV4_FLAG_DF >> 8   # the Don't Fragment bit, as it sits in byte 6 of the IPv4 header
-_RESERVED = IPV4_FLAG_RESERVED >> 8    # the reserved ("evil") bit, in byte 6 too
+DF_BIT = IPV4_FLAG_DF >> 8  # the Don't Fragment bit, as it sits in byte 6 of the IPv4 header
+_RESERVED = IPV4_FLAG_RESERVED >> 8  # the reserved ("evil") bit, in byte 6 too
 
 
 def _field_spans(packet: bytes, version: int) -> dict[str, tuple[int, int]]:
@@ -368,7 +419,7 @@ def _json_object(text: str) -> dict:
     if start < 0 or end < start:
         raise ValueError("no JSON object in the answer")
     try:
-        value = json.loads(text[start:end + 1])
+        value = json.loads(text[start : end + 1])
     except json.JSONDecodeError as error:
         raise ValueError(f"the JSON object does not parse: {error.msg} at character {error.pos}") from None
     if not isinstance(value, dict):
@@ -412,13 +463,13 @@ def _flag(key: str, value: object) -> bool:
 
 
 def _ip_options(packet: bytes) -> bytes:
-    return packet[IPV4_MIN_HEADER:ipv4_header_len(packet)]
+    return packet[IPV4_MIN_HEADER : ipv4_header_len(packet)]
 
 
 def _with_ip_options(request: bytes, value: object) -> bytes:
     """The request with its IPv4 options replaced; IHL and total length follow (they are layout, not arithmetic)."""
     if not isinstance(value, str):
-        raise ValueError("ip_options must be a hex string (\"\" for none)")
+        raise ValueError('ip_options must be a hex string ("" for none)')
     try:
         options = _hex_argument(value)
     except ValueError as error:
@@ -426,7 +477,7 @@ def _with_ip_options(request: bytes, value: object) -> bytes:
     if len(options) % 4 or len(options) > 40:
         raise ValueError(f"ip_options must be a multiple of 4 bytes and at most 40 (got {len(options)})")
     old = _ip_options(request)
-    packet = bytearray(request[:20] + options + request[20 + len(old):])
+    packet = bytearray(request[:20] + options + request[20 + len(old) :])
     packet[0] = (packet[0] & 0xF0) | (5 + len(options) // 4)
     total = int.from_bytes(request[2:4], "big") + len(options) - len(old)
     packet[2:4] = max(0, total).to_bytes(2, "big")
@@ -470,7 +521,7 @@ def assemble_fields(answer: dict, request: bytes) -> bytes:
         offset, length = spans[key]
         if offset + length > len(packet):
             raise ValueError(f"the request is too short to hold {key}")
-        packet[offset:offset + length] = _encode(key, value, length, version)
+        packet[offset : offset + length] = _encode(key, value, length, version)
     return bytes(packet)
 
 
@@ -484,17 +535,19 @@ def reply_fields(reply: bytes, request: bytes, *, checksums: bool = True) -> dic
 
     def read(key: str, packet: bytes = reply, where: dict = spans) -> bytes:
         offset, length = where[key]
-        return packet[offset:offset + length]
+        return packet[offset : offset + length]
 
-    answer: dict[str, object] = {"type": read("type")[0],
-                                 "src": str(ipaddress.ip_address(read("src"))),
-                                 "dst": str(ipaddress.ip_address(read("dst")))}
+    answer: dict[str, object] = {
+        "type": read("type")[0],
+        "src": str(ipaddress.ip_address(read("src"))),
+        "dst": str(ipaddress.ip_address(read("dst"))),
+    }
     if checksums:
         answer.update({key: f"0x{read(key).hex()}" for key in _CHECKSUM_KEYS[version]})
     if version == 4:
         if _ip_options(reply) != _ip_options(request):
             answer["ip_options"] = to_hex(_ip_options(reply))
-        if (reply[6] ^ request[6]) & DF_BIT:   # a free field of the host's (Linux clears it): the JSON must say so
+        if (reply[6] ^ request[6]) & DF_BIT:  # a free field of the host's (Linux clears it): the JSON must say so
             answer["df"] = bool(reply[6] & DF_BIT)
     for key in ("code", "ttl", "ip_id", "hlim"):
         if key in spans and read(key) != read(key, request, request_spans):
@@ -504,17 +557,19 @@ def reply_fields(reply: bytes, request: bytes, *, checksums: bool = True) -> dic
 
 class FieldsOnly(Strategy):
     name = "fields-only"
-    simulation = SimulationTraits()   # the model still adds the words; it copies only the addresses
-    teaches = ("Structured output: the model returns only the fields that change, as JSON, and labkit builds "
-               "the packet from the request. Far fewer output tokens and no copying of the payload, so no "
-               "hallucinated payload bytes -- but the checksums are still the model's arithmetic, and labkit "
-               "keeps them exactly as given.")
+    simulation = SimulationTraits()  # the model still adds the words; it copies only the addresses
+    teaches = (
+        "Structured output: the model returns only the fields that change, as JSON, and labkit builds "
+        "the packet from the request. Far fewer output tokens and no copying of the payload, so no "
+        "hallucinated payload bytes -- but the checksums are still the model's arithmetic, and labkit "
+        "keeps them exactly as given."
+    )
     answer_format = "fields"
     system = FIELDS_SYSTEM
     ask = "Answer with the JSON object for the echo reply."
 
     def max_tokens(self, request: bytes) -> int:
-        return 256   # one small JSON object, whatever the packet's size
+        return 256  # one small JSON object, whatever the packet's size
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
         return _fields_answer(text, request)
@@ -533,10 +588,12 @@ def _fields_answer(text: str, request: bytes) -> ParsedHex:
 
 CHECKSUM_TOOL = {
     "name": "internet_checksum",
-    "description": ("The RFC 1071 checksums of the echo reply you describe. labkit builds that reply -- a copy "
-                    "of the request (named by packet_id) with your fields written in -- and returns its "
-                    "checksums as JSON: icmp_checksum, and ip_checksum for IPv4. Your fields are not checked: "
-                    "describe a wrong reply and you get the right checksums of that wrong reply."),
+    "description": (
+        "The RFC 1071 checksums of the echo reply you describe. labkit builds that reply -- a copy "
+        "of the request (named by packet_id) with your fields written in -- and returns its "
+        "checksums as JSON: icmp_checksum, and ip_checksum for IPv4. Your fields are not checked: "
+        "describe a wrong reply and you get the right checksums of that wrong reply."
+    ),
     "input_schema": {
         "type": "object",
         "properties": {
@@ -555,21 +612,25 @@ CHECKSUM_TOOL = {
     },
 }
 
-TOOL_SYSTEM = """\
+TOOL_SYSTEM = (
+    """\
 You answer ICMP and ICMPv6 echo requests, but you do not write the packet: labkit copies every byte of the \
 request (except what Linux never copies into a reply: it clears the reserved IPv4 flag and leaves out IPv6 \
 extension headers) and then writes only the fields you give. You decide what the reply is; a tool does the arithmetic.
 
-1. Decide which fields of the reply differ from the request. """ + _DECISION_KEYS_TEXT + """
+1. Decide which fields of the reply differ from the request. """
+    + _DECISION_KEYS_TEXT
+    + """
 2. Call the internet_checksum tool once with the request's packet_id and those fields. It returns the \
 checksums of exactly that reply. Do not compute checksums yourself.
 3. Answer with one JSON object and nothing else: your fields plus the checksums the tool returned \
 ("icmp_checksum" and, for IPv4, "ip_checksum"). labkit writes them into the copy exactly as given.
 Example shape: {"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1c3d", \
 "ip_checksum": "0x66a4"}"""
+)
 
-PACKET_ID_DIGITS = 12          # 48 bits of SHA-256: no two requests in the registry share one in practice
-PACKET_REGISTRY_SIZE = 4096    # requests remembered for the tool (a bounded LRU: a responder runs for days)
+PACKET_ID_DIGITS = 12  # 48 bits of SHA-256: no two requests in the registry share one in practice
+PACKET_REGISTRY_SIZE = 4096  # requests remembered for the tool (a bounded LRU: a responder runs for days)
 
 
 def packet_id(request: bytes) -> str:
@@ -579,15 +640,17 @@ def packet_id(request: bytes) -> str:
 
 class ToolUse(Strategy):
     name = "tool-use"
-    simulation = SimulationTraits(arithmetic="tool")   # code adds; the model copies the tool's checksums
-    teaches = ("Tool use: the model decides what the reply is -- type, addresses, any other field that "
-               "changes -- and calls labkit's internet_checksum tool with those decisions; labkit builds that "
-               "packet and returns its checksums, which the model copies into a small JSON answer. The "
-               "decision is the model's and the arithmetic is code's. The model never writes the payload, so "
-               "its output stays small however big the packet (a tool call costs a round trip and some "
-               "framing: for a small ping about as much as the hex). It teaches the division of labour that "
-               "makes LLM systems reliable -- and that a wrong decision (type 8 kept) still gets checksums, "
-               "right for a wrong packet, which the judge flags.")
+    simulation = SimulationTraits(arithmetic="tool")  # code adds; the model copies the tool's checksums
+    teaches = (
+        "Tool use: the model decides what the reply is -- type, addresses, any other field that "
+        "changes -- and calls labkit's internet_checksum tool with those decisions; labkit builds that "
+        "packet and returns its checksums, which the model copies into a small JSON answer. The "
+        "decision is the model's and the arithmetic is code's. The model never writes the payload, so "
+        "its output stays small however big the packet (a tool call costs a round trip and some "
+        "framing: for a small ping about as much as the hex). It teaches the division of labour that "
+        "makes LLM systems reliable -- and that a wrong decision (type 8 kept) still gets checksums, "
+        "right for a wrong packet, which the judge flags."
+    )
     answer_format = "fields"
     system = TOOL_SYSTEM
     ask = "Call internet_checksum once with your decisions, then answer with the JSON object for the echo reply."
@@ -617,12 +680,14 @@ class ToolUse(Strategy):
 
     def build(self, request: bytes) -> Prompt:
         version = _version(request)
-        user = (f"Request packet (IPv{version}, {len(request)} bytes), packet_id \"{self.remember(request)}\", "
-                f"in hex:\n{to_hex(request)}\n\n{self.ask}")
+        user = (
+            f'Request packet (IPv{version}, {len(request)} bytes), packet_id "{self.remember(request)}", '
+            f"in hex:\n{to_hex(request)}\n\n{self.ask}"
+        )
         return Prompt(system=self.system, user=user, tools=self.tools, max_tokens=self.max_tokens(request))
 
     def max_tokens(self, request: bytes) -> int:
-        return 512   # per turn: one tool call, or one small JSON object, whatever the packet's size
+        return 512  # per turn: one tool call, or one small JSON object, whatever the packet's size
 
     def answer_to_reply(self, text: str, request: bytes) -> ParsedHex:
         """The fields JSON, as fields-only; an answer with no JSON object is read as hex (older recordings)."""
@@ -651,13 +716,13 @@ class ToolUse(Strategy):
         if missing:
             return f"error: the call lacks {', '.join(missing)}: give every field of the reply that you decided"
         try:
-            packet = with_checksums(assemble_fields(decisions | dict.fromkeys(_CHECKSUM_KEYS[version], 0),
-                                                    request))
+            packet = with_checksums(assemble_fields(decisions | dict.fromkeys(_CHECKSUM_KEYS[version], 0), request))
             spans = _field_spans(packet, version)
         except (ValueError, LabkitError) as error:
             return f"error: {error}"
-        return json.dumps({key: f"0x{packet[spans[key][0]:sum(spans[key])].hex()}"
-                           for key in _CHECKSUM_KEYS[version]})
+        return json.dumps(
+            {key: f"0x{packet[spans[key][0] : sum(spans[key])].hex()}" for key in _CHECKSUM_KEYS[version]}
+        )
 
     def tool_inputs(self, reply: bytes, request: bytes | None = None) -> list[dict]:
         """The tool calls a perfect model makes when it means to send `reply`: one, with its decisions (what the
@@ -683,15 +748,16 @@ def _checksum_of_hex(text: object) -> str:
         return f"error: {error}"
 
 
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ZeroShot(), Spec(), FewShot(), StepByStep(), FieldsOnly(),
-                                                        ToolUse())}
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s for s in (ZeroShot(), Spec(), FewShot(), StepByStep(), FieldsOnly(), ToolUse())
+}
 
 
 def get_strategy(name: str | Strategy) -> Strategy:
     """A strategy by name ("zero-shot", "fields_only" and "FieldsOnly"-style spellings are accepted)."""
     if isinstance(name, Strategy):
         return name
-    if name in STRATEGIES:   # the usual case, looked up on every attempt: no normalising needed
+    if name in STRATEGIES:  # the usual case, looked up on every attempt: no normalising needed
         return STRATEGIES[name]
     key = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", str(name).strip()).lower().replace("_", "-").replace(" ", "-")
     if key in STRATEGIES:

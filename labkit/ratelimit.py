@@ -21,7 +21,7 @@ def checked_budget(limit_usd: float | None, parameter: str = "budget_usd") -> fl
     refused everywhere with the same words, before any model is called. `parameter` is the caller's name for
     the cap, which the error names (the CLI shows its flag instead).
     """
-    if limit_usd is not None and not limit_usd >= 0:   # "not >=" also refuses NaN
+    if limit_usd is not None and not limit_usd >= 0:  # "not >=" also refuses NaN
         raise ArgumentError(parameter, limit_usd, "must be 0 or more dollars")
     return limit_usd
 

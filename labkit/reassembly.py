@@ -36,11 +36,11 @@ from labkit.headers import (
 )
 from labkit.outcomes import Outcome, Reason
 
-FRAG_TIMEOUT_V4_S = 30.0          # net.ipv4.ipfrag_time
-FRAG_TIMEOUT_V6_S = 60.0          # net.ipv6.ip6frag_time
+FRAG_TIMEOUT_V4_S = 30.0  # net.ipv4.ipfrag_time
+FRAG_TIMEOUT_V6_S = 60.0  # net.ipv6.ip6frag_time
 FRAG_HIGH_THRESH = 4 * 1024 * 1024  # net.ipv4.ipfrag_high_thresh and net.ipv6.ip6frag_high_thresh
-FRAGMENT_OVERHEAD = 512           # bytes charged per held fragment besides its data, like an skb's truesize
-MAX_EXPIRED_KEPT = 1024           # Time Exceeded messages waiting for expired(); older ones are dropped
+FRAGMENT_OVERHEAD = 512  # bytes charged per held fragment besides its data, like an skb's truesize
+MAX_EXPIRED_KEPT = 1024  # Time Exceeded messages waiting for expired(); older ones are dropped
 _CHAINED = (PROTO_HOPOPTS, PROTO_DSTOPTS, PROTO_ROUTING)
 
 
@@ -48,10 +48,10 @@ _CHAINED = (PROTO_HOPOPTS, PROTO_DSTOPTS, PROTO_ROUTING)
 class Expired:
     """A datagram whose reassembly timed out with its first fragment in: Linux answers ICMP Time Exceeded."""
 
-    at: float          # clock time of the expiry (first fragment's arrival + the family's timeout)
-    version: int       # 4 or 6
-    first: bytes       # the first fragment as it arrived (IP packet, IPv6 with its Fragment header)
-    context: object    # what the caller handed in with that fragment (the stack: Ethernet addresses)
+    at: float  # clock time of the expiry (first fragment's arrival + the family's timeout)
+    version: int  # 4 or 6
+    first: bytes  # the first fragment as it arrived (IP packet, IPv6 with its Fragment header)
+    context: object  # what the caller handed in with that fragment (the stack: Ethernet addresses)
 
 
 @dataclass
@@ -61,18 +61,18 @@ class _Queue:
 
     created: float
     version: int
-    pieces: dict[int, bytes] = field(default_factory=dict)   # offset -> data
-    run_starts: list[int] = field(default_factory=list)      # sorted, parallel to run_ends
+    pieces: dict[int, bytes] = field(default_factory=dict)  # offset -> data
+    run_starts: list[int] = field(default_factory=list)  # sorted, parallel to run_ends
     run_ends: list[int] = field(default_factory=list)
-    length: int = 0            # highest end seen (the datagram length once the last fragment is in)
+    length: int = 0  # highest end seen (the datagram length once the last fragment is in)
     last_in: bool = False
-    first_header: bytes | None = None     # IPv4: first fragment's header; IPv6: unfragmentable part
-    first_packet: bytes = b""             # the first fragment as it arrived (quoted in Time Exceeded)
+    first_header: bytes | None = None  # IPv4: first fragment's header; IPv6: unfragmentable part
+    first_packet: bytes = b""  # the first fragment as it arrived (quoted in Time Exceeded)
     first_context: object = None
-    first_options: object = None          # the stack's parsed IPv4 options of the first fragment
+    first_options: object = None  # the stack's parsed IPv4 options of the first fragment
     first_next_header: int = 0
-    meat: int = 0              # data bytes held
-    charge: int = 0            # what counts against the family's memory limit
+    meat: int = 0  # data bytes held
+    charge: int = 0  # what counts against the family's memory limit
 
     def insert(self, start: int, end: int) -> str | None:
         """inet_frag_queue_insert: "dup" (wholly inside one run: drop the fragment), "overlap" (drop the
@@ -81,7 +81,7 @@ class _Queue:
         if not starts:
             starts.append(start)
             ends.append(end)
-        elif ends[-1] < end:                          # goes after everything held
+        elif ends[-1] < end:  # goes after everything held
             if start < ends[-1]:
                 return "overlap"
             if start == ends[-1]:
@@ -119,8 +119,14 @@ class _Fragment:
 class Reassembler:
     """Timed, memory-bounded fragment queues for IPv4 and IPv6. Thread-safe; feed fragments in arrival order."""
 
-    def __init__(self, clock: Callable[[], float], *, timeout_v4: float = FRAG_TIMEOUT_V4_S,
-                 timeout_v6: float = FRAG_TIMEOUT_V6_S, high_thresh: int = FRAG_HIGH_THRESH) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        timeout_v4: float = FRAG_TIMEOUT_V4_S,
+        timeout_v6: float = FRAG_TIMEOUT_V6_S,
+        high_thresh: int = FRAG_HIGH_THRESH,
+    ) -> None:
         self._clock = clock
         self._timeout = {4: timeout_v4, 6: timeout_v6}
         self._high_thresh = high_thresh
@@ -142,14 +148,23 @@ class Reassembler:
             self._expired.clear()
         return found
 
-    def add_v4(self, packet: bytes, hlen: int, options: object = None,
-               context: object = None) -> tuple[bytes, object] | Reason:
+    def add_v4(
+        self, packet: bytes, hlen: int, options: object = None, context: object = None
+    ) -> tuple[bytes, object] | Reason:
         """The whole datagram (header of the first fragment, lengths fixed) and its first fragment's options
         once complete; else a Reason (held, duplicate, dropped)."""
         flags_offset = ipv4_flags_offset(packet)
-        fragment = _Fragment(4, (4, packet[12:16], packet[16:20], packet[4:6], packet[9]),
-                             ipv4_fragment_offset(packet), bool(flags_offset & IPV4_FLAG_MF), packet[hlen:],
-                             packet[:hlen], packet, context, options)
+        fragment = _Fragment(
+            4,
+            (4, packet[12:16], packet[16:20], packet[4:6], packet[9]),
+            ipv4_fragment_offset(packet),
+            bool(flags_offset & IPV4_FLAG_MF),
+            packet[hlen:],
+            packet[:hlen],
+            packet,
+            context,
+            options,
+        )
         with self._lock:
             outcome = self._add(fragment)
             if isinstance(outcome, Reason):
@@ -158,8 +173,9 @@ class Reassembler:
         header = bytearray(outcome.first_header or b"")
         total = len(header) + len(payload)
         if total > 65535:
-            return Outcome.FRAG_TOO_LONG.reason(f"malformed: reassembled datagram of {total} bytes is over 65535; "
-                                                 "Linux drops it")
+            return Outcome.FRAG_TOO_LONG.reason(
+                f"malformed: reassembled datagram of {total} bytes is over 65535; Linux drops it"
+            )
         header[2:4] = total.to_bytes(2, "big")
         header[6:8] = b"\0\0"
         return bytes(header) + payload, outcome.first_options
@@ -171,14 +187,24 @@ class Reassembler:
         next_header = packet[offset]
         frag_field = (packet[offset + 2] << 8) | packet[offset + 3]
         frag_offset, more = frag_field & 0xFFF8, bool(frag_field & 1)
-        data = packet[offset + 8:]
-        if frag_offset == 0 and not more:              # atomic fragment: not fragmented at all
+        data = packet[offset + 8 :]
+        if frag_offset == 0 and not more:  # atomic fragment: not fragmented at all
             return strip_fragment_header(packet, offset)
         problem = _v6_fragment_problem(frag_offset, more, data, next_header)
         if problem:
             return Outcome.FRAG_MALFORMED.reason(f"malformed: {problem}")
-        fragment = _Fragment(6, (6, packet[8:24], packet[24:40], packet[offset + 4:offset + 8]), frag_offset, more,
-                             data, packet[:offset], packet, context, None, next_header)
+        fragment = _Fragment(
+            6,
+            (6, packet[8:24], packet[24:40], packet[offset + 4 : offset + 8]),
+            frag_offset,
+            more,
+            data,
+            packet[:offset],
+            packet,
+            context,
+            None,
+            next_header,
+        )
         with self._lock:
             outcome = self._add(fragment)
             if isinstance(outcome, Reason):
@@ -196,9 +222,10 @@ class Reassembler:
         now = self._clock()
         self._expire(now)
         version = fragment.version
-        if self._charged[version] > self._high_thresh:      # inet_frag_find refuses: over ipfrag_high_thresh
-            return Outcome.FRAG_MEMORY_FULL.reason(f"malformed: IPv{version} reassembly memory over "
-                                                    f"{self._high_thresh} bytes; Linux drops the fragment")
+        if self._charged[version] > self._high_thresh:  # inet_frag_find refuses: over ipfrag_high_thresh
+            return Outcome.FRAG_MEMORY_FULL.reason(
+                f"malformed: IPv{version} reassembly memory over {self._high_thresh} bytes; Linux drops the fragment"
+            )
         queue = self._queues.get(fragment.key)
         if queue is None:
             queue = self._queues[fragment.key] = _Queue(created=now, version=version)
@@ -222,9 +249,9 @@ class Reassembler:
                 return self._discard(fragment.key, Outcome.FRAG_BAD_END, "fragment ends before data already held")
             queue.last_in, queue.length = True, end
         else:
-            if end & 7 and fragment.version == 4:   # IPv4 trims a non-final fragment to 8-byte units
+            if end & 7 and fragment.version == 4:  # IPv4 trims a non-final fragment to 8-byte units
                 end &= ~7
-                data = data[:end - offset]
+                data = data[: end - offset]
             if end > queue.length:
                 if queue.last_in:
                     return self._discard(fragment.key, Outcome.FRAG_BAD_END, "fragment beyond the datagram's end")
@@ -284,7 +311,7 @@ def strip_fragment_header(packet: bytes, fragment_at: int) -> bytes:
     """The packet without its Fragment header (an atomic fragment), lengths and next-header chain fixed."""
     head = bytearray(packet[:fragment_at])
     _set_last_next_header(head, packet[fragment_at])
-    rest = packet[fragment_at + 8:]
+    rest = packet[fragment_at + 8 :]
     head[4:6] = (len(head) - IPV6_HEADER + len(rest)).to_bytes(2, "big")
     return bytes(head) + rest
 

@@ -72,11 +72,11 @@ from labkit.wire.software import CURRENT_STDOUT, Pinger, PingStats, SoftwareWire
 
 log = logging.getLogger("labkit.responder")
 
-INPUT_CHARS_PER_TOKEN = 2       # worst case for hex-heavy prompts; reservations must over-, not underestimate
-STOP_GRACE_S = 0.5              # how long stop() lets answers in flight finish before abandoning them
+INPUT_CHARS_PER_TOKEN = 2  # worst case for hex-heavy prompts; reservations must over-, not underestimate
+STOP_GRACE_S = 0.5  # how long stop() lets answers in flight finish before abandoning them
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 1.0, 30.0
 OVERLOAD_ERRORS = ("rate_limit_error", "overloaded_error")
-HELD_PER_ADDRESS = 3            # requests held while we solicit the requester's MAC
+HELD_PER_ADDRESS = 3  # requests held while we solicit the requester's MAC
 
 
 def reserve_estimate_usd(model: Model, prompt: Prompt) -> float:
@@ -104,38 +104,46 @@ class ResponderStats:
     requests for us (fragments on their way to reassembly, other traffic) are `ignored` or `fragments`.
     """
 
-    frames: int = 0                  # everything the wire delivered
-    requests: int = 0                # echo requests addressed to us (a fragmented one counts once)
-    answered: int = 0                # replies put on the wire
-    neighbour: int = 0               # ARP / NDP answers from the reference stack
-    ignored: int = 0                 # not for us, or not something we answer
-    dropped: collections.Counter = field(default_factory=collections.Counter)   # reason -> count
-    checksum_errors: int = 0         # model replies with a wrong IP/ICMP checksum (sent or not)
+    frames: int = 0  # everything the wire delivered
+    requests: int = 0  # echo requests addressed to us (a fragmented one counts once)
+    answered: int = 0  # replies put on the wire
+    neighbour: int = 0  # ARP / NDP answers from the reference stack
+    ignored: int = 0  # not for us, or not something we answer
+    dropped: collections.Counter = field(default_factory=collections.Counter)  # reason -> count
+    checksum_errors: int = 0  # model replies with a wrong IP/ICMP checksum (sent or not)
     spent_usd: float = 0.0
     latencies: list[float] = field(default_factory=list)
     in_flight: int = 0
     wire_errors: int = 0
     stopped_reason: str | None = None
-    ignored_reasons: collections.Counter = field(default_factory=collections.Counter)   # why ignored
-    fragments: int = 0               # fragments taken in for reassembly
-    by_stack: int = 0                # answered by the reference stack (reassembled pings, timestamps)
-    abandoned: int = 0               # model calls given up on (timeout, or still running at stop)
+    ignored_reasons: collections.Counter = field(default_factory=collections.Counter)  # why ignored
+    fragments: int = 0  # fragments taken in for reassembly
+    by_stack: int = 0  # answered by the reference stack (reassembled pings, timestamps)
+    abandoned: int = 0  # model calls given up on (timeout, or still running at stop)
 
     @property
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
 
     def copy(self) -> ResponderStats:
-        return replace(self, dropped=collections.Counter(self.dropped), latencies=list(self.latencies),
-                       ignored_reasons=collections.Counter(self.ignored_reasons))
+        return replace(
+            self,
+            dropped=collections.Counter(self.dropped),
+            latencies=list(self.latencies),
+            ignored_reasons=collections.Counter(self.ignored_reasons),
+        )
 
     def summary_lines(self) -> list[str]:
-        lines = [f"requests {self.requests}, answered {self.answered}, dropped {self.dropped_total}, "
-                 f"checksum errors {self.checksum_errors}, ARP/NDP answered {self.neighbour}, "
-                 f"ignored {self.ignored}, wire errors {self.wire_errors}, spent ${self.spent_usd:.6f}"]
+        lines = [
+            f"requests {self.requests}, answered {self.answered}, dropped {self.dropped_total}, "
+            f"checksum errors {self.checksum_errors}, ARP/NDP answered {self.neighbour}, "
+            f"ignored {self.ignored}, wire errors {self.wire_errors}, spent ${self.spent_usd:.6f}"
+        ]
         if self.fragments or self.by_stack or self.abandoned:
-            lines.append(f"fragments {self.fragments}, answered by the reference stack {self.by_stack}, "
-                         f"model calls abandoned {self.abandoned}")
+            lines.append(
+                f"fragments {self.fragments}, answered by the reference stack {self.by_stack}, "
+                f"model calls abandoned {self.abandoned}"
+            )
         for reason, count in self.dropped.most_common():
             lines.append(f"  dropped {count:>5} x {reason}")
         for reason, count in self.ignored_reasons.most_common(5):
@@ -143,8 +151,10 @@ class ResponderStats:
         if self.latencies:
             ordered = sorted(self.latencies)
             p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-            lines.append(f"model latency min/median/p95/max = {ordered[0] * 1000:.3f}/"
-                         f"{ordered[len(ordered) // 2] * 1000:.3f}/{p95 * 1000:.3f}/{ordered[-1] * 1000:.3f} ms")
+            lines.append(
+                f"model latency min/median/p95/max = {ordered[0] * 1000:.3f}/"
+                f"{ordered[len(ordered) // 2] * 1000:.3f}/{p95 * 1000:.3f}/{ordered[-1] * 1000:.3f} ms"
+            )
         if self.stopped_reason:
             lines.append(f"stopped: {self.stopped_reason}")
         return lines
@@ -152,13 +162,13 @@ class ResponderStats:
 
 @dataclass(frozen=True)
 class _Job:
-    packet: bytes                    # the IP echo request (Ethernet header and padding stripped)
-    expected: bytes                  # the reference stack's reply to it: what strict mode compares with
-    peer_mac: bytes | None           # who to send the reply frame to (Ethernet only)
+    packet: bytes  # the IP echo request (Ethernet header and padding stripped)
+    expected: bytes  # the reference stack's reply to it: what strict mode compares with
+    peer_mac: bytes | None  # who to send the reply frame to (Ethernet only)
 
     @property
     def label(self) -> str:
-        """"10.0.0.1 id=0x1234 seq=3", for logs; computed only when something is logged."""
+        """ "10.0.0.1 id=0x1234 seq=3", for logs; computed only when something is logged."""
         return echo_request_label(self.packet)
 
 
@@ -174,10 +184,10 @@ class _Ticket:
 
 @dataclass(frozen=True)
 class _Prepared:
-    frame: bytes | None              # what to put on the wire; None when dropped
+    frame: bytes | None  # what to put on the wire; None when dropped
     cost_usd: float
-    latency_s: float                 # the model's latency (modelled, for virtual-time models)
-    late: str = ""                   # why the answer came too late ("" if in time): dropped as "timeout"
+    latency_s: float  # the model's latency (modelled, for virtual-time models)
+    late: str = ""  # why the answer came too late ("" if in time): dropped as "timeout"
 
 
 @dataclass(frozen=True)
@@ -236,11 +246,24 @@ class Responder:
     `with Responder(...) as r: ...`.
     """
 
-    def __init__(self, wire: Wire, model: Model, strategy: str | Strategy = "zero-shot", max_inflight: int = 16,
-                 strict: bool = True, raw: bool = False, rate: float | None = None,
-                 budget_usd: float | None = None, *, send_bad_checksum: bool = False,
-                 addresses: Sequence[str] = ("10.0.0.2", "fd00::2"), mac: str | None = None,
-                 count: int | None = None, duration_s: float | None = None, timeout_s: float = 30.0):
+    def __init__(
+        self,
+        wire: Wire,
+        model: Model,
+        strategy: str | Strategy = "zero-shot",
+        max_inflight: int = 16,
+        strict: bool = True,
+        raw: bool = False,
+        rate: float | None = None,
+        budget_usd: float | None = None,
+        *,
+        send_bad_checksum: bool = False,
+        addresses: Sequence[str] = ("10.0.0.2", "fd00::2"),
+        mac: str | None = None,
+        count: int | None = None,
+        duration_s: float | None = None,
+        timeout_s: float = 30.0,
+    ):
         self._check_options(max_inflight, count, duration_s, budget_usd, rate, timeout_s)
         self.wire, self.model = wire, model
         self.strategy = get_strategy(strategy)
@@ -275,18 +298,24 @@ class Responder:
         self._recent: collections.deque[tuple[float, str, object]] = collections.deque(maxlen=500)
 
     @staticmethod
-    def _check_options(max_inflight: int, count: int | None, duration_s: float | None, budget_usd: float | None,
-                       rate: float | None, timeout_s: float) -> None:
+    def _check_options(
+        max_inflight: int,
+        count: int | None,
+        duration_s: float | None,
+        budget_usd: float | None,
+        rate: float | None,
+        timeout_s: float,
+    ) -> None:
         if max_inflight < 1:
             raise LabkitError(f"--max-inflight must be at least 1, got {max_inflight}")
         if count is not None and count < 1:
             raise LabkitError(f"--count must be at least 1, got {count}")
-        if duration_s is not None and not duration_s > 0:   # "not >" also catches NaN
+        if duration_s is not None and not duration_s > 0:  # "not >" also catches NaN
             raise LabkitError(f"--duration must be positive, got {duration_s}")
         checked_budget(budget_usd)
         if rate is not None and not rate > 0:
             raise LabkitError(f"--rate must be a positive number of model calls per second, got {rate}")
-        if not timeout_s > 0:   # 0 or less would drop every reply, however fast
+        if not timeout_s > 0:  # 0 or less would drop every reply, however fast
             raise LabkitError(f"--timeout must be a positive number of seconds, got {timeout_s}")
 
     @staticmethod
@@ -317,15 +346,19 @@ class Responder:
 
         estimate = reserve_estimate_usd(self.model, self.strategy.build(echo_request()))
         if estimate > self.budget.limit_usd:
-            log.warning("--budget-usd %g is less than one model call reserves (up to $%.6f for a 56-byte ping): "
-                        "no request will be answered; raise the budget", self.budget.limit_usd, estimate)
+            log.warning(
+                "--budget-usd %g is less than one model call reserves (up to $%.6f for a 56-byte ping): "
+                "no request will be answered; raise the budget",
+                self.budget.limit_usd,
+                estimate,
+            )
 
     def _no_client_retries(self) -> None:
         """Live, a rate limit sheds requests (the shared backoff) instead of retrying inside a held slot."""
         policy = getattr(self.model, "retry", None)
         if policy is not None and hasattr(policy, "max_retries"):
             self._saved_retry = policy
-            self.model.retry = replace(policy, max_retries=0)    # type: ignore[attr-defined]
+            self.model.retry = replace(policy, max_retries=0)  # type: ignore[attr-defined]
 
     def stop(self, reason: str = "stopped by the caller") -> ResponderStats:
         """Stop reading; let answers in flight finish for up to STOP_GRACE_S, then abandon (and count) the rest."""
@@ -342,7 +375,7 @@ class Responder:
                 self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
         self._drop_held("stopped while waiting for the requester's MAC")
         if self._saved_retry is not None:
-            self.model.retry = self._saved_retry                  # type: ignore[attr-defined]
+            self.model.retry = self._saved_retry  # type: ignore[attr-defined]
             self._saved_retry = None
         with self._lock:
             if self._stats.stopped_reason is None:
@@ -396,7 +429,7 @@ class Responder:
                     self._finish(f"wire gone: {exc}")
                     log.warning("stopping: %s", exc)
                     break
-                except OSError as exc:    # interface down, buffer trouble: count, back off, keep trying
+                except OSError as exc:  # interface down, buffer trouble: count, back off, keep trying
                     consecutive_errors += 1
                     with self._lock:
                         self._stats.wire_errors += 1
@@ -415,7 +448,7 @@ class Responder:
         handed_over = False
         try:
             handed_over = self._handle(frame)
-        except Exception as exc:       # a hostile frame must never kill the reader
+        except Exception as exc:  # a hostile frame must never kill the reader
             self._ignore(f"could not handle frame: {type(exc).__name__}")
             log.info("could not handle a frame: %s", exc)
         finally:
@@ -447,8 +480,11 @@ class Responder:
                 self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
         for address in [a for a, held in self._held.items() if now - held[0][0] > SOLICIT_TIMEOUT_S * 3]:
             for _, job in self._held.pop(address):
-                self._refuse("no neighbour answered for the requester (Linux would not reply either)", job.packet,
-                             "held while soliciting its MAC")
+                self._refuse(
+                    "no neighbour answered for the requester (Linux would not reply either)",
+                    job.packet,
+                    "held while soliciting its MAC",
+                )
 
     # ---- the ingress gate ------------------------------------------------------------------------------
     def _handle(self, frame: bytes) -> bool:
@@ -457,7 +493,7 @@ class Responder:
             self._stats.frames += 1
         if self.wire.link == "ether" and len(frame) >= ETHER_HEADER:
             if frame[0:6] != self._mac_bytes and not frame[0] & 1:
-                return self._ignore("unicast to another MAC")     # PACKET_OTHERHOST: Linux drops it too
+                return self._ignore("unicast to another MAC")  # PACKET_OTHERHOST: Linux drops it too
             self._learn(frame)
         unwrapped, result, for_model = classify(self._link, self.stack, frame)
         packet = unwrapped.stack_input[ETHER_HEADER:] if unwrapped.link == "ether" else unwrapped.stack_input
@@ -468,10 +504,10 @@ class Responder:
                 self._stats.fragments += 1
             return False
         if result.kind not in ("echo", "echo6", "timestamp"):
-            if self._is_echo_request_for_us(packet):      # a request Linux refuses: a counted drop
+            if self._is_echo_request_for_us(packet):  # a request Linux refuses: a counted drop
                 return self._refuse(f"ingress: {check_name(result.reason)}", packet, result.reason)
             return self._ignore(check_name(result.reason))
-        if for_model is None:                 # reassembled fragments or a timestamp: the stack answers
+        if for_model is None:  # reassembled fragments or a timestamp: the stack answers
             return self._answer_by_stack(result, neighbour=False, request=result.kind != "timestamp")
         reply = result.replies[0][ETHER_HEADER:] if unwrapped.link == "ether" else result.replies[0]
         return self._route(_Job(for_model, reply, None))
@@ -562,7 +598,7 @@ class Responder:
         with self._lock:
             self._stats.in_flight += 1
             self._tickets.append(ticket)
-        if not self.model.virtual_time:           # real calls wait: answer them concurrently
+        if not self.model.virtual_time:  # real calls wait: answer them concurrently
             self._spawn(self._answer, ticket)
             return True
         # A virtual-time model only computes, so a thread hop would only add latency. If the reply has to
@@ -608,16 +644,21 @@ class Responder:
         try:
             if prepared is None:
                 prepared = self._prepare(job)
-        except Exception as exc:        # a worker must never die silently
+        except Exception as exc:  # a worker must never die silently
             self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
             prepared = _Prepared(None, 0.0, 0.0)
-        if prepared.frame is not None and not self._virtual_delay and self.model.virtual_time \
-                and prepared.latency_s > 0 and self._stop.wait(prepared.latency_s):
+        if (
+            prepared.frame is not None
+            and not self._virtual_delay
+            and self.model.virtual_time
+            and prepared.latency_s > 0
+            and self._stop.wait(prepared.latency_s)
+        ):
             if self._claim(ticket):
                 self._drop("stopped while waiting out the modelled latency", job.label)
                 self._release(ticket, prepared.cost_usd)
             return
-        if not self._claim(ticket):       # abandoned (timeout or stop): already counted, the answer thrown away
+        if not self._claim(ticket):  # abandoned (timeout or stop): already counted, the answer thrown away
             return
         if prepared.late:
             self._drop("timeout", f"{job.label}: {prepared.late} (limit {self.timeout_s:g} s)")
@@ -647,7 +688,7 @@ class Responder:
         cost, latency = attempt.cost_usd, attempt.latency_s
         with self._lock:
             self._stats.latencies.append(latency)
-        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:   # counted once claimed
+        if (waited if not attempt.virtual_latency else latency) > self.timeout_s:  # counted once claimed
             return _Prepared(None, cost, latency, f"answered after {max(waited, latency):.1f} s")
         frame = self._checked_frame(job, attempt.reply, attempt.parse_error)
         return _Prepared(frame, cost, latency)
@@ -664,14 +705,17 @@ class Responder:
         if reply is None:
             self._drop("unparseable answer", f"{job.label}: {parse_error}")
             return None
-        if same_as_reference(reply, job.expected):       # right in every byte that matters: no more to check
+        if same_as_reference(reply, job.expected):  # right in every byte that matters: no more to check
             return reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
         bad = [check for check in verify(reply) if not check.ok]
         if bad:
             with self._lock:
                 self._stats.checksum_errors += 1
-            self._logs.info("checksum error", f"checksum error in the reply to {job.label}: " + ", ".join(
-                f"{c.name} {c.found:#06x} should be {c.expected:#06x}" for c in bad))
+            self._logs.info(
+                "checksum error",
+                f"checksum error in the reply to {job.label}: "
+                + ", ".join(f"{c.name} {c.found:#06x} should be {c.expected:#06x}" for c in bad),
+            )
         reason = raw_refusal(reply, job.packet) if self.raw else strict_refusal(reply, job.expected)
         if reason is not None:
             self._drop(f"{'raw' if self.raw else 'strict'}: {reason}", job.label)
@@ -700,17 +744,19 @@ class Responder:
         return False
 
     def _event(self, kind: str, detail: object) -> None:
-        self._recent.append((time.time(), kind, detail))   # rendered lazily: the answer path stays cheap
+        self._recent.append((time.time(), kind, detail))  # rendered lazily: the answer path stays cheap
 
     def events(self) -> list[tuple[float, str, str]]:
         """The last 500 events as (unix time, "answered" | "dropped" | "neighbour", detail), for dashboards."""
-        return [(when, kind, detail.label if isinstance(detail, _Job) else str(detail))
-                for when, kind, detail in list(self._recent)]
+        return [
+            (when, kind, detail.label if isinstance(detail, _Job) else str(detail))
+            for when, kind, detail in list(self._recent)
+        ]
 
     def _send(self, data: bytes, delay_s: float) -> bool:
         try:
             if self._virtual_delay:
-                self.wire.send(data, delay_s=delay_s)    # type: ignore[call-arg]
+                self.wire.send(data, delay_s=delay_s)  # type: ignore[call-arg]
             else:
                 self.wire.send(data)
         except (OSError, WireGone) as exc:
@@ -751,15 +797,27 @@ def unicast_address(text: str, option: str) -> ipaddress.IPv4Address | ipaddress
         raise LabkitError(f"{text!r} is not an IPv4 or IPv6 address (give e.g. {option} {example})") from None
     broadcast = host.version == 4 and host == ipaddress.IPv4Address("255.255.255.255")
     if host.is_unspecified or host.is_multicast or broadcast:
-        raise LabkitError(f"{option} {text}: a host never owns this address (unspecified, broadcast or "
-                          "multicast); give a unicast address such as 10.0.0.2")
+        raise LabkitError(
+            f"{option} {text}: a host never owns this address (unspecified, broadcast or "
+            "multicast); give a unicast address such as 10.0.0.2"
+        )
     return host
 
 
-def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_time: bool = False,
-                  strategy: str | Strategy = "zero-shot", src: str = "10.0.0.1", dst: str = "10.0.0.2",
-                  payload: bytes | None = None, deadline_s: float = 10.0, out=CURRENT_STDOUT,
-                  **responder_options) -> tuple[PingStats, ResponderStats]:
+def ping_software(
+    model: Model,
+    count: int = 4,
+    interval: float = 1.0,
+    *,
+    real_time: bool = False,
+    strategy: str | Strategy = "zero-shot",
+    src: str = "10.0.0.1",
+    dst: str = "10.0.0.2",
+    payload: bytes | None = None,
+    deadline_s: float = 10.0,
+    out=CURRENT_STDOUT,
+    **responder_options,
+) -> tuple[PingStats, ResponderStats]:
     """`ping dst` against `model` over the software wire: no root, no network. Prints classic ping lines.
 
     real_time=False: nothing sleeps, a simulated model's modelled latency shows up in the RTTs. True: the
@@ -770,8 +828,10 @@ def ping_software(model: Model, count: int = 4, interval: float = 1.0, *, real_t
     """
     source, target = unicast_address(src, "--source"), unicast_address(dst, "--address")
     if source.version != target.version:
-        raise LabkitError(f"the pinger's address {src} and the answered address {dst} are not the same IP "
-                          "version; give two IPv4 or two IPv6 addresses (--source and --address)")
+        raise LabkitError(
+            f"the pinger's address {src} and the answered address {dst} are not the same IP "
+            "version; give two IPv4 or two IPv6 addresses (--source and --address)"
+        )
     if source == target:
         raise LabkitError(f"the pinger and the responder both have {dst}; give the pinger another --source")
     if not count >= 1:

@@ -47,8 +47,10 @@ class AnswerJournal:
         except FileNotFoundError:
             return 0
         except (OSError, UnicodeDecodeError) as exc:
-            raise LabkitError(f"{self.path}: cannot read the answers kept from an earlier run ({exc}); "
-                              "remove it (or run with --no-resume) to start afresh") from None
+            raise LabkitError(
+                f"{self.path}: cannot read the answers kept from an earlier run ({exc}); "
+                "remove it (or run with --no-resume) to start afresh"
+            ) from None
         count = 0
         for line in lines:
             try:
@@ -79,8 +81,10 @@ class AnswerJournal:
                 self._file.write(line)
                 self._file.flush()
             except OSError as exc:
-                raise LabkitError(f"{self.path}: cannot keep the model's answers ({exc.strerror}); "
-                                  "free some space or choose another output path") from None
+                raise LabkitError(
+                    f"{self.path}: cannot keep the model's answers ({exc.strerror}); "
+                    "free some space or choose another output path"
+                ) from None
             self.recorded += 1
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 COPIED, SWAPPED, DECISION, RECOMPUTED, HOST = "copied", "swapped", "decision", "recomputed", "host"
 
-ROLES: dict[str, str] = {   # role -> what it means, in one line (the widgets' legend)
+ROLES: dict[str, str] = {  # role -> what it means, in one line (the widgets' legend)
     COPIED: "the request's bytes, unchanged",
     SWAPPED: "the request's source becomes the destination and back",
     DECISION: "changed by a decision: request becomes reply (the type)",
@@ -19,14 +19,31 @@ ROLES: dict[str, str] = {   # role -> what it means, in one line (the widgets' l
 }
 
 _ROLE_OF_FIELD: dict[str, str] = {
-    "ip.src": SWAPPED, "ip.dst": SWAPPED, "ipv6.src": SWAPPED, "ipv6.dst": SWAPPED,
-    "ether.src": SWAPPED, "ether.dst": SWAPPED, "arp.psrc": SWAPPED, "arp.pdst": SWAPPED, "arp.hwdst": SWAPPED,
-    "icmp.type": DECISION, "icmpv6.type": DECISION, "arp.op": DECISION,
-    "ip.chksum": RECOMPUTED, "icmp.chksum": RECOMPUTED, "icmpv6.cksum": RECOMPUTED,
-    "ip.id": HOST, "ip.ttl": HOST, "ip.flags": HOST, "ipv6.hlim": HOST, "ipv6.fl": HOST, "arp.hwsrc": HOST,
-    "icmp.ts_rx": HOST, "icmp.ts_tx": HOST,
+    "ip.src": SWAPPED,
+    "ip.dst": SWAPPED,
+    "ipv6.src": SWAPPED,
+    "ipv6.dst": SWAPPED,
+    "ether.src": SWAPPED,
+    "ether.dst": SWAPPED,
+    "arp.psrc": SWAPPED,
+    "arp.pdst": SWAPPED,
+    "arp.hwdst": SWAPPED,
+    "icmp.type": DECISION,
+    "icmpv6.type": DECISION,
+    "arp.op": DECISION,
+    "ip.chksum": RECOMPUTED,
+    "icmp.chksum": RECOMPUTED,
+    "icmpv6.cksum": RECOMPUTED,
+    "ip.id": HOST,
+    "ip.ttl": HOST,
+    "ip.flags": HOST,
+    "ipv6.hlim": HOST,
+    "ipv6.fl": HOST,
+    "arp.hwsrc": HOST,
+    "icmp.ts_rx": HOST,
+    "icmp.ts_tx": HOST,
 }
-_ORDER = (DECISION, RECOMPUTED, SWAPPED, HOST, COPIED)   # a byte shared by several fields takes the first
+_ORDER = (DECISION, RECOMPUTED, SWAPPED, HOST, COPIED)  # a byte shared by several fields takes the first
 
 
 def role_of(field_name: str) -> str:

@@ -82,24 +82,52 @@ from labkit.reassembly import (
 LINKS = ("ip", "ether")
 ETH_P_IP, ETH_P_ARP, ETH_P_IPV6 = 0x0800, 0x0806, 0x86DD
 IPV6_MIN_MTU = 1280
-ICMP_ERROR_MAX = 576             # icmp_send: an ICMPv4 error is at most 576 bytes (RFC 1812 4.3.2.3)
-ICMP_ERROR_TOS = 0xC0            # IPTOS_PREC_INTERNETCONTROL, ORed into the request's RT_TOS bits (0x1E)
+ICMP_ERROR_MAX = 576  # icmp_send: an ICMPv4 error is at most 576 bytes (RFC 1812 4.3.2.3)
+ICMP_ERROR_TOS = 0xC0  # IPTOS_PREC_INTERNETCONTROL, ORed into the request's RT_TOS bits (0x1E)
 
-_ICMP_NAMES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect",
-               8: "echo request", 9: "router advertisement", 10: "router solicitation", 11: "time exceeded",
-               12: "parameter problem", 13: "timestamp request", 14: "timestamp reply", 15: "information request",
-               16: "information reply", 17: "address mask request", 18: "address mask reply",
-               42: "extended echo request", 43: "extended echo reply"}
-_ICMPV6_NAMES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem",
-                 128: "echo request", 129: "echo reply", 130: "MLD query", 131: "MLD report", 132: "MLD done",
-                 133: "router solicitation", 134: "router advertisement", 135: "neighbour solicitation",
-                 136: "neighbour advertisement", 137: "redirect", 143: "MLDv2 report"}
+_ICMP_NAMES = {
+    0: "echo reply",
+    3: "destination unreachable",
+    4: "source quench",
+    5: "redirect",
+    8: "echo request",
+    9: "router advertisement",
+    10: "router solicitation",
+    11: "time exceeded",
+    12: "parameter problem",
+    13: "timestamp request",
+    14: "timestamp reply",
+    15: "information request",
+    16: "information reply",
+    17: "address mask request",
+    18: "address mask reply",
+    42: "extended echo request",
+    43: "extended echo reply",
+}
+_ICMPV6_NAMES = {
+    1: "destination unreachable",
+    2: "packet too big",
+    3: "time exceeded",
+    4: "parameter problem",
+    128: "echo request",
+    129: "echo reply",
+    130: "MLD query",
+    131: "MLD report",
+    132: "MLD done",
+    133: "router solicitation",
+    134: "router advertisement",
+    135: "neighbour solicitation",
+    136: "neighbour advertisement",
+    137: "redirect",
+    143: "MLDv2 report",
+}
 _ALL_NODES = bytes.fromhex("ff020000000000000000000000000001")
 _ALL_NODES_MAC = bytes.fromhex("333300000001")
 _SOLICITED_PREFIX = bytes.fromhex("ff0200000000000000000001ff")
 
 
 # ------------------------------------------------------------------------------------------------- interface
+
 
 def _parse_address(text: str, version: int) -> bytes:
     try:
@@ -133,8 +161,8 @@ class HostConfig:
     ipv6: tuple[str, ...] = ("fd00::2",)
     mac: str = "02:00:00:00:00:02"
     answer_any: bool = False
-    ttl: int = 64        # IPv4 TTL and IPv6 hop limit of replies (net.ipv4.ip_default_ttl, ipv6 hop_limit)
-    mtu: int = 1500      # replies longer than this are fragmented (IPv6 never below 1280)
+    ttl: int = 64  # IPv4 TTL and IPv6 hop limit of replies (net.ipv4.ip_default_ttl, ipv6 hop_limit)
+    mtu: int = 1500  # replies longer than this are fragmented (IPv6 never below 1280)
 
     def __post_init__(self) -> None:
         for name in ("ipv4", "ipv6"):
@@ -175,9 +203,16 @@ class StackResult:
 class ReferenceStack:
     """A Linux-like host for one HostConfig. Keeps fragment state, so feed it packets in arrival order."""
 
-    def __init__(self, config: HostConfig = HostConfig(), *, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, frag_timeout: float = FRAG_TIMEOUT_V4_S,
-                 frag_timeout_v6: float = FRAG_TIMEOUT_V6_S, frag_high_thresh: int = FRAG_HIGH_THRESH) -> None:
+    def __init__(
+        self,
+        config: HostConfig = HostConfig(),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        frag_timeout: float = FRAG_TIMEOUT_V4_S,
+        frag_timeout_v6: float = FRAG_TIMEOUT_V6_S,
+        frag_high_thresh: int = FRAG_HIGH_THRESH,
+    ) -> None:
         """clock: seconds for fragment timeouts (pcap mode passes capture time); wall_clock: Unix time for
         ICMP and IP-option timestamps (capture time too). The fragment limits default to Linux's sysctls."""
         self.config = config
@@ -188,9 +223,9 @@ class ReferenceStack:
         self._v6 = frozenset({_parse_address(a, 6) for a in config.ipv6} | {self._link_local})
         self._v6_groups = frozenset({_ALL_NODES} | {_solicited_node(a) for a in self._v6})
         self._ids = itertools.count(1)
-        self._frags: Reassembler | NoReassembly = Reassembler(clock, timeout_v4=frag_timeout,
-                                                              timeout_v6=frag_timeout_v6,
-                                                              high_thresh=frag_high_thresh)
+        self._frags: Reassembler | NoReassembly = Reassembler(
+            clock, timeout_v4=frag_timeout, timeout_v6=frag_timeout_v6, high_thresh=frag_high_thresh
+        )
 
     # -- public
 
@@ -263,23 +298,24 @@ class ReferenceStack:
             raise NoReply(Outcome.ARP_TRUNCATED, f"malformed: truncated ARP packet ({len(arp)} bytes < 28)")
         hwtype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", arp)
         if hwtype not in (1, 6) or ptype != ETH_P_IP or hlen != 6 or plen != 4:
-            raise NoReply(Outcome.ARP_NOT_ETHERNET,
-                          f"ARP for hardware {hwtype}/protocol 0x{ptype:04x}: not Ethernet/IPv4")
+            raise NoReply(
+                Outcome.ARP_NOT_ETHERNET, f"ARP for hardware {hwtype}/protocol 0x{ptype:04x}: not Ethernet/IPv4"
+            )
         sha, spa, tpa = arp[8:14], arp[14:18], arp[24:28]
         if op != 1:
             what = "reply" if op == 2 else f"op {op}"
             raise NoReply(Outcome.ARP_NOT_REQUEST, f"ARP {what}: Linux learns from it, sends nothing")
         if tpa[0] >= 224 or tpa[0] == 127:
-            raise NoReply(Outcome.ARP_NEVER_ANSWERED,
-                          f"ARP request for {_ip4_text(tpa)}: Linux never answers for that address")
-        probe = spa == b"\0\0\0\0"   # RFC 5227 address probe: is anyone using tpa? (answer_any: only ours)
+            raise NoReply(
+                Outcome.ARP_NEVER_ANSWERED, f"ARP request for {_ip4_text(tpa)}: Linux never answers for that address"
+            )
+        probe = spa == b"\0\0\0\0"  # RFC 5227 address probe: is anyone using tpa? (answer_any: only ours)
         if tpa not in self._v4 and not (self.config.answer_any and tpa != spa and not probe and is_unicast_v4(tpa)):
             why = "an address probe for an address not in our config" if probe else "not our address"
             raise NoReply(Outcome.ARP_NOT_OURS, f"ARP request for {_ip4_text(tpa)}: {why}")
         if spa[0] >= 224:
             raise NoReply(Outcome.ARP_BAD_SENDER, f"ARP request from {_ip4_text(spa)}: not a unicast sender")
-        reply = (sha + self._mac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
-                 + self._mac + tpa + sha + spa)
+        reply = sha + self._mac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02" + self._mac + tpa + sha + spa
         who = "an address probe" if spa == b"\0\0\0\0" else _ip4_text(spa)
         text = f"ARP reply: {_ip4_text(tpa)} is at {_mac_text(self._mac)} (to {who})"
         return StackResult((reply,), Outcome.ARP_REPLY.reason(text))
@@ -320,30 +356,36 @@ class ReferenceStack:
         if options is not None:
             echoed = options_echo(options, dst, self._v4_local_check(dst), now_ms)
             if echoed is None:
-                raise NoReply(Outcome.IPV4_OPTIONS_FULL,
-                              "IP options leave no room for our entries: Linux sends no reply")
+                raise NoReply(
+                    Outcome.IPV4_OPTIONS_FULL, "IP options leave no room for our entries: Linux sends no reply"
+                )
             reply_options = echoed
-        packets = _ipv4_packets(request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body,
-                                self.config.mtu)
+        packets = _ipv4_packets(
+            request[1], self._ip_id(request), self.config.ttl, dst, src, reply_options, body, self.config.mtu
+        )
         return _Reply(packets, code.reason(f"{what} to {_ip4_text(src)}" + _fragment_note(packets)))
 
     def _icmp_answer(self, icmp: bytes, now_ms: int | None) -> tuple[bytes, Outcome, str, int | None]:
         """icmp_echo / icmp_timestamp: the reply's ICMP message, its outcome and name, and the time stamped."""
         if len(icmp) < ICMP_HEADER:
-            raise NoReply(Outcome.ICMP_TRUNCATED,
-                          f"malformed: ICMP message of {len(icmp)} bytes is shorter than its header")
+            raise NoReply(
+                Outcome.ICMP_TRUNCATED, f"malformed: ICMP message of {len(icmp)} bytes is shorter than its header"
+            )
         if internet_checksum(icmp):
             found, expected = _checksum_field(icmp), internet_checksum(icmp[:2] + b"\0\0" + icmp[4:])
-            raise NoReply(Outcome.ICMP_BAD_CHECKSUM, f"malformed: bad ICMP checksum 0x{found:04x} "
-                                                     f"(should be 0x{expected:04x}); Linux drops it")
+            raise NoReply(
+                Outcome.ICMP_BAD_CHECKSUM,
+                f"malformed: bad ICMP checksum 0x{found:04x} (should be 0x{expected:04x}); Linux drops it",
+            )
         icmp_type = icmp[0]
         if icmp_type == ICMP_ECHO_REQUEST:
-            checksum = _checksum_after_type_change(icmp, 0xF7FF, alone=True)   # type 8 -> 0: adds -0x0800
+            checksum = _checksum_after_type_change(icmp, 0xF7FF, alone=True)  # type 8 -> 0: adds -0x0800
             body, code, what = bytes((ICMP_ECHO_REPLY, icmp[1])) + checksum + icmp[4:], Outcome.ECHO_REPLY, "echo reply"
         elif icmp_type == ICMP_TIMESTAMP:
             if len(icmp) < 12:
-                raise NoReply(Outcome.ICMP_TIMESTAMP_SHORT,
-                              "malformed: timestamp request without its 4-byte originate timestamp")
+                raise NoReply(
+                    Outcome.ICMP_TIMESTAMP_SHORT, "malformed: timestamp request without its 4-byte originate timestamp"
+                )
             if now_ms is None:
                 now_ms = self._now_ms()
             stamp = now_ms.to_bytes(4, "big")
@@ -360,24 +402,33 @@ class ReferenceStack:
             raise NoReply(Outcome.IPV4_MARTIAN_SOURCE, f"martian source {_ip4_text(src)}: Linux drops it")
         if dst in self._v4:
             if src in self._v4:
-                raise NoReply(Outcome.IPV4_OWN_SOURCE,
-                              f"source {_ip4_text(src)} is our own address: Linux drops it as martian")
+                raise NoReply(
+                    Outcome.IPV4_OWN_SOURCE, f"source {_ip4_text(src)} is our own address: Linux drops it as martian"
+                )
             return
         first = dst[0]
         if dst == b"\xff\xff\xff\xff" or 224 <= first < 240:
             kind = "broadcast" if first == 255 else "multicast"
-            raise NoReply(Outcome.IPV4_BROADCAST, f"sent to {kind} {_ip4_text(dst)}: Linux ignores echo and timestamp "
-                                                  "requests to broadcast/multicast (icmp_echo_ignore_broadcasts=1)")
+            raise NoReply(
+                Outcome.IPV4_BROADCAST,
+                f"sent to {kind} {_ip4_text(dst)}: Linux ignores echo and timestamp "
+                "requests to broadcast/multicast (icmp_echo_ignore_broadcasts=1)",
+            )
         if not self.config.answer_any:
             raise NoReply(Outcome.IPV4_NOT_FOR_US, f"not addressed to us (dst {_ip4_text(dst)})")
         if not is_unicast_v4(dst):
             raise NoReply(Outcome.IPV4_MARTIAN_DESTINATION, f"martian destination {_ip4_text(dst)}: Linux drops it")
         if l2_group:
-            raise NoReply(Outcome.IPV4_L2_BROADCAST, f"{_ip4_text(dst)} came in a link-layer broadcast: with "
-                                                     "answer_any it may be a directed broadcast, which Linux ignores")
+            raise NoReply(
+                Outcome.IPV4_L2_BROADCAST,
+                f"{_ip4_text(dst)} came in a link-layer broadcast: with "
+                "answer_any it may be a directed broadcast, which Linux ignores",
+            )
         if src == dst:
-            raise NoReply(Outcome.IPV4_SOURCE_IS_DESTINATION,
-                          f"source {_ip4_text(src)} is the address it was sent to: Linux drops it")
+            raise NoReply(
+                Outcome.IPV4_SOURCE_IS_DESTINATION,
+                f"source {_ip4_text(src)} is the address it was sent to: Linux drops it",
+            )
 
     def _v4_local_check(self, dst: bytes) -> Callable[[bytes], bool]:
         """Is an address one of ours? (Under answer_any the request's dst is ours too.)"""
@@ -399,21 +450,25 @@ class ReferenceStack:
             raise NoReply(*_other_protocol(next_header, 6))
         icmp = request[offset:]
         if len(icmp) < ICMP_HEADER:
-            raise NoReply(Outcome.ICMPV6_TRUNCATED,
-                          f"malformed: ICMPv6 message of {len(icmp)} bytes is shorter than its header")
+            raise NoReply(
+                Outcome.ICMPV6_TRUNCATED, f"malformed: ICMPv6 message of {len(icmp)} bytes is shorter than its header"
+            )
         if _icmpv6_checksum(src, dst, icmp):
             found, expected = _checksum_field(icmp), _icmpv6_checksum(src, dst, icmp[:2] + b"\0\0" + icmp[4:])
-            raise NoReply(Outcome.ICMPV6_BAD_CHECKSUM, f"malformed: bad ICMPv6 checksum 0x{found:04x} "
-                                                       f"(should be 0x{expected:04x}); Linux drops it")
+            raise NoReply(
+                Outcome.ICMPV6_BAD_CHECKSUM,
+                f"malformed: bad ICMPv6 checksum 0x{found:04x} (should be 0x{expected:04x}); Linux drops it",
+            )
         icmp_type = icmp[0]
         if icmp_type == ICMPV6_ECHO_REQUEST:
             return self._echo6(request, icmp, multicast)
         if icmp_type == ICMPV6_NEIGHBOR_SOLICIT:
             return self._neighbour_advert(request, icmp, l2[0] if l2 else None)
         name = _ICMPV6_NAMES.get(icmp_type, "unknown type")
-        raise NoReply(Outcome.ICMPV6_NOT_ANSWERED,
-                      f"ICMPv6 type {icmp_type} ({name}): not answered (Linux sends no reply or it is "
-                      "not modelled)")
+        raise NoReply(
+            Outcome.ICMPV6_NOT_ANSWERED,
+            f"ICMPv6 type {icmp_type} ({name}): not answered (Linux sends no reply or it is not modelled)",
+        )
 
     def _check_v6_addresses(self, src: bytes, dst: bytes) -> bool:
         """True when dst is one of our multicast groups; raises when the packet is not for us."""
@@ -423,8 +478,7 @@ class ReferenceStack:
             return False
         if dst[0] == 0xFF:
             scope = dst[1] & 0x0F
-            if scope != 2 or not (dst in self._v6_groups or (self.config.answer_any and
-                                                             dst[:13] == _SOLICITED_PREFIX)):
+            if scope != 2 or not (dst in self._v6_groups or (self.config.answer_any and dst[:13] == _SOLICITED_PREFIX)):
                 raise NoReply(Outcome.IPV6_NOT_OUR_GROUP, f"sent to multicast {_ip6_text(dst)}: not a group we joined")
             return True
         if not self.config.answer_any:
@@ -436,51 +490,71 @@ class ReferenceStack:
     def _echo6(self, request: bytes, icmp: bytes, multicast: bool) -> _Reply:
         src, dst = request[8:24], request[24:40]
         if src == _UNSPECIFIED6:
-            raise NoReply(Outcome.ICMPV6_FROM_UNSPECIFIED,
-                          "echo request from the unspecified address: there is no one to answer")
+            raise NoReply(
+                Outcome.ICMPV6_FROM_UNSPECIFIED, "echo request from the unspecified address: there is no one to answer"
+            )
         # icmpv6_echo_reply leaves the source of a reply to a multicast request to source address selection.
         our = self._source_for(src) if multicast else dst
-        if multicast:       # a new source address: the pseudo-header changes, so sum it all again
+        if multicast:  # a new source address: the pseudo-header changes, so sum it all again
             body = b"\x81" + icmp[1:2] + b"\0\0" + icmp[4:]
             body = body[:2] + _icmpv6_checksum(our, src, body).to_bytes(2, "big") + body[4:]
-        else:               # same addresses (swapped), same length: only the type changes, 128 -> 129
+        else:  # same addresses (swapped), same length: only the type changes, 128 -> 129
             body = b"\x81" + icmp[1:2] + _checksum_after_type_change(icmp, 0x0100, alone=False) + icmp[4:]
         traffic_class = ((request[0] & 0x0F) << 4) | (request[1] >> 4)
         flow_label = self._flow_label(request, our, src)
-        packets = _ipv6_packets(traffic_class, flow_label, self.config.ttl, our, src, 58, body,
-                                max(self.config.mtu, IPV6_MIN_MTU), self._frag_id6)
-        return _Reply(packets, Outcome.ECHO6_REPLY.reason(f"echo reply to {_ip6_text(src)}" + _fragment_note(packets)),
-                      v6=True)
+        packets = _ipv6_packets(
+            traffic_class,
+            flow_label,
+            self.config.ttl,
+            our,
+            src,
+            58,
+            body,
+            max(self.config.mtu, IPV6_MIN_MTU),
+            self._frag_id6,
+        )
+        return _Reply(
+            packets, Outcome.ECHO6_REPLY.reason(f"echo reply to {_ip6_text(src)}" + _fragment_note(packets)), v6=True
+        )
 
     def _neighbour_advert(self, request: bytes, icmp: bytes, l2_src: bytes | None) -> _Reply:
         src, dst = request[8:24], request[24:40]
         if request[7] != 255:
-            raise NoReply(Outcome.NDP_HOP_LIMIT,
-                          f"neighbour solicitation with hop limit {request[7]} (not 255): Linux drops it")
+            raise NoReply(
+                Outcome.NDP_HOP_LIMIT, f"neighbour solicitation with hop limit {request[7]} (not 255): Linux drops it"
+            )
         if icmp[1] != 0 or len(icmp) < 24:
-            raise NoReply(Outcome.NDP_MALFORMED,
-                          "malformed: neighbour solicitation with a nonzero code or under 24 bytes")
+            raise NoReply(
+                Outcome.NDP_MALFORMED, "malformed: neighbour solicitation with a nonzero code or under 24 bytes"
+            )
         target = icmp[8:24]
         if target[0] == 0xFF:
             raise NoReply(Outcome.NDP_MALFORMED, f"malformed: neighbour solicitation for multicast {_ip6_text(target)}")
         source_lladdr = _nd_source_lladdr(icmp[24:])
         dad = src == _UNSPECIFIED6
         if dad and (dst[:13] != _SOLICITED_PREFIX or source_lladdr is not None):
-            raise NoReply(Outcome.NDP_MALFORMED, "malformed: address probe (from ::) must go to a solicited-node group "
-                                       "without a source link-layer option")
+            raise NoReply(
+                Outcome.NDP_MALFORMED,
+                "malformed: address probe (from ::) must go to a solicited-node group "
+                "without a source link-layer option",
+            )
         if target == src:
-            raise NoReply(Outcome.NDP_OWN_ADDRESS, f"neighbour solicitation from {_ip6_text(src)} for its own address: "
-                                     "nothing to resolve")
+            raise NoReply(
+                Outcome.NDP_OWN_ADDRESS,
+                f"neighbour solicitation from {_ip6_text(src)} for its own address: nothing to resolve",
+            )
         # answer_any stands in for whichever host a request was sent to -- but an address probe (DAD, from ::)
         # asks whether anyone already uses an address: only the configured addresses are really ours to defend.
-        ours = target in self._v6 or (self.config.answer_any and not dad and target != _UNSPECIFIED6
-                                      and target != _LOOPBACK6)
+        ours = target in self._v6 or (
+            self.config.answer_any and not dad and target != _UNSPECIFIED6 and target != _LOOPBACK6
+        )
         if not ours:
             why = "an address probe (DAD) for an address not in our config" if dad else "not our address"
             raise NoReply(Outcome.NDP_NOT_OURS, f"neighbour solicitation for {_ip6_text(target)}: {why}")
         if self.config.answer_any and dst[:13] == _SOLICITED_PREFIX and dst != _solicited_node(target):
-            raise NoReply(Outcome.NDP_OTHER_GROUP,
-                          f"neighbour solicitation for {_ip6_text(target)} sent to another group")
+            raise NoReply(
+                Outcome.NDP_OTHER_GROUP, f"neighbour solicitation for {_ip6_text(target)} sent to another group"
+            )
         multicast = dst[0] == 0xFF
         l2_dst: bytes | None
         if dad:
@@ -495,9 +569,14 @@ class ReferenceStack:
         body[2:4] = checksum.to_bytes(2, "big")
         packet = _ipv6_header(0, 0, len(body), 58, 255, target, reply_dst) + bytes(body)
         to = "all nodes (answering an address probe)" if dad else _ip6_text(src)
-        return _Reply((packet,), Outcome.NEIGHBOUR_ADVERT.reason(f"neighbour advertisement: {_ip6_text(target)} is "
-                                                                  f"at {_mac_text(self._mac)} (to {to})"),
-                      v6=True, l2_dst=l2_dst)
+        return _Reply(
+            (packet,),
+            Outcome.NEIGHBOUR_ADVERT.reason(
+                f"neighbour advertisement: {_ip6_text(target)} is at {_mac_text(self._mac)} (to {to})"
+            ),
+            v6=True,
+            l2_dst=l2_dst,
+        )
 
     def _source_for(self, destination: bytes) -> bytes:
         """Our address that source address selection (RFC 6724, ipv6_dev_get_saddr) picks for `destination`:
@@ -507,8 +586,12 @@ class ReferenceStack:
 
         def rank(address: bytes) -> tuple:
             scope = _scope6(address)
-            return (scope < want, scope if scope >= want else -scope, _label6(address) != _label6(destination),
-                    -_common_prefix(address, destination))
+            return (
+                scope < want,
+                scope if scope >= want else -scope,
+                _label6(address) != _label6(destination),
+                -_common_prefix(address, destination),
+            )
 
         return min(sorted(self._v6), key=rank)
 
@@ -518,7 +601,7 @@ class ReferenceStack:
         first = expired.first
         if expired.version == 4:
             src, dst = first[12:16], first[16:20]
-            quote = first[:ICMP_ERROR_MAX - IPV4_MIN_HEADER - ICMP_HEADER]
+            quote = first[: ICMP_ERROR_MAX - IPV4_MIN_HEADER - ICMP_HEADER]
             body = _with_checksum(bytes((ICMP_TIME_EXCEEDED, 1, 0, 0)) + bytes(4) + quote)
             tos = (first[1] & 0x1E) | ICMP_ERROR_TOS
             packet = _ipv4_packet(tos, self._ip_id(first), 0, self.config.ttl, dst, src, b"", body)
@@ -526,13 +609,15 @@ class ReferenceStack:
             to = _ip4_text(src)
         else:
             src, dst = first[8:24], first[24:40]
-            if dst[0] == 0xFF:      # icmp6_send: no error about a packet sent to a multicast group (RFC 4443 2.4)
+            if dst[0] == 0xFF:  # icmp6_send: no error about a packet sent to a multicast group (RFC 4443 2.4)
                 raise NoReply(Outcome.IPV6_MULTICAST_ECHO, "no Time Exceeded for a multicast datagram")
-            quote = first[:IPV6_MIN_MTU - IPV6_HEADER - ICMP_HEADER]
+            quote = first[: IPV6_MIN_MTU - IPV6_HEADER - ICMP_HEADER]
             icmp6 = bytearray(b"\x03\x01\0\0" + bytes(4) + quote)
             icmp6[2:4] = _icmpv6_checksum(dst, src, bytes(icmp6)).to_bytes(2, "big")
-            packets = (_ipv6_header(0, self._flow_label(first, dst, src), len(icmp6), PROTO_ICMPV6, self.config.ttl,
-                                    dst, src) + bytes(icmp6),)
+            packets = (
+                _ipv6_header(0, self._flow_label(first, dst, src), len(icmp6), PROTO_ICMPV6, self.config.ttl, dst, src)
+                + bytes(icmp6),
+            )
             to = _ip6_text(src)
         reason = Outcome.FRAG_TIME_EXCEEDED.reason(f"time exceeded to {to}: fragment reassembly timed out")
         if isinstance(expired.context, tuple):
@@ -591,6 +676,7 @@ class _EchoOnlyStack(ReferenceStack):
 
 # ------------------------------------------------------------------------------------------------- internals
 
+
 def _nothing(code: Outcome, text: str) -> StackResult:
     return StackResult((), code.reason(text))
 
@@ -602,7 +688,7 @@ class _Reply:
     packets: tuple[bytes, ...]
     reason: Reason
     v6: bool = False
-    l2_dst: bytes | None = None   # Ethernet destination when it is not the request's source
+    l2_dst: bytes | None = None  # Ethernet destination when it is not the request's source
 
 
 _UNSPECIFIED6 = bytes(16)
@@ -651,8 +737,14 @@ def _fragment_note(packets: tuple[bytes, ...]) -> str:
     return f" ({len(packets)} fragments)" if len(packets) > 1 else ""
 
 
-_PROTOCOL_OUTCOMES = {(4, 6): Outcome.IP_TCP, (6, 6): Outcome.IP_TCP, (4, 17): Outcome.IP_UDP, (6, 17): Outcome.IP_UDP,
-                      (4, 2): Outcome.IP_IGMP, (6, 59): Outcome.IP_NO_NEXT}
+_PROTOCOL_OUTCOMES = {
+    (4, 6): Outcome.IP_TCP,
+    (6, 6): Outcome.IP_TCP,
+    (4, 17): Outcome.IP_UDP,
+    (6, 17): Outcome.IP_UDP,
+    (4, 2): Outcome.IP_IGMP,
+    (6, 59): Outcome.IP_NO_NEXT,
+}
 
 
 def _other_protocol(number: int, version: int) -> tuple[Outcome, str]:
@@ -699,8 +791,9 @@ def _with_checksum(message: bytes) -> bytes:
 _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
 
 
-def _ipv4_packets(tos: int, ident: int, ttl: int, src: bytes, dst: bytes, options: bytes, body: bytes,
-                  mtu: int) -> tuple[bytes, ...]:
+def _ipv4_packets(
+    tos: int, ident: int, ttl: int, src: bytes, dst: bytes, options: bytes, body: bytes, mtu: int
+) -> tuple[bytes, ...]:
     """One ICMP datagram, fragmented like ip_append_data + ip_fragment when it is longer than the MTU."""
     hlen = IPV4_MIN_HEADER + len(options)
     if hlen + len(body) <= mtu:
@@ -711,13 +804,24 @@ def _ipv4_packets(tos: int, ident: int, ttl: int, src: bytes, dst: bytes, option
     for offset in range(0, len(body), per_fragment):
         more = offset + per_fragment < len(body)
         flags = (offset >> 3) | (0x2000 if more else 0)
-        packets.append(_ipv4_packet(tos, ident, flags, ttl, src, dst, options if offset == 0 else later_options,
-                                    body[offset:offset + per_fragment]))
+        packets.append(
+            _ipv4_packet(
+                tos,
+                ident,
+                flags,
+                ttl,
+                src,
+                dst,
+                options if offset == 0 else later_options,
+                body[offset : offset + per_fragment],
+            )
+        )
     return tuple(packets)
 
 
-def _ipv4_packet(tos: int, ident: int, flags: int, ttl: int, src: bytes, dst: bytes, options: bytes,
-                 payload: bytes) -> bytes:
+def _ipv4_packet(
+    tos: int, ident: int, flags: int, ttl: int, src: bytes, dst: bytes, options: bytes, payload: bytes
+) -> bytes:
     hlen = IPV4_MIN_HEADER + len(options)
     header = _IPV4_HEADER.pack(0x40 | (hlen >> 2), tos, hlen + len(payload), ident, flags, ttl, 1, 0, src, dst)
     header += options
@@ -727,6 +831,7 @@ def _ipv4_packet(tos: int, ident: int, flags: int, ttl: int, src: bytes, dst: by
 
 # -- IPv6
 
+
 def _validate_ipv6(packet: bytes) -> bytes:
     size = len(packet)
     if size < IPV6_HEADER:
@@ -735,8 +840,10 @@ def _validate_ipv6(packet: bytes) -> bytes:
         raise NoReply(Outcome.IP_BAD_VERSION, f"malformed: IP version {packet[0] >> 4} in an IPv6 packet")
     total = IPV6_HEADER + ipv6_payload_len(packet)
     if total > size:
-        raise NoReply(Outcome.IPV6_TRUNCATED, f"malformed: truncated: payload length says {total - IPV6_HEADER} "
-                                              f"bytes, {size - IPV6_HEADER} arrived")
+        raise NoReply(
+            Outcome.IPV6_TRUNCATED,
+            f"malformed: truncated: payload length says {total - IPV6_HEADER} bytes, {size - IPV6_HEADER} arrived",
+        )
     return packet[:total] if total < size else packet
 
 
@@ -745,8 +852,10 @@ def _skip_extension_headers(packet: bytes) -> tuple[int, int]:
     next_header, offset = packet[6], IPV6_HEADER
     while next_header in (PROTO_HOPOPTS, PROTO_DSTOPTS, PROTO_ROUTING):
         if next_header == PROTO_HOPOPTS and offset != IPV6_HEADER:
-            raise NoReply(Outcome.IPV6_HOP_BY_HOP_NOT_FIRST,
-                          "malformed: hop-by-hop header not first (Linux answers Parameter Problem)")
+            raise NoReply(
+                Outcome.IPV6_HOP_BY_HOP_NOT_FIRST,
+                "malformed: hop-by-hop header not first (Linux answers Parameter Problem)",
+            )
         length = (packet[offset + 1] + 1) * 8 if len(packet) >= offset + 8 else 8
         if len(packet) < offset + length:
             raise NoReply(Outcome.IPV6_EXTENSION_TRUNCATED, "malformed: truncated IPv6 extension header")
@@ -754,15 +863,15 @@ def _skip_extension_headers(packet: bytes) -> tuple[int, int]:
             if packet[offset + 3]:
                 raise NoReply(Outcome.IPV6_ROUTING, "routing header with segments left: not modelled")
         else:
-            _check_tlv_options(packet[offset + 2:offset + length])
+            _check_tlv_options(packet[offset + 2 : offset + length])
         next_header, offset = packet[offset], offset + length
     return next_header, offset
 
 
 IPV6_PAD1, IPV6_PADN = 0, 1
-IPV6_MAX_PADDING = 7     # ip6_parse_tlv: "7 is therefore the highest valid value" of padding in a row
-IPV6_MAX_OPTIONS = 8     # net.ipv6.max_hbh_opts_number / max_dst_opts_number
-_KNOWN_OPTIONS = (5,)    # Router Alert; other options go by their action bits (RFC 8200 4.2)
+IPV6_MAX_PADDING = 7  # ip6_parse_tlv: "7 is therefore the highest valid value" of padding in a row
+IPV6_MAX_OPTIONS = 8  # net.ipv6.max_hbh_opts_number / max_dst_opts_number
+_KNOWN_OPTIONS = (5,)  # Router Alert; other options go by their action bits (RFC 8200 4.2)
 
 
 def _check_tlv_options(options: bytes) -> None:
@@ -780,7 +889,7 @@ def _check_tlv_options(options: bytes) -> None:
             padding += length
             if padding > IPV6_MAX_PADDING:
                 raise NoReply(Outcome.IPV6_PADDING, f"{padding} bytes of padding in a row: Linux drops it (at most 7)")
-            if kind == IPV6_PADN and any(options[i + 2:i + length]):
+            if kind == IPV6_PADN and any(options[i + 2 : i + length]):
                 raise NoReply(Outcome.IPV6_PADN_NONZERO, "PadN option with non-zero contents: Linux drops it")
         else:
             count, padding = count + 1, 0
@@ -796,8 +905,10 @@ def _check_option_action(kind: int) -> None:
         return
     if kind >> 6 == 1:
         raise NoReply(Outcome.IPV6_OPTION_UNKNOWN_DROP, f"unknown IPv6 option 0x{kind:02x}: Linux drops it")
-    raise NoReply(Outcome.IPV6_OPTION_UNKNOWN_ERROR, f"unknown IPv6 option 0x{kind:02x}: Linux drops it and "
-                                                     "answers Parameter Problem (not modelled)")
+    raise NoReply(
+        Outcome.IPV6_OPTION_UNKNOWN_ERROR,
+        f"unknown IPv6 option 0x{kind:02x}: Linux drops it and answers Parameter Problem (not modelled)",
+    )
 
 
 def _nd_source_lladdr(options: bytes) -> bytes | None:
@@ -807,7 +918,7 @@ def _nd_source_lladdr(options: bytes) -> bytes | None:
         if length == 0 or i + length > len(options):
             raise NoReply(Outcome.NDP_MALFORMED, "malformed: neighbour discovery option with a bad length")
         if options[i] == 1 and length >= 8:
-            lladdr = options[i + 2:i + 8]
+            lladdr = options[i + 2 : i + 8]
         i += length
     return lladdr
 
@@ -816,25 +927,36 @@ def _icmpv6_checksum(src: bytes, dst: bytes, message: bytes) -> int:
     return internet_checksum(icmpv6_pseudo_header(src, dst, len(message)) + message)
 
 
-def _ipv6_header(traffic_class: int, flow_label: int, payload_length: int, next_header: int, hop_limit: int,
-                 src: bytes, dst: bytes) -> bytes:
+def _ipv6_header(
+    traffic_class: int, flow_label: int, payload_length: int, next_header: int, hop_limit: int, src: bytes, dst: bytes
+) -> bytes:
     first = (6 << 28) | (traffic_class << 20) | flow_label
     return struct.pack("!IHBB", first, payload_length, next_header, hop_limit) + src + dst
 
 
-def _ipv6_packets(traffic_class: int, flow_label: int, hop_limit: int, src: bytes, dst: bytes, next_header: int,
-                  body: bytes, mtu: int, frag_id: Callable[[], int]) -> tuple[bytes, ...]:
+def _ipv6_packets(
+    traffic_class: int,
+    flow_label: int,
+    hop_limit: int,
+    src: bytes,
+    dst: bytes,
+    next_header: int,
+    body: bytes,
+    mtu: int,
+    frag_id: Callable[[], int],
+) -> tuple[bytes, ...]:
     if IPV6_HEADER + len(body) <= mtu:
         return (_ipv6_header(traffic_class, flow_label, len(body), next_header, hop_limit, src, dst) + body,)
     per_fragment = (mtu - 48) & ~7
     ident = frag_id()
     packets = []
     for offset in range(0, len(body), per_fragment):
-        chunk = body[offset:offset + per_fragment]
+        chunk = body[offset : offset + per_fragment]
         more = offset + per_fragment < len(body)
         fragment = struct.pack("!BBHI", next_header, 0, offset | int(more), ident)
-        packets.append(_ipv6_header(traffic_class, flow_label, 8 + len(chunk), 44, hop_limit, src, dst)
-                       + fragment + chunk)
+        packets.append(
+            _ipv6_header(traffic_class, flow_label, 8 + len(chunk), 44, hop_limit, src, dst) + fragment + chunk
+        )
     return tuple(packets)
 
 

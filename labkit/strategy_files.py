@@ -46,7 +46,7 @@ PLACEHOLDERS = {
 
 def _values(request: bytes, version: int) -> dict[str, object]:
     hex_text = to_hex(request)
-    words = " ".join(hex_text[i:i + 4] for i in range(0, len(hex_text), 4))
+    words = " ".join(hex_text[i : i + 4] for i in range(0, len(hex_text), 4))
     return {"hex": hex_text, "words": words, "version": version, "length": len(request)}
 
 
@@ -55,11 +55,9 @@ class TemplateStrategy(Strategy):
     ("hex", "final-hex" or "fields") chooses how the model's answer is read, as the built-in strategy of that
     format reads it."""
 
-    def __init__(self, name: str, template: str, *, system: str = "", answer: str = "hex",
-                 teaches: str = "") -> None:
+    def __init__(self, name: str, template: str, *, system: str = "", answer: str = "hex", teaches: str = "") -> None:
         if answer not in ANSWER_FORMATS:
-            raise LabkitError(f"strategy {name!r}: answer format {answer!r} is not one of "
-                              f"{', '.join(ANSWER_FORMATS)}")
+            raise LabkitError(f"strategy {name!r}: answer format {answer!r} is not one of {', '.join(ANSWER_FORMATS)}")
         self.name, self.template, self.system = _checked_name(name), str(template), str(system)
         self.teaches = teaches or f"a student's template, answered as {answer}"
         self.answer = answer
@@ -88,8 +86,9 @@ class TemplateStrategy(Strategy):
             return to_hex(reply)
 
 
-def template_strategy(name: str, template: str, *, system: str = "", answer: str = "hex",
-                      teaches: str = "") -> Strategy:
+def template_strategy(
+    name: str, template: str, *, system: str = "", answer: str = "hex", teaches: str = ""
+) -> Strategy:
     """A checked strategy from a template (see TemplateStrategy); LabkitError says what is wrong with it."""
     return check_strategy(TemplateStrategy(name, template, system=system, answer=answer, teaches=teaches))
 
@@ -105,12 +104,16 @@ def _check_template(name: str, template: str) -> None:
     try:
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
     except ValueError as error:
-        raise LabkitError(f"strategy {name!r}: the template does not parse ({error}); "
-                          "write {{ and }} for literal braces") from None
+        raise LabkitError(
+            f"strategy {name!r}: the template does not parse ({error}); write {{{{ and }}}} for literal braces"
+        ) from None
     unknown = sorted(fields - set(PLACEHOLDERS))
     if unknown:
-        raise LabkitError(f"strategy {name!r}: the template uses {{{unknown[0]}}}; labkit fills only "
-                          + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + " (write {{ and }} for braces)")
+        raise LabkitError(
+            f"strategy {name!r}: the template uses {{{unknown[0]}}}; labkit fills only "
+            + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+            + " (write {{ and }} for braces)"
+        )
     if not fields & {"hex", "words"}:
         raise LabkitError(f"strategy {name!r}: the template never shows the packet; put {{hex}} or {{words}} in it")
 
@@ -119,8 +122,10 @@ def check_strategy(strategy: Strategy) -> Strategy:
     """The strategy, once it has shown it works: it names itself, builds prompts for an IPv4 and an IPv6
     request, and reads back its own perfect answer. Anything else is one LabkitError line."""
     if not isinstance(strategy, Strategy):
-        raise LabkitError(f"{strategy!r} is not a Strategy (subclass labkit.prompts.Strategy, or use "
-                          "labkit.strategy_files.template_strategy)")
+        raise LabkitError(
+            f"{strategy!r} is not a Strategy (subclass labkit.prompts.Strategy, or use "
+            "labkit.strategy_files.template_strategy)"
+        )
     name = _checked_name(strategy.name)
     if name in STRATEGIES and type(strategy) is not type(STRATEGIES[name]):
         raise LabkitError(f"strategy name {name!r} is taken by a built-in strategy; choose another name")
@@ -131,22 +136,27 @@ def check_strategy(strategy: Strategy) -> Strategy:
             prompt = strategy.build(request)
             parsed = strategy.answer_to_reply(strategy.render_answer(reply, request), request)
         except Exception as error:  # a student's code: any failure becomes one line
-            raise LabkitError(f"strategy {name!r} fails on an IPv{request[0] >> 4} echo request: "
-                              f"{type(error).__name__}: {error}") from None
+            raise LabkitError(
+                f"strategy {name!r} fails on an IPv{request[0] >> 4} echo request: {type(error).__name__}: {error}"
+            ) from None
         if not isinstance(prompt, Prompt):
             raise LabkitError(f"strategy {name!r}: build() must return a labkit.prompts.Prompt")
         if parsed.data != reply:
-            raise LabkitError(f"strategy {name!r} cannot read its own perfect answer back "
-                              f"({parsed.error or 'it parses to other bytes'}): check answer_to_reply")
-    if strategy.simulation is None:   # a student's strategy: the simulator imitates its answer format only
+            raise LabkitError(
+                f"strategy {name!r} cannot read its own perfect answer back "
+                f"({parsed.error or 'it parses to other bytes'}): check answer_to_reply"
+            )
+    if strategy.simulation is None:  # a student's strategy: the simulator imitates its answer format only
         strategy.simulation = STUDENT_TRAITS
     return strategy
 
 
 # The simulated model does not read a prompt's wording, so a student's strategy that says nothing about its
 # simulation is simulated by its answer format with neutral factors -- and the bake-off says so.
-STUDENT_TRAITS = SimulationTraits(source="assumed: the simulator does not read prompts; a student's strategy is "
-                                         "simulated by its answer format with neutral factors")
+STUDENT_TRAITS = SimulationTraits(
+    source="assumed: the simulator does not read prompts; a student's strategy is "
+    "simulated by its answer format with neutral factors"
+)
 
 
 def load_strategy(path: str | Path) -> Strategy:
@@ -168,14 +178,23 @@ def load_strategy(path: str | Path) -> Strategy:
 def _strategy_in(namespace: dict, path: Path, run_name: str) -> Strategy:
     found = namespace.get("STRATEGY")
     if isinstance(found, str):
-        return TemplateStrategy(namespace.get("NAME") or path.stem, found, system=namespace.get("SYSTEM", ""),
-                                answer=namespace.get("ANSWER", "hex"))
+        return TemplateStrategy(
+            namespace.get("NAME") or path.stem,
+            found,
+            system=namespace.get("SYSTEM", ""),
+            answer=namespace.get("ANSWER", "hex"),
+        )
     if found is None:
-        classes = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, Strategy)
-                   and v.__module__ == run_name]
+        classes = [
+            v
+            for v in namespace.values()
+            if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == run_name
+        ]
         if len(classes) != 1:
-            raise LabkitError("define STRATEGY (a template string or a Strategy) or exactly one Strategy "
-                              f"subclass; found {len(classes)} subclasses")
+            raise LabkitError(
+                "define STRATEGY (a template string or a Strategy) or exactly one Strategy "
+                f"subclass; found {len(classes)} subclasses"
+            )
         found = classes[0]
     if isinstance(found, type) and issubclass(found, Strategy):
         found = found()

@@ -48,14 +48,14 @@ CAUSES: dict[str, str] = {
     "checksum-no-complement": "checksum missing its one's complement (the folded sum itself)",
     "checksum-wrong-span": "checksum over the wrong bytes or with the wrong pseudo-header",
     "checksum-for-wrong-bytes": "checksum right for the bytes written, not for the correct reply "
-                                "(arithmetic right, copy wrong)",
+    "(arithmetic right, copy wrong)",
     "checksum-kept": "the request's checksum copied unchanged",
     "truncated": "the reply stops early",
     "wrong-length": "wrong length (a length field, or bytes beyond the reply's end)",
 }
 _HEX = re.compile(r"[0-9a-f]*")
-_MAX_SHIFT = 2                 # digits: one dropped or repeated digit, or one whole byte
-_SHIFT_AGREEMENT = 0.9         # share of the shifted rest that must match the reference
+_MAX_SHIFT = 2  # digits: one dropped or repeated digit, or one whole byte
+_SHIFT_AGREEMENT = 0.9  # share of the shifted rest that must match the reference
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ class ErrorRun:
 
     start: int
     end: int
-    cause: str        # a key of CAUSES
-    field: str        # the reference field where the run starts ("" past the end)
+    cause: str  # a key of CAUSES
+    field: str  # the reference field where the run starts ("" past the end)
     detail: str = ""
 
     @property
@@ -94,8 +94,9 @@ def _digits(data: bytes | str) -> str:
     return bytes(data).hex()
 
 
-def classify(request: bytes, reply: bytes | str | None, expected: bytes | None = None, *,
-             free: Iterable[int] = ()) -> tuple[ErrorRun, ...]:
+def classify(
+    request: bytes, reply: bytes | str | None, expected: bytes | None = None, *, free: Iterable[int] = ()
+) -> tuple[ErrorRun, ...]:
     """Every run of digits where `reply` differs from the reference, with its most likely cause.
 
     `reply` may be hex text with an odd digit count (what a dropped digit leaves). `free`: byte offsets the
@@ -117,12 +118,26 @@ def classify(request: bytes, reply: bytes | str | None, expected: bytes | None =
     runs += _digit_runs(want, got, limit, skip, names)
     if shift:
         start, kind = shift
-        runs.append(ErrorRun(start, max(len(got), len(want)), kind, _name_at(names, start // 2),
-                             f"from digit {start} on, the reply is the reference shifted by one"
-                             f"{' digit' if abs(len(got) - len(want)) == 1 else ' or more digits'}"))
+        runs.append(
+            ErrorRun(
+                start,
+                max(len(got), len(want)),
+                kind,
+                _name_at(names, start // 2),
+                f"from digit {start} on, the reply is the reference shifted by one"
+                f"{' digit' if abs(len(got) - len(want)) == 1 else ' or more digits'}",
+            )
+        )
     elif len(got) < len(want):
-        runs.append(ErrorRun(len(got), len(want), "truncated", _name_at(names, len(got) // 2),
-                             f"{len(got) / 2:g} of {len(want) // 2} bytes"))
+        runs.append(
+            ErrorRun(
+                len(got),
+                len(want),
+                "truncated",
+                _name_at(names, len(got) // 2),
+                f"{len(got) / 2:g} of {len(want) // 2} bytes",
+            )
+        )
     elif len(got) > len(want):
         runs.append(ErrorRun(len(want), len(got), "wrong-length", "", f"{(len(got) - len(want)) / 2:g} bytes too many"))
     allowed = set(free)
@@ -152,6 +167,7 @@ def taxonomy_counts(items) -> Counter:
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
+
 def _as_bytes(digits: str) -> bytes:
     return bytes.fromhex(digits[: len(digits) // 2 * 2])
 
@@ -163,7 +179,7 @@ def _field_names(expected: bytes) -> list[str]:
         fields = field_map(expected)
     except ValueError:
         return names
-    for field in sorted(fields, key=lambda f: -f.length):   # shorter (more specific) fields overwrite longer
+    for field in sorted(fields, key=lambda f: -f.length):  # shorter (more specific) fields overwrite longer
         for offset in range(field.offset, min(field.end, len(expected))):
             names[offset] = field.name
     return names
@@ -177,18 +193,18 @@ def _find_shift(want: str, got: str) -> tuple[int, str] | None:
     """(first differing digit, "dropped-digit" | "repeated-digit") when the rest is the reference shifted."""
     common = min(len(want), len(got))
     first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), common)
-    if first == common:   # one is a prefix of the other: a lone digit more or less is a shift, more is length
+    if first == common:  # one is a prefix of the other: a lone digit more or less is a shift, more is length
         difference = len(got) - len(want)
         return (first, "dropped-digit" if difference < 0 else "repeated-digit") if abs(difference) == 1 else None
     for k in range(1, _MAX_SHIFT + 1):
         for kind, ahead, behind in (("dropped-digit", want, got), ("repeated-digit", got, want)):
             lengths_agree = len(ahead) - len(behind) == k
-            rest_a, rest_b = ahead[first + k:], behind[first:]
+            rest_a, rest_b = ahead[first + k :], behind[first:]
             compared = min(len(rest_a), len(rest_b))
             if compared == 0 or (compared < 8 and not lengths_agree):
                 if compared == 0 and lengths_agree:
                     return first, kind
-                continue   # a short tail proves nothing unless the lengths tell the same story
+                continue  # a short tail proves nothing unless the lengths tell the same story
             same = sum(a == b for a, b in zip(rest_a, rest_b))
             unshifted = sum(a != b for a, b in zip(want[first:], got[first:]))
             if same >= _SHIFT_AGREEMENT * compared and (unshifted > 4 or lengths_agree):
@@ -203,25 +219,39 @@ def _digit_runs(want: str, got: str, limit: int, skip: set[int], names: list[str
         if index in skip or want[index] == got[index]:
             index += 1
             continue
-        if (index + 1 < limit and index + 1 not in skip and want[index] == got[index + 1]
-                and want[index + 1] == got[index] and want[index] != want[index + 1]):
-            runs.append(ErrorRun(index, index + 2, "transposition", _name_at(names, index // 2),
-                                 f"{got[index:index + 2]} for {want[index:index + 2]}"))
+        if (
+            index + 1 < limit
+            and index + 1 not in skip
+            and want[index] == got[index + 1]
+            and want[index + 1] == got[index]
+            and want[index] != want[index + 1]
+        ):
+            runs.append(
+                ErrorRun(
+                    index,
+                    index + 2,
+                    "transposition",
+                    _name_at(names, index // 2),
+                    f"{got[index : index + 2]} for {want[index : index + 2]}",
+                )
+            )
             index += 2
             continue
         end = index
         while end < limit and end not in skip and want[end] != got[end]:
             end += 1
-        runs.append(ErrorRun(index, end, "substitution", _name_at(names, index // 2),
-                             f"{got[index:end]} for {want[index:end]}"))
+        runs.append(
+            ErrorRun(index, end, "substitution", _name_at(names, index // 2), f"{got[index:end]} for {want[index:end]}")
+        )
         index = end
     return runs
 
 
-def _run_for(cause: str, offset: int, length: int, expected: bytes, got: bytes, name: str,
-             explained: set[int], detail: str = "") -> ErrorRun | None:
+def _run_for(
+    cause: str, offset: int, length: int, expected: bytes, got: bytes, name: str, explained: set[int], detail: str = ""
+) -> ErrorRun | None:
     """The run of differing digits inside one field, attributed to `cause` (None if none differ)."""
-    want, have = expected[offset:offset + length].hex(), got[offset:offset + length].hex()
+    want, have = expected[offset : offset + length].hex(), got[offset : offset + length].hex()
     differing = [2 * offset + i for i, (a, b) in enumerate(zip(want, have)) if a != b]
     if not differing:
         return None
@@ -229,8 +259,9 @@ def _run_for(cause: str, offset: int, length: int, expected: bytes, got: bytes, 
     return ErrorRun(differing[0], differing[-1] + 1, cause, name, detail)
 
 
-def _field_runs(request: bytes, expected: bytes, got: bytes, limit: int, names: list[str],
-                explained: set[int]) -> list[ErrorRun]:
+def _field_runs(
+    request: bytes, expected: bytes, got: bytes, limit: int, names: list[str], explained: set[int]
+) -> list[ErrorRun]:
     """Runs explained by a decision about a whole field: addresses, type, length, checksums."""
     version = ip_version(expected)
     if version is None or ip_version(request) != version:
@@ -248,25 +279,37 @@ def _field_runs(request: bytes, expected: bytes, got: bytes, limit: int, names: 
     if fits(src, size) and fits(dst, size):
         runs += _address_runs(request, expected, got, src, dst, size, explained)
     if fits(start, 1) and got[start] == request[start] != expected[start]:
-        runs.append(_run_for("type-kept", start, 1, expected, got, _name_at(names, start), explained,
-                             f"type {got[start]} is the request's"))
+        runs.append(
+            _run_for(
+                "type-kept",
+                start,
+                1,
+                expected,
+                got,
+                _name_at(names, start),
+                explained,
+                f"type {got[start]} is the request's",
+            )
+        )
     for name, offset, actual in lengths:
-        if fits(offset, 2) and got[offset:offset + 2] != expected[offset:offset + 2]:
-            value = int.from_bytes(got[offset:offset + 2], "big")
-            reference = int.from_bytes(expected[offset:offset + 2], "big")
+        if fits(offset, 2) and got[offset : offset + 2] != expected[offset : offset + 2]:
+            value = int.from_bytes(got[offset : offset + 2], "big")
+            reference = int.from_bytes(expected[offset : offset + 2], "big")
             cause = "truncated" if value == actual < reference else "wrong-length"
-            runs.append(_run_for(cause, offset, 2, expected, got, name, explained,
-                                 f"{name} {value}, reference {reference}"))
+            runs.append(
+                _run_for(cause, offset, 2, expected, got, name, explained, f"{name} {value}, reference {reference}")
+            )
     for check in verify(expected):
         if fits(check.offset, 2):
             runs.append(_checksum_run(check.name, check.offset, request, expected, got, explained))
     return [run for run in runs if run is not None]
 
 
-def _address_runs(request: bytes, expected: bytes, got: bytes, src: int, dst: int, size: int,
-                  explained: set[int]) -> list[ErrorRun | None]:
-    asked_src, asked_dst = request[src:src + size], request[dst:dst + size]
-    got_src, got_dst = got[src:src + size], got[dst:dst + size]
+def _address_runs(
+    request: bytes, expected: bytes, got: bytes, src: int, dst: int, size: int, explained: set[int]
+) -> list[ErrorRun | None]:
+    asked_src, asked_dst = request[src : src + size], request[dst : dst + size]
+    got_src, got_dst = got[src : src + size], got[dst : dst + size]
     if got_src == asked_src and got_dst == asked_dst and asked_src != asked_dst:
         cause = "unswapped"
     elif got_src == got_dst and got_src in (asked_src, asked_dst) and asked_src != asked_dst:
@@ -274,8 +317,10 @@ def _address_runs(request: bytes, expected: bytes, got: bytes, src: int, dst: in
     else:
         return []
     prefix = "ip" if size == 4 else "ipv6"
-    return [_run_for(cause, offset, size, expected, got, f"{prefix}.{part}", explained)
-            for offset, part in ((src, "src"), (dst, "dst"))]
+    return [
+        _run_for(cause, offset, size, expected, got, f"{prefix}.{part}", explained)
+        for offset, part in ((src, "src"), (dst, "dst"))
+    ]
 
 
 def _covered(packet: bytes, name: str) -> tuple[bytes, bytes, int] | None:
@@ -290,7 +335,7 @@ def _covered(packet: bytes, name: str) -> tuple[bytes, bytes, int] | None:
         end = ip_packet_len(packet) or len(packet)
         field, prefix = 2, b""
     covered = bytearray(packet[start:end])
-    covered[field:field + 2] = b"\x00\x00"
+    covered[field : field + 2] = b"\x00\x00"
     if name == "icmpv6.cksum":
         prefix = icmpv6_pseudo_header(packet[8:24], packet[24:40], len(covered))
     return prefix, bytes(covered), start
@@ -310,7 +355,7 @@ def checksum_offsets(packet: bytes) -> dict[str, int]:
 def _zero_all(packet: bytes) -> bytes:
     zeroed = bytearray(packet)
     for check in verify(packet):
-        zeroed[check.offset:check.offset + 2] = b"\x00\x00"
+        zeroed[check.offset : check.offset + 2] = b"\x00\x00"
     return bytes(zeroed)
 
 
@@ -333,26 +378,35 @@ def _wrong_spans(packet: bytes, name: str) -> dict[str, int]:
     if name == "icmpv6.cksum":
         spans["the message without the pseudo-header"] = internet_checksum(message)
         spans["a pseudo-header counting the 40-byte IPv6 header in the length"] = internet_checksum(
-            icmpv6_pseudo_header(packet[8:24], packet[24:40], len(message) + IPV6_HEADER) + message)
+            icmpv6_pseudo_header(packet[8:24], packet[24:40], len(message) + IPV6_HEADER) + message
+        )
         spans["a pseudo-header without the next-header value 58"] = internet_checksum(prefix[:-1] + b"\x00" + message)
     return spans
 
 
-def _checksum_run(name: str, offset: int, request: bytes, expected: bytes, got: bytes,
-                  explained: set[int]) -> ErrorRun | None:
-    found = int.from_bytes(got[offset:offset + 2], "big")
-    right = int.from_bytes(expected[offset:offset + 2], "big")
+def _checksum_run(
+    name: str, offset: int, request: bytes, expected: bytes, got: bytes, explained: set[int]
+) -> ErrorRun | None:
+    found = int.from_bytes(got[offset : offset + 2], "big")
+    right = int.from_bytes(expected[offset : offset + 2], "big")
     if found == right:
         return None
     cause, detail = _checksum_cause(name, offset, found, request, expected, got)
-    return _run_for(cause, offset, 2, expected, got, name, explained,
-                    f"0x{found:04x} should be 0x{right:04x}" + (f": {detail}" if detail else ""))
+    return _run_for(
+        cause,
+        offset,
+        2,
+        expected,
+        got,
+        name,
+        explained,
+        f"0x{found:04x} should be 0x{right:04x}" + (f": {detail}" if detail else ""),
+    )
 
 
-def _checksum_cause(name: str, offset: int, found: int, request: bytes, expected: bytes,
-                    got: bytes) -> tuple[str, str]:
+def _checksum_cause(name: str, offset: int, found: int, request: bytes, expected: bytes, got: bytes) -> tuple[str, str]:
     """The first checksum mistake that reproduces `found`, else a digit-level slip."""
-    if offset + 2 <= len(request) and found == int.from_bytes(request[offset:offset + 2], "big"):
+    if offset + 2 <= len(request) and found == int.from_bytes(request[offset : offset + 2], "big"):
         return "checksum-kept", "the request's value"
     own = next((c for c in verify(got) if c.name == name), None)
     if own is not None and own.ok and got != expected:

@@ -32,12 +32,16 @@ _SUM = re.compile(rf"\b(?:sum|total)\b\s*(?:is|=|:)?\s*({_NUMBER})\b", re.IGNORE
 _FOLDED = re.compile(rf"\bfold(?:ed|ing)?\b[^0-9a-fA-Fx]*(?:sum\s*)?(?:is|=|:|->|→)?\s*({_NUMBER})\b", re.IGNORECASE)
 _COMPLEMENT = re.compile(
     rf"(?:~\s*({_NUMBER})\s*=\s*({_NUMBER})\b|0x[fF]{{4}}\s*-\s*({_NUMBER})\s*=\s*({_NUMBER})\b"
-    rf"|complement\w*\b[^0-9a-fA-Fx~]*(?:of\s*{_NUMBER}\s*)?(?:is|=|:|->|→)?\s*({_NUMBER})\b)", re.IGNORECASE)
+    rf"|complement\w*\b[^0-9a-fA-Fx~]*(?:of\s*{_NUMBER}\s*)?(?:is|=|:|->|→)?\s*({_NUMBER})\b)",
+    re.IGNORECASE,
+)
 _TABLE_ROW = re.compile(rf"^\s*\|(?:\s*\d+\s*\|)?\s*({_NUMBER})\s*\|\s*({_NUMBER})\s*\|")
 _FOLD_WORDS = re.compile(r"carry|carries|fold|wrap|end-around|overflow", re.IGNORECASE)
-_SECTION = (("icmpv6.cksum", re.compile(r"icmpv6\b.*checksum|checksum.*icmpv6", re.IGNORECASE)),
-            ("ip.chksum", re.compile(r"\bip(?:v4)?\b[^.\n]*header[^.\n]*checksum|header checksum", re.IGNORECASE)),
-            ("icmp.chksum", re.compile(r"\bicmp\b.*checksum|checksum.*\bicmp\b", re.IGNORECASE)))
+_SECTION = (
+    ("icmpv6.cksum", re.compile(r"icmpv6\b.*checksum|checksum.*icmpv6", re.IGNORECASE)),
+    ("ip.chksum", re.compile(r"\bip(?:v4)?\b[^.\n]*header[^.\n]*checksum|header checksum", re.IGNORECASE)),
+    ("icmp.chksum", re.compile(r"\bicmp\b.*checksum|checksum.*\bicmp\b", re.IGNORECASE)),
+)
 _FINAL = re.compile(r"FINAL\s*:", re.IGNORECASE)
 
 
@@ -45,9 +49,9 @@ _FINAL = re.compile(r"FINAL\s*:", re.IGNORECASE)
 class Step:
     """One claim of the working, re-run: `claimed` is what the model wrote, `actual` what it should be."""
 
-    section: str      # "icmp.chksum" | "ip.chksum" | "icmpv6.cksum"
-    kind: str         # "word" | "add" | "running" | "sum" | "fold" | "complement" | "answer"
-    line: int         # 1-based line of the model's text
+    section: str  # "icmp.chksum" | "ip.chksum" | "icmpv6.cksum"
+    kind: str  # "word" | "add" | "running" | "sum" | "fold" | "complement" | "answer"
+    line: int  # 1-based line of the model's text
     text: str
     claimed: int
     actual: int
@@ -58,7 +62,8 @@ class Step:
         mark = "✓" if self.ok else "✗"
         should = "" if self.ok else f", should be 0x{self.actual:04x}"
         return f"{mark} line {self.line} ({self.section} {self.kind}): 0x{self.claimed:04x}{should}" + (
-            f" — {self.note}" if self.note else "")
+            f" — {self.note}" if self.note else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,8 @@ class SectionCheck:
 
     name: str
     steps: tuple[Step, ...]
-    correct: int              # the checksum the correct reply holds
-    written: int | None       # what the model's final answer holds there (None without an answer)
+    correct: int  # the checksum the correct reply holds
+    written: int | None  # what the model's final answer holds there (None without an answer)
 
     @property
     def first_false(self) -> Step | None:
@@ -83,7 +88,7 @@ class SectionCheck:
 @dataclass(frozen=True)
 class WorkingCheck:
     sections: tuple[SectionCheck, ...]
-    error: str | None = None   # why the working could not be parsed (sections is then empty)
+    error: str | None = None  # why the working could not be parsed (sections is then empty)
 
     @property
     def parsed(self) -> bool:
@@ -109,8 +114,10 @@ class WorkingCheck:
             head = f"{section.name}: {len(section.steps)} steps checked, "
             out.append(head + (f"first false step: {false.describe()}" if false else "every step is right"))
             if section.right_through_wrong_working:
-                out.append(f"  the final {section.name} 0x{section.correct:04x} is right, but the working "
-                           "shown does not lead to it")
+                out.append(
+                    f"  the final {section.name} 0x{section.correct:04x} is right, but the working "
+                    "shown does not lead to it"
+                )
         return out
 
     def __str__(self) -> str:
@@ -128,7 +135,7 @@ def check_working(text: str, request: bytes, reply: bytes | None = None) -> Work
         return WorkingCheck((), "the request is not an echo request labkit can answer")
     sections = _split(text)
     if not sections:
-        return WorkingCheck((), "no line names a checksum (\"ICMP checksum\", \"IP header checksum\", ...)")
+        return WorkingCheck((), 'no line names a checksum ("ICMP checksum", "IP header checksum", ...)')
     offsets = checksum_offsets(expected)
     checked = []
     for name, lines in sections:
@@ -137,8 +144,8 @@ def check_working(text: str, request: bytes, reply: bytes | None = None) -> Work
         words = [step.word for step in trace(checksum_input(expected, name)).steps]
         written = None
         if reply is not None and offsets[name] + 2 <= len(reply):
-            written = int.from_bytes(reply[offsets[name]:offsets[name] + 2], "big")
-        correct = int.from_bytes(expected[offsets[name]:offsets[name] + 2], "big")
+            written = int.from_bytes(reply[offsets[name] : offsets[name] + 2], "big")
+        correct = int.from_bytes(expected[offsets[name] : offsets[name] + 2], "big")
         steps = _Checker(name, words).run(lines, written)
         if steps:
             checked.append(SectionCheck(name, tuple(steps), correct, written))
@@ -150,7 +157,7 @@ def check_working(text: str, request: bytes, reply: bytes | None = None) -> Work
 def _split(text: str) -> list[tuple[str, list[tuple[int, str]]]]:
     """(checksum name, [(line number, line)]) for each checksum section, in text order."""
     final = _FINAL.search(text)
-    body = text[:final.start()] if final else text
+    body = text[: final.start()] if final else text
     sections: list[tuple[str, list[tuple[int, str]]]] = []
     for number, line in enumerate(body.splitlines(), start=1):
         name = next((key for key, pattern in _SECTION if pattern.search(line)), None)
@@ -172,10 +179,10 @@ class _Checker:
         self.name, self.words = name, words
         self.steps: list[Step] = []
         self.claimed_words: list[int] = []
-        self.running: int | None = None      # the model's latest running sum
-        self.total: int | None = None        # the model's sum (before folding)
+        self.running: int | None = None  # the model's latest running sum
+        self.total: int | None = None  # the model's sum (before folding)
         self.folded: int | None = None
-        self.result: int | None = None       # the complement the working reached
+        self.result: int | None = None  # the complement the working reached
 
     def step(self, kind: str, line: int, text: str, claimed: int, actual: int, note: str = "") -> None:
         self.steps.append(Step(self.name, kind, line, text.strip(), claimed, actual, claimed == actual, note))
@@ -184,16 +191,25 @@ class _Checker:
         index = len(self.claimed_words)
         self.claimed_words.append(value)
         actual = self.words[index] if index < len(self.words) else 0
-        note = (f"word {index + 1} of {len(self.words)}" if index < len(self.words)
-                else f"word {index + 1}, but the checksum covers only {len(self.words)}")
+        note = (
+            f"word {index + 1} of {len(self.words)}"
+            if index < len(self.words)
+            else f"word {index + 1}, but the checksum covers only {len(self.words)}"
+        )
         self.step("word", line, text, value, actual, note)
 
     def run(self, lines: list[tuple[int, str]], written: int | None) -> list[Step]:
         for number, line in lines:
             self.read_line(number, line)
         if self.result is not None and written is not None:
-            self.step("answer", lines[-1][0], "the checksum in the final answer", written, self.result,
-                      "the final answer should hold what the working reached")
+            self.step(
+                "answer",
+                lines[-1][0],
+                "the checksum in the final answer",
+                written,
+                self.result,
+                "the final answer should hold what the working reached",
+            )
         return self.steps
 
     def read_line(self, number: int, line: str) -> None:
@@ -205,7 +221,7 @@ class _Checker:
         if row:
             self.table_row(number, line, _value(row.group(1)), _value(row.group(2)))
         for match in _EQUATION.finditer(line):
-            if not _COMPLEMENT_LIKE.search(line[:match.start()] + line[match.end():]) or _FOLD_WORDS.search(line):
+            if not _COMPLEMENT_LIKE.search(line[: match.start()] + line[match.end() :]) or _FOLD_WORDS.search(line):
                 self.equation(number, line, match)
         if not row and not _EQUATION.search(line):
             self.statements(number, line)
@@ -234,15 +250,15 @@ class _Checker:
         exact = sum(addends)
         actual = result if result in (exact, _fold(exact)) else exact
         self.step("add", number, line, result, actual, " + ".join(f"0x{a:04x}" for a in addends))
-        self.running, self.folded = result, None   # a new addition: an earlier fold no longer holds the sum
+        self.running, self.folded = result, None  # a new addition: an earlier fold no longer holds the sum
 
     def statements(self, number: int, line: str) -> None:
         total = _SUM.search(line)
-        if total and not _COMPLEMENT_LIKE.match(line[total.start():]):
+        if total and not _COMPLEMENT_LIKE.match(line[total.start() :]):
             value = _value(total.group(1))
             actual = self.running if self.running is not None else sum(self.claimed_words)
             if value != actual and _fold(actual) == value:
-                actual = value   # a running sum kept folded is a sum too
+                actual = value  # a running sum kept folded is a sum too
             self.step("sum", number, line, value, actual, "the sum of the words written")
             self.total = value
         folded = _FOLDED.search(line)

@@ -20,10 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PLACEHOLDER = ("OWNER", "labkit")
 NOTEBOOK = "notebooks/00-setup.ipynb"
-_GITHUB = re.compile(r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
-                     r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$")
-_BADGE = re.compile(r"^\[!\[Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\(https://mybinder\.org/v2/gh/[^)]*\)$",
-                    re.MULTILINE)
+_GITHUB = re.compile(
+    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
+    r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$"
+)
+_BADGE = re.compile(
+    r"^\[!\[Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\(https://mybinder\.org/v2/gh/[^)]*\)$", re.MULTILINE
+)
 
 
 def github_repo(url: str) -> tuple[str, str] | None:
@@ -53,8 +56,11 @@ def main(argv: list[str]) -> int:
     url = origin_url()
     repo = github_repo(url) if url else None
     if repo is None:
-        print(f"binder_badge: origin is {url or 'not set'}, not a GitHub repository; the badge keeps "
-              f"{'/'.join(PLACEHOLDER)}", file=sys.stderr)
+        print(
+            f"binder_badge: origin is {url or 'not set'}, not a GitHub repository; the badge keeps "
+            f"{'/'.join(PLACEHOLDER)}",
+            file=sys.stderr,
+        )
         repo = PLACEHOLDER
     line = badge(*repo)
     if "--write" in argv:
@@ -62,8 +68,10 @@ def main(argv: list[str]) -> int:
         print(f"binder_badge: README.md now points at {'/'.join(repo)}")
     elif "--check" in argv:
         if line not in README.read_text():
-            print(f"binder_badge: README.md's badge is not {'/'.join(repo)}; run scripts/binder_badge.py --write",
-                  file=sys.stderr)
+            print(
+                f"binder_badge: README.md's badge is not {'/'.join(repo)}; run scripts/binder_badge.py --write",
+                file=sys.stderr,
+            )
             return 1
     else:
         print(line)

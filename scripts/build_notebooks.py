@@ -58,10 +58,15 @@ def built_path(name: str, solutions: bool = False) -> Path:
 def generated_note(name: str, solutions: bool = False) -> str:
     """The line every built notebook ends with, so nobody edits the .ipynb by hand and loses the change."""
     src = f"../src/{name}.md" if solutions else f"src/{name}.md"
-    other = (f"The student version, without worked answers: [../{name}.ipynb](../{name}.ipynb)." if solutions
-             else f"Worked answers, once you have tried: [solutions/{name}.ipynb](solutions/{name}.ipynb).")
-    return (f"{other}\n\n<small>Generated from [`src/{name}.md`]({src}): edit that file, then run "
-            f"`python scripts/build_notebooks.py {name} --execute`.</small>")
+    other = (
+        f"The student version, without worked answers: [../{name}.ipynb](../{name}.ipynb)."
+        if solutions
+        else f"Worked answers, once you have tried: [solutions/{name}.ipynb](solutions/{name}.ipynb)."
+    )
+    return (
+        f"{other}\n\n<small>Generated from [`src/{name}.md`]({src}): edit that file, then run "
+        f"`python scripts/build_notebooks.py {name} --execute`.</small>"
+    )
 
 
 def from_source(name: str, solutions: bool = False) -> nbformat.NotebookNode:
@@ -73,12 +78,15 @@ def from_source(name: str, solutions: bool = False) -> nbformat.NotebookNode:
     nb = jupytext.read(source_path(name), fmt=SOURCE_FORMAT)
     nb.cells.append(nbformat.v4.new_markdown_cell(generated_note(name, solutions)))
     for number, cell in enumerate(nb.cells):
-        cell.id = f"cell-{number:02d}"   # stable ids keep rebuilds free of noise in git diffs
+        cell.id = f"cell-{number:02d}"  # stable ids keep rebuilds free of noise in git diffs
         cell.metadata.pop("lines_to_next_cell", None)
     if not solutions:
         nb.cells = [cell for cell in nb.cells if SOLUTION_TAG not in cell.metadata.get("tags", ())]
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
-                   "labkit": {"generated_from": f"src/{name}.md", "solutions": solutions}}
+    nb.metadata = {
+        "kernelspec": dict(KERNELSPEC),
+        "language_info": {"name": "python"},
+        "labkit": {"generated_from": f"src/{name}.md", "solutions": solutions},
+    }
     return nb
 
 
@@ -126,8 +134,15 @@ def execute(nb, name: str, where: Path, allow_errors: bool = False):
     skipped = {i: cell for i, cell in enumerate(nb.cells) if cell.source.lstrip().startswith("# NBVAL_SKIP")}
     nb.cells = [cell for i, cell in enumerate(nb.cells) if i not in skipped]
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(where)}},
-                       store_widget_state=True, record_timing=False, allow_errors=allow_errors).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(where)}},
+            store_widget_state=True,
+            record_timing=False,
+            allow_errors=allow_errors,
+        ).execute()
     finally:
         os.environ.update(saved)
     for i in sorted(skipped):

@@ -19,7 +19,7 @@ from labkit.pcap import Capture, read_capture, write_capture
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "data" / "golden_ping.pcap"
 EXAMPLE = ROOT / "examples" / "ping.pcap"
-PINGER_MAC = bytes.fromhex("029900000001")   # lk-gold-a's lka (tests/data/README.md)
+PINGER_MAC = bytes.fromhex("029900000001")  # lk-gold-a's lka (tests/data/README.md)
 
 
 def pinger_side(source: Path = SOURCE) -> Capture:

@@ -35,11 +35,11 @@ def _asserting(source: str) -> str:
     if not isinstance(last, ast.Expr):
         raise ValueError(f"an exercise-check cell must end with the checker call:\n{source}")
     lines = source.splitlines()
-    head, call = "\n".join(lines[:last.lineno - 1]), "\n".join(lines[last.lineno - 1:])
+    head, call = "\n".join(lines[: last.lineno - 1]), "\n".join(lines[last.lineno - 1 :])
     return (f"{head}\n" if head else "") + f"feedback = {call}\ndisplay(feedback)\nassert feedback, str(feedback)"
 
 
-BLANK = re.compile(r"^\w+ = None\s+# your", re.MULTILINE)   # `answer = None  # your answer here`
+BLANK = re.compile(r"^\w+ = None\s+# your", re.MULTILINE)  # `answer = None  # your answer here`
 
 
 def _has_blank(source: str) -> bool:
@@ -51,8 +51,7 @@ def convert(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """An nbgrader source notebook from a labkit solutions notebook (outputs cleared)."""
     for number, cell in enumerate(nb.cells):
         tags = cell.metadata.get("tags", [])
-        meta = {"schema_version": 3, "grade_id": f"cell-{number}", "locked": True, "solution": False,
-                "grade": False}
+        meta = {"schema_version": 3, "grade_id": f"cell-{number}", "locked": True, "solution": False, "grade": False}
         if SOLUTION in tags and cell.cell_type == "code":
             cell.source = f"### BEGIN SOLUTION\n{cell.source}\n### END SOLUTION"
             meta.update(locked=False, solution=True)
@@ -62,7 +61,7 @@ def convert(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.source = _asserting(cell.source)
             meta.update(grade=True, points=1)
         elif cell.cell_type == "code" and _has_blank(cell.source):
-            meta.update(locked=False)   # the student's blank: editable
+            meta.update(locked=False)  # the student's blank: editable
         cell.metadata["nbgrader"] = meta
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

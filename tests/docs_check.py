@@ -71,7 +71,7 @@ def _split_top(text: str, separator: str) -> list[str]:
     """Split at separators outside brackets and quotes."""
     cuts = [index for index, char, depth in _outside_quotes(text) if char == separator and depth == 0]
     bounds = zip([-1, *cuts], [*cuts, len(text)])
-    return [text[start + 1:end].strip() for start, end in bounds]
+    return [text[start + 1 : end].strip() for start, end in bounds]
 
 
 def blocks(markdown: str) -> list[tuple[str | None, list[tuple[int, int, str]]]]:
@@ -131,7 +131,7 @@ def _has_member(owner: object, name: str) -> bool:
         source = inspect.getsource(owner)
     except (OSError, TypeError):
         return False
-    return re.search(rf"self\.{re.escape(name)}\b[^\n=]*=(?!=)", source) is not None   # also a, self.b = ...
+    return re.search(rf"self\.{re.escape(name)}\b[^\n=]*=(?!=)", source) is not None  # also a, self.b = ...
 
 
 def _real_params(target: object) -> list[tuple[str, object]] | None:
@@ -175,7 +175,7 @@ def _doc_params(text: str) -> tuple[list[tuple[str, object]], bool] | None:
                 default = ast.literal_eval(assignment[1])
             except (ValueError, SyntaxError):
                 default = _MISSING
-            default = _MISSING if default is Ellipsis else default   # `stop=...`: a default not spelt out
+            default = _MISSING if default is Ellipsis else default  # `stop=...`: a default not spelt out
         tokens.append((stars + match.group(1), default))
     return tokens, etc
 
@@ -195,7 +195,7 @@ def _mismatch(target: object, params: str, what: str) -> str | None:
     documented = _doc_params(params)
     real = _real_params(target)
     if real is None:
-        return None   # no signature to compare with (a builtin)
+        return None  # no signature to compare with (a builtin)
     if documented is None:
         return f"cannot read the parameters of {what}: write names, `*`, `...` and literal defaults only"
     doc_tokens, etc = documented
@@ -240,10 +240,16 @@ class Checker:
             return self._listing(listing.group(1), listing.group(2))
         call = _CALL.match(text)
         if call is None:
-            return ("cannot read this line: write `def name(...)`, `class Name`, `Name(...)`, `name: type` "
-                    "or a # comment")
-        decorator, is_def, name, has_params, params = call.group(1), call.group(2), call.group(3), call.group(4), \
-            call.group(5)
+            return (
+                "cannot read this line: write `def name(...)`, `class Name`, `Name(...)`, `name: type` or a # comment"
+            )
+        decorator, is_def, name, has_params, params = (
+            call.group(1),
+            call.group(2),
+            call.group(3),
+            call.group(4),
+            call.group(5),
+        )
         return self._call(indent, bool(decorator), bool(is_def), name, params if has_params else None)
 
     def _class(self, rest: str) -> str | None:

@@ -147,9 +147,9 @@ def obedient_reply(packet: bytes) -> bytes:
         header = (packet[0] & 0x0F) * 4
         out[12:16], out[16:20] = packet[16:20], packet[12:16]
         out[header] = 0
-        out[10:12] = out[header + 2:header + 4] = b"\0\0"
+        out[10:12] = out[header + 2 : header + 4] = b"\0\0"
         out[10:12] = internet_checksum(bytes(out[:header])).to_bytes(2, "big")
-        out[header + 2:header + 4] = internet_checksum(bytes(out[header:])).to_bytes(2, "big")
+        out[header + 2 : header + 4] = internet_checksum(bytes(out[header:])).to_bytes(2, "big")
     else:
         out[8:24], out[24:40] = packet[24:40], packet[8:24]
         out[40], out[42:44] = 129, b"\0\0"
@@ -233,8 +233,9 @@ class MessagesServer:
     cache_control and at least `cache_min_tokens` long is "written" the first time and "read" after.
     """
 
-    def __init__(self, api_key: str = DEFAULT_TEST_KEY, *, cache_min_tokens: int = 1024,
-                 default: Behaviour | None = None) -> None:
+    def __init__(
+        self, api_key: str = DEFAULT_TEST_KEY, *, cache_min_tokens: int = 1024, default: Behaviour | None = None
+    ) -> None:
         self.api_key = api_key
         self.default = default  # answers every call once the script is empty (e.g. obedient()); None: 400
         self.cache_min_tokens = cache_min_tokens

@@ -69,18 +69,23 @@ class VethPair:
 
     ping_ns: str
     ping_if: str
-    ping_addr: str          # e.g. "10.0.0.1"
+    ping_addr: str  # e.g. "10.0.0.1"
     labkit_ns: str
     labkit_if: str
-    labkit_addr: str        # the address labkit answers for; the kernel on that side does not own it
+    labkit_addr: str  # the address labkit answers for; the kernel on that side does not own it
 
     def run_in_ping(self, argv: Sequence[str], timeout: float = 30, **kw) -> subprocess.CompletedProcess:
         return subprocess.run(in_ns(self.ping_ns, argv), capture_output=True, text=True, timeout=timeout, **kw)
 
 
 @contextlib.contextmanager
-def veth_pair(ping_addr: str = "10.0.0.1", labkit_addr: str = "10.0.0.2", prefix_len: int = 24,
-              ping_addr6: str | None = None, ping_group_range: str | None = "0 2147483647") -> Iterator[VethPair]:
+def veth_pair(
+    ping_addr: str = "10.0.0.1",
+    labkit_addr: str = "10.0.0.2",
+    prefix_len: int = 24,
+    ping_addr6: str | None = None,
+    ping_group_range: str | None = "0 2147483647",
+) -> Iterator[VethPair]:
     """Two namespaces and a veth between them; everything removed on exit, even when the test fails.
 
     Deleting a namespace deletes the veth end inside it, and with it the peer. `ping_group_range` is set in
@@ -93,8 +98,11 @@ def veth_pair(ping_addr: str = "10.0.0.1", labkit_addr: str = "10.0.0.2", prefix
         ping_if, labkit_if = f"{prefix}-a", f"{prefix}-b"
         ip("link", "add", ping_if, "netns", ping_ns, "type", "veth", "peer", "name", labkit_if, "netns", labkit_ns)
         if ping_group_range is not None:
-            subprocess.run(in_ns(ping_ns, ["sysctl", "-qw", f"net.ipv4.ping_group_range={ping_group_range}"]),
-                           check=True, capture_output=True)
+            subprocess.run(
+                in_ns(ping_ns, ["sysctl", "-qw", f"net.ipv4.ping_group_range={ping_group_range}"]),
+                check=True,
+                capture_output=True,
+            )
         ip("addr", "add", f"{ping_addr}/{prefix_len}", "dev", ping_if, netns=ping_ns)
         if ping_addr6:
             ip("addr", "add", ping_addr6, "dev", ping_if, "nodad", netns=ping_ns)

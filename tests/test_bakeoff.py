@@ -23,13 +23,29 @@ def test_the_command_scores_the_examples_reports_the_broken_one_and_writes_the_p
     broken.write_text("raise ImportError('no module named magic')\n")
     plot = tmp_path / "board.png"
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bakeoff",
-         str(EXAMPLES), str(broken), "--model", "simulated", "--n", "40", "--plot", str(plot)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bakeoff",
+            str(EXAMPLES),
+            str(broken),
+            "--model",
+            "simulated",
+            "--n",
+            "40",
+            "--plot",
+            str(plot),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [line for line in lines if line.startswith("broken:")] == [
-        f"broken: {broken}: ImportError: no module named magic"]
+        f"broken: {broken}: ImportError: no module named magic"
+    ]
     for name in ("terse-template", "words-spec", "checklist"):
         assert any(name in line for line in lines), name
     assert "accepted [95% CI]" in done.stdout and "SIMULATED prediction" in done.stdout
@@ -43,7 +59,7 @@ def test_every_strategy_gets_the_same_requests_and_none_is_printed() -> None:
     by = result.results.groupby("strategy")["request_hex"].apply(list)
     assert by["a"] == by["b"] == [make_request(BAKEOFF_SEED, i).packet.hex() for i in range(6)]
     assert result.broken == [] and list(result.board["accept_rate"]) == [1.0, 1.0]
-    assert str(result.evidence).startswith("MEASURED")   # the reference stack is not simulated
+    assert str(result.evidence).startswith("MEASURED")  # the reference stack is not simulated
     assert make_request(BAKEOFF_SEED, 0).packet.hex() not in leaderboard_table(result.board)
 
 
@@ -61,9 +77,24 @@ def test_a_strategy_that_fails_while_running_costs_one_line() -> None:
 
 
 def _row(name, accepted, n, tokens) -> list[dict]:
-    return [{"model": "m", "strategy": name, "simulated": True, "valid_reply": True, "accepted": i < accepted,
-             "correct": i < accepted, "reply_bytes": 84, "byte_errors": 0, "wrong_fields": [], "latency_s": 1.0,
-             "input_tokens": 10, "output_tokens": tokens, "cost_usd": 0.0} for i in range(n)]
+    return [
+        {
+            "model": "m",
+            "strategy": name,
+            "simulated": True,
+            "valid_reply": True,
+            "accepted": i < accepted,
+            "correct": i < accepted,
+            "reply_bytes": 84,
+            "byte_errors": 0,
+            "wrong_fields": [],
+            "latency_s": 1.0,
+            "input_tokens": 10,
+            "output_tokens": tokens,
+            "cost_usd": 0.0,
+        }
+        for i in range(n)
+    ]
 
 
 def test_ranks_front_and_ties_follow_the_intervals() -> None:
@@ -71,9 +102,9 @@ def test_ranks_front_and_ties_follow_the_intervals() -> None:
     board = leaderboard(frame).set_index("strategy")
     assert list(board["rank"]) == [1, 2, 3]
     assert board.loc["big", "vs_leader"] == "leader"
-    assert board.loc["small", "vs_leader"] == "overlaps"     # 85/100 and 90/100: Wilson intervals overlap
+    assert board.loc["small", "vs_leader"] == "overlaps"  # 85/100 and 90/100: Wilson intervals overlap
     assert board.loc["bad", "vs_leader"] == "below"
-    assert dict(board["pareto"]) == {"big": True, "small": True, "bad": False}   # bad: small beats it on both
+    assert dict(board["pareto"]) == {"big": True, "small": True, "bad": False}  # bad: small beats it on both
     assert isinstance(make_request(0, 0), BenchRequest)
 
 
@@ -96,11 +127,30 @@ def test_the_bakeoff_runs_against_another_model_by_name(messages_server, tmp_pat
     n = 4
     messages_server.script(*[_obedient] * (3 * n))
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bakeoff",
-         str(EXAMPLES), "--model", "claude", "--n", str(n), "--plot", str(tmp_path / "p.png"), "--workers", "1"],
-        capture_output=True, text=True, timeout=300,
-        env={**{k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL",)},
-             "ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bakeoff",
+            str(EXAMPLES),
+            "--model",
+            "claude",
+            "--n",
+            str(n),
+            "--plot",
+            str(tmp_path / "p.png"),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL",)},
+            "ANTHROPIC_API_KEY": DEFAULT_TEST_KEY,
+            "ANTHROPIC_BASE_URL": messages_server.url,
+        },
+    )
     assert done.returncode == 0, done.stderr
     assert "MEASURED: claude:claude-haiku-4-5" in done.stdout
     assert done.stdout.count("100.0% [") == 3 and "broken:" not in done.stdout
@@ -110,12 +160,38 @@ def test_the_bakeoff_runs_against_another_model_by_name(messages_server, tmp_pat
 
 def test_a_replay_that_lacks_the_prompts_reports_each_strategy_in_one_line(tmp_path) -> None:
     recording = tmp_path / "class.jsonl"
-    subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bench",
-                    "--model", f"record:{recording}:simulated", "--n", "2"], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bench",
+            "--model",
+            f"record:{recording}:simulated",
+            "--n",
+            "2",
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bakeoff",
-         str(EXAMPLES), "--model", f"replay:{recording}", "--n", "2", "--plot", "none"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bakeoff",
+            str(EXAMPLES),
+            "--model",
+            f"replay:{recording}",
+            "--n",
+            "2",
+            "--plot",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     broken = [line for line in done.stdout.splitlines() if line.startswith("broken:")]
     assert len(broken) == 3 and all("no recording of this prompt" in line for line in broken)
     assert done.returncode == 1 and "Traceback" not in done.stderr

@@ -202,6 +202,7 @@ def test_run_bench_refuses_a_nan_budget_before_any_attempt() -> None:
 
 # --- size sweep -----------------------------------------------------------------------------------------------
 
+
 def test_sweep_asks_each_size_and_reports_accept_by_size_and_additions(tmp_path):
     from labkit.bench import format_sweep, sweep_summary
 
@@ -210,21 +211,22 @@ def test_sweep_asks_each_size_and_reports_accept_by_size_and_additions(tmp_path)
     assert len(frame) == 160 and set(frame["payload_len"]) == {0, 1472} and set(frame["ip_version"]) == {4}
     summary = sweep_summary(frame)
     simulated = summary[summary["model"] == "simulated:2"].set_index("payload_len")
-    assert simulated.loc[0, "accept_rate"] > simulated.loc[1472, "accept_rate"]        # falls with size
+    assert simulated.loc[0, "accept_rate"] > simulated.loc[1472, "accept_rate"]  # falls with size
     assert simulated.loc[0, "accept_lo"] > simulated.loc[1472, "accept_hi"]
     reference = summary[summary["model"] == "reference"]
-    assert (reference["accept_rate"] == 1.0).all()                                    # the judge is not the cause
+    assert (reference["accept_rate"] == 1.0).all()  # the judge is not the cause
     assert simulated.loc[1472, "checksum_additions"] > 20 * simulated.loc[0, "checksum_additions"]
     table = format_sweep(summary)
     assert "additions" in table and "1472" in table
     with pytest.raises(LabkitError, match="other payload sizes"):
         run_bench(["simulated:2"], ["zero-shot"], 40, out=out, sizes=[56, 1472])
-    again = run_bench(["simulated:2"], ["zero-shot"], 40, out=out, sizes=[0, 1472])   # resumes: nothing new
+    again = run_bench(["simulated:2"], ["zero-shot"], 40, out=out, sizes=[0, 1472])  # resumes: nothing new
     assert len(again) == 80
 
 
-@pytest.mark.parametrize("sizes, why", [([], "at least one payload size"), ([1473], "0 to 1472"), ([-1], "0 to 1472"),
-                                        ([1.5], "whole")])
+@pytest.mark.parametrize(
+    "sizes, why", [([], "at least one payload size"), ([1473], "0 to 1472"), ([-1], "0 to 1472"), ([1.5], "whole")]
+)
 def test_sweep_sizes_are_checked(sizes, why):
     with pytest.raises(LabkitError, match=why):
         run_bench(["reference"], ["zero-shot"], 1, sizes=sizes)
@@ -236,8 +238,10 @@ def test_sweep_plot_and_cli(tmp_path, capsys):
 
     frame = run_bench(["simulated:1"], ["zero-shot", "tool-use"], 5, sizes=[0, 512])
     figure = accept_by_size(frame)
-    assert [axes.get_xlabel() for axes in figure.axes[:2]] == ["ICMP payload (bytes)",
-                                                               "16-bit additions in the checksums"]
+    assert [axes.get_xlabel() for axes in figure.axes[:2]] == [
+        "ICMP payload (bytes)",
+        "16-bit additions in the checksums",
+    ]
     plot = tmp_path / "sweep.png"
     assert main(["bench", "--model", "simulated:1", "--n", "3", "--sizes", "0,56", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
@@ -246,12 +250,15 @@ def test_sweep_plot_and_cli(tmp_path, capsys):
     assert main(["bench", "--plot", str(plot)]) == 2
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n": -1}, "n=-1: must be 0 or more"),
-    ({"workers": 0}, "workers=0: must be 1 or more"),
-    ({"strategies": []}, "strategies=[]: give at least one strategy"),
-    ({"strategies": ["nope"]}, "strategies='nope': unknown prompt strategy"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n": -1}, "n=-1: must be 0 or more"),
+        ({"workers": 0}, "workers=0: must be 1 or more"),
+        ({"strategies": []}, "strategies=[]: give at least one strategy"),
+        ({"strategies": ["nope"]}, "strategies='nope': unknown prompt strategy"),
+    ],
+)
 def test_run_bench_errors_name_its_parameters_not_cli_flags(kwargs, message) -> None:
     """A notebook calls run_bench(n=-1): it must read about `n`, not about a --n flag it never typed."""
     from labkit.errors import ArgumentError

@@ -29,8 +29,12 @@ needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark
 
 
 def _frame(seq: int) -> bytes:
-    return bytes(Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(src="10.0.0.1", dst="10.0.0.2", id=seq)
-                 / ICMP(type=8, id=0x4242, seq=seq) / b"labkit-ping-data")
+    return bytes(
+        Ether(src=PINGER_MAC, dst=HOST_MAC)
+        / IP(src="10.0.0.1", dst="10.0.0.2", id=seq)
+        / ICMP(type=8, id=0x4242, seq=seq)
+        / b"labkit-ping-data"
+    )
 
 
 # A pcapng written by hand, so a section can have its own byte order, interfaces and time resolution.
@@ -40,16 +44,21 @@ def _block(kind: int, body: bytes, endian: str = "<") -> bytes:
     return struct.pack(endian + "II", kind, length) + body + struct.pack(endian + "I", length)
 
 
-def _section(frames: list[tuple[int, bytes]], *, linktype: int = LINKTYPE_ETHERNET, tsresol: int | None = None,
-             endian: str = "<") -> bytes:
+def _section(
+    frames: list[tuple[int, bytes]], *, linktype: int = LINKTYPE_ETHERNET, tsresol: int | None = None, endian: str = "<"
+) -> bytes:
     """frames: (ticks, bytes); one interface; if_tsresol given as the raw option byte."""
     shb = _block(0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1), endian)
     options = b""
     if tsresol is not None:
         options = struct.pack(endian + "HH", 9, 1) + bytes([tsresol, 0, 0, 0]) + struct.pack(endian + "HH", 0, 0)
     idb = _block(1, struct.pack(endian + "HHI", linktype, 0, 0) + options, endian)
-    epbs = b"".join(_block(6, struct.pack(endian + "IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data))
-                           + data, endian) for ticks, data in frames)
+    epbs = b"".join(
+        _block(
+            6, struct.pack(endian + "IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data)) + data, endian
+        )
+        for ticks, data in frames
+    )
     return shb + idb + epbs
 
 
@@ -66,8 +75,13 @@ def _two_sections(tmp_path: Path) -> Path:
 
 
 def _tshark_epochs_ns(path: Path) -> list[int]:
-    result = subprocess.run(["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "frame.time_epoch"],
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        ["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "frame.time_epoch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return [int(Decimal(line) * 10**9) for line in result.stdout.split()]
 
 

@@ -28,7 +28,7 @@ def test_internet_checksum_stays_fast():
     start = time.perf_counter()
     for _ in range(2000):
         internet_checksum(packet)
-    assert time.perf_counter() - start < 1.0   # ~microseconds each; generous for slow CI
+    assert time.perf_counter() - start < 1.0  # ~microseconds each; generous for slow CI
 
 
 @given(st.binary(max_size=120))
@@ -95,7 +95,7 @@ def test_verify_icmpv6_uses_the_pseudo_header():
 
 def test_verify_skips_what_it_cannot_check():
     packet = echo_request()
-    assert [c.name for c in verify(packet[:40])] == ["ip.chksum"]     # truncated: ICMP unknowable
+    assert [c.name for c in verify(packet[:40])] == ["ip.chksum"]  # truncated: ICMP unknowable
     fragment = bytes(IP(src="10.0.0.1", dst="10.0.0.2", flags="MF") / ICMP() / (b"x" * 40))
     assert [c.name for c in verify(fragment)] == ["ip.chksum"]
     assert verify(b"") == [] and verify(b"\x45\x00") == [] and verify(echo_request_v6()[:30]) == []
@@ -103,6 +103,7 @@ def test_verify_skips_what_it_cannot_check():
 
 def test_zero_and_ffff_are_both_accepted_when_zero_is_computed():
     from labkit.checksum import ChecksumCheck
+
     assert ChecksumCheck("icmp.chksum", 22, 0xFFFF, 0).ok
     assert not ChecksumCheck("icmp.chksum", 22, 0, 0xFFFF).ok
 
@@ -135,10 +136,11 @@ def test_icmpv6_offset_skips_extension_headers_and_stops_elsewhere():
     from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 
     assert icmpv6_offset(echo_request_v6()) == 40
-    chained = bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
-                    / ICMPv6EchoRequest())
+    chained = bytes(
+        IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / ICMPv6EchoRequest()
+    )
     assert icmpv6_offset(chained) == 56
-    assert icmpv6_offset(chained, end=48) is None          # the second header does not fit before `end`
+    assert icmpv6_offset(chained, end=48) is None  # the second header does not fit before `end`
     assert icmpv6_offset(bytes(IPv6() / UDP())) is None
 
 
@@ -147,9 +149,9 @@ def test_with_checksums_repairs_every_checksum_and_nothing_else():
         broken = bytearray(packet)
         for check in verify(packet):
             broken[check.offset] ^= 0x5A
-        broken[-1] ^= 0xFF                                   # a changed data byte: the checksums must follow it
+        broken[-1] ^= 0xFF  # a changed data byte: the checksums must follow it
         fixed = with_checksums(bytes(broken))
         assert all(check.ok for check in verify(fixed)) and len(verify(fixed)) == len(verify(packet))
         checked = {o for check in verify(packet) for o in (check.offset, check.offset + 1)}
         assert all(fixed[i] == broken[i] for i in range(len(fixed)) if i not in checked)
-        assert fixed != packet                               # the data change is kept, not undone
+        assert fixed != packet  # the data change is kept, not undone

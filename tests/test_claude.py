@@ -190,7 +190,7 @@ def test_malformed_body_is_a_clear_error(messages_server, body, content_type):
 
 def test_tool_use_loop_runs_labkit_tool_and_sums_usage(messages_server):
     strategy = get_strategy("tool-use")
-    prompt = strategy.build(REQUEST)               # names the request by packet_id for the tool
+    prompt = strategy.build(REQUEST)  # names the request by packet_id for the tool
     calls = strategy.tool_inputs(REPLY, REQUEST)  # the decisions a perfect model hands the checksum tool
     messages_server.script(
         *[tool_use("internet_checksum", call, preface="Let me get the checksums.") for call in calls],
@@ -256,12 +256,16 @@ def test_retry_policy_caps_waits():
 
 
 def test_credentials_in_the_base_url_never_reach_errors_or_reprs(monkeypatch):
-    with socket.socket() as probe:   # a port nobody listens on: every call fails with a connection error
+    with socket.socket() as probe:  # a port nobody listens on: every call fails with a connection error
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     secret = "proxy-secret-9f8e"
-    model = ClaudeModel(api_key=DEFAULT_TEST_KEY, base_url=f"http://user:{secret}@127.0.0.1:{port}/v?token={secret}",
-                        retry=FAST, timeout_s=2.0)
+    model = ClaudeModel(
+        api_key=DEFAULT_TEST_KEY,
+        base_url=f"http://user:{secret}@127.0.0.1:{port}/v?token={secret}",
+        retry=FAST,
+        timeout_s=2.0,
+    )
     assert model.base_url == f"http://127.0.0.1:{port}/v"
     with pytest.raises(ModelError) as error:
         model.attempt(REQUEST)
@@ -273,7 +277,7 @@ def test_retry_and_redaction_helpers_live_where_any_http_model_can_use_them() ->
     from labkit.models import claude, http_retry, messages
 
     assert claude.RetryPolicy is http_retry.RetryPolicy and claude.displayable_url is http_retry.displayable_url
-    assert issubclass(messages.MessagesModel, claude.ClaudeModel)      # the local-server model reuses them
+    assert issubclass(messages.MessagesModel, claude.ClaudeModel)  # the local-server model reuses them
     assert http_retry.displayable_url("http://u:secret@127.0.0.1:8080/base?key=k") == "http://127.0.0.1:8080/base"
     assert http_retry.retry_after_s({"retry-after-ms": "250"}) == 0.25
     assert http_retry.retry_after_s({"retry-after": "soon"}) is None

@@ -30,19 +30,25 @@ def labkit(*args: str, env_extra: dict | None = None, timeout: float = 120) -> s
     env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", *args],
-        capture_output=True, text=True, env=env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 
 def _requests() -> list[bytes]:
-    return [bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=i) / ICMP(type=8, id=0x77, seq=i) / (b"abcdefgh" * 4))
-            for i in (1, 2)]
+    return [
+        bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=i) / ICMP(type=8, id=0x77, seq=i) / (b"abcdefgh" * 4))
+        for i in (1, 2)
+    ]
 
 
 @pytest.fixture
 def capture(tmp_path) -> Path:
-    frames = [Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1",
-                                                                    pdst="10.0.0.2")]
+    frames = [
+        Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst="10.0.0.2")
+    ]
     frames += [Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(packet) for packet in _requests()]
     path = tmp_path / "in.pcap"
     writer = PcapWriter(str(path), sync=True)
@@ -72,9 +78,15 @@ def test_pcap_reference_writes_output_and_summary(capture, tmp_path):
     assert len(read_capture(tmp_path / "out.pcap").packets) == 6
 
 
-@pytest.mark.parametrize("model", [
-    "simulated", "simulated:3", "simulated:5:latency=0.25,icmp_checksum=0.5", "reference",
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "simulated",
+        "simulated:3",
+        "simulated:5:latency=0.25,icmp_checksum=0.5",
+        "reference",
+    ],
+)
 def test_pcap_accepts_registry_names(capture, tmp_path, model):
     result = labkit("pcap", str(capture), "-o", str(tmp_path / "out.pcap"), "--model", model, "--seed", "2")
     assert result.returncode == 0, result.stderr
@@ -96,8 +108,17 @@ def test_pcap_record_then_replay_gives_the_same_capture(capture, tmp_path):
 def test_pcap_through_claude_on_a_loopback_messages_server(capture, tmp_path, messages_server):
     messages_server.script(*(text(to_hex(echo_reply(request))) for request in _requests()))
     out = tmp_path / "out.pcap"
-    result = labkit("pcap", str(capture), "-o", str(out), "--model", "claude:claude-haiku-4-5", "--workers", "1",
-                    env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
+    result = labkit(
+        "pcap",
+        str(capture),
+        "-o",
+        str(out),
+        "--model",
+        "claude:claude-haiku-4-5",
+        "--workers",
+        "1",
+        env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url},
+    )
     assert result.returncode == 0, result.stderr
     assert "claude:claude-haiku-4-5" in result.stdout and "SIMULATED" not in result.stdout
     assert "real latency" in result.stdout
@@ -149,22 +170,33 @@ def test_pcap_unknown_model_and_strategy(capture, tmp_path):
 
 def test_bench_prints_the_table_and_resumes(tmp_path):
     out = tmp_path / "r.jsonl"
-    first = labkit("bench", "--model", "simulated:1", "--strategy", "zero-shot", "few-shot", "--n", "20",
-                   "--out", str(out))
+    first = labkit(
+        "bench", "--model", "simulated:1", "--strategy", "zero-shot", "few-shot", "--n", "20", "--out", str(out)
+    )
     assert first.returncode == 0, first.stderr
     assert "valid reply [95% CI]" in first.stdout and "few-shot" in first.stdout
     assert "40 attempts run" in first.stdout and "not Claude's" in first.stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 40 and {"accepted", "judge_reason", "wrong_fields"} <= rows[0].keys()
-    again = labkit("bench", "--model", "simulated:1", "--strategy", "zero-shot", "few-shot", "--n", "20",
-                   "--out", str(out))
+    again = labkit(
+        "bench", "--model", "simulated:1", "--strategy", "zero-shot", "few-shot", "--n", "20", "--out", str(out)
+    )
     assert "0 attempts run, 40 already in" in again.stdout
     assert again.stdout.splitlines()[2:4] == first.stdout.splitlines()[2:4]  # same table rows
 
 
 def test_bench_several_models_in_one_run():
-    result = labkit("bench", "--model", "simulated:1:icmp_checksum=1.0", "--model", "reference",
-                    "--strategy", "zero-shot", "--n", "10")
+    result = labkit(
+        "bench",
+        "--model",
+        "simulated:1:icmp_checksum=1.0",
+        "--model",
+        "reference",
+        "--strategy",
+        "zero-shot",
+        "--n",
+        "10",
+    )
     assert result.returncode == 0, result.stderr
     table = result.stdout.splitlines()
     simulated = next(line for line in table if line.startswith("simulated:1"))
@@ -182,8 +214,18 @@ def test_bench_stops_at_budget():
 def test_bench_interrupted_run_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "r.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "LABKIT_MODEL"}
-    command = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bench",
-               "--model", "simulated:2:latency=0.02,real_time=1", "--n", "200", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from labkit.cli import main; sys.exit(main())",
+        "bench",
+        "--model",
+        "simulated:2:latency=0.02,real_time=1",
+        "--n",
+        "200",
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 5):
@@ -193,8 +235,9 @@ def test_bench_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert process.returncode == 130 and "interrupted" in stderr
     done = len(out.read_text().splitlines())
     assert 5 <= done < 200
-    same = labkit("bench", "--model", "simulated:2:latency=0.02,real_time=1", "--n", str(done + 2),
-                  "--out", str(out), timeout=60)
+    same = labkit(
+        "bench", "--model", "simulated:2:latency=0.02,real_time=1", "--n", str(done + 2), "--out", str(out), timeout=60
+    )
     assert same.returncode == 0, same.stderr
     assert f"2 attempts run, {done} already in" in same.stdout
 
@@ -231,9 +274,25 @@ def test_interrupted_bench_says_its_results_are_saved_and_resumes(tmp_path):
     out = tmp_path / "b.jsonl"
     env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY")}
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "bench", "--model",
-         "simulated:1:latency=0.2,real_time=1", "--workers", "1", "--n", "200", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bench",
+            "--model",
+            "simulated:1:latency=0.2,real_time=1",
+            "--workers",
+            "1",
+            "--n",
+            "200",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while (not out.exists() or out.read_text().count("\n") < 2) and time.monotonic() < deadline:
         time.sleep(0.05)

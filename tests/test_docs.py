@@ -23,14 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_architecture_names_and_signatures_exist_as_written() -> None:
     findings = check_architecture((ROOT / "docs" / "ARCHITECTURE.md").read_text())
     assert not findings, "docs/ARCHITECTURE.md has drifted from the code; fix each line:\n" + "\n".join(
-        str(finding) for finding in findings)
+        str(finding) for finding in findings
+    )
 
 
 def test_architecture_has_a_checked_block_for_every_module() -> None:
     """A module with no block is a module the document does not describe; this test would not notice it drift."""
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
-    modules = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "labkit").glob("*.py")
-                     if path.name != "__init__.py")
+    modules = sorted(
+        path.relative_to(ROOT).as_posix() for path in (ROOT / "labkit").glob("*.py") if path.name != "__init__.py"
+    )
     packages = ["labkit/exercises/"]
     for module in modules + packages:
         assert f"`{module}`" in text, f"docs/ARCHITECTURE.md: add a ### `{module}` section"
@@ -39,7 +41,7 @@ def test_architecture_has_a_checked_block_for_every_module() -> None:
 DRIFTED = [
     ("def echo_request(src, dst)", "echo_request takes (src, dst, ident"),
     ("def no_such_function(x) -> int", "there is no no_such_function in labkit.packets"),
-    ('def hexdump_lines(data: bytes, width: int = 8) -> list[str]', "default of width is 16"),
+    ("def hexdump_lines(data: bytes, width: int = 8) -> list[str]", "default of width is 16"),
     ("def hexdump(data, *, width)", "hexdump takes (data), the document says (data, *, width)"),
     ("def to_hex(...) -> str", None),
     ("def echo_request(src, ..., ttl, ...) -> bytes", None),
@@ -60,8 +62,10 @@ def test_the_architecture_check_finds_drift(line: str, problem: str | None) -> N
 
 
 def test_the_architecture_check_reads_classes_and_members() -> None:
-    text = ("### `labkit/widgets/`\n```python\nDashboard(responder_or_stats, *, interval=0.5)\n    .refresh(); .nope\n"
-            "```\n### `labkit/pcap.py`\n```python\nPcapSummary: packets_read, tokens\n```\n")
+    text = (
+        "### `labkit/widgets/`\n```python\nDashboard(responder_or_stats, *, interval=0.5)\n    .refresh(); .nope\n"
+        "```\n### `labkit/pcap.py`\n```python\nPcapSummary: packets_read, tokens\n```\n"
+    )
     problems = [finding.problem.split("\n")[0] for finding in check_architecture(text)]
     assert problems == [
         "Dashboard takes (source, *, interval, title, autostart), the document says (responder_or_stats, *, interval)",
@@ -74,18 +78,18 @@ def test_the_architecture_check_reads_classes_and_members() -> None:
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL_FENCES = {"```bash", "```sh", "```shell", "```console"}
-SYSTEM_COMMANDS = {"ip", "ping", "sysctl", "export", "source"}   # the host's tools: nothing of ours to check
+SYSTEM_COMMANDS = {"ip", "ping", "sysctl", "export", "source"}  # the host's tools: nothing of ours to check
 # Servers an instructor runs on their own machine (docs/local-models.md): documented, never run or installed here.
 EXTERNAL_SERVERS = {"ollama", "llama-server", "vllm", "litellm"}
-VENV_LABKIT = ".venv/bin/labkit"   # what `sudo` needs: sudo resets PATH, so a bare `labkit` is not found
+VENV_LABKIT = ".venv/bin/labkit"  # what `sudo` needs: sudo resets PATH, so a bare `labkit` is not found
 REPO_DIRS = ("notebooks/", "scripts/", "docs/", "examples/", "tests/", "benchmarks/", "binder/")
 
 
 @dataclass(frozen=True)
 class Command:
-    where: str        # "README.md:58"
-    text: str         # the command as written, without its comment
-    argv: list[str]   # after env assignments, sudo and `ip netns exec NAME`
+    where: str  # "README.md:58"
+    text: str  # the command as written, without its comment
+    argv: list[str]  # after env assignments, sudo and `ip netns exec NAME`
     privileged: bool  # sudo or a network namespace: never run here
 
     def __str__(self) -> str:
@@ -112,7 +116,7 @@ def shell_commands() -> list[Command]:
     for path in DOCUMENTS:
         inside, pending, first = False, "", 0
         for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if inside and line.rstrip().endswith("\\"):      # a continued command: join it with the next line
+            if inside and line.rstrip().endswith("\\"):  # a continued command: join it with the next line
                 pending, first = pending + line.rstrip()[:-1] + " ", first or number
                 continue
             line, number, pending, first = pending + line, first or number, "", 0
@@ -121,7 +125,7 @@ def shell_commands() -> list[Command]:
                 continue
             if not inside:
                 continue
-            code = re.sub(r"<[^>]*>", "PLACEHOLDER", line)   # <the kernel's address>
+            code = re.sub(r"<[^>]*>", "PLACEHOLDER", line)  # <the kernel's address>
             code = re.sub(r"(^|\s)#.*$", "", code).strip()
             for part in re.split(r";|&&", code):
                 if part.strip():
@@ -172,8 +176,16 @@ def test_every_documented_command_names_things_that_exist(command: Command) -> N
     assert problem is None, f"{command}: {problem}"
 
 
-@pytest.mark.parametrize("text", ["labkit bench --no-such-flag", "labkit teleport", "scripts/no-such.sh",
-                                  "python -m pytest notebooks/missing.ipynb", "curl example.invalid"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "labkit bench --no-such-flag",
+        "labkit teleport",
+        "scripts/no-such.sh",
+        "python -m pytest notebooks/missing.ipynb",
+        "curl example.invalid",
+    ],
+)
 def test_a_drifted_command_is_caught(text: str) -> None:
     tokens, privileged = _unwrap(shlex.split(text))
     assert command_problem(Command("test", text, tokens, privileged)) is not None
@@ -187,9 +199,10 @@ def _runs_offline(command: Command) -> bool:
     models = [argv[i + 1] for i, token in enumerate(argv[:-1]) if token == "--model"]
     if any(not model.startswith(("simulated", "reference")) for model in models):
         return False
-    inputs = [token for i, token in enumerate(argv)
-              if token.endswith(".pcap") and argv[i - 1] not in ("-o", "--output")]
-    return all((ROOT / token).exists() for token in inputs)   # in.pcap in a recipe is the reader's own capture
+    inputs = [
+        token for i, token in enumerate(argv) if token.endswith(".pcap") and argv[i - 1] not in ("-o", "--output")
+    ]
+    return all((ROOT / token).exists() for token in inputs)  # in.pcap in a recipe is the reader's own capture
 
 
 OFFLINE = [c for c in COMMANDS if _runs_offline(c)]
@@ -199,8 +212,11 @@ OFFLINE = [c for c in COMMANDS if _runs_offline(c)]
 def test_offline_commands_run_as_written(command: Command, tmp_path: Path) -> None:
     """Run exactly as printed, from a directory that has the repository's examples/ (outputs land in tmp_path)."""
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+    }
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     result = subprocess.run(command.argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{command}\n{result.stderr}"
@@ -219,8 +235,15 @@ def test_the_pcap_command_in_the_readme_answers_the_shipped_capture(tmp_path: Pa
     assert read_capture(EXAMPLE) == pinger_side(), "regenerate it: python scripts/make_example_capture.py"
     (command,) = [c for c in OFFLINE if c.argv[:3] == ["labkit", "pcap", "examples/ping.pcap"]]
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    done = subprocess.run(command.argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=True,
-                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
+    done = subprocess.run(
+        command.argv,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"},
+    )
     answered = read_capture(tmp_path / command.argv[command.argv.index("-o") + 1])
     read = len(pinger_side().packets)
     assert f"packets read:     {read}" in done.stdout
@@ -240,7 +263,7 @@ def test_every_repository_path_the_documents_name_exists() -> None:
                 if "*" not in name and not (ROOT / name).exists():
                     missing.append(f"{path.relative_to(ROOT)}:{number}: {name}")
     assert not missing, "these paths do not exist; fix the document:\n" + "\n".join(missing)
-    assert checked > 30   # the pattern still finds the documents' paths
+    assert checked > 30  # the pattern still finds the documents' paths
 
 
 # --- the names docs/extending.md tells people to edit ------------------------------------------------------------
@@ -284,5 +307,5 @@ def test_extending_names_only_what_exists_in_the_files_it_points_to() -> None:
         sources = " ".join((ROOT / path).read_text() for path in files if (ROOT / path).exists())
         if not all(re.search(rf"\b{re.escape(part)}\b", sources) for part in name.split(".")):
             missing.append(f"docs/extending.md:{number}: `{name}` is not in {', '.join(files)}")
-    assert len(extending_names()) > 20   # the checklists still name code
+    assert len(extending_names()) > 20  # the checklists still name code
     assert not missing, "docs/extending.md names code that is not there; fix the checklist:\n" + "\n".join(missing)

@@ -61,8 +61,11 @@ def test_a_drifted_range_would_be_caught(tmp_path: Path) -> None:
 
 def test_binder_installs_tshark_and_ci_tests_with_what_binder_has() -> None:
     """Notebook 07 is the Binder demo and shows tshark's view; CI installs every package Binder's apt.txt does."""
-    apt = [line.strip() for line in (ROOT / "binder" / "apt.txt").read_text().splitlines()
-           if line.strip() and not line.startswith("#")]
+    apt = [
+        line.strip()
+        for line in (ROOT / "binder" / "apt.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert "tshark" in apt
     install = (ROOT / "scripts" / "install.sh").read_text()
     test_packages = re.search(r"apt_install (iproute2 [^|]*)", install.replace("\\\n", " ")).group(1).split()
@@ -78,15 +81,18 @@ def _binder_badge():
     return module
 
 
-@pytest.mark.parametrize("url, repo", [
-    ("https://github.com/netlab/labkit.git", ("netlab", "labkit")),
-    ("https://github.com/netlab/labkit", ("netlab", "labkit")),
-    ("git@github.com:some-one/lab.kit.git", ("some-one", "lab.kit")),
-    ("ssh://git@github.com/o/r.git", ("o", "r")),
-    ("https://token@github.com/o/r.git", ("o", "r")),
-    ("/work/main", None),
-    ("https://gitlab.com/o/r.git", None),
-])
+@pytest.mark.parametrize(
+    "url, repo",
+    [
+        ("https://github.com/netlab/labkit.git", ("netlab", "labkit")),
+        ("https://github.com/netlab/labkit", ("netlab", "labkit")),
+        ("git@github.com:some-one/lab.kit.git", ("some-one", "lab.kit")),
+        ("ssh://git@github.com/o/r.git", ("o", "r")),
+        ("https://token@github.com/o/r.git", ("o", "r")),
+        ("/work/main", None),
+        ("https://gitlab.com/o/r.git", None),
+    ],
+)
 def test_binder_badge_reads_the_owner_from_any_github_remote(url: str, repo) -> None:
     assert _binder_badge().github_repo(url) == repo
 
@@ -98,4 +104,4 @@ def test_binder_badge_rewrites_the_readme_badge_and_only_it() -> None:
     assert "https://mybinder.org/v2/gh/netlab/labkit/HEAD?urlpath=lab/tree/notebooks/00-setup.ipynb" in rewritten
     assert (ROOT / badge.NOTEBOOK).exists()
     assert len(rewritten.splitlines()) == len(readme.splitlines())
-    assert badge.with_badge(rewritten, badge.badge(*badge.PLACEHOLDER)) == readme   # the README holds the default
+    assert badge.with_badge(rewritten, badge.badge(*badge.PLACEHOLDER)) == readme  # the README holds the default

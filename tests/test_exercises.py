@@ -61,20 +61,25 @@ def test_hex_field_other_fields():
     with pytest.raises(ValueError, match="no field 'ip.bogus'"):
         check_hex_field(REQUEST, "ip.bogus", "00")
     with pytest.raises(ValueError, match="ambiguous.*ip.id, icmp.id"):
-        check_hex_field(REQUEST, "id", "00")   # ambiguous: ip.id or icmp.id
+        check_hex_field(REQUEST, "id", "00")  # ambiguous: ip.id or icmp.id
 
 
 def test_checksum_right_answers():
     header = bytearray(REQUEST[:20])
     header[10:12] = b"\x00\x00"
     right = internet_checksum(bytes(header))
-    for answer in (right, f"0x{right:04x}", f"{right:04X}", f"{right >> 8:02x} {right & 0xFF:02x}",
-                   right.to_bytes(2, "big")):
+    for answer in (
+        right,
+        f"0x{right:04x}",
+        f"{right:04X}",
+        f"{right >> 8:02x} {right & 0xFF:02x}",
+        right.to_bytes(2, "big"),
+    ):
         assert check_checksum(bytes(header), answer).correct
 
 
 def test_checksum_hints_name_the_mistake():
-    data = bytes.fromhex("ffff0002")          # a sum with a carry
+    data = bytes.fromhex("ffff0002")  # a sum with a carry
     right = internet_checksum(data)
     folded = ~right & 0xFFFF
     assert "complement" in check_checksum(data, folded).hint
@@ -143,6 +148,7 @@ def test_prediction_checks_numbers_within_tolerance_and_text_loosely() -> None:
 
 # --- checker faults found in review (issue 12) -------------------------------------------------------------------
 
+
 def test_a_named_layer_must_be_right() -> None:
     """'ip checksum' is the IP header checksum, not the ICMP one at byte 22."""
     assert not check_which_field(REQUEST, 22, "ip checksum").correct
@@ -151,18 +157,29 @@ def test_a_named_layer_must_be_right() -> None:
     assert check_which_field(REQUEST, 22, "icmp checksum").correct
     assert check_which_field(REQUEST, 10, "ip checksum").correct
     assert not check_which_field(REQUEST, 10, "icmp checksum").correct
-    assert not check_which_field(REQUEST, 22, "header checksum").correct   # RFC 791's name for the IP field
+    assert not check_which_field(REQUEST, 22, "header checksum").correct  # RFC 791's name for the IP field
 
 
-@pytest.mark.parametrize("offset, label", [(22, "icmp.checksum"), (24, "icmp.ident"), (1, "ip.dsfield"),
-                                           (0, "ip.hdr_len"), (6, "ip.flags.df"), (7, "ip.frag_offset"),
-                                           (8, "ip.ttl"), (10, "ip.checksum")])
+@pytest.mark.parametrize(
+    "offset, label",
+    [
+        (22, "icmp.checksum"),
+        (24, "icmp.ident"),
+        (1, "ip.dsfield"),
+        (0, "ip.hdr_len"),
+        (6, "ip.flags.df"),
+        (7, "ip.frag_offset"),
+        (8, "ip.ttl"),
+        (10, "ip.checksum"),
+    ],
+)
 def test_wireshark_field_names_are_accepted(offset, label) -> None:
     assert check_which_field(REQUEST, offset, label).correct
 
 
 def test_wireshark_labels_opcode_and_echo_reply_are_accepted() -> None:
     from scapy.layers.l2 import ARP, Ether
+
     frame = bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:00:01") / ARP(op=1, psrc="10.0.0.1", pdst="10.0.0.2"))
     assert check_which_field(frame, 21, "opcode", link="ether").correct
     assert check_which_field(frame, 21, "arp.opcode", link="ether").correct
@@ -174,7 +191,7 @@ def test_wireshark_labels_opcode_and_echo_reply_are_accepted() -> None:
 
 
 def test_byte_order_slip_is_named() -> None:
-    feedback = check_hex_field(REQUEST, "icmp.seq", "07 00")          # sequence 7 written little-endian
+    feedback = check_hex_field(REQUEST, "icmp.seq", "07 00")  # sequence 7 written little-endian
     assert not feedback.correct and "wrong order" in feedback.message and "big-endian" in feedback.hint
     assert check_hex_field(REQUEST, "icmp.seq", "00 07").correct
     slipped = bytearray(REPLY)
@@ -190,7 +207,7 @@ def _with_icmp_checksum(reply: bytes, value: int) -> bytes:
 
 
 def test_lost_end_around_carry_is_named() -> None:
-    data = bytes.fromhex("ffff0001ff00ff00")      # carries in the sum
+    data = bytes.fromhex("ffff0001ff00ff00")  # carries in the sum
     right = internet_checksum(data)
     for slip, word in ((1, "lost"), (-1, "added twice")):
         feedback = check_checksum(data, (right + slip) & 0xFFFF)
@@ -208,11 +225,11 @@ def test_a_changed_ttl_needs_a_new_header_checksum() -> None:
     changed[8] = 128
     feedback = check_echo_reply(REQUEST, bytes(changed), expected=REPLY)
     assert not feedback.correct and "TTL" in feedback.hint and "recompute" in feedback.hint
-    assert check_echo_reply(REQUEST, scapy_reply(REQUEST, ttl=128), expected=REPLY).correct   # free, if consistent
+    assert check_echo_reply(REQUEST, scapy_reply(REQUEST, ttl=128), expected=REPLY).correct  # free, if consistent
 
 
 def test_check_byte_reads_hex_and_names_slips() -> None:
-    packet = echo_request()                        # data starts at 28; byte 28 + n holds n from 16 on
+    packet = echo_request()  # data starts at 28; byte 28 + n holds n from 16 on
     assert check_byte(packet, 60, "20").correct and check_byte(packet, 60, 0x20).correct
     assert check_byte(packet, 60, "0x20").correct
     decimal = check_byte(packet, 60, 20)
@@ -227,9 +244,10 @@ def test_check_byte_reads_hex_and_names_slips() -> None:
 
 # --- code checkers: a right implementation passes, the usual buggy ones fail with the right hint -----------------
 
+
 def _words(data: bytes, order: str = "big") -> list[int]:
     padded = data + b"\x00" * (len(data) % 2)
-    return [int.from_bytes(padded[i:i + 2], order) for i in range(0, len(padded), 2)]
+    return [int.from_bytes(padded[i : i + 2], order) for i in range(0, len(padded), 2)]
 
 
 def _fold(total: int) -> int:
@@ -243,17 +261,18 @@ def checksum_right(data: bytes) -> int:
 
 
 CHECKSUM_BUGS = {
-    "carry": lambda data: ~sum(_words(data)) & 0xFFFF,                          # no end-around carry
-    "complement": lambda data: _fold(sum(_words(data))),                       # no complement
-    "byte order": lambda data: ~_fold(sum(_words(data, "little"))) & 0xFFFF,    # little-endian words
-    "odd length": lambda data: ~_fold(sum(_words(data[:len(data) // 2 * 2]))) & 0xFFFF,   # last byte dropped
-    "16 bits": lambda data: ~_fold(sum(_words(data))),                         # Python's ~ is negative
+    "carry": lambda data: ~sum(_words(data)) & 0xFFFF,  # no end-around carry
+    "complement": lambda data: _fold(sum(_words(data))),  # no complement
+    "byte order": lambda data: ~_fold(sum(_words(data, "little"))) & 0xFFFF,  # little-endian words
+    "odd length": lambda data: ~_fold(sum(_words(data[: len(data) // 2 * 2]))) & 0xFFFF,  # last byte dropped
+    "16 bits": lambda data: ~_fold(sum(_words(data))),  # Python's ~ is negative
     "raised": lambda data: ~_fold(sum(data[i] << 8 | data[i + 1] for i in range(0, len(data), 2))) & 0xFFFF,
 }
 
 
 def test_checksum_code_checker_accepts_a_right_implementation() -> None:
     from labkit.exercises import check_internet_checksum
+
     feedback = check_internet_checksum(checksum_right)
     assert feedback.correct and "inputs" in feedback.message
 
@@ -261,6 +280,7 @@ def test_checksum_code_checker_accepts_a_right_implementation() -> None:
 @pytest.mark.parametrize("bug", sorted(CHECKSUM_BUGS))
 def test_checksum_code_checker_names_each_bug(bug) -> None:
     from labkit.exercises import check_internet_checksum
+
     feedback = check_internet_checksum(CHECKSUM_BUGS[bug])
     assert not feedback.correct and "first failing case" in feedback.message or "raised" in feedback.message
     assert bug in (feedback.hint + feedback.message).lower().replace("endian", "byte order"), feedback
@@ -285,19 +305,22 @@ UPDATE_BUGS = {
 
 def test_incremental_update_checker_accepts_rfc_1624_eqn_3_and_matches_recomputation() -> None:
     from labkit.exercises import check_incremental_update
+
     assert check_incremental_update(update_right).correct
     # the reference really is a recomputation: change one word of a real header and compare
     header = bytearray(REPLY[:20])
     header[10:12] = b"\x00\x00"
     old = internet_checksum(bytes(header))
     header[8:10] = bytes([7, header[9]])
-    assert update_right(old, int.from_bytes(REPLY[8:10], "big"), int.from_bytes(header[8:10], "big")) \
-        == internet_checksum(bytes(header))
+    assert update_right(
+        old, int.from_bytes(REPLY[8:10], "big"), int.from_bytes(header[8:10], "big")
+    ) == internet_checksum(bytes(header))
 
 
 @pytest.mark.parametrize("bug", sorted(UPDATE_BUGS))
 def test_incremental_update_checker_names_each_bug(bug) -> None:
     from labkit.exercises import check_incremental_update
+
     feedback = check_incremental_update(UPDATE_BUGS[bug])
     assert not feedback.correct and "first failing case" in feedback.message
     assert bug in feedback.hint.lower(), feedback
@@ -305,14 +328,31 @@ def test_incremental_update_checker_names_each_bug(bug) -> None:
 
 def lookup_right(packet: bytes, offset: int) -> str:
     from labkit.fields import field_at, field_map
+
     return field_at(field_map(packet), offset).name
 
 
 def _lookup_fixed_20(packet: bytes, offset: int) -> str:
     """Hard-codes a 20-byte IP header: wrong as soon as there are IP options."""
-    names = ["ip.version", "ip.tos", "ip.len", "ip.len", "ip.id", "ip.id", "ip.flags", "ip.frag", "ip.ttl",
-             "ip.proto", "ip.chksum", "ip.chksum"] + ["ip.src"] * 4 + ["ip.dst"] * 4 + \
-        ["icmp.type", "icmp.code", "icmp.chksum", "icmp.chksum", "icmp.id", "icmp.id", "icmp.seq", "icmp.seq"]
+    names = (
+        [
+            "ip.version",
+            "ip.tos",
+            "ip.len",
+            "ip.len",
+            "ip.id",
+            "ip.id",
+            "ip.flags",
+            "ip.frag",
+            "ip.ttl",
+            "ip.proto",
+            "ip.chksum",
+            "ip.chksum",
+        ]
+        + ["ip.src"] * 4
+        + ["ip.dst"] * 4
+        + ["icmp.type", "icmp.code", "icmp.chksum", "icmp.chksum", "icmp.id", "icmp.id", "icmp.seq", "icmp.seq"]
+    )
     return names[offset] if offset < len(names) else "icmp.data"
 
 
@@ -325,6 +365,7 @@ def _lookup_off_by_one(packet: bytes, offset: int) -> str:
 
 def test_field_lookup_checker() -> None:
     from labkit.exercises import check_field_lookup
+
     assert check_field_lookup(lookup_right).correct
     assert check_field_lookup(lambda p, o: lookup_right(p, o).split(".")[1] if o < 20 else lookup_right(p, o)).correct
     hard_coded = check_field_lookup(_lookup_fixed_20)
@@ -374,6 +415,7 @@ def _reply_seq_little_endian(request: bytes) -> bytes:
 def test_reply_builder_checker_uses_the_judge() -> None:
     from labkit.exercises import check_reply_builder
     from labkit.stack import echo_reply
+
     assert check_reply_builder(reply_right).correct
     assert check_reply_builder(echo_reply).correct
     assert "swap" in check_reply_builder(_reply_unswapped).hint
@@ -387,5 +429,6 @@ def test_reply_builder_checker_uses_the_judge() -> None:
 
 def test_code_checkers_are_deterministic() -> None:
     from labkit.exercises import check_internet_checksum
+
     first = str(check_internet_checksum(CHECKSUM_BUGS["byte order"]))
     assert first == str(check_internet_checksum(CHECKSUM_BUGS["byte order"]))

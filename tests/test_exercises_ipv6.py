@@ -17,10 +17,10 @@ def test_word_counts_are_what_the_checksums_cover() -> None:
     v4 = echo_request()
     assert checksum_words(v4) == (len(v4) - 20) // 2 == 32
     v6 = echo_request_v6()
-    message = v6[icmpv6_offset(v6):]
+    message = v6[icmpv6_offset(v6) :]
     covered = icmpv6_pseudo_header(v6[8:24], v6[24:40], len(message)) + message
     assert checksum_words(v6) == len(covered) // 2 == 52
-    assert internet_checksum(covered) == 0      # the words counted are exactly the ones that sum to 0xffff
+    assert internet_checksum(covered) == 0  # the words counted are exactly the ones that sum to 0xffff
 
 
 def test_word_count_hints_name_the_slip() -> None:

@@ -16,8 +16,9 @@ def _summary(*rows) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-SUMMARY = _summary(("a", 0.80, 0.71, 0.87, 5.0, 0.002), ("b", 0.84, 0.76, 0.90, 2.0, 0.001),
-                   ("c", 0.40, 0.31, 0.50, 1.0, 0.0005))
+SUMMARY = _summary(
+    ("a", 0.80, 0.71, 0.87, 5.0, 0.002), ("b", 0.84, 0.76, 0.90, 2.0, 0.001), ("c", 0.40, 0.31, 0.50, 1.0, 0.0005)
+)
 
 
 def test_benchmark_check_needs_the_students_own_strategy_and_enough_runs() -> None:

@@ -21,7 +21,7 @@ def test_the_planted_carry_is_the_first_false_step_and_the_final_stays_right(pay
     try:
         text, reply = planted_working(request)
     except LabkitError:
-        return   # a sum without a carry: nothing to plant
+        return  # a sum without a carry: nothing to plant
     check = check_working(text, request, reply)
     first = check.first_false
     assert first is not None and first.kind == "add" and first.claimed == first.actual & 0xFFFF

@@ -29,7 +29,7 @@ from scapy.packet import Padding, Raw
 from labkit.fields import Field, byte_owners, field_at, field_map, field_spans, read_value
 from labkit.packets import echo_request, echo_request_v6
 
-UNCHECKED = {"ip.opt.pad"}   # zero bytes after End of Options: scapy shows them as more EOL options
+UNCHECKED = {"ip.opt.pad"}  # zero bytes after End of Options: scapy shows them as more EOL options
 
 
 def _ip_options_by_offset(ip, base):
@@ -62,16 +62,21 @@ def scapy_value(pkt, field: Field, base: int):
     layer_name, _, rest = field.name.partition(".")
     if field.name.startswith("ip.opt."):
         options = _ip_options_by_offset(pkt[IP], base)
-        kind_and_index, _, part = rest[len("opt."):].partition(".")
+        kind_and_index, _, part = rest[len("opt.") :].partition(".")
         start = max(o for o in options if o <= field.offset)
         option = options[start]
-        if part == "data":   # the option's remaining bytes, as scapy re-serialises the option
-            return bytes(option)[field.offset - start:field.end - start]
+        if part == "data":  # the option's remaining bytes, as scapy re-serialises the option
+            return bytes(option)[field.offset - start : field.end - start]
         if part in ("", "type"):
             return (option.copy_flag << 7) | (option.optclass << 5) | option.option
-        return {"len": lambda: option.length, "ptr": lambda: option.pointer, "oflw": lambda: option.oflw,
-                "flg": lambda: option.flg, "route": lambda: ", ".join(option.routers),
-                "value": lambda: option.alert}[part]()
+        return {
+            "len": lambda: option.length,
+            "ptr": lambda: option.pointer,
+            "oflw": lambda: option.oflw,
+            "flg": lambda: option.flg,
+            "route": lambda: ", ".join(option.routers),
+            "value": lambda: option.alert,
+        }[part]()
     if field.name.startswith("icmpv6.opt"):
         options = _nd_options(pkt, field.offset - {"type": 0, "len": 1, "lladdr": 2}[rest.split(".")[-1]])
         option = options[min(options, key=lambda o: abs(o - field.offset) if o <= field.offset else 1e9)]
@@ -97,7 +102,7 @@ def scapy_value(pkt, field: Field, base: int):
             return getattr(pkt[IPv6ExtHdrDestOpt], rest[5:])
         if rest in ("hbh.options", "dest.options"):
             ext = pkt[IPv6ExtHdrHopByHop] if rest.startswith("hbh") else pkt[IPv6ExtHdrDestOpt]
-            return bytes(ext)[2:len(bytes(ext)) - len(bytes(ext.payload))]
+            return bytes(ext)[2 : len(bytes(ext)) - len(bytes(ext.payload))]
         return getattr(pkt[IPv6], rest)
     if layer_name == "icmpv6":
         layer = _icmpv6_layer(pkt)
@@ -151,8 +156,20 @@ ECHO_PACKETS = [
 @pytest.mark.parametrize("packet", ECHO_PACKETS, ids=range(len(ECHO_PACKETS)))
 def test_ipv4_echo_matches_scapy(packet):
     fields = assert_matches_scapy(packet)
-    assert names(fields)[:12] == ["ip.version", "ip.ihl", "ip.tos", "ip.len", "ip.id", "ip.flags", "ip.frag",
-                                  "ip.ttl", "ip.proto", "ip.chksum", "ip.src", "ip.dst"]
+    assert names(fields)[:12] == [
+        "ip.version",
+        "ip.ihl",
+        "ip.tos",
+        "ip.len",
+        "ip.id",
+        "ip.flags",
+        "ip.frag",
+        "ip.ttl",
+        "ip.proto",
+        "ip.chksum",
+        "ip.src",
+        "ip.dst",
+    ]
     assert {"icmp.type", "icmp.code", "icmp.chksum", "icmp.id", "icmp.seq"} <= set(names(fields))
 
 
@@ -174,7 +191,7 @@ def test_record_route_sub_fields():
     assert (fields["ip.opt.rr.type"].value, fields["ip.opt.rr.len"].value, fields["ip.opt.rr.ptr"].value) == (7, 11, 4)
     assert fields["ip.opt.rr.route"].value == "10.9.8.7, 0.0.0.0"
     assert (fields["ip.opt.rr.route"].offset, fields["ip.opt.rr.route"].length) == (23, 8)
-    assert field_at(list(fields.values()), 20).name == "ip.opt.rr.type"   # sub-field beats the container
+    assert field_at(list(fields.values()), 20).name == "ip.opt.rr.type"  # sub-field beats the container
 
 
 @pytest.mark.parametrize("icmp_type", [13, 14])
@@ -207,10 +224,16 @@ V6_PACKETS = [
     echo_request_v6(),
     echo_request_v6(payload=b""),
     bytes(IPv6(src="fd00::2", dst="fd00::1", tc=0xB8, fl=0xABCDE, hlim=255) / ICMPv6EchoReply(id=1, seq=2, data=b"z")),
-    bytes(IPv6(src="fd00::1", dst="ff02::1:ff00:2") / ICMPv6ND_NS(tgt="fd00::2")
-          / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01")),
-    bytes(IPv6(src="fd00::2", dst="fd00::1") / ICMPv6ND_NA(tgt="fd00::2", R=0, S=1, O=1)
-          / ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:02")),
+    bytes(
+        IPv6(src="fd00::1", dst="ff02::1:ff00:2")
+        / ICMPv6ND_NS(tgt="fd00::2")
+        / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01")
+    ),
+    bytes(
+        IPv6(src="fd00::2", dst="fd00::1")
+        / ICMPv6ND_NA(tgt="fd00::2", R=0, S=1, O=1)
+        / ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:02")
+    ),
     bytes(IPv6(src="fd00::1", dst="fd00::2") / ICMPv6ND_NS(tgt="fd00::2")),
     bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=5, seq=6, data=b"hbh")),
     bytes(IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrDestOpt() / ICMPv6EchoRequest(id=5, seq=6)),
@@ -220,8 +243,16 @@ V6_PACKETS = [
 @pytest.mark.parametrize("packet", V6_PACKETS, ids=range(len(V6_PACKETS)))
 def test_ipv6_matches_scapy(packet):
     fields = assert_matches_scapy(packet)
-    assert names(fields)[:8] == ["ipv6.version", "ipv6.tc", "ipv6.fl", "ipv6.plen", "ipv6.nh", "ipv6.hlim",
-                                 "ipv6.src", "ipv6.dst"]
+    assert names(fields)[:8] == [
+        "ipv6.version",
+        "ipv6.tc",
+        "ipv6.fl",
+        "ipv6.plen",
+        "ipv6.nh",
+        "ipv6.hlim",
+        "ipv6.src",
+        "ipv6.dst",
+    ]
 
 
 def test_ipv6_bit_fields_and_nd_target():
@@ -236,14 +267,22 @@ def test_ipv6_bit_fields_and_nd_target():
 
 
 ETHER_FRAMES = [
-    bytes(Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="10.0.0.1", pdst="10.0.0.2",
-                                                                          hwsrc="02:00:00:00:00:01")),
-    bytes(Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") / ARP(op=2, psrc="10.0.0.1", pdst="10.0.0.2")
-          / Padding(load=bytes(18))),
+    bytes(
+        Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff")
+        / ARP(psrc="10.0.0.1", pdst="10.0.0.2", hwsrc="02:00:00:00:00:01")
+    ),
+    bytes(
+        Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff")
+        / ARP(op=2, psrc="10.0.0.1", pdst="10.0.0.2")
+        / Padding(load=bytes(18))
+    ),
     bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(echo_request())),
     bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(echo_request_v6())),
-    bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(echo_request(payload=b""))
-          / Padding(load=bytes(18))),
+    bytes(
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(echo_request(payload=b""))
+        / Padding(load=bytes(18))
+    ),
 ]
 
 
@@ -260,20 +299,30 @@ def test_arp_spans():
     assert fields["arp.psrc"].describe() == "10.0.0.1" and fields["arp.op"].describe() == "1 (who-has)"
 
 
-@pytest.mark.parametrize("packet, link", [(echo_request(), "ip"), (echo_request_v6(), "ip"),
-                                          (V6_PACKETS[3], "ip"), (ETHER_FRAMES[0], "ether"),
-                                          (echo_request(options=[IPOption_RR()]), "ip")])
+@pytest.mark.parametrize(
+    "packet, link",
+    [
+        (echo_request(), "ip"),
+        (echo_request_v6(), "ip"),
+        (V6_PACKETS[3], "ip"),
+        (ETHER_FRAMES[0], "ether"),
+        (echo_request(options=[IPOption_RR()]), "ip"),
+    ],
+)
 def test_every_truncation_is_a_clear_value_error(packet, link):
     for cut in range(len(packet)):
         with pytest.raises(ValueError, match="truncated|empty|malformed"):
             field_map(packet[:cut], link)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"\x55" + bytes(30), "first nibble is 5"),
-    (b"\x44" + bytes(30), "IHL 4"),
-    (bytes.fromhex("4600001c00010000400100000000000000000000" "07ff0000") + bytes(4), "malformed IPv4 option"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x55" + bytes(30), "first nibble is 5"),
+        (b"\x44" + bytes(30), "IHL 4"),
+        (bytes.fromhex("4600001c0001000040010000000000000000000007ff0000") + bytes(4), "malformed IPv4 option"),
+    ],
+)
 def test_malformed_input_says_why(data, message):
     with pytest.raises(ValueError, match=message):
         field_map(data)
@@ -313,18 +362,31 @@ def test_read_value_reads_other_bytes_the_same_way():
     assert read_value(fields["icmp.data"], other[:40]) is None
 
 
-OPTION_CHOICES = [IPOption_NOP(), IPOption_RR(routers=["0.0.0.0"]), IPOption_RR(routers=["10.0.0.1"] * 3),
-                  IPOption_Router_Alert(), IPOption_Timestamp(flg=0), IPOption_LSRR(routers=["10.0.0.9"])]
+OPTION_CHOICES = [
+    IPOption_NOP(),
+    IPOption_RR(routers=["0.0.0.0"]),
+    IPOption_RR(routers=["10.0.0.1"] * 3),
+    IPOption_Router_Alert(),
+    IPOption_Timestamp(flg=0),
+    IPOption_LSRR(routers=["10.0.0.9"]),
+]
 
 
 @settings(max_examples=60, deadline=None)
-@given(options=st.lists(st.sampled_from(OPTION_CHOICES), max_size=3),
-       payload=st.binary(max_size=200), ident=st.integers(0, 0xFFFF), seq=st.integers(0, 0xFFFF),
-       ttl=st.integers(0, 255), tos=st.integers(0, 255), df=st.booleans(),
-       src=st.ip_addresses(v=4).map(str), dst=st.ip_addresses(v=4).map(str))
+@given(
+    options=st.lists(st.sampled_from(OPTION_CHOICES), max_size=3),
+    payload=st.binary(max_size=200),
+    ident=st.integers(0, 0xFFFF),
+    seq=st.integers(0, 0xFFFF),
+    ttl=st.integers(0, 255),
+    tos=st.integers(0, 255),
+    df=st.booleans(),
+    src=st.ip_addresses(v=4).map(str),
+    dst=st.ip_addresses(v=4).map(str),
+)
 def test_random_echo_requests_match_scapy(options, payload, ident, seq, ttl, tos, df, src, dst):
-    option_bytes = -(-sum(len(bytes(option)) for option in options) // 4) * 4   # padded to whole words
-    if option_bytes > 40:   # more than an IPv4 header holds: echo_request must refuse, not wrap the IHL
+    option_bytes = -(-sum(len(bytes(option)) for option in options) // 4) * 4  # padded to whole words
+    if option_bytes > 40:  # more than an IPv4 header holds: echo_request must refuse, not wrap the IHL
         with pytest.raises(ValueError, match="at most 40"):
             echo_request(src, dst, ident, seq, payload, ttl, tos, df=df, options=list(options))
         return
@@ -334,8 +396,13 @@ def test_random_echo_requests_match_scapy(options, payload, ident, seq, ttl, tos
 
 
 @settings(max_examples=30, deadline=None)
-@given(payload=st.binary(max_size=200), ident=st.integers(0, 0xFFFF), seq=st.integers(0, 0xFFFF),
-       src=st.ip_addresses(v=6).map(str), dst=st.ip_addresses(v=6).map(str))
+@given(
+    payload=st.binary(max_size=200),
+    ident=st.integers(0, 0xFFFF),
+    seq=st.integers(0, 0xFFFF),
+    src=st.ip_addresses(v=6).map(str),
+    dst=st.ip_addresses(v=6).map(str),
+)
 def test_random_v6_echo_requests_match_scapy(payload, ident, seq, src, dst):
     assert_matches_scapy(echo_request_v6(src, dst, ident, seq, payload))
 
@@ -356,7 +423,7 @@ def test_field_spans_and_repeated_maps_are_independent_lists():
     spans = field_spans(packet)
     assert spans["ip.ttl"] == (8, 1) and spans["icmp.chksum"] == (22, 2) and spans["icmp.data"] == (28, 56)
     first = field_map(packet)
-    first.clear()                                   # a caller changing its list must not change the next one
+    first.clear()  # a caller changing its list must not change the next one
     assert field_map(bytearray(packet)) == field_map(packet) != []
     with pytest.raises(ValueError, match="truncated"):
         field_spans(packet[:30])

@@ -45,6 +45,7 @@ KERNEL_CHOSEN = {
 
 # ------------------------------------------------------------------------------------------------ reading
 
+
 @dataclass
 class Frame:
     time: float
@@ -71,7 +72,7 @@ def ipv6_upper(frame: bytes) -> tuple[int, int, int | None]:
             fragment = offset
             next_header, offset = frame[offset], offset + 8
             if struct.unpack_from("!H", frame, fragment + 2)[0] & 0xFFF8:
-                return next_header, -1, fragment       # not the first fragment: no upper-layer header here
+                return next_header, -1, fragment  # not the first fragment: no upper-layer header here
         else:
             next_header, offset = frame[offset], offset + (frame[offset + 1] + 1) * 8
     return next_header, offset, fragment
@@ -98,11 +99,11 @@ def unit_key(frame: bytes) -> tuple:
         offset = 14 + ihl
         if struct.unpack_from("!H", frame, 20)[0] & 0x1FFF:
             return ("ip4-later-fragment", frame[26:34], frame[18:20])
-        return ("ip4", frame[26:34], frame[offset], frame[offset + 4:offset + 8])
+        return ("ip4", frame[26:34], frame[offset], frame[offset + 4 : offset + 8])
     next_header, offset, _ = ipv6_upper(frame)
     if offset < 0:
         return ("ip6-later-fragment", frame[22:54])
-    selector = frame[offset + 8:offset + 24] if frame[offset] == 136 else frame[offset + 4:offset + 8]
+    selector = frame[offset + 8 : offset + 24] if frame[offset] == 136 else frame[offset + 4 : offset + 8]
     return ("ip6", frame[22:54], frame[offset], selector)
 
 
@@ -114,11 +115,12 @@ def fragment_group(frame: bytes) -> tuple | None:
     if kind == 0x86DD:
         _, _, fragment = ipv6_upper(frame)
         if fragment is not None:
-            return ("ip6", frame[22:54], frame[fragment + 4:fragment + 8])
+            return ("ip6", frame[22:54], frame[fragment + 4 : fragment + 8])
     return None
 
 
 # ------------------------------------------------------------------------------------------------ comparing
+
 
 def free_bits(frame: bytes, first_frame: bytes, request: bytes | None) -> dict[str, list[tuple[int, int]]]:
     """KERNEL_CHOSEN name -> [(byte offset, bit mask)] in this reply frame. first_frame is the unit's first
@@ -132,14 +134,14 @@ def free_bits(frame: bytes, first_frame: bytes, request: bytes | None) -> dict[s
         spans["ip.options.ts.time"] = _timestamp_option_times(frame, ihl, request)
         first_offset = 14 + ipv4_header_len(first_frame[14:])
         is_first = not struct.unpack_from("!H", frame, 20)[0] & 0x1FFF
-        if is_first and first_frame[first_offset] == 14:     # Timestamp Reply
+        if is_first and first_frame[first_offset] == 14:  # Timestamp Reply
             icmp = 14 + ihl
             spans["icmp.chksum"] = [(icmp + 2, 0xFF), (icmp + 3, 0xFF)]
             spans["icmp.ts_rx"] = [(icmp + i, 0xFF) for i in range(12, 16)]
             spans["icmp.ts_tx"] = [(icmp + i, 0xFF) for i in range(16, 20)]
     elif kind == 0x86DD:
         next_header, offset, _ = ipv6_upper(first_frame)
-        if next_header == 58 and offset > 0 and first_frame[offset] in (3, 129):   # echo reply, Time Exceeded
+        if next_header == 58 and offset > 0 and first_frame[offset] in (3, 129):  # echo reply, Time Exceeded
             spans["ipv6.fl"] = [(15, 0x0F), (16, 0xFF), (17, 0xFF)]
         _, _, fragment = ipv6_upper(frame)
         if fragment is not None:
@@ -149,10 +151,10 @@ def free_bits(frame: bytes, first_frame: bytes, request: bytes | None) -> dict[s
 
 def _timestamp_option_times(frame: bytes, ihl: int, request: bytes | None) -> list[tuple[int, int]]:
     """The time words the kernel stamped: entries between the request's pointer and the reply's pointer."""
-    reply_ts = _find_option(frame[34:14 + ihl], 68)
+    reply_ts = _find_option(frame[34 : 14 + ihl], 68)
     if reply_ts is None or request is None:
         return []
-    request_ts = _find_option(request[20:ipv4_header_len(request)], 68)
+    request_ts = _find_option(request[20 : ipv4_header_len(request)], 68)
     if request_ts is None:
         return []
     start = 34 + reply_ts
@@ -160,8 +162,11 @@ def _timestamp_option_times(frame: bytes, ihl: int, request: bytes | None) -> li
     entry, time_at = (4, 0) if flag == 0 else (8, 4)
     request_pointer = request[20 + request_ts + 2]
     reply_pointer = frame[start + 2]
-    return [(start + slot - 1 + time_at + i, 0xFF)
-            for slot in range(request_pointer, reply_pointer, entry) for i in range(4)]
+    return [
+        (start + slot - 1 + time_at + i, 0xFF)
+        for slot in range(request_pointer, reply_pointer, entry)
+        for i in range(4)
+    ]
 
 
 def _find_option(options: bytes, wanted: int) -> int | None:
@@ -186,18 +191,19 @@ def checksum_problems(frame: bytes, label: str) -> list[str]:
     problems = []
     if ethertype(frame) == 0x0800:
         ihl = ipv4_header_len(frame[14:])
-        if internet_checksum(frame[14:14 + ihl]):
+        if internet_checksum(frame[14 : 14 + ihl]):
             problems.append(f"{label}: IPv4 header checksum is wrong")
         is_first = not struct.unpack_from("!H", frame, 20)[0] & 0x3FFF
         if is_first and frame[23] == 1:
             total = struct.unpack_from("!H", frame, 16)[0]
-            if internet_checksum(frame[14 + ihl:14 + total]):
+            if internet_checksum(frame[14 + ihl : 14 + total]):
                 problems.append(f"{label}: ICMP checksum is wrong")
     return problems
 
 
-def compare_units(kernel: list[bytes], stack: list[bytes], request: bytes | None,
-                  used: set[str] | None = None) -> list[str]:
+def compare_units(
+    kernel: list[bytes], stack: list[bytes], request: bytes | None, used: set[str] | None = None
+) -> list[str]:
     """Differences between the kernel's reply frames and the stack's, outside KERNEL_CHOSEN. Empty = match.
     `used` collects the KERNEL_CHOSEN names whose bits actually differed."""
     if len(kernel) != len(stack):
@@ -218,20 +224,22 @@ def compare_units(kernel: list[bytes], stack: list[bytes], request: bytes | None
         differing = [i for i in range(len(theirs)) if (theirs[i] ^ ours[i]) & ~masks.get(i, 0) & 0xFF]
         if differing:
             shown = ", ".join(f"@{i}: kernel {theirs[i]:02x} stack {ours[i]:02x}" for i in differing[:8])
-            problems.append(f"{label}: {len(differing)} byte(s) differ: {shown}\n  kernel {theirs.hex()}\n"
-                            f"  stack  {ours.hex()}")
+            problems.append(
+                f"{label}: {len(differing)} byte(s) differ: {shown}\n  kernel {theirs.hex()}\n  stack  {ours.hex()}"
+            )
         problems += checksum_problems(theirs, f"{label} (kernel)") + checksum_problems(ours, f"{label} (stack)")
     return problems
 
 
 # ------------------------------------------------------------------------------------------------ replaying
 
+
 @dataclass
 class Unit:
     time: float
     frames: list[bytes]
     key: tuple
-    request: bytes | None = None           # IP-level first fragment of the request (stack units)
+    request: bytes | None = None  # IP-level first fragment of the request (stack units)
     reason: str = ""
     matched: bool = False
 
@@ -240,7 +248,7 @@ class Unit:
 class Replay:
     kernel_units: list[Unit] = field(default_factory=list)
     stack_units: list[Unit] = field(default_factory=list)
-    silent: list[tuple[bytes, str, str]] = field(default_factory=list)   # (frame, kind, reason) the stack ignored
+    silent: list[tuple[bytes, str, str]] = field(default_factory=list)  # (frame, kind, reason) the stack ignored
     problems: list[str] = field(default_factory=list)
     pairs: list[tuple[Unit, Unit]] = field(default_factory=list)
 
@@ -297,8 +305,9 @@ def replay(path: Path) -> Replay:
     for ours in result.stack_units:
         candidates = [k for k in result.kernel_units if not k.matched and k.key == ours.key and k.time >= ours.time]
         if not candidates:
-            result.problems.append(f"the stack replied ({ours.reason}) where the kernel sent nothing:\n"
-                                   f"  stack {ours.frames[0].hex()}")
+            result.problems.append(
+                f"the stack replied ({ours.reason}) where the kernel sent nothing:\n  stack {ours.frames[0].hex()}"
+            )
             continue
         theirs = min(candidates, key=lambda unit: unit.time)
         theirs.matched = ours.matched = True
@@ -307,8 +316,10 @@ def replay(path: Path) -> Replay:
     for theirs in result.kernel_units:
         if not theirs.matched:
             silent = "; ".join(reason for _, _, reason in result.silent[-3:])
-            result.problems.append(f"the kernel replied and the stack did not (recent stack reasons: {silent}):\n"
-                                   f"  kernel {theirs.frames[0].hex()}")
+            result.problems.append(
+                f"the kernel replied and the stack did not (recent stack reasons: {silent}):\n"
+                f"  kernel {theirs.frames[0].hex()}"
+            )
     return result
 
 
@@ -322,11 +333,28 @@ def _expire(stack: ReferenceStack, now: float, result: Replay) -> None:
 
 # ------------------------------------------------------------------------------------------------ tests
 
+
 def test_captures_are_committed() -> None:
     names = {path.stem.removeprefix("golden_") for path in CAPTURES}
-    for wanted in ("ping", "ping_s0", "ping_s1472_df", "ping_rr", "ping_tos_ttl", "ping_s3000", "ping6",
-                   "busybox_ping", "fping", "nping_echo", "nping_timestamp", "hping3_echo", "hping3_timestamp",
-                   "crafted", "crafted_v6", "frag_timeout", "frag_memory"):
+    for wanted in (
+        "ping",
+        "ping_s0",
+        "ping_s1472_df",
+        "ping_rr",
+        "ping_tos_ttl",
+        "ping_s3000",
+        "ping6",
+        "busybox_ping",
+        "fping",
+        "nping_echo",
+        "nping_timestamp",
+        "hping3_echo",
+        "hping3_timestamp",
+        "crafted",
+        "crafted_v6",
+        "frag_timeout",
+        "frag_memory",
+    ):
         assert wanted in names, f"tests/data/golden_{wanted}.pcap is missing: run tests/data/make_captures.py"
 
 
@@ -362,11 +390,24 @@ def test_kernel_chosen_fields_really_differ() -> None:
 def test_silent_where_the_kernel_was_silent_with_a_reason() -> None:
     result = replay(DATA / "golden_crafted.pcap")
     codes = {reason.code for _, _, reason in result.silent}
-    expected = {Outcome.IPV4_BAD_CHECKSUM, Outcome.ICMP_BAD_CHECKSUM, Outcome.ICMPV6_BAD_CHECKSUM,
-                Outcome.ICMP_TRUNCATED, Outcome.ICMP_NOT_ANSWERED, Outcome.FRAG_OVERLAP, Outcome.FRAG_DUPLICATE,
-                Outcome.IPV4_BROADCAST, Outcome.ARP_NOT_OURS, Outcome.IPV6_NOT_OUR_GROUP, Outcome.NDP_HOP_LIMIT,
-                Outcome.IPV4_TRUNCATED, Outcome.IPV4_BAD_IHL, Outcome.IPV4_OWN_SOURCE, Outcome.ETHER_NOT_FOR_US,
-                Outcome.ICMP_TIMESTAMP_SHORT}
+    expected = {
+        Outcome.IPV4_BAD_CHECKSUM,
+        Outcome.ICMP_BAD_CHECKSUM,
+        Outcome.ICMPV6_BAD_CHECKSUM,
+        Outcome.ICMP_TRUNCATED,
+        Outcome.ICMP_NOT_ANSWERED,
+        Outcome.FRAG_OVERLAP,
+        Outcome.FRAG_DUPLICATE,
+        Outcome.IPV4_BROADCAST,
+        Outcome.ARP_NOT_OURS,
+        Outcome.IPV6_NOT_OUR_GROUP,
+        Outcome.NDP_HOP_LIMIT,
+        Outcome.IPV4_TRUNCATED,
+        Outcome.IPV4_BAD_IHL,
+        Outcome.IPV4_OWN_SOURCE,
+        Outcome.ETHER_NOT_FOR_US,
+        Outcome.ICMP_TIMESTAMP_SHORT,
+    }
     assert expected <= codes, f"no silent frame has {sorted(expected - codes)}"
 
 
@@ -378,12 +419,24 @@ def _echo6_seq(frame: bytes) -> int:
 def test_ipv6_options_linux_drops_are_dropped() -> None:
     """net/ipv6/exthdrs.c ip6_parse_tlv, seen on the kernel: golden_crafted_v6 (seq numbers from craft_v6)."""
     result = replay(DATA / "golden_crafted_v6.pcap")
-    dropped = {_echo6_seq(frame): reason.code for frame, _, reason in result.silent
-               if ethertype(frame) == 0x86DD and ipv6_upper(frame)[0] == 58 and frame[ipv6_upper(frame)[1]] == 128}
-    assert dropped == {34: Outcome.IPV6_PADDING, 35: Outcome.IPV6_PADN_NONZERO, 36: Outcome.IPV6_PADDING,
-                       39: Outcome.IPV6_TOO_MANY_OPTIONS, 40: Outcome.IPV6_TOO_MANY_OPTIONS, 41: Outcome.IPV6_PADDING}
-    answered = {_echo6_seq(theirs.frames[0]): theirs.frames[0][22:38] for theirs, _ in result.pairs
-                if unit_key(theirs.frames[0])[2] == 129}
+    dropped = {
+        _echo6_seq(frame): reason.code
+        for frame, _, reason in result.silent
+        if ethertype(frame) == 0x86DD and ipv6_upper(frame)[0] == 58 and frame[ipv6_upper(frame)[1]] == 128
+    }
+    assert dropped == {
+        34: Outcome.IPV6_PADDING,
+        35: Outcome.IPV6_PADN_NONZERO,
+        36: Outcome.IPV6_PADDING,
+        39: Outcome.IPV6_TOO_MANY_OPTIONS,
+        40: Outcome.IPV6_TOO_MANY_OPTIONS,
+        41: Outcome.IPV6_PADDING,
+    }
+    answered = {
+        _echo6_seq(theirs.frames[0]): theirs.frames[0][22:38]
+        for theirs, _ in result.pairs
+        if unit_key(theirs.frames[0])[2] == 129
+    }
     assert sorted(answered) == [31, 32, 33, 37, 38]
     assert answered[31] == bytes.fromhex("fd990000000000000000000000000002"), "ff02::1 from fd99::1: global source"
 
@@ -396,7 +449,7 @@ def test_reassembly_memory_limit_like_the_kernel() -> None:
     assert refused[-2:] == [Outcome.FRAG_MEMORY_FULL] * 2 and Outcome.FRAG_HELD in refused
     keys = [unit_key(theirs.frames[0]) for theirs, _ in result.pairs]
     replied = sorted(key[2] for key in keys if key[0] != "arp")
-    assert replied == [0, 129]          # the whole IPv4 echo and the fragmented IPv6 one
+    assert replied == [0, 129]  # the whole IPv4 echo and the fragmented IPv6 one
 
 
 def test_reassembly_timeouts_like_the_kernel() -> None:
@@ -415,6 +468,7 @@ def test_reassembly_timeouts_like_the_kernel() -> None:
 
 # -- the comparator itself must be able to fail
 
+
 def _golden_pair(name: str, index: int = 0) -> tuple[Unit, Unit]:
     return replay(DATA / name).pairs[index]
 
@@ -425,12 +479,12 @@ def _tamper(frame: bytes, offset: int, value: int, *, fix_ip_checksum: bool = Tr
     if fix_ip_checksum:
         ihl = ipv4_header_len(data[14:])
         data[24:26] = b"\0\0"
-        data[24:26] = internet_checksum(bytes(data[14:14 + ihl])).to_bytes(2, "big")
+        data[24:26] = internet_checksum(bytes(data[14 : 14 + ihl])).to_bytes(2, "big")
     return bytes(data)
 
 
 def test_comparator_rejects_wrong_replies() -> None:
-    theirs, ours = _golden_pair("golden_ping.pcap", 1)        # pair 0 is ARP, pair 1 the first echo reply
+    theirs, ours = _golden_pair("golden_ping.pcap", 1)  # pair 0 is ARP, pair 1 the first echo reply
     assert ethertype(ours.frames[0]) == 0x0800
     assert compare_units(theirs.frames, ours.frames, ours.request) == []
     reply = ours.frames[0]
@@ -451,20 +505,22 @@ def test_comparator_rejects_wrong_replies() -> None:
 
 
 def test_comparator_rejects_a_wrong_record_route() -> None:
-    theirs, ours = next((k, s) for k, s in replay(DATA / "golden_ping_rr.pcap").pairs
-                        if ethertype(s.frames[0]) == 0x0800)
+    theirs, ours = next(
+        (k, s) for k, s in replay(DATA / "golden_ping_rr.pcap").pairs if ethertype(s.frames[0]) == 0x0800
+    )
     reply = ours.frames[0]
     assert reply[34] == 7 and compare_units(theirs.frames, ours.frames, ours.request) == []
-    second_entry = 34 + 10                                     # last byte of the second recorded address
+    second_entry = 34 + 10  # last byte of the second recorded address
     assert compare_units(theirs.frames, [_tamper(reply, second_entry, 9)], ours.request)
 
 
 def test_comparator_rejects_a_wrong_timestamp_originate() -> None:
-    theirs, ours = next((k, s) for k, s in replay(DATA / "golden_hping3_timestamp.pcap").pairs
-                        if ethertype(s.frames[0]) == 0x0800)
+    theirs, ours = next(
+        (k, s) for k, s in replay(DATA / "golden_hping3_timestamp.pcap").pairs if ethertype(s.frames[0]) == 0x0800
+    )
     reply = bytearray(ours.frames[0])
     assert reply[34] == 14
-    reply[42] ^= 0xFF                                          # originate timestamp: copied, not chosen
+    reply[42] ^= 0xFF  # originate timestamp: copied, not chosen
     reply[36:38] = b"\0\0"
     reply[36:38] = internet_checksum(bytes(reply[34:54])).to_bytes(2, "big")
     assert compare_units(theirs.frames, [bytes(reply)], ours.request)
@@ -472,13 +528,14 @@ def test_comparator_rejects_a_wrong_timestamp_originate() -> None:
 
 # -- what the captures say about Linux (the stack relies on these)
 
+
 def test_linux_facts_from_the_captures() -> None:
     ipv4_replies = ipv6_echo_replies = timestamps = 0
     for path in CAPTURES:
         result = replay(path)
         for theirs, ours in result.pairs:
             first = theirs.frames[0]
-            if ours.request is None:          # Time Exceeded after a reassembly timeout: see its own test
+            if ours.request is None:  # Time Exceeded after a reassembly timeout: see its own test
                 continue
             if ethertype(first) == 0x0800:
                 ipv4_replies += 1

@@ -23,9 +23,9 @@ def test_ping_exchange_is_a_request_and_the_kernels_reply() -> None:
     exchange = golden_exchange("ping")
     assert exchange.request[20] == 8 and exchange.reply[20] == 0
     assert exchange.request[12:16] == exchange.reply[16:20]
-    assert exchange.request[4:6] != exchange.reply[4:6]            # the kernel picks its own IP ID
-    assert exchange.request[6] & 0x40 and not exchange.reply[6] & 0x40   # ping sets DF, the reply has it clear
-    assert judge(exchange.request, exchange.reply).correct          # and the judge passes the kernel's reply
+    assert exchange.request[4:6] != exchange.reply[4:6]  # the kernel picks its own IP ID
+    assert exchange.request[6] & 0x40 and not exchange.reply[6] & 0x40  # ping sets DF, the reply has it clear
+    assert judge(exchange.request, exchange.reply).correct  # and the judge passes the kernel's reply
     assert golden_exchange("ping", 1).request[26:28] == b"\x00\x02"
 
 
@@ -52,6 +52,7 @@ def test_bad_names_and_indexes_are_one_line_errors() -> None:
 def test_side_by_side_shows_every_view_in_html_and_text() -> None:
     from labkit.golden import SideBySide
     from labkit.widgets import PacketView
+
     exchange = golden_exchange("ping")
     both = SideBySide(PacketView(exchange.request, title="request"), PacketView(exchange.reply, title="reply"))
     bundle = both._repr_mimebundle_()
@@ -68,6 +69,7 @@ def test_the_kernel_answered_within_a_millisecond() -> None:
 
 def test_reply_rules_explain_every_field_that_changed() -> None:
     from labkit.golden import LINUX_REPLY_RULES, reply_rules
+
     exchange = golden_exchange("ping_tos_ttl")
     rows = {name: (before, after, why) for name, before, after, why in reply_rules(exchange.request, exchange.reply)}
     assert rows["ip.ttl"][:2] == ("7", "64") and "Linux's choice" in rows["ip.ttl"][2]

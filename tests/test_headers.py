@@ -13,11 +13,16 @@ from labkit.packets import DEFAULT_PAYLOAD, PING_TIMEVAL_BYTES
 
 
 @settings(max_examples=60, deadline=None)
-@given(options=st.integers(0, 10), flags=st.sampled_from([0, 1, 2, 3]), frag=st.integers(0, 0x1FFF),
-       data=st.binary(max_size=64))
+@given(
+    options=st.integers(0, 10),
+    flags=st.sampled_from([0, 1, 2, 3]),
+    frag=st.integers(0, 0x1FFF),
+    data=st.binary(max_size=64),
+)
 def test_ipv4_helpers_match_scapy(options: int, flags: int, frag: int, data: bytes) -> None:
-    packet = bytes(IP(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 4 * options, flags=flags, frag=frag)
-                   / ICMP() / Raw(data))
+    packet = bytes(
+        IP(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 4 * options, flags=flags, frag=frag) / ICMP() / Raw(data)
+    )
     parsed = IP(packet)
     assert headers.ipv4_header_len(packet) == parsed.ihl * 4
     assert headers.ipv4_total_len(packet) == parsed.len == len(packet)
@@ -28,11 +33,11 @@ def test_ipv4_helpers_match_scapy(options: int, flags: int, frag: int, data: byt
 
 
 def test_trim_drops_ethernet_padding_only() -> None:
-    packet = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / ICMP())          # 28 bytes: a padded frame adds 18
+    packet = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / ICMP())  # 28 bytes: a padded frame adds 18
     assert headers.trim_to_ip_length(packet + bytes(18)) == packet
     v6 = bytes(IPv6(src="fd00::1", dst="fd00::2") / Raw(b"x" * 8))
     assert headers.trim_to_ip_length(v6 + bytes(4)) == v6
-    assert headers.trim_to_ip_length(packet[:10]) == packet[:10]          # lengths not trustworthy: unchanged
+    assert headers.trim_to_ip_length(packet[:10]) == packet[:10]  # lengths not trustworthy: unchanged
     assert headers.trim_to_ip_length(b"") == b""
 
 

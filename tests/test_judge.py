@@ -86,14 +86,17 @@ def test_bad_ip_header_checksum_is_dropped_by_any_receiver():
         assert verdict.hallucinated == (10,)
 
 
-@pytest.mark.parametrize("changes, reason", [
-    ({"icmp_id": 0x1235}, "wrong id: 0x1235 is not ping's id 0x1234"),
-    ({"icmp_seq": 8}, "wrong seq: ping counts it as the reply to icmp_seq=8, not to icmp_seq=7"),
-    ({"icmp_type": 8}, "wrong type: ICMP type 8 (echo-request), ping waits for type 0 (echo-reply)"),
-    ({"ip_dst": "10.0.0.9"}, "addressed to 10.0.0.9, not to the pinger at 10.0.0.1"),
-    ({"ip_proto": 17}, "not ICMP: protocol 17"),
-    ({"ip_flags": "MF"}, "fragment"),
-])
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"icmp_id": 0x1235}, "wrong id: 0x1235 is not ping's id 0x1234"),
+        ({"icmp_seq": 8}, "wrong seq: ping counts it as the reply to icmp_seq=8, not to icmp_seq=7"),
+        ({"icmp_type": 8}, "wrong type: ICMP type 8 (echo-request), ping waits for type 0 (echo-reply)"),
+        ({"ip_dst": "10.0.0.9"}, "addressed to 10.0.0.9, not to the pinger at 10.0.0.1"),
+        ({"ip_proto": 17}, "not ICMP: protocol 17"),
+        ({"ip_flags": "MF"}, "fragment"),
+    ],
+)
 def test_replies_ping_does_not_take(changes, reason):
     for receiver in ("ping-socket", "raw-socket"):
         verdict = judge(REQUEST, rebuilt(REPLY, **changes), expected=REPLY, receiver=receiver)
@@ -151,7 +154,7 @@ def test_free_choices_are_not_hallucinations():
 def test_longer_reply_marks_the_extra_bytes():
     verdict = judge(REQUEST, REPLY + b"\x00\x00", expected=REPLY)
     assert verdict.hallucinated == (84, 85) and len(verdict.byte_ok) == 86
-    assert verdict.accepted   # Linux trims bytes beyond the IP total length
+    assert verdict.accepted  # Linux trims bytes beyond the IP total length
 
 
 def test_no_reply_expected_for_a_non_echo_request():
@@ -166,7 +169,7 @@ def test_ipv6_known_answers():
     assert verdict.accepted and verdict.correct and [c.name for c in verdict.checksums] == ["icmpv6.cksum"]
     broken = bytearray(REPLY6)
     broken[42] ^= 0x01
-    for receiver in ("ping-socket", "raw-socket"):   # the kernel checks ICMPv6 checksums on raw sockets too
+    for receiver in ("ping-socket", "raw-socket"):  # the kernel checks ICMPv6 checksums on raw sockets too
         verdict = judge(REQUEST6, bytes(broken), expected=REPLY6, receiver=receiver)
         assert not verdict.accepted and verdict.reason.startswith(f"{DROPPED[receiver]}: ICMPv6 checksum 0x")
     ip6 = IPv6(REPLY6)
@@ -194,18 +197,21 @@ def test_unknown_receiver_is_an_error():
 
 requests_v4 = st.builds(
     echo_request,
-    src=st.ip_addresses(v=4).map(str), dst=st.ip_addresses(v=4).map(str),
-    ident=st.integers(0, 0xFFFF), seq=st.integers(0, 0xFFFF), payload=st.binary(max_size=120),
+    src=st.ip_addresses(v=4).map(str),
+    dst=st.ip_addresses(v=4).map(str),
+    ident=st.integers(0, 0xFFFF),
+    seq=st.integers(0, 0xFFFF),
+    payload=st.binary(max_size=120),
 )
 
 
 def v4_receiver_outcome(offset: int, receiver: str) -> bool:
     """Whether Linux ping still accepts a correct IPv4 reply after one byte at `offset` changed."""
     if offset < 20:
-        return False                   # any single-byte change breaks the IP header checksum
+        return False  # any single-byte change breaks the IP header checksum
     if receiver == "ping-socket":
-        return False                   # ...and any change after it breaks the ICMP checksum
-    return offset not in (20, 24, 25, 26, 27)   # raw socket: type, id and seq still matter to iputils
+        return False  # ...and any change after it breaks the ICMP checksum
+    return offset not in (20, 24, 25, 26, 27)  # raw socket: type, id and seq still matter to iputils
 
 
 @settings(max_examples=150, deadline=None)
@@ -255,6 +261,7 @@ def test_judge_and_guard_never_raise(request, reply):
 
 # --- guard ---------------------------------------------------------------------------------------------------
 
+
 def test_guard_lets_a_correct_reply_through_whatever_its_checksums():
     assert guard(REQUEST, REPLY) is None
     assert guard(REQUEST6, REPLY6) is None
@@ -264,17 +271,20 @@ def test_guard_lets_a_correct_reply_through_whatever_its_checksums():
     assert guard(REQUEST, bytes(broken)) is None, "checksums are reported, not guarded"
 
 
-@pytest.mark.parametrize("reply, why", [
-    (None, "nothing to send"),
-    (b"hello", "not an IPv4 packet"),
-    (REPLY6, "not an IPv4 packet"),
-    (rebuilt(REPLY, ip_dst="10.0.0.99"), "not addressed to the requester: dst 10.0.0.99"),
-    (rebuilt(REPLY, ip_src="10.0.0.98"), "wrong source: 10.0.0.98"),
-    (rebuilt(REPLY, icmp_type=8), "not an echo reply"),
-    (rebuilt(REPLY, icmp_id=1), "id 1 != 4660"),
-    (rebuilt(REPLY, icmp_seq=99), "seq 99 != 7"),
-    (REPLY[:40], "does not parse as IP"),
-])
+@pytest.mark.parametrize(
+    "reply, why",
+    [
+        (None, "nothing to send"),
+        (b"hello", "not an IPv4 packet"),
+        (REPLY6, "not an IPv4 packet"),
+        (rebuilt(REPLY, ip_dst="10.0.0.99"), "not addressed to the requester: dst 10.0.0.99"),
+        (rebuilt(REPLY, ip_src="10.0.0.98"), "wrong source: 10.0.0.98"),
+        (rebuilt(REPLY, icmp_type=8), "not an echo reply"),
+        (rebuilt(REPLY, icmp_id=1), "id 1 != 4660"),
+        (rebuilt(REPLY, icmp_seq=99), "seq 99 != 7"),
+        (REPLY[:40], "does not parse as IP"),
+    ],
+)
 def test_guard_refuses_in_strict_mode(reply, why):
     assert why in guard(REQUEST, reply)
 

@@ -41,8 +41,9 @@ class Running:
     """A `labkit respond` subprocess whose output is collected by a thread."""
 
     def __init__(self, argv: list[str]):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                     preexec_fn=default_signals)
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, preexec_fn=default_signals
+        )
         self.lines: list[str] = []
         self.started = threading.Event()
         self.reader = threading.Thread(target=self._read)
@@ -90,6 +91,7 @@ def loss_of(output: str) -> float:
 
 # --- privileges -----------------------------------------------------------------------------------------
 
+
 def _unprivileged_prefixes() -> list[tuple[str, list[str]]]:
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     no_caps = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
@@ -100,8 +102,14 @@ def _unprivileged_prefixes() -> list[tuple[str, list[str]]]:
 @pytest.mark.parametrize("who,prefix", _unprivileged_prefixes(), ids=[w for w, _ in _unprivileged_prefixes()])
 def test_without_privileges_the_cli_says_what_to_do(who: str, prefix: list[str], attachment: list[str]) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), "HOME": "/"}
-    done = subprocess.run([*prefix, *LABKIT, "respond", *attachment, "--model", "reference"],
-                          capture_output=True, text=True, timeout=30, env=env, cwd="/")
+    done = subprocess.run(
+        [*prefix, *LABKIT, "respond", *attachment, "--model", "reference"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd="/",
+    )
     if who == "nobody" and "No module named 'labkit" in done.stderr:
         pytest.skip("this interpreter cannot import labkit as nobody; the capability-less run covers it")
     assert done.returncode == 2, done.stdout + done.stderr
@@ -112,10 +120,22 @@ def test_without_privileges_the_cli_says_what_to_do(who: str, prefix: list[str],
 
 # --- raw socket: real pingers ---------------------------------------------------------------------------
 
+
 def test_ping_busybox_and_fping_see_no_loss_from_the_reference_model() -> None:
-    with veth_pair(ping_addr6="fd00::1/64") as pair, \
-            respond(pair.labkit_ns, "--interface", pair.labkit_if, "--address", "10.0.0.2",
-                    "--address", "fd00::2", "--model", "reference") as running:
+    with (
+        veth_pair(ping_addr6="fd00::1/64") as pair,
+        respond(
+            pair.labkit_ns,
+            "--interface",
+            pair.labkit_if,
+            "--address",
+            "10.0.0.2",
+            "--address",
+            "fd00::2",
+            "--model",
+            "reference",
+        ) as running,
+    ):
         pings = {
             "ping": ["ping", "-n", "-c", "5", "-i", "0.2", "-W", "2", "10.0.0.2"],
             "ping -6": ["ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", "fd00::2"],
@@ -134,8 +154,17 @@ def test_ping_busybox_and_fping_see_no_loss_from_the_reference_model() -> None:
 
 
 def test_a_one_second_model_pinged_every_200_ms_does_not_queue_up() -> None:
-    with veth_pair() as pair, respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model",
-                                      "simulated:1:errors=0,latency=1.0,real_time=1", "--quiet"):
+    with (
+        veth_pair() as pair,
+        respond(
+            pair.labkit_ns,
+            "--interface",
+            pair.labkit_if,
+            "--model",
+            "simulated:1:errors=0,latency=1.0,real_time=1",
+            "--quiet",
+        ),
+    ):
         done = pair.run_in_ping(["ping", "-n", "-c", "10", "-i", "0.2", "-W", "3", "10.0.0.2"])
     rtts = sorted(float(ms) / 1000 for _, ms in RTT.findall(done.stdout))
     assert len(rtts) == 10, done.stdout
@@ -150,20 +179,31 @@ def test_always_bad_checksum_is_total_loss_in_strict_and_raw_mode(tmp_path: Path
     modes = {"aa": [], "bb": ["--send-bad-checksum"], "cc": ["--raw"]}
     capture = tmp_path / "wire.pcap"
     with veth_pair() as pair:
-        tshark = subprocess.Popen(in_ns(pair.ping_ns, ["tshark", "-i", pair.ping_if, "-f", "icmp", "-w", str(capture)]),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                  preexec_fn=default_signals)
+        tshark = subprocess.Popen(
+            in_ns(pair.ping_ns, ["tshark", "-i", pair.ping_if, "-f", "icmp", "-w", str(capture)]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=default_signals,
+        )
         try:
             assert tshark.stderr is not None
-            for line in tshark.stderr:              # wait until it really captures
+            for line in tshark.stderr:  # wait until it really captures
                 if "Capturing on" in line:
                     break
             summaries = {}
             for pattern, flags in modes.items():
-                with respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model",
-                             "simulated:3:icmp_checksum=1.0,latency=0.05", *flags) as running:
-                    done = pair.run_in_ping(["ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-p", pattern,
-                                             "10.0.0.2"])
+                with respond(
+                    pair.labkit_ns,
+                    "--interface",
+                    pair.labkit_if,
+                    "--model",
+                    "simulated:3:icmp_checksum=1.0,latency=0.05",
+                    *flags,
+                ) as running:
+                    done = pair.run_in_ping(
+                        ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-p", pattern, "10.0.0.2"]
+                    )
                     assert loss_of(done.stdout) == 100, f"{flags}: {done.stdout}"
                 running.finish()
                 summaries[pattern] = running.output
@@ -173,16 +213,32 @@ def test_always_bad_checksum_is_total_loss_in_strict_and_raw_mode(tmp_path: Path
             tshark.wait(15)
     assert "answered 0" in summaries["aa"] and "checksum errors 3" in summaries["aa"]
     assert "answered 3" in summaries["bb"] and "checksum errors 3" in summaries["cc"]
-    read = subprocess.run(["tshark", "-r", str(capture), "-Y", "icmp.type == 0", "-T", "fields",
-                           "-e", "icmp.checksum.status", "-e", "data.data"], capture_output=True, text=True, check=True)
+    read = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(capture),
+            "-Y",
+            "icmp.type == 0",
+            "-T",
+            "fields",
+            "-e",
+            "icmp.checksum.status",
+            "-e",
+            "data.data",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     on_wire = [line.split("\t") for line in read.stdout.splitlines()]
-    by_mode = {pattern: [status for status, data in on_wire if data.startswith(pattern * 4, 16)]
-               for pattern in modes}
+    by_mode = {pattern: [status for status, data in on_wire if data.startswith(pattern * 4, 16)] for pattern in modes}
     assert by_mode["aa"] == [], "strict mode must not send a reply with a bad checksum"
     assert by_mode["bb"] == ["0"] * 3 and by_mode["cc"] == ["0"] * 3, f"tshark checksum status: {by_mode}"
 
 
 # --- TUN ------------------------------------------------------------------------------------------------
+
 
 def test_tun_mode_answers_the_peer_address_and_stops_by_count() -> None:
     tun = f"lk{os.getpid() % 100000}t"
@@ -190,9 +246,13 @@ def test_tun_mode_answers_the_peer_address_and_stops_by_count() -> None:
         running = Running(in_ns(ns, [*LABKIT, "respond", "--tun", tun, "--model", "reference", "--count", "3"]))
         try:
             assert running.started.wait(30), running.output
-            done = subprocess.run(in_ns(ns, ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"]),
-                                  capture_output=True, text=True, timeout=30)
-            code = running.proc.wait(10)       # --count 3: it stops by itself
+            done = subprocess.run(
+                in_ns(ns, ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"]),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            code = running.proc.wait(10)  # --count 3: it stops by itself
         finally:
             running.finish()
         assert ip("link", "show", tun, netns=ns, check=False).returncode != 0, "the tun must go when labkit stops"
@@ -201,6 +261,7 @@ def test_tun_mode_answers_the_peer_address_and_stops_by_count() -> None:
 
 
 # --- faults and signals ---------------------------------------------------------------------------------
+
 
 def test_interface_going_away_stops_with_a_summary() -> None:
     with veth_pair() as pair:
@@ -228,9 +289,12 @@ def test_an_address_the_kernel_owns_needs_its_echo_replies_off() -> None:
     answers alone: no loss and no duplicates."""
     with veth_pair() as pair:
         ip("addr", "add", "10.0.0.2/24", "dev", pair.labkit_if, netns=pair.labkit_ns)
-        refused = subprocess.run(in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if,
-                                                        "--model", "reference"]), capture_output=True, text=True,
-                                 timeout=30)
+        refused = subprocess.run(
+            in_ns(pair.labkit_ns, [*LABKIT, "respond", "--interface", pair.labkit_if, "--model", "reference"]),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         subprocess.run(in_ns(pair.labkit_ns, ["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"]), check=True)
         with respond(pair.labkit_ns, "--interface", pair.labkit_if, "--model", "reference") as running:
             done = pair.run_in_ping(["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"])
@@ -241,10 +305,22 @@ def test_an_address_the_kernel_owns_needs_its_echo_replies_off() -> None:
 
 # --- fragments: ping -s 3000 answered live ----------------------------------------------------------------
 
+
 def test_ping_s3000_gets_no_loss_over_a_raw_socket_ipv4_and_ipv6() -> None:
-    with veth_pair(ping_addr6="fd00::1/64") as pair, \
-            respond(pair.labkit_ns, "--interface", pair.labkit_if, "--address", "10.0.0.2", "--address", "fd00::2",
-                    "--model", "reference") as running:
+    with (
+        veth_pair(ping_addr6="fd00::1/64") as pair,
+        respond(
+            pair.labkit_ns,
+            "--interface",
+            pair.labkit_if,
+            "--address",
+            "10.0.0.2",
+            "--address",
+            "fd00::2",
+            "--model",
+            "reference",
+        ) as running,
+    ):
         v4 = pair.run_in_ping(["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "-s", "3000", "10.0.0.2"])
         v6 = pair.run_in_ping(["ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", "-s", "3000", "fd00::2"])
     assert loss_of(v4.stdout) == 0 and "3008 bytes from 10.0.0.2" in v4.stdout, v4.stdout + running.output
@@ -257,8 +333,12 @@ def test_ping_s3000_gets_no_loss_over_tun() -> None:
         running = Running(in_ns(ns, [*LABKIT, "respond", "--tun", tun, "--model", "reference"]))
         try:
             assert running.started.wait(30), running.output
-            done = subprocess.run(in_ns(ns, ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "-s", "3000",
-                                             "10.77.0.2"]), capture_output=True, text=True, timeout=30)
+            done = subprocess.run(
+                in_ns(ns, ["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "-s", "3000", "10.77.0.2"]),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
         finally:
             running.finish()
     assert loss_of(done.stdout) == 0 and "3008 bytes from 10.77.0.2" in done.stdout, done.stdout + running.output
@@ -298,7 +378,7 @@ def _hostile_packets() -> dict[str, bytes]:
     from labkit.packets import echo_request, echo_request_v6
 
     def flip(packet: bytes, offset: int) -> bytes:
-        return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1:]
+        return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1 :]
 
     kinds = {
         "good": lambda seq: echo_request(seq=seq),
@@ -329,10 +409,13 @@ def _kernel_answers(packets: dict[str, bytes]) -> dict[str, bool]:
     with veth_pair(ping_addr6="fd00::1/64") as pair:
         ip("addr", "add", "10.0.0.2/24", "dev", pair.labkit_if, netns=pair.labkit_ns)
         ip("addr", "add", "fd00::2/64", "dev", pair.labkit_if, "nodad", netns=pair.labkit_ns)
-        mac = {ns: subprocess.run(in_ns(ns, ["cat", f"/sys/class/net/{name}/address"]), capture_output=True,
-                                  text=True, check=True).stdout.strip()
-               for ns, name in ((pair.ping_ns, pair.ping_if), (pair.labkit_ns, pair.labkit_if))}
-        pair.run_in_ping(["ping", "-c", "1", "-W", "2", "10.0.0.2"])          # neighbours, as a real client has
+        mac = {
+            ns: subprocess.run(
+                in_ns(ns, ["cat", f"/sys/class/net/{name}/address"]), capture_output=True, text=True, check=True
+            ).stdout.strip()
+            for ns, name in ((pair.ping_ns, pair.ping_if), (pair.labkit_ns, pair.labkit_if))
+        }
+        pair.run_in_ping(["ping", "-c", "1", "-W", "2", "10.0.0.2"])  # neighbours, as a real client has
         pair.run_in_ping(["ping", "-6", "-c", "1", "-W", "2", "fd00::2"])
         frames = [_frame(p, mac[pair.ping_ns], mac[pair.labkit_ns]).hex() for p in packets.values()]
         done = pair.run_in_ping([sys.executable, "-c", SEND_AND_LISTEN, pair.ping_if], input=json.dumps(frames))
@@ -366,11 +449,21 @@ class _Link:
 
         frame = Ether(data)
         if ARP in frame and frame[ARP].op == 1 and frame[ARP].pdst == "10.0.0.1":
-            self.inbox.put(bytes(Ether(src=self.peer, dst=self.mac) / ARP(
-                op=2, hwsrc=self.peer, psrc="10.0.0.1", hwdst=self.mac, pdst=frame[ARP].psrc)))
+            self.inbox.put(
+                bytes(
+                    Ether(src=self.peer, dst=self.mac)
+                    / ARP(op=2, hwsrc=self.peer, psrc="10.0.0.1", hwdst=self.mac, pdst=frame[ARP].psrc)
+                )
+            )
         elif ICMPv6ND_NS in frame and frame[ICMPv6ND_NS].tgt == "fd00::1":
-            self.inbox.put(bytes(Ether(src=self.peer, dst=self.mac) / IPv6(src="fd00::1", dst=frame[IPv6].src) /
-                                 ICMPv6ND_NA(tgt="fd00::1", S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=self.peer)))
+            self.inbox.put(
+                bytes(
+                    Ether(src=self.peer, dst=self.mac)
+                    / IPv6(src="fd00::1", dst=frame[IPv6].src)
+                    / ICMPv6ND_NA(tgt="fd00::1", S=1, O=1)
+                    / ICMPv6NDOptDstLLAddr(lladdr=self.peer)
+                )
+            )
         else:
             self.sent.append(data)
 
@@ -390,8 +483,8 @@ def _labkit_answers(packets: dict[str, bytes], server) -> dict[str, bool]:
         while (not wire.inbox.empty() or responder.stats.in_flight) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)
-    seqs = {frame[14 + (20 if frame[12:14] == b"\x08\x00" else 40) + 6:][:2] for frame in wire.sent}
-    return {name: (p[(20 if p[0] >> 4 == 4 else 40) + 6:][:2] in seqs) for name, p in packets.items()}
+    seqs = {frame[14 + (20 if frame[12:14] == b"\x08\x00" else 40) + 6 :][:2] for frame in wire.sent}
+    return {name: (p[(20 if p[0] >> 4 == 4 else 40) + 6 :][:2] in seqs) for name, p in packets.items()}
 
 
 def test_a_perfect_model_is_refused_every_request_the_kernel_drops(monkeypatch) -> None:
@@ -418,17 +511,27 @@ DEMO = REPO / "scripts" / "live-demo.sh"
 
 def _demo(*args: str, env: dict | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Run the demo from / (it must not depend on the working directory)."""
-    return subprocess.run([*prefix, "bash", str(DEMO), *args], capture_output=True, text=True, timeout=180,
-                          cwd="/", env={**os.environ, **(env or {})}, preexec_fn=default_signals)
+    return subprocess.run(
+        [*prefix, "bash", str(DEMO), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd="/",
+        env={**os.environ, **(env or {})},
+        preexec_fn=default_signals,
+    )
 
 
 def test_demo_raw_mode_with_bad_checksums_shows_loss_and_the_raw_socket_receiver_side_by_side() -> None:
-    done = _demo("simulated:3:icmp_checksum=1.0,latency=0.05", "2",
-                 env={"LABKIT_RESPOND_ARGS": "--raw", "LABKIT_DEMO_RECEIVERS": "both"})
+    done = _demo(
+        "simulated:3:icmp_checksum=1.0,latency=0.05",
+        "2",
+        env={"LABKIT_RESPOND_ARGS": "--raw", "LABKIT_DEMO_RECEIVERS": "both"},
+    )
     out = done.stdout + done.stderr
     losses = [float(x) for x in LOSS.findall(out)]
-    assert losses[:1] == [100.0], out                        # ping socket: the kernel drops every reply
-    assert len(losses) == 2, out                             # and the raw-socket run is shown after it
+    assert losses[:1] == [100.0], out  # ping socket: the kernel drops every reply
+    assert len(losses) == 2, out  # and the raw-socket run is shown after it
     assert "checksum errors 4" in out and "answered 4" in out and "Traceback" not in out, out
 
 

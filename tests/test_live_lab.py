@@ -49,7 +49,7 @@ def test_a_root_machine_that_cannot_build_the_lab_says_why_and_cleans_up(monkeyp
     lab = LiveLab(get_model("simulated"))
     assert "Operation not permitted" in lab.why_not and lab.ping(4) is None
     assert capsys.readouterr().out.startswith("(live lab not started: live lab: `ip netns add x` failed")
-    assert ("ip", "netns", "del", lab.netns) in calls          # what was half built is removed
+    assert ("ip", "netns", "del", lab.netns) in calls  # what was half built is removed
 
 
 def test_a_missing_tool_is_named(monkeypatch) -> None:
@@ -121,5 +121,5 @@ def test_root_a_bad_checksum_is_dropped_by_a_ping_socket_and_seen_by_a_raw_socke
         dgram = lab.ping(3, receiver="ping-socket", wait_s=2)
         raw = lab.ping(3, receiver="raw-socket", wait_s=2)
     assert dgram.received == 0 and dgram.moved.get("IcmpInCsumErrors") == 3
-    assert raw.output.count("bytes from 10.0.0.2") == 3          # the raw socket got every reply ...
-    assert raw.moved.get("IcmpInCsumErrors") == 3                # ... and the kernel still counted the drop
+    assert raw.output.count("bytes from 10.0.0.2") == 3  # the raw socket got every reply ...
+    assert raw.moved.get("IcmpInCsumErrors") == 3  # ... and the kernel still counted the drop

@@ -22,13 +22,13 @@ from labkit.models.messages import KEY_ENV, PLACEHOLDER_KEY
 from labkit.pcap import answer_capture, read_capture
 from labkit.responder import ping_software
 
-MODEL_ID = "qwen2.5:7b"        # Ollama's style: a colon inside the model id
+MODEL_ID = "qwen2.5:7b"  # Ollama's style: a colon inside the model id
 GOLDEN = "tests/data/golden_ping.pcap"
 
 
 def _rfc1071(data: bytes) -> int:
     data += b"\x00" * (len(data) % 2)
-    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -88,18 +88,21 @@ def test_credentials_in_the_url_are_used_but_never_shown(server: MessagesServer)
 def test_a_key_of_its_own_never_the_anthropic_key(server: MessagesServer, monkeypatch) -> None:
     server.script(obedient)
     get_model(name_for(server)).attempt(bytes.fromhex(_first_request_hex()))
-    assert server.message_requests[0].status == 200          # the placeholder was sent, not ANTHROPIC_API_KEY
+    assert server.message_requests[0].status == 200  # the placeholder was sent, not ANTHROPIC_API_KEY
     monkeypatch.setenv(KEY_ENV, "proxy-key-1")
     server.script(obedient)
-    with pytest.raises(LabkitError, match=KEY_ENV):           # the server wants the placeholder: 401, named
+    with pytest.raises(LabkitError, match=KEY_ENV):  # the server wants the placeholder: 401, named
         get_model(name_for(server)).attempt(bytes.fromhex(_first_request_hex()))
 
 
-@pytest.mark.parametrize("name, why", [
-    ("messages:qwen2.5:7b", "@<http"),
-    ("messages:@http://127.0.0.1:9", "model id"),
-    ("messages:qwen@ftp://x", "@<http"),
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("messages:qwen2.5:7b", "@<http"),
+        ("messages:@http://127.0.0.1:9", "model id"),
+        ("messages:qwen@ftp://x", "@<http"),
+    ],
+)
 def test_bad_messages_names_say_the_grammar(name: str, why: str) -> None:
     with pytest.raises(LabkitError, match=re.escape(why)):
         get_model(name)
@@ -144,7 +147,7 @@ def test_record_then_replay_offline(server: MessagesServer, tmp_path) -> None:
     assert PLACEHOLDER_KEY not in path.read_text() and "sk-ant" not in path.read_text()
     calls = len(server.message_requests)
     replayed = run_bench([f"replay:{path}"], ["zero-shot"], 2)
-    assert len(server.message_requests) == calls                  # offline: no call reached the server
+    assert len(server.message_requests) == calls  # offline: no call reached the server
     assert list(replayed["raw_text"]) == list(recorded["raw_text"]) and replayed["accepted"].all()
 
 

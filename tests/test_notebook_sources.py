@@ -43,15 +43,17 @@ def test_a_changed_source_is_detected(tmp_path, monkeypatch) -> None:
     assert any("differs" in problem for problem in build_notebooks.mismatches(name))
 
 
-CHECK_TAG = "exercise-check"   # a cell that calls an exercise's checker; in a solutions notebook it must say ✓
+CHECK_TAG = "exercise-check"  # a cell that calls an exercise's checker; in a solutions notebook it must say ✓
 
 
 def _check_outputs(nb) -> list[tuple[int, str]]:
     found = []
     for number, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and CHECK_TAG in cell.metadata.get("tags", ()):
-            text = "".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")
-                           for output in cell.get("outputs", []))
+            text = "".join(
+                output.get("text", "") or output.get("data", {}).get("text/plain", "")
+                for output in cell.get("outputs", [])
+            )
             found.append((number, text.strip()))
     return found
 

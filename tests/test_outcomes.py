@@ -19,7 +19,7 @@ def test_codes_are_dotted_unique_and_kinds_known() -> None:
     for outcome in Outcome:
         assert re.fullmatch(r"[a-z0-9]+\.[a-z0-9_]+", outcome.value), outcome
         assert outcome.kind in KINDS and outcome.summary and "\n" not in outcome.summary
-        assert outcome == outcome.value and Outcome(outcome.value) is outcome   # compare with plain strings
+        assert outcome == outcome.value and Outcome(outcome.value) is outcome  # compare with plain strings
 
 
 def test_a_reason_is_text_that_keeps_its_code() -> None:
@@ -28,7 +28,7 @@ def test_a_reason_is_text_that_keeps_its_code() -> None:
     assert reason.code is Outcome.IPV4_NOT_FOR_US and code_of(reason) is Outcome.IPV4_NOT_FOR_US
     for again in (pickle.loads(pickle.dumps(reason)), copy.deepcopy(reason)):
         assert again == reason and again.code is reason.code
-    assert json.loads(json.dumps({"why": reason}))["why"] == reason              # serialises as its text
+    assert json.loads(json.dumps({"why": reason}))["why"] == reason  # serialises as its text
     assert Outcome.FRAG_HELD.reason() == Outcome.FRAG_HELD.summary
     assert code_of("plain text") is None and code_of(Outcome.ECHO_REPLY) is Outcome.ECHO_REPLY
 

@@ -10,8 +10,10 @@ import pytest
 from labkit import own_capture, tshark
 from labkit.pcap import answer_capture
 
-pytestmark = [pytest.mark.root, pytest.mark.skipif(own_capture.why_not() is not None,
-                                                    reason=str(own_capture.why_not()))]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(own_capture.why_not() is not None, reason=str(own_capture.why_not())),
+]
 
 
 def test_own_ping_is_captured_unanswered_and_cleaned_up(tmp_path) -> None:

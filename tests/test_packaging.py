@@ -56,16 +56,20 @@ def test_an_argument_error_names_the_parameter_for_python_and_the_flag_for_the_c
     assert flag_of("strategies") == "--strategy"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["bench", "--workers", "0", "--n", "1"], "labkit: --workers 0: must be 1 or more"),
-    (["bench", "--budget-usd", "nan", "--n", "1"], "labkit: --budget-usd nan: must be 0 or more dollars"),
-    (["bench", "--strategy", "telepathy", "--n", "1"], "labkit: --strategy telepathy: unknown prompt strategy"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["bench", "--workers", "0", "--n", "1"], "labkit: --workers 0: must be 1 or more"),
+        (["bench", "--budget-usd", "nan", "--n", "1"], "labkit: --budget-usd nan: must be 0 or more dollars"),
+        (["bench", "--strategy", "telepathy", "--n", "1"], "labkit: --strategy telepathy: unknown prompt strategy"),
+    ],
+)
 def test_the_cli_shows_library_argument_errors_with_its_flags(args, message) -> None:
     """The installed `labkit` script, as a user runs it: one line naming the flag the user typed."""
     command = Path(sys.executable).with_name("labkit")
-    result = subprocess.run([str(command), *args], capture_output=True, text=True, timeout=120,
-                            env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(command), *args], capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines()[-1].startswith(message), result.stderr
     assert "Traceback" not in result.stderr

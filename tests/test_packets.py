@@ -37,7 +37,7 @@ def test_hexdump_matches_scapy_and_round_trips(data):
     assert normalise(ours) == normalise(theirs)
     rows = ours.splitlines() if data else []
     assert len(rows) == (len(data) + 15) // 16
-    recovered = b"".join(bytes.fromhex(row[6:6 + 48]) for row in rows)
+    recovered = b"".join(bytes.fromhex(row[6 : 6 + 48]) for row in rows)
     assert recovered == data
 
 
@@ -60,7 +60,7 @@ def test_echo_request_is_what_scapy_dissects():
     assert (ip.src, ip.dst, ip.ttl, ip.tos, ip.len) == ("10.0.0.7", "10.0.0.9", 33, 0x10, len(packet))
     assert (ip[ICMP].type, ip[ICMP].id, ip[ICMP].seq, bytes(ip[ICMP].payload)) == (8, 0xBEEF, 42, b"hello")
     assert bytes(IP(packet)) == packet
-    assert len(echo_request()) == 20 + 8 + len(DEFAULT_PAYLOAD) == 84   # like ping's default
+    assert len(echo_request()) == 20 + 8 + len(DEFAULT_PAYLOAD) == 84  # like ping's default
 
 
 def test_echo_request_options_and_df():
@@ -70,9 +70,9 @@ def test_echo_request_options_and_df():
 
 
 def test_echo_request_refuses_options_an_ipv4_header_cannot_hold():
-    assert IP(echo_request(options=bytes(40))).ihl == 15          # 40 bytes is the most that fits
+    assert IP(echo_request(options=bytes(40))).ihl == 15  # 40 bytes is the most that fits
     with pytest.raises(ValueError, match="44 bytes.*at most 40"):
-        echo_request(options=bytes(41))                              # scapy pads to 44 and would wrap IHL
+        echo_request(options=bytes(41))  # scapy pads to 44 and would wrap IHL
 
 
 def test_echo_request_v6_is_what_scapy_dissects():

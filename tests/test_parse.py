@@ -12,34 +12,39 @@ from labkit.parse import MAX_ANSWER_CHARS, ParsedHex, extract_hex
 
 PACKET = echo_request()
 HEX = to_hex(PACKET)
-SPACED = " ".join(HEX[i:i + 2] for i in range(0, len(HEX), 2))
+SPACED = " ".join(HEX[i : i + 2] for i in range(0, len(HEX), 2))
 FENCE = "```"
 
 
-@pytest.mark.parametrize("text", [
-    HEX,
-    HEX.upper(),
-    SPACED,
-    f"{FENCE}\n{HEX}\n{FENCE}",
-    f"{FENCE}hex\n{SPACED}\n{FENCE}",
-    f"{FENCE}hex\n{HEX}",                                    # unclosed fence at the end of the answer
-    " ".join("0x" + HEX[i:i + 2] for i in range(0, len(HEX), 2)),
-    ", ".join("0x" + HEX[i:i + 2] for i in range(0, len(HEX), 2)),
-    "0x" + HEX,
-    "\n".join(SPACED[i:i + 48] for i in range(0, len(SPACED), 48)),   # rows of 16 bytes
-    HEX[:40] + "\n\n" + HEX[40:],                             # rows separated by blank lines
-    f"Sure! Here is the echo reply:\n\n{HEX}\n\nI swapped the addresses.",
-    f"The reply is {HEX}.",
-    f"Reply:\n{SPACED}.\nThe checksum is fine.",
-    f"Answer: `{HEX}`",
-    f"**FINAL:** `{HEX}`",
-    f"Here is the packet as a hexdump:\n{hexdump(PACKET)}\n",
-    f"{FENCE}\n{hexdump(PACKET)}\n{FENCE}",
-    ":".join(HEX[i:i + 2] for i in range(0, len(HEX), 2)),          # colon-separated, like Wireshark's "Copy"
-    f"FINAL: {':'.join(HEX[i:i + 2] for i in range(0, len(HEX), 2))}",
-    f"The reply is {':'.join(HEX[i:i + 2] for i in range(0, len(HEX), 2))}.",
-    "\n".join(":".join(HEX[i:i + 2] for i in range(row, min(row + 32, len(HEX)), 2)) for row in range(0, len(HEX), 32)),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEX,
+        HEX.upper(),
+        SPACED,
+        f"{FENCE}\n{HEX}\n{FENCE}",
+        f"{FENCE}hex\n{SPACED}\n{FENCE}",
+        f"{FENCE}hex\n{HEX}",  # unclosed fence at the end of the answer
+        " ".join("0x" + HEX[i : i + 2] for i in range(0, len(HEX), 2)),
+        ", ".join("0x" + HEX[i : i + 2] for i in range(0, len(HEX), 2)),
+        "0x" + HEX,
+        "\n".join(SPACED[i : i + 48] for i in range(0, len(SPACED), 48)),  # rows of 16 bytes
+        HEX[:40] + "\n\n" + HEX[40:],  # rows separated by blank lines
+        f"Sure! Here is the echo reply:\n\n{HEX}\n\nI swapped the addresses.",
+        f"The reply is {HEX}.",
+        f"Reply:\n{SPACED}.\nThe checksum is fine.",
+        f"Answer: `{HEX}`",
+        f"**FINAL:** `{HEX}`",
+        f"Here is the packet as a hexdump:\n{hexdump(PACKET)}\n",
+        f"{FENCE}\n{hexdump(PACKET)}\n{FENCE}",
+        ":".join(HEX[i : i + 2] for i in range(0, len(HEX), 2)),  # colon-separated, like Wireshark's "Copy"
+        f"FINAL: {':'.join(HEX[i : i + 2] for i in range(0, len(HEX), 2))}",
+        f"The reply is {':'.join(HEX[i : i + 2] for i in range(0, len(HEX), 2))}.",
+        "\n".join(
+            ":".join(HEX[i : i + 2] for i in range(row, min(row + 32, len(HEX)), 2)) for row in range(0, len(HEX), 32)
+        ),
+    ],
+)
 def test_tolerant_formats(text):
     parsed = extract_hex(text)
     assert parsed.error is None and parsed.data == PACKET and parsed.ok
@@ -71,46 +76,55 @@ def test_ipv6_and_length_limits():
     assert extract_hex("45 00 00 1c", min_bytes=4).data == bytes.fromhex("4500001c")
 
 
-@pytest.mark.parametrize("text, why", [
-    ("", "empty"),
-    ("   \n ", "empty"),
-    ("I cannot do that.", "no hex"),
-    (HEX[:-1], "odd number of hex digits"),
-    (HEX[:20] + "g" + HEX[21:], "non-hex character 'g'"),
-    (SPACED[:30] + " zz " + SPACED[30:], "non-hex character 'z'"),
-    (f"The reply is {HEX[:30]}q{HEX[31:]}", "non-hex character 'q'"),
-    (f"{FENCE}hex\n{HEX[:50]}-{HEX[50:]}\n{FENCE}", "non-hex character '-'"),
-    (f"FINAL:\n{SPACED[:60]}\n{SPACED[60:90]} ?? {SPACED[90:]}", "non-hex character '?'"),
-    (f"{FENCE}hex\n{FENCE}", "empty"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("I cannot do that.", "no hex"),
+        (HEX[:-1], "odd number of hex digits"),
+        (HEX[:20] + "g" + HEX[21:], "non-hex character 'g'"),
+        (SPACED[:30] + " zz " + SPACED[30:], "non-hex character 'z'"),
+        (f"The reply is {HEX[:30]}q{HEX[31:]}", "non-hex character 'q'"),
+        (f"{FENCE}hex\n{HEX[:50]}-{HEX[50:]}\n{FENCE}", "non-hex character '-'"),
+        (f"FINAL:\n{SPACED[:60]}\n{SPACED[60:90]} ?? {SPACED[90:]}", "non-hex character '?'"),
+        (f"{FENCE}hex\n{FENCE}", "empty"),
+    ],
+)
 def test_strict_errors_say_why(text, why):
     parsed = extract_hex(text)
     assert parsed.data is None and not parsed.ok
     assert why in parsed.error
 
 
-@pytest.mark.parametrize("text, code", [
-    ("", Outcome.PARSE_EMPTY),
-    ("I cannot do that.", Outcome.PARSE_NO_HEX),
-    (HEX[:-1], Outcome.PARSE_ODD_DIGITS),
-    (HEX[:20] + "g" + HEX[21:], Outcome.PARSE_NON_HEX),
-    ("45 00 00 1c", Outcome.PARSE_TOO_SHORT),
-    (HEX * 2000, Outcome.PARSE_TOO_LONG),
-    (f"{FENCE}hex\n{FENCE}", Outcome.PARSE_EMPTY),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("", Outcome.PARSE_EMPTY),
+        ("I cannot do that.", Outcome.PARSE_NO_HEX),
+        (HEX[:-1], Outcome.PARSE_ODD_DIGITS),
+        (HEX[:20] + "g" + HEX[21:], Outcome.PARSE_NON_HEX),
+        ("45 00 00 1c", Outcome.PARSE_TOO_SHORT),
+        (HEX * 2000, Outcome.PARSE_TOO_LONG),
+        (f"{FENCE}hex\n{FENCE}", Outcome.PARSE_EMPTY),
+    ],
+)
 def test_errors_carry_a_stable_code(text, code):
     assert extract_hex(text).error.code is code
 
 
-@pytest.mark.parametrize("text, letter, digit", [
-    (HEX[:20] + "O" + HEX[21:], "O", "0"),                          # inside a run of digits
-    (SPACED[:30] + " 4O " + SPACED[33:], "O", "0"),
-    (SPACED[:30] + " OO " + SPACED[30:], "O", "0"),                # a whole byte of letters, between bytes
-    (f"FINAL: {SPACED[:60]} 1l {SPACED[63:]}", "l", "1"),
-    (HEX[:-1] + " O", "O", "0"),                                    # at the end: once an odd count (a word)
-    (SPACED[:-1] + "I", "I", "1"),
-    (HEX[:-1] + "S", "S", "5"),
-])
+@pytest.mark.parametrize(
+    "text, letter, digit",
+    [
+        (HEX[:20] + "O" + HEX[21:], "O", "0"),  # inside a run of digits
+        (SPACED[:30] + " 4O " + SPACED[33:], "O", "0"),
+        (SPACED[:30] + " OO " + SPACED[30:], "O", "0"),  # a whole byte of letters, between bytes
+        (f"FINAL: {SPACED[:60]} 1l {SPACED[63:]}", "l", "1"),
+        (HEX[:-1] + " O", "O", "0"),  # at the end: once an odd count (a word)
+        (SPACED[:-1] + "I", "I", "1"),
+        (HEX[:-1] + "S", "S", "5"),
+    ],
+)
 def test_lookalike_letters_are_named(text, letter, digit):
     error = extract_hex(text).error
     assert error.code is Outcome.PARSE_LOOKALIKE, error
@@ -141,8 +155,8 @@ def test_answers_over_the_cap_are_refused_unread():
 
 
 def test_not_text():
-    assert "not text" in extract_hex(None).error          # type: ignore[arg-type]
-    assert "not text" in extract_hex(PACKET).error        # type: ignore[arg-type]
+    assert "not text" in extract_hex(None).error  # type: ignore[arg-type]
+    assert "not text" in extract_hex(PACKET).error  # type: ignore[arg-type]
 
 
 def test_parsed_hex_ok_property():
@@ -163,8 +177,11 @@ def test_never_raises_on_hex_like_text(text):
     assert (parsed.data is None) != (parsed.error is None)
 
 
-@given(st.binary(min_size=20, max_size=300), st.sampled_from(["{}", "```\n{}\n```", "FINAL: {}", "Reply:\n{}\nDone."]),
-       st.booleans())
+@given(
+    st.binary(min_size=20, max_size=300),
+    st.sampled_from(["{}", "```\n{}\n```", "FINAL: {}", "Reply:\n{}\nDone."]),
+    st.booleans(),
+)
 def test_round_trip_of_any_bytes(data, template, upper):
     text = to_hex(data).upper() if upper else to_hex(data)
     assert extract_hex(template.format(text)).data == data

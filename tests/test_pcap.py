@@ -109,7 +109,7 @@ def test_truncated_pcap_is_an_error(tmp_path, cut):
     path = _write_pcap(tmp_path / "whole.pcap", [Ether() / _echo(i) for i in range(2)])
     data = path.read_bytes()
     cut_path = tmp_path / "cut.pcap"
-    cut_path.write_bytes(data[:24 + cut] if cut < 16 else data[: len(data) - cut])
+    cut_path.write_bytes(data[: 24 + cut] if cut < 16 else data[: len(data) - cut])
     with pytest.raises(LabkitError, match="truncated|too short"):
         read_capture(cut_path)
 
@@ -180,9 +180,11 @@ def _mixed_ethernet_capture(tmp_path: Path) -> Path:
     frames = [
         Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst="10.0.0.2"),
         Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(1),
-        Ether(src=PINGER_MAC, dst=HOST_MAC) / IPv6(src="fd00::1", dst="fd00::2")
+        Ether(src=PINGER_MAC, dst=HOST_MAC)
+        / IPv6(src="fd00::1", dst="fd00::2")
         / ICMPv6EchoRequest(id=7, seq=1, data=b"v6 ping"),
-        Ether(src=PINGER_MAC, dst="33:33:ff:00:00:02") / IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255)
+        Ether(src=PINGER_MAC, dst="33:33:ff:00:00:02")
+        / IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255)
         / ICMPv6ND_NS(tgt="fd00::2"),
         Ether(src=PINGER_MAC, dst=HOST_MAC) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(dport=80, flags="S"),
         Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(2),
@@ -192,9 +194,24 @@ def _mixed_ethernet_capture(tmp_path: Path) -> Path:
 
 def _tshark_count(path: Path, display_filter: str) -> int:
     result = subprocess.run(
-        ["tshark", "-n", "-o", "ip.check_checksum:TRUE", "-r", str(path), "-Y", display_filter, "-T", "fields",
-         "-e", "frame.number"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "tshark",
+            "-n",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-r",
+            str(path),
+            "-Y",
+            display_filter,
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return len(result.stdout.split())
 
@@ -217,7 +234,9 @@ def test_reference_answers_what_a_host_answers(tmp_path):
     assert (arp_reply[ARP].psrc, arp_reply[ARP].pdst, arp_reply.dst) == ("10.0.0.2", "10.0.0.1", PINGER_MAC)
     echo_replies = [p for p in packets if ICMP in p and p[ICMP].type == 0]
     assert [(p[IP].src, p[IP].dst, p[ICMP].seq, p.src, p.dst) for p in echo_replies] == [
-        ("10.0.0.2", "10.0.0.1", 1, HOST_MAC, PINGER_MAC), ("10.0.0.2", "10.0.0.1", 2, HOST_MAC, PINGER_MAC)]
+        ("10.0.0.2", "10.0.0.1", 1, HOST_MAC, PINGER_MAC),
+        ("10.0.0.2", "10.0.0.1", 2, HOST_MAC, PINGER_MAC),
+    ]
     assert any(p.haslayer("ICMPv6EchoReply") for p in packets)
     assert any(p.haslayer("ICMPv6ND_NA") for p in packets)
 
@@ -348,8 +367,9 @@ def test_summary_names_the_model_and_says_simulated(tmp_path):
 
 
 def test_a_multicast_echo_is_answered_from_the_host_mac_not_the_group():
-    request = bytes(Ether(src=PINGER_MAC, dst="33:33:00:00:00:01") / IPv6(src="fe80::1", dst="ff02::1")
-                    / ICMPv6EchoRequest())
+    request = bytes(
+        Ether(src=PINGER_MAC, dst="33:33:00:00:00:01") / IPv6(src="fe80::1", dst="ff02::1") / ICMPv6EchoRequest()
+    )
     frame = ethernet_reply(request, bytes(IPv6(src="fe80::2", dst="fe80::1")), bytes.fromhex("020000000002"))
     assert Ether(frame).src == HOST_MAC and Ether(frame).dst == PINGER_MAC
 
@@ -398,8 +418,9 @@ def test_fragmented_echo_is_reassembled_and_answered_by_the_stack(tmp_path):
     big = IP(src="10.0.0.1", dst="10.0.0.2", id=99) / ICMP(type=8, id=1, seq=1) / (b"x" * 3000)
     pieces = fragment(big, fragsize=1480)
     assert len(pieces) == 3
-    path = _write_pcap(tmp_path / "frag.pcap", [_stamped(p, T0 + i * 0.001) for i, p in enumerate(pieces)],
-                       linktype=LINKTYPE_RAW)
+    path = _write_pcap(
+        tmp_path / "frag.pcap", [_stamped(p, T0 + i * 0.001) for i, p in enumerate(pieces)], linktype=LINKTYPE_RAW
+    )
     summary = answer_capture(path, tmp_path / "out.pcap", "simulated:1")
     assert (summary.answered_by_model, summary.answered_by_stack) == (0, 1)
     assert summary.replies_written == 3  # the reply is fragmented like Linux does
@@ -428,7 +449,7 @@ def test_output_onto_a_device_is_refused_not_replaced(tmp_path):
     with pytest.raises(LabkitError, match="not a regular file"):
         write_capture(fifo, Capture(LINKTYPE_RAW, []))
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
-    with pytest.raises(LabkitError, match="not a regular file"):   # a fifo stands in for /dev/null: no risk
+    with pytest.raises(LabkitError, match="not a regular file"):  # a fifo stands in for /dev/null: no risk
         answer_capture(_small_capture(tmp_path), fifo, "reference")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
@@ -486,11 +507,14 @@ def _peak_rss_kib(capture: Path, out: Path) -> int:
     import subprocess
     import sys
 
-    code = ("import resource, sys; from labkit.pcap import answer_capture; "
-            "answer_capture(sys.argv[1], sys.argv[2], 'reference'); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    done = subprocess.run([sys.executable, "-c", code, str(capture), str(out)], capture_output=True, text=True,
-                          timeout=300, check=True)
+    code = (
+        "import resource, sys; from labkit.pcap import answer_capture; "
+        "answer_capture(sys.argv[1], sys.argv[2], 'reference'); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(capture), str(out)], capture_output=True, text=True, timeout=300, check=True
+    )
     return int(done.stdout.split()[-1])
 
 
@@ -529,6 +553,7 @@ def test_parallel_workers_keep_the_order(tmp_path):
 
     class Jittery(Model):
         """Finishes in random order, with a modelled latency, so results come back out of order."""
+
         name, model_id, simulated, virtual_time = "jittery", "jittery", True, True
         _inner, _rng, _lock = ReferenceModel(), random.Random(3), threading.Lock()
 
@@ -557,13 +582,13 @@ def test_fragments_35_seconds_apart_get_no_echo_reply(tmp_path):
 
     big = IP(src="10.0.0.1", dst="10.0.0.2", id=77) / ICMP(type=8, id=1, seq=1) / (b"x" * 2000)
     first, second = fragment(big, fragsize=1480)
-    path = _write_pcap(tmp_path / "late.pcap", [_stamped(first, T0), _stamped(second, T0 + 35)],
-                       linktype=LINKTYPE_RAW)
+    path = _write_pcap(tmp_path / "late.pcap", [_stamped(first, T0), _stamped(second, T0 + 35)], linktype=LINKTYPE_RAW)
     answer_capture(path, tmp_path / "out.pcap", "reference")
     replies = [IP(p.data) for p in read_capture(tmp_path / "out.pcap").packets if IP(p.data).src == "10.0.0.2"]
     assert not any(ICMP in r and r[ICMP].type == 0 for r in replies)  # Linux's 30 s timeout ran out
-    on_time = _write_pcap(tmp_path / "soon.pcap", [_stamped(first, T0), _stamped(second, T0 + 25)],
-                          linktype=LINKTYPE_RAW)
+    on_time = _write_pcap(
+        tmp_path / "soon.pcap", [_stamped(first, T0), _stamped(second, T0 + 25)], linktype=LINKTYPE_RAW
+    )
     assert answer_capture(on_time, tmp_path / "out2.pcap", "reference").answered_by_stack == 1
 
 
@@ -599,10 +624,14 @@ class _Spy:
 @pytest.mark.parametrize("linktype", [LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW])
 def test_link_padding_is_trimmed_before_the_model_and_the_judge(tmp_path, linktype):
     packet = IP(src="10.0.0.1", dst="10.0.0.2", id=3) / ICMP(type=8, id=9, seq=1)  # 28 bytes: padded to 60
-    frames = {LINKTYPE_ETHERNET: Ether(src=PINGER_MAC, dst=HOST_MAC) / packet,
-              LINKTYPE_LINUX_SLL: CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6,
-                                              src=bytes.fromhex("020000000001") + b"\0\0") / packet,
-              LINKTYPE_RAW: packet}
+    frames = {
+        LINKTYPE_ETHERNET: Ether(src=PINGER_MAC, dst=HOST_MAC) / packet,
+        LINKTYPE_LINUX_SLL: CookedLinux(
+            pkttype=0, lladdrtype=1, lladdrlen=6, src=bytes.fromhex("020000000001") + b"\0\0"
+        )
+        / packet,
+        LINKTYPE_RAW: packet,
+    }
     padded = bytes(frames[linktype]) + bytes(18)
     capture = Capture(linktype, [CapturedPacket(T0_NS, padded, len(padded))])
     write_capture(tmp_path / "in.pcap", capture)
@@ -726,30 +755,39 @@ def _cli(*args: str, env_extra: dict | None = None):
 
     env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_seed_in_the_name_and_seed_flag_say_which_wins(tmp_path):
-    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated:3",
-                "--seed", "4")
+    done = _cli(
+        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated:3", "--seed", "4"
+    )
     assert done.returncode == 0, done.stderr
     assert "--seed 4 overrides the seed 3 in simulated:3" in done.stderr
     assert "model: simulated:4" in done.stdout
-    same = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "p.pcap"), "--model", "simulated:4",
-                "--seed", "4")
+    same = _cli(
+        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "p.pcap"), "--model", "simulated:4", "--seed", "4"
+    )
     assert "overrides" not in same.stderr
 
 
 def test_seed_with_a_model_that_is_not_simulated_says_it_is_ignored(tmp_path):
-    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "reference",
-                "--seed", "4")
+    done = _cli(
+        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "reference", "--seed", "4"
+    )
     assert done.returncode == 0 and "reference ignores it" in done.stderr
 
 
 def test_api_flags_are_refused_for_models_without_an_api(tmp_path):
-    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated",
-                "--timeout", "5")
+    done = _cli(
+        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated", "--timeout", "5"
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--timeout apply to models that call an API" in done.stderr
 
@@ -759,9 +797,17 @@ def test_timeout_flag_reaches_the_client_and_the_advice_names_it(tmp_path, messa
     from messages_server import DEFAULT_TEST_KEY, slow
 
     messages_server.script(slow(2.0))
-    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "claude",
-                "--timeout", "0.5", env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY,
-                                               "ANTHROPIC_BASE_URL": messages_server.url})
+    done = _cli(
+        "pcap",
+        str(_small_capture(tmp_path)),
+        "-o",
+        str(tmp_path / "o.pcap"),
+        "--model",
+        "claude",
+        "--timeout",
+        "0.5",
+        env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url},
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "0.5 s" in done.stderr and "--timeout" in done.stderr
 
@@ -770,9 +816,19 @@ def test_max_tool_turns_flag_reaches_the_model_and_the_advice_names_it(tmp_path,
     from messages_server import DEFAULT_TEST_KEY, tool_use
 
     messages_server.script(*[tool_use("internet_checksum", {"hex": "00"}) for _ in range(3)])
-    done = _cli("pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "claude",
-                "--strategy", "tool-use", "--max-tool-turns", "1",
-                env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url})
+    done = _cli(
+        "pcap",
+        str(_small_capture(tmp_path)),
+        "-o",
+        str(tmp_path / "o.pcap"),
+        "--model",
+        "claude",
+        "--strategy",
+        "tool-use",
+        "--max-tool-turns",
+        "1",
+        env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url},
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "after 1 turns" in done.stderr and "--max-tool-turns" in done.stderr
 
@@ -805,4 +861,4 @@ def test_reassembly_timeouts_send_time_exceeded_on_the_captures_clock(tmp_path) 
     assert [ICMP in p for p in ours] == [True, False]
     assert all((p[ICMP].code if ICMP in p else p[ICMPv6TimeExceeded].code) == 1 for p in ours)
     for mine, theirs in zip(ours, kernel):
-        assert 0 <= float(theirs.time - mine.time) < 2.5          # Linux is late by its timer slack, never early
+        assert 0 <= float(theirs.time - mine.time) < 2.5  # Linux is late by its timer slack, never early

@@ -44,8 +44,9 @@ def kernel_latencies() -> list[float]:
     if shutil.which("ping") is None:
         return []
     try:
-        out = subprocess.run(["ping", "-n", "-c", "5", "-i", "0.05", "127.0.0.1"], capture_output=True, text=True,
-                             timeout=10).stdout
+        out = subprocess.run(
+            ["ping", "-n", "-c", "5", "-i", "0.05", "127.0.0.1"], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
     return [float(ms) / 1000 for ms in re.findall(r"time=([\d.]+) ms", out)]
@@ -133,8 +134,9 @@ def test_role_error_rates_from_bench_results(results):
     expected_top = 0.0
     for _, rows in results.groupby("strategy"):
         parsed = rows[rows["reply_hex"].notna()]
-        checksum_wrong = sum(any(name.endswith(("chksum", "cksum")) for name in names)
-                             for names in parsed["wrong_fields"])
+        checksum_wrong = sum(
+            any(name.endswith(("chksum", "cksum")) for name in names) for names in parsed["wrong_fields"]
+        )
         expected_top = max(expected_top, checksum_wrong / max(len(parsed), 1))
     labels = " ".join(t.get_text() for t in axes.texts)
     assert f"{round(100 * expected_top)}%" in labels

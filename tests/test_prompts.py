@@ -28,7 +28,7 @@ from labkit.stack import echo_reply
 
 REQUESTS = {
     "ipv4": echo_request("10.0.0.1", "10.0.0.2", ident=0x1234, seq=1),
-    "ipv4-odd-payload": echo_request("10.3.4.5", "10.6.7.8", ident=0x00ff, seq=99, payload=b"odd!!", ttl=17),
+    "ipv4-odd-payload": echo_request("10.3.4.5", "10.6.7.8", ident=0x00FF, seq=99, payload=b"odd!!", ttl=17),
     "ipv4-options": echo_request("10.0.0.1", "10.0.0.2", options=b"\x01\x01\x01\x00"),
     "ipv6": echo_request_v6("fd00::1", "fd00::2", ident=0x4321, seq=2),
 }
@@ -108,15 +108,18 @@ def test_fields_only_keeps_the_models_wrong_checksum() -> None:
     checks = {check.name: check for check in verify(got)}
     assert not checks["icmp.chksum"].ok and checks["icmp.chksum"].found == (right + 1) & 0xFFFF
     assert checks["ip.chksum"].ok
-    assert len(strategy.render_answer(correct, request)) < len(to_hex(correct))   # fewer output tokens
+    assert len(strategy.render_answer(correct, request)) < len(to_hex(correct))  # fewer output tokens
 
 
-@pytest.mark.parametrize("answer, why", [
-    ({"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1234"}, "ip_checksum"),
-    ({"type": 0, "src": "fd00::2", "dst": "10.0.0.1", "icmp_checksum": "0x1", "ip_checksum": "0x1"}, "IPv4"),
-    ({"type": 300, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1", "ip_checksum": "0x1"}, "fit"),
-    ({"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "zz", "ip_checksum": "0x1"}, "number"),
-])
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        ({"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1234"}, "ip_checksum"),
+        ({"type": 0, "src": "fd00::2", "dst": "10.0.0.1", "icmp_checksum": "0x1", "ip_checksum": "0x1"}, "IPv4"),
+        ({"type": 300, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "0x1", "ip_checksum": "0x1"}, "fit"),
+        ({"type": 0, "src": "10.0.0.2", "dst": "10.0.0.1", "icmp_checksum": "zz", "ip_checksum": "0x1"}, "number"),
+    ],
+)
 def test_fields_only_rejects_bad_json_with_a_reason(answer: dict, why: str) -> None:
     parsed = STRATEGIES["fields-only"].answer_to_reply(json.dumps(answer), REQUESTS["ipv4"])
     assert not parsed.ok and why in parsed.error
@@ -136,11 +139,11 @@ def test_tool_use_checksums_come_from_code(label: str) -> None:
     assert [tool["name"] for tool in prompt.tools] == ["internet_checksum"]
     correct = echo_reply(request)
     calls = strategy.tool_inputs(correct, request)
-    assert len(calls) == 1 and to_hex(request) not in json.dumps(calls)    # decisions, not the packet
+    assert len(calls) == 1 and to_hex(request) not in json.dumps(calls)  # decisions, not the packet
     result = json.loads(strategy.run_tool("internet_checksum", calls[0]))
     spans = field_spans(correct)
     icmp_offset = spans["icmp.chksum" if label.startswith("ipv4") else "icmpv6.cksum"][0]
-    assert result["icmp_checksum"] == "0x" + correct[icmp_offset:icmp_offset + 2].hex()
+    assert result["icmp_checksum"] == "0x" + correct[icmp_offset : icmp_offset + 2].hex()
     if label.startswith("ipv4"):
         assert result["ip_checksum"] == "0x" + correct[10:12].hex()
     else:
@@ -154,13 +157,13 @@ def test_tool_use_wrong_decision_gets_right_checksums_of_a_wrong_packet() -> Non
     strategy, request = STRATEGIES["tool-use"], REQUESTS["ipv4"]
     strategy.build(request)
     decisions = {key: value for key, value in strategy.tool_inputs(echo_reply(request), request)[0].items()}
-    decisions["type"] = 8                                  # the model kept the request's type
+    decisions["type"] = 8  # the model kept the request's type
     result = json.loads(strategy.run_tool("internet_checksum", decisions))
     answer = {key: value for key, value in decisions.items() if key != "packet_id"} | result
     reply = strategy.answer_to_reply(json.dumps(answer), request).data
-    assert all(check.ok for check in verify(reply))        # the arithmetic was code's...
+    assert all(check.ok for check in verify(reply))  # the arithmetic was code's...
     verdict = judge(request, reply)
-    assert not verdict.accepted and "icmp.type" in verdict.wrong_fields    # ...the decision was wrong
+    assert not verdict.accepted and "icmp.type" in verdict.wrong_fields  # ...the decision was wrong
 
 
 def test_tool_use_run_tool_reports_mistakes_as_text() -> None:
@@ -169,9 +172,17 @@ def test_tool_use_run_tool_reports_mistakes_as_text() -> None:
     assert handle == packet_id(request)
     good = {"packet_id": handle, "type": 0, "src": "10.0.0.2", "dst": "10.0.0.1"}
     assert strategy.run_tool("internet_checksum", good).startswith("{")
-    for bad in ({**good, "packet_id": "000000000000"}, {k: v for k, v in good.items() if k != "dst"},
-                {**good, "src": "10.0.0.300"}, {**good, "dst": "fd00::1"}, {**good, "df": "maybe"},
-                {**good, "ttl": 256}, {**good, "ip_options": "zz"}, {}, {"packet_id": 7}):
+    for bad in (
+        {**good, "packet_id": "000000000000"},
+        {k: v for k, v in good.items() if k != "dst"},
+        {**good, "src": "10.0.0.300"},
+        {**good, "dst": "fd00::1"},
+        {**good, "df": "maybe"},
+        {**good, "ttl": 256},
+        {**good, "ip_options": "zz"},
+        {},
+        {"packet_id": 7},
+    ):
         assert strategy.run_tool("internet_checksum", bad).startswith("error:"), bad
     assert strategy.run_tool("rm_rf", good).startswith("error:")
     # the tool's first form, the checksum of given bytes, still answers
@@ -189,7 +200,7 @@ def test_tool_use_registry_is_bounded() -> None:
         strategy.remember(request)
     assert len(strategy._packets) == PACKET_REGISTRY_SIZE
     first = {"packet_id": packet_id(requests[0]), "type": 0, "src": "10.0.0.2", "dst": "10.0.0.1"}
-    assert "unknown packet_id" in strategy.run_tool("internet_checksum", first)       # the oldest is forgotten
+    assert "unknown packet_id" in strategy.run_tool("internet_checksum", first)  # the oldest is forgotten
     assert strategy.run_tool("internet_checksum", first | {"packet_id": packet_id(requests[-1])}).startswith("{")
 
 
@@ -219,8 +230,17 @@ def _varied_requests() -> list[bytes]:
     for df in (True, False):
         for options in (b"", b"\x01\x01\x01\x00", rr, timestamps):
             for payload in (b"", b"x", bytes(range(200))):
-                requests.append(echo_request("10.1.1.1", "10.2.2.2", df=df, options=options, payload=payload,
-                                             tos=0xB8 if df else 3, ttl=3 if options else 64))
+                requests.append(
+                    echo_request(
+                        "10.1.1.1",
+                        "10.2.2.2",
+                        df=df,
+                        options=options,
+                        payload=payload,
+                        tos=0xB8 if df else 3,
+                        ttl=3 if options else 64,
+                    )
+                )
     requests += [echo_request_v6("fe80::1", "fe80::2", payload=payload, hlim=1) for payload in (b"", bytes(999))]
     return requests
 
@@ -245,8 +265,8 @@ def test_fields_only_df_request_perfect_answer_is_accepted() -> None:
     assert answer["df"] is False
     reply = strategy.answer_to_reply(json.dumps(answer), request).data
     assert judge(request, reply).accepted and reply == echo_reply(request)
-    kept = strategy.answer_to_reply(json.dumps({**answer, "df": True}), request).data   # DF kept: still wrong
-    assert not judge(request, kept).accepted and "checksum" in judge(request, kept).reason      # checksum stays
+    kept = strategy.answer_to_reply(json.dumps({**answer, "df": True}), request).data  # DF kept: still wrong
+    assert not judge(request, kept).accepted and "checksum" in judge(request, kept).reason  # checksum stays
     assert not strategy.answer_to_reply(json.dumps({**answer, "df": "maybe"}), request).ok
 
 

@@ -83,8 +83,9 @@ def test_tool_use_exchange_replays_with_tool_count(messages_server, tmp_path):
     request = REQUESTS[0]
     reply = echo_reply(request)
     calls = strategy.tool_inputs(reply, request)
-    messages_server.script(*[tool_use("internet_checksum", call) for call in calls],
-                           text(strategy.render_answer(reply, request)))
+    messages_server.script(
+        *[tool_use("internet_checksum", call) for call in calls], text(strategy.render_answer(reply, request))
+    )
     original = recorder(messages_server, path).attempt(request, strategy)
     again = ReplayModel(path).attempt(request, strategy)
     assert original.reply == again.reply == reply
@@ -97,8 +98,13 @@ def test_repeated_prompt_replays_in_order_then_cycles(tmp_path):
     strategy = get_strategy("zero-shot")
     prompt = strategy.build(REQUESTS[0])
     lines = [
-        {"key": prompt_key(prompt), "text": f"answer {n}", "usage": {"input_tokens": n}, "latency_s": n,
-         "model_id": "claude-haiku-4-5"}
+        {
+            "key": prompt_key(prompt),
+            "text": f"answer {n}",
+            "usage": {"input_tokens": n},
+            "latency_s": n,
+            "model_id": "claude-haiku-4-5",
+        }
         for n in (1, 2)
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))

@@ -23,8 +23,9 @@ def _odd_requests() -> dict[str, bytes]:
     return {
         "ipv4-evil-bit": bytes(IP(src="10.0.0.1", dst="10.0.0.2", flags="evil") / ICMP(id=7, seq=5) / (b"x" * 8)),
         "ipv6-hop-by-hop": bytes(v6 / IPv6ExtHdrHopByHop(options=[PadN(optdata=b"\0\0")]) / echo6),
-        "ipv6-two-headers": bytes(v6 / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt(options=[PadN(optdata=bytes(4))])
-                                  / echo6),
+        "ipv6-two-headers": bytes(
+            v6 / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt(options=[PadN(optdata=bytes(4))]) / echo6
+        ),
     }
 
 

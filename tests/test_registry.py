@@ -33,24 +33,27 @@ def test_environment_variable_chooses_the_model(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LABKIT_MODEL", "reference")
     assert isinstance(get_model(), ReferenceModel)
     assert "not an LLM" in describe_default() and "chosen by $LABKIT_MODEL" in describe_default()
-    assert isinstance(get_model("simulated:2"), SimulatedModel)   # an explicit name wins over the variable
+    assert isinstance(get_model("simulated:2"), SimulatedModel)  # an explicit name wins over the variable
     monkeypatch.setenv("LABKIT_MODEL", "claude")
     banner = describe_default()
     assert "Claude (claude-haiku-4-5)" in banner and "SIMULATED" not in banner
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("simulated", "simulated:0"),
-    ("simulated:7", "simulated:7"),
-    ("Simulated:7", "simulated:7"),
-    ("simulated:7:icmp_checksum=1.0,latency=1.0", "simulated:7:icmp_checksum=1.0,latency=1.0"),
-    ("simulated:latency=0.5", "simulated:0:latency=0.5"),
-    ("reference", "reference"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("simulated", "simulated:0"),
+        ("simulated:7", "simulated:7"),
+        ("Simulated:7", "simulated:7"),
+        ("simulated:7:icmp_checksum=1.0,latency=1.0", "simulated:7:icmp_checksum=1.0,latency=1.0"),
+        ("simulated:latency=0.5", "simulated:0:latency=0.5"),
+        ("reference", "reference"),
+    ],
+)
 def test_names_parse(name: str, expected: str) -> None:
     model = get_model(name)
     assert model.name == expected
-    assert get_model(model.name).name == expected       # the name a model reports builds the same model again
+    assert get_model(model.name).name == expected  # the name a model reports builds the same model again
 
 
 def test_simulated_options_take_effect() -> None:
@@ -75,7 +78,7 @@ def test_claude_names_build_the_claude_model(monkeypatch: pytest.MonkeyPatch) ->
 def test_claude_without_a_key_is_a_clear_error() -> None:
     with pytest.raises(ModelError, match="ANTHROPIC_API_KEY"):
         get_model("claude")
-    assert "claude-haiku-4-5" in describe_model("claude")   # the banner needs no key
+    assert "claude-haiku-4-5" in describe_model("claude")  # the banner needs no key
 
 
 def test_record_and_replay_names(tmp_path) -> None:
@@ -90,23 +93,26 @@ def test_record_and_replay_names(tmp_path) -> None:
     assert "SIMULATED" in describe_model(f"record:{path}:simulated:3")
 
 
-@pytest.mark.parametrize("name, why", [
-    ("gpt-4", "unknown model kind"),
-    ("  ", "empty model name"),
-    ("simulated:seven", "whole number"),
-    ("simulated:-1", "0 or more"),
-    ("simulated:7:bogus=1", "unknown simulated option"),
-    ("simulated:7:latency", "key=value"),
-    ("simulated:7:latency=soon", "must be a number"),
-    ("simulated:7:icmp_checksum=2", "between 0 and 1"),
-    ("simulated:7:copy_slip=-0.1", "between 0 and 1"),
-    ("messages:qwen2.5:7b", "messages needs"),
-    ("simulated:7:fit=/nonexistent/recording.jsonl", "no such file"),
-    ("reference:3", "no options"),
-    ("replay:", "give the recording"),
-    ("record:only-a-file.jsonl", "record needs a file and a model"),
-    ("replay:/nonexistent/recording.jsonl", "no recording"),
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("gpt-4", "unknown model kind"),
+        ("  ", "empty model name"),
+        ("simulated:seven", "whole number"),
+        ("simulated:-1", "0 or more"),
+        ("simulated:7:bogus=1", "unknown simulated option"),
+        ("simulated:7:latency", "key=value"),
+        ("simulated:7:latency=soon", "must be a number"),
+        ("simulated:7:icmp_checksum=2", "between 0 and 1"),
+        ("simulated:7:copy_slip=-0.1", "between 0 and 1"),
+        ("messages:qwen2.5:7b", "messages needs"),
+        ("simulated:7:fit=/nonexistent/recording.jsonl", "no such file"),
+        ("reference:3", "no options"),
+        ("replay:", "give the recording"),
+        ("record:only-a-file.jsonl", "record needs a file and a model"),
+        ("replay:/nonexistent/recording.jsonl", "no recording"),
+    ],
+)
 def test_bad_names_give_a_clear_labkit_error(name: str, why: str) -> None:
     with pytest.raises(LabkitError, match=why) as raised:
         get_model(name)
@@ -118,7 +124,7 @@ def test_bad_names_list_the_grammar(tmp_path) -> None:
         get_model("gpt-4")
     with pytest.raises(LabkitError, match="no options"):
         get_model("reference", latency=3)
-    assert get_model("reference", seed=3).name == "reference"     # runners pass --seed to every model
+    assert get_model("reference", seed=3).name == "reference"  # runners pass --seed to every model
     assert get_model(f"record:{tmp_path / 'run.jsonl'}:simulated", seed=4).inner.name == "simulated:4"
 
 
@@ -168,7 +174,7 @@ def test_help_texts_come_from_the_kinds() -> None:
 def test_every_kind_describes_its_example_without_a_key() -> None:
     for kind in KINDS.values():
         if kind.kind in ("replay",):
-            continue            # describing a replay needs no file, but its example is not shipped
+            continue  # describing a replay needs no file, but its example is not shipped
         line = describe_model(kind.example)
         assert line and "\n" not in line
         if kind.kind == "simulated":

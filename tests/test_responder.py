@@ -32,6 +32,7 @@ PERFECT_SIM = "simulated:1:errors=0,latency=0.01"
 
 # --- test doubles ---------------------------------------------------------------------------------------
 
+
 class ScriptedModel(Model):
     """A test double: answers with `answer(request, call_number)` -> text, or raises what that returns."""
 
@@ -52,8 +53,9 @@ class ScriptedModel(Model):
         result = self.answer(request, n)
         if isinstance(result, BaseException):
             raise result
-        return Completion(text=result, usage=Usage(), latency_s=self.sleep_s, model_id=self.model_id,
-                          virtual_latency=False)
+        return Completion(
+            text=result, usage=Usage(), latency_s=self.sleep_s, model_id=self.model_id, virtual_latency=False
+        )
 
 
 def with_dst(packet: bytes, dst: bytes) -> bytes:
@@ -91,6 +93,7 @@ def thread_baseline():
 
 
 # --- answering over the software wire -------------------------------------------------------------------
+
 
 def test_reference_model_answers_every_ping(thread_baseline) -> None:
     pinged, stats = ping_software(get_model("reference"), count=5, interval=0.2, out=None)
@@ -141,7 +144,7 @@ def test_concurrent_answers_do_not_queue_up(thread_baseline) -> None:
     pinged, stats = ping_software(model, count=8, interval=0.1, real_time=True, out=None)
     assert pinged.received == 8
     ordered = sorted(pinged.rtts)
-    assert ordered[int(0.95 * (len(ordered) - 1))] <= 0.75, ordered   # queued, the last would wait ~3.5 s
+    assert ordered[int(0.95 * (len(ordered) - 1))] <= 0.75, ordered  # queued, the last would wait ~3.5 s
     assert stats.dropped_total == 0
 
 
@@ -175,6 +178,7 @@ def test_more_than_max_inflight_is_dropped_as_busy(thread_baseline) -> None:
 
 
 # --- spending -------------------------------------------------------------------------------------------
+
 
 def test_token_bucket_allows_rate_per_second() -> None:
     now = [0.0]
@@ -240,13 +244,14 @@ def test_budget_caps_spending_under_a_flood(thread_baseline) -> None:
 def test_budget_spent_sequentially_then_everything_dropped(thread_baseline) -> None:
     model = get_model(PERFECT_SIM)
     one_call = model.attempt(echo_request()).cost_usd
-    budget = 10 * one_call    # actual costs are far below the worst-case reservation
+    budget = 10 * one_call  # actual costs are far below the worst-case reservation
     pinged, stats = ping_software(model, count=40, interval=0.01, budget_usd=budget, out=None)
     assert stats.spent_usd <= budget
     assert 0 < stats.answered < 40 and stats.dropped["budget exhausted"] == 40 - stats.answered
 
 
 # --- faults ---------------------------------------------------------------------------------------------
+
 
 def test_model_errors_are_counted_and_the_responder_keeps_going(thread_baseline) -> None:
     def flaky(request, n):
@@ -308,11 +313,16 @@ def test_raw_mode_sends_hallucinations_to_the_requester_strict_does_not(thread_b
 
 def test_hostile_and_malformed_packets_never_stop_the_responder(thread_baseline) -> None:
     hostile = [
-        b"", b"\x45", bytes(19), b"\x4f" + bytes(40), b"\x60" + bytes(10), os.urandom(64),
-        echo_request()[:25],                                           # truncated ICMP header
-        bytes([0x45, 0, 0xFF, 0xFF]) + echo_request()[4:],             # total length beyond the data
-        with_dst(echo_request(), bytes([10, 0, 0, 9])),                # not for us
-        echo_request(payload=b"\x00" * 1400 + b"A" * 8),               # big but fine
+        b"",
+        b"\x45",
+        bytes(19),
+        b"\x4f" + bytes(40),
+        b"\x60" + bytes(10),
+        os.urandom(64),
+        echo_request()[:25],  # truncated ICMP header
+        bytes([0x45, 0, 0xFF, 0xFF]) + echo_request()[4:],  # total length beyond the data
+        with_dst(echo_request(), bytes([10, 0, 0, 9])),  # not for us
+        echo_request(payload=b"\x00" * 1400 + b"A" * 8),  # big but fine
         bytes(echo_request(payload=bytes(64))[:6]) + b"\x20\x00" + echo_request(payload=bytes(64))[8:],  # MF set
     ]
     wire = SoftwareWire()
@@ -328,7 +338,7 @@ def test_hostile_and_malformed_packets_never_stop_the_responder(thread_baseline)
     # Headers changed but their checksums not: refused at the gate, as Linux's ip_rcv refuses them -- a request
     # counted as dropped, a fragment (MF set) as ignored, since a fragment is not a request.
     assert stats.dropped == {"ingress: bad IPv4 header checksum": 1}, stats
-    assert stats.ignored_reasons["bad IPv4 header checksum"] >= 1, stats     # (random bytes may add one)
+    assert stats.ignored_reasons["bad IPv4 header checksum"] >= 1, stats  # (random bytes may add one)
     assert stats.dropped_total <= stats.requests
 
 
@@ -342,6 +352,7 @@ def test_wire_going_away_stops_cleanly_with_a_reason(thread_baseline) -> None:
 
 
 # --- life cycle -----------------------------------------------------------------------------------------
+
 
 def test_stop_waits_for_answers_in_flight_and_leaves_no_threads(thread_baseline) -> None:
     model = get_model("simulated:1:errors=0,latency=0.3,real_time=1")
@@ -385,6 +396,7 @@ def test_stats_are_a_snapshot() -> None:
 
 # --- Ethernet (raw-socket logic without root) -------------------------------------------------------------
 
+
 class EtherWire:
     """A Wire with link "ether" backed by queues: what RawWire does, minus the socket."""
 
@@ -414,10 +426,12 @@ def test_ethernet_arp_and_echo_are_answered(thread_baseline) -> None:
     peer = "02:00:00:00:00:01"
     wire = EtherWire()
     with Responder(wire, get_model("reference")) as responder:
-        wire.inbox.put(bytes(Ether(src=peer, dst="ff:ff:ff:ff:ff:ff") /
-                             ARP(op=1, hwsrc=peer, psrc="10.0.0.1", pdst="10.0.0.2")))
-        wire.inbox.put(bytes(Ether(src=peer, dst="ff:ff:ff:ff:ff:ff") /
-                             ARP(op=1, hwsrc=peer, psrc="10.0.0.1", pdst="10.0.0.7")))     # not ours
+        wire.inbox.put(
+            bytes(Ether(src=peer, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=peer, psrc="10.0.0.1", pdst="10.0.0.2"))
+        )
+        wire.inbox.put(
+            bytes(Ether(src=peer, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=peer, psrc="10.0.0.1", pdst="10.0.0.7"))
+        )  # not ours
         request = echo_request()
         wire.inbox.put(bytes.fromhex("020000000002020000000001 0800".replace(" ", "")) + request + bytes(6))
         wire.inbox.put(bytes.fromhex("020000000099020000000001 0800".replace(" ", "")) + request)  # other MAC
@@ -438,19 +452,40 @@ def test_ethernet_ndp_is_answered_for_our_ipv6_address(thread_baseline) -> None:
     peer = "02:00:00:00:00:01"
     wire = EtherWire()
     with Responder(wire, get_model("reference")):
-        wire.inbox.put(bytes(Ether(src=peer, dst="33:33:ff:00:00:02") /
-                             IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255) /
-                             ICMPv6ND_NS(tgt="fd00::2") / ICMPv6NDOptSrcLLAddr(lladdr=peer)))
+        wire.inbox.put(
+            bytes(
+                Ether(src=peer, dst="33:33:ff:00:00:02")
+                / IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255)
+                / ICMPv6ND_NS(tgt="fd00::2")
+                / ICMPv6NDOptSrcLLAddr(lladdr=peer)
+            )
+        )
         answer = Ether(wire.sent.get(timeout=2))
     assert answer[ICMPv6ND_NA].tgt == "fd00::2" and answer.dst == peer
 
 
 # --- the CLI --------------------------------------------------------------------------------------------
 
+
 def test_cli_software_wire_prints_ping_lines_and_a_summary() -> None:
-    done = subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())",
-                           "respond", "--software", "--model", "reference", "--count", "3", "--interval", "0.5"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "respond",
+            "--software",
+            "--model",
+            "reference",
+            "--count",
+            "3",
+            "--interval",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert sum(" bytes from 10.0.0.2: icmp_seq=" in line for line in lines) == 3
@@ -483,19 +518,23 @@ def test_cli_unknown_interface_is_one_clear_line(capsys) -> None:
 
 # --- bad input on the CLI (QA regressions): one line, exit 2, never a traceback ----------------------------
 
-@pytest.mark.parametrize("args, message", [
-    (["--count", "0"], "--count must be at least 1"),          # used to send the default 4 pings
-    (["--count", "-1"], "--count must be at least 1"),         # used to be a traceback
-    (["--interval", "-1"], "--interval must be 0 or more"),
-    (["--interval", "nan"], "--interval must be 0 or more"),
-    (["--timeout", "0"], "--timeout must be a positive"),      # used to drop every reply
-    (["--budget-usd", "nan"], "--budget-usd"),
-    (["--source", "garbage"], "'garbage' is not an IPv4 or IPv6 address"),
-    (["--address", "10.0.0.1"], "both have 10.0.0.1"),          # the pinger's own address
-    (["--address", "255.255.255.255"], "never owns"),
-    (["--address", "0.0.0.0"], "never owns"),
-    (["--source", "fd00::1"], "not the same IP version"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--count", "0"], "--count must be at least 1"),  # used to send the default 4 pings
+        (["--count", "-1"], "--count must be at least 1"),  # used to be a traceback
+        (["--interval", "-1"], "--interval must be 0 or more"),
+        (["--interval", "nan"], "--interval must be 0 or more"),
+        (["--timeout", "0"], "--timeout must be a positive"),  # used to drop every reply
+        (["--budget-usd", "nan"], "--budget-usd"),
+        (["--source", "garbage"], "'garbage' is not an IPv4 or IPv6 address"),
+        (["--address", "10.0.0.1"], "both have 10.0.0.1"),  # the pinger's own address
+        (["--address", "255.255.255.255"], "never owns"),
+        (["--address", "0.0.0.0"], "never owns"),
+        (["--source", "fd00::1"], "not the same IP version"),
+    ],
+)
 def test_cli_software_bad_values_are_one_line(args, message, capsys) -> None:
     assert cli_main(["respond", "--software", "--model", "reference", *args]) == 2
     err = capsys.readouterr().err
@@ -539,7 +578,7 @@ def test_tun_default_address_is_the_kernels_peer_and_a_clash_is_refused() -> Non
     assert tun_peer_address("10.88.0.1/30") == "10.88.0.2"
     assert tun_peer_address("10.88.0.2/30") == "10.88.0.1"
     args = Namespace(interface=None, tun="lkqa0", tun_kernel_address="10.77.0.2/30")
-    with pytest.raises(LabkitError, match="kernel would answer first"):   # before any device is created
+    with pytest.raises(LabkitError, match="kernel would answer first"):  # before any device is created
         _open_wire(args, ["10.77.0.2"])
 
 
@@ -571,7 +610,7 @@ def obedient_api(monkeypatch):
 
 
 def _flip(packet: bytes, offset: int) -> bytes:
-    return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1:]
+    return packet[:offset] + bytes([packet[offset] ^ 0xFF]) + packet[offset + 1 :]
 
 
 # Echo requests for our address that Linux drops on receipt (ip_rcv, icmp_rcv, ip_route_input: martians).
@@ -606,20 +645,25 @@ def test_a_perfect_model_is_never_asked_what_linux_drops(obedient_api) -> None:
     assert stats.answered == len(good) and len(sent) == len(good)
     assert stats.requests == len(LINUX_DROPS) + len(good) and stats.dropped_total == len(LINUX_DROPS)
     assert all(reason.startswith("ingress: ") for reason in stats.dropped), stats.dropped
-    assert {"ingress: bad IPv4 header checksum", "ingress: bad ICMP checksum", "ingress: bad ICMPv6 checksum",
-            "ingress: martian source", "ingress: our own address as source"} <= set(stats.dropped), stats.dropped
+    assert {
+        "ingress: bad IPv4 header checksum",
+        "ingress: bad ICMP checksum",
+        "ingress: bad ICMPv6 checksum",
+        "ingress: martian source",
+        "ingress: our own address as source",
+    } <= set(stats.dropped), stats.dropped
 
 
 def _with_data(reply: bytes, data: bytes) -> bytes:
     """An IPv4 echo reply carrying `data`, with its lengths and checksums made consistent (a careful liar)."""
     header = (reply[0] & 0x0F) * 4
-    out = bytearray(reply[:header + 8] + data)
+    out = bytearray(reply[: header + 8] + data)
     out[2:4] = len(out).to_bytes(2, "big")
     return with_checksums(bytes(out))
 
 
 def _set(offset: int, value: bytes):
-    return lambda request, reply: with_checksums(reply[:offset] + value + reply[offset + len(value):])
+    return lambda request, reply: with_checksums(reply[:offset] + value + reply[offset + len(value) :])
 
 
 WRONG_REPLIES = {
@@ -657,8 +701,11 @@ def _tcp_rst(request: bytes, reply: bytes) -> bytes:
     return bytes(IP(src="10.0.0.2", dst="10.0.0.1") / TCP(sport=22, dport=40000, flags="R"))
 
 
-RAW_MODE_SENDS = {"spoofed source": WRONG_REPLIES["wrong source address"], "ICMP redirect": _redirect,
-                  "TCP RST": _tcp_rst}
+RAW_MODE_SENDS = {
+    "spoofed source": WRONG_REPLIES["wrong source address"],
+    "ICMP redirect": _redirect,
+    "TCP RST": _tcp_rst,
+}
 
 
 @pytest.mark.parametrize("what", list(RAW_MODE_SENDS))
@@ -668,7 +715,7 @@ def test_raw_mode_sends_what_the_model_writes_to_the_requester(obedient_api, wha
     obedient_api.default = obedient(RAW_MODE_SENDS[what])
     raw, sent = _run_frames([echo_request(seq=1)], raw=True)
     assert raw.answered == 1 and len(sent) == 1 and sent[0][16:20] == bytes([10, 0, 0, 1])
-    assert sent[0] == RAW_MODE_SENDS[what](echo_request(seq=1), b"")[:len(sent[0])] or what == "spoofed source"
+    assert sent[0] == RAW_MODE_SENDS[what](echo_request(seq=1), b"")[: len(sent[0])] or what == "spoofed source"
     strict, sent = _run_frames([echo_request(seq=1)])
     assert strict.answered == 0 and sent == [] and strict.dropped_total == 1
     redirected = obedient(lambda request, reply: with_checksums(reply[:16] + bytes([10, 0, 0, 9]) + reply[20:]))
@@ -691,8 +738,9 @@ def _when(condition, timeout: float = 30.0) -> bool:
     return condition()
 
 
-def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_second_one_is_ignored(obedient_api,
-                                                                                                sigint_raises):
+def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_second_one_is_ignored(
+    obedient_api, sigint_raises
+):
     """Three calls stalled at the API; Ctrl-C twice. serve() returns promptly with the summary, not 130."""
     obedient_api.default = slow(30)
     wire = SoftwareWire(virtual_time=False)
@@ -719,7 +767,7 @@ def test_ctrl_c_with_stalled_calls_stops_within_a_second_counts_them_and_a_secon
 
 
 def test_a_timeout_frees_the_slot_at_once(obedient_api):
-    obedient_api.script(slow(5))                          # the first call stalls; the rest are answered
+    obedient_api.script(slow(5))  # the first call stalls; the rest are answered
     wire = SoftwareWire(virtual_time=False)
     with Responder(wire.responder, get_model("claude"), max_inflight=1, timeout_s=0.3) as responder:
         wire.host.send(echo_request(seq=1))
@@ -727,7 +775,7 @@ def test_a_timeout_frees_the_slot_at_once(obedient_api):
         assert responder.stats.in_flight == 0, "the stalled call no longer holds the only slot"
         wire.host.send(echo_request(seq=2))
         assert _when(lambda: responder.stats.answered == 1, 10)
-        obedient_api.stopping.set()                       # the stalled call now returns, late
+        obedient_api.stopping.set()  # the stalled call now returns, late
         assert _when(lambda: obedient_api.message_requests[0].status == 200, 5)
         time.sleep(0.2)
     assert responder.stats.dropped == {"timeout": 1}, "a late answer is not counted twice"
@@ -742,10 +790,10 @@ def test_429_without_retry_after_sheds_requests_instead_of_retrying_in_the_slot(
     with Responder(wire.responder, model) as responder:
         wire.host.send(echo_request(seq=1))
         assert _when(lambda: responder.stats.dropped["model error"] == 1, 10)
-        wire.host.send(echo_request(seq=2))                 # during the backoff: shed, no call
+        wire.host.send(echo_request(seq=2))  # during the backoff: shed, no call
         assert _when(lambda: responder.stats.dropped_total == 2, 5)
         assert len(obedient_api.message_requests) == 1, "one call for the 429, none retried, none for seq 2"
-        time.sleep(1.05)                                    # the first backoff is 1 s
+        time.sleep(1.05)  # the first backoff is 1 s
         wire.host.send(echo_request(seq=3))
         assert _when(lambda: responder.stats.answered == 1, 10)
     assert responder.stats.dropped["API backoff: rate limited or overloaded, request shed"] == 1
@@ -760,6 +808,7 @@ def test_a_budget_below_one_reservation_warns_at_start(obedient_api, caplog):
 
 
 # --- fragments: answered live as in pcap mode ---------------------------------------------------------------
+
 
 def _fragments(size: int, v6: bool = False) -> list[bytes]:
     from scapy.layers.inet import IP, fragment
@@ -790,7 +839,7 @@ def test_a_fragment_flood_is_bounded_quiet_and_never_more_drops_than_requests(ca
     first = _fragments(3000)[0]
     wire = SoftwareWire()
     with caplog.at_level("INFO", logger="labkit"), Responder(wire.responder, get_model("reference")) as responder:
-        for ident in range(2000):            # first fragments that never complete
+        for ident in range(2000):  # first fragments that never complete
             wire.host.send(with_checksums(first[:4] + ident.to_bytes(2, "big") + first[6:]))
         wire.host.send(_flip(echo_request(seq=1), 22))
         assert wire.host.peer_idle(10)
@@ -808,10 +857,28 @@ def _default_signals() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_cli_stops_within_a_second_with_stalled_calls_and_prints_the_summary(obedient_api, sig) -> None:
     obedient_api.default = slow(30)
-    argv = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", "respond",
-            "--software", "--model", "claude", "--real-time", "--count", "3", "--interval", "0.05"]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=_default_signals, env=dict(os.environ))
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from labkit.cli import main; sys.exit(main())",
+        "respond",
+        "--software",
+        "--model",
+        "claude",
+        "--real-time",
+        "--count",
+        "3",
+        "--interval",
+        "0.05",
+    ]
+    child = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_default_signals,
+        env=dict(os.environ),
+    )
     try:
         assert _when(lambda: len(obedient_api.message_requests) == 3, 60), "the three calls never arrived"
         sent_at = time.monotonic()
@@ -828,11 +895,14 @@ def test_cli_stops_within_a_second_with_stalled_calls_and_prints_the_summary(obe
 
 # --- the neighbour table: replies go to the MAC that owns the source address, as Linux sends them ---------
 
+
 def _arp(op: int, mac: str, ip: str, target: str, dst_mac: str = "ff:ff:ff:ff:ff:ff") -> bytes:
     from scapy.layers.l2 import ARP, Ether
 
-    return bytes(Ether(src=mac, dst=dst_mac) / ARP(op=op, hwsrc=mac, psrc=ip, pdst=target,
-                                                   hwdst="00:00:00:00:00:00" if op == 1 else EtherWire.mac))
+    return bytes(
+        Ether(src=mac, dst=dst_mac)
+        / ARP(op=op, hwsrc=mac, psrc=ip, pdst=target, hwdst="00:00:00:00:00:00" if op == 1 else EtherWire.mac)
+    )
 
 
 def _echo_frame(mac: str, request: bytes) -> bytes:
@@ -847,8 +917,8 @@ def test_a_forged_source_mac_gets_no_reply_the_owner_of_the_address_does(thread_
     owner, forger = "02:00:00:00:00:01", "02:00:00:00:00:66"
     wire = EtherWire()
     with Responder(wire, get_model("reference")) as responder:
-        wire.inbox.put(_arp(1, owner, "10.0.0.1", "10.0.0.2"))          # the owner asks for us: an entry
-        wire.inbox.put(_echo_frame(forger, echo_request(seq=1)))         # someone else claims 10.0.0.1
+        wire.inbox.put(_arp(1, owner, "10.0.0.1", "10.0.0.2"))  # the owner asks for us: an entry
+        wire.inbox.put(_echo_frame(forger, echo_request(seq=1)))  # someone else claims 10.0.0.1
         arp_reply, echo = _sent(wire, 2)
         assert responder.stats.answered == 1
     assert echo[:6] == bytes.fromhex(owner.replace(":", "")), "the reply goes where Linux sends it"
@@ -860,12 +930,12 @@ def test_with_no_entry_labkit_asks_first_and_answers_whoever_owns_the_address(th
     owner, stranger = "02:00:00:00:00:01", "02:00:00:00:00:66"
     wire = EtherWire()
     with Responder(wire, get_model("reference")) as responder:
-        wire.inbox.put(_arp(2, stranger, "10.0.0.1", "10.0.0.2", EtherWire.mac))   # unsolicited: ignored
-        wire.inbox.put(_arp(1, stranger, "10.0.0.1", "10.0.0.1"))                  # gratuitous: ignored
+        wire.inbox.put(_arp(2, stranger, "10.0.0.1", "10.0.0.2", EtherWire.mac))  # unsolicited: ignored
+        wire.inbox.put(_arp(1, stranger, "10.0.0.1", "10.0.0.1"))  # gratuitous: ignored
         wire.inbox.put(_echo_frame(stranger, echo_request(seq=1)))
         [question] = _sent(wire, 1)
         assert Ether(question)[ARP].op == 1 and Ether(question)[ARP].pdst == "10.0.0.1"
         assert responder.stats.answered == 0, "held until someone answers for 10.0.0.1"
-        wire.inbox.put(_arp(2, owner, "10.0.0.1", "10.0.0.2", EtherWire.mac))      # the answer we asked for
+        wire.inbox.put(_arp(2, owner, "10.0.0.1", "10.0.0.2", EtherWire.mac))  # the answer we asked for
         [echo] = _sent(wire, 1)
     assert echo[:6] == bytes.fromhex(owner.replace(":", "")) and responder.stats.answered == 1

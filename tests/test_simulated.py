@@ -44,8 +44,10 @@ def sized(size: int, count: int = 40) -> list[bytes]:
 
 
 def accept_count(model: SimulatedModel, requests: list[bytes], strategy: str, n: int) -> int:
-    return sum(bool(judge(requests[i % len(requests)], model.attempt(requests[i % len(requests)], strategy).reply)
-                    .accepted) for i in range(n))
+    return sum(
+        bool(judge(requests[i % len(requests)], model.attempt(requests[i % len(requests)], strategy).reply).accepted)
+        for i in range(n)
+    )
 
 
 def test_accept_rate_falls_with_packet_size() -> None:
@@ -54,19 +56,27 @@ def test_accept_rate_falls_with_packet_size() -> None:
     assert rates[0] > rates[1] > rates[2], rates
     lo_small = wilson_interval(round(rates[0] * 300), 300)[0]
     hi_big = wilson_interval(round(rates[2] * 300), 300)[1]
-    assert lo_small > hi_big                        # not a wobble: the intervals are apart
+    assert lo_small > hi_big  # not a wobble: the intervals are apart
 
 
-@pytest.mark.parametrize("size, strategy", [(56, "zero-shot"), (512, "zero-shot"), (56, "fields-only"),
-                                            (1024, "tool-use"), (56, "step-by-step")])
+@pytest.mark.parametrize(
+    "size, strategy",
+    [(56, "zero-shot"), (512, "zero-shot"), (56, "fields-only"), (1024, "tool-use"), (56, "step-by-step")],
+)
 def test_simulated_accept_rate_matches_the_mechanisms_prediction(size: int, strategy: str) -> None:
     # The simulation and the closed-form product of the mechanisms are written independently; they must agree.
     model, requests, n = SimulatedModel(seed=11, ttl_copied=0.0), sized(size, 20), 400
     chosen = get_strategy(strategy)
     traits = chosen.simulation
-    predicted = predict_accept(echo_reply(requests[0]), chosen.answer_format == "fields", traits.arithmetic == "tool",
-                               model.config.mechanisms, traits.add_factor, traits.decision_factor,
-                               traits.prose_factor)
+    predicted = predict_accept(
+        echo_reply(requests[0]),
+        chosen.answer_format == "fields",
+        traits.arithmetic == "tool",
+        model.config.mechanisms,
+        traits.add_factor,
+        traits.decision_factor,
+        traits.prose_factor,
+    )
     low, high = wilson_interval(accept_count(model, requests, strategy, n), n, z=3.3)
     assert low - 0.02 <= predicted <= high + 0.02, (predicted, low, high)
 
@@ -77,26 +87,25 @@ def test_more_additions_mean_more_checksum_slips_and_a_tool_removes_them() -> No
     rates = []
     for size in (8, 100, 1400):
         covered = bytes(range(256)) * (size // 256) + bytes(size % 256)
-        wrong = sum(model_checksum(rng, covered, mech, mech.add_slip) != internet_checksum(covered)
-                    for _ in range(500))
+        wrong = sum(model_checksum(rng, covered, mech, mech.add_slip) != internet_checksum(covered) for _ in range(500))
         rates.append(wrong / 500)
-        assert abs(wrong / 500 - (1 - (1 - 0.01) ** (size // 2 - 1))) < 0.08     # one chance per addition
+        assert abs(wrong / 500 - (1 - (1 - 0.01) ** (size // 2 - 1))) < 0.08  # one chance per addition
     assert rates[0] < rates[1] < rates[2]
     assert checksum_additions(echo_reply(sized(1472, 1)[0])) > 20 * checksum_additions(echo_reply(sized(0, 1)[0]))
     tool = SimulatedModel(seed=4, copy_slip=0, type_copied=0, unswapped=0, prose=0, add_slip=1.0)
-    assert accept_count(tool, sized(1472, 5), "tool-use", 20) == 20          # code adds: no addition slips
-    assert accept_count(tool, sized(1472, 5), "fields-only", 20) == 0        # the model adds: every sum slips
+    assert accept_count(tool, sized(1472, 5), "tool-use", 20) == 20  # code adds: no addition slips
+    assert accept_count(tool, sized(1472, 5), "fields-only", 20) == 0  # the model adds: every sum slips
 
 
 def test_copy_slips_hit_only_copied_digits_and_can_shift_the_hex() -> None:
     model = SimulatedModel(seed=2, copy_slip=0.02, add_slip=0, type_copied=0, unswapped=0, ttl_copied=0, prose=0)
     texts = [model.attempt(r, "zero-shot").raw_text for r in sized(200, 40)]
     lengths = Counter(len(t) - len(to_hex(echo_reply(sized(200, 1)[0]))) for t in texts)
-    assert lengths[-1] and lengths[1] and lengths[0]      # dropped, repeated, and same-length slips all occur
+    assert lengths[-1] and lengths[1] and lengths[0]  # dropped, repeated, and same-length slips all occur
     fields = [model.attempt(r, "fields-only") for r in V4[:20]]
     assert all(a.raw_text.startswith("{") for a in fields)
     wrong = {name for a in fields if a.reply is not None for name in judge(a.request, a.reply).wrong_fields}
-    assert wrong <= {"ip.src", "ip.dst"}          # a fields answer copies only the addresses
+    assert wrong <= {"ip.src", "ip.dst"}  # a fields answer copies only the addresses
 
 
 def test_decisions_each_have_their_own_rate() -> None:
@@ -106,7 +115,7 @@ def test_decisions_each_have_their_own_rate() -> None:
         verdict = judge(V4[0], attempt.reply)
         assert not verdict.accepted and field in verdict.wrong_fields
     kept_ttl = SimulatedModel(seed=3, errors=0, ttl_copied=1.0).attempt(echo_request(ttl=17))
-    assert kept_ttl.reply[8] == 17 and judge(echo_request(ttl=17), kept_ttl.reply).accepted   # TTL is Linux's choice
+    assert kept_ttl.reply[8] == 17 and judge(echo_request(ttl=17), kept_ttl.reply).accepted  # TTL is Linux's choice
 
 
 def test_prose_and_truncation_at_max_tokens() -> None:
@@ -148,10 +157,10 @@ def test_tool_use_latency_includes_the_extra_turn_and_nothing_is_clipped() -> No
     model = SimulatedModel(seed=8)
     fields = [model.attempt(r, "fields-only").latency_s for r in V4]
     tools = [model.attempt(r, "tool-use").latency_s for r in V4]
-    median = lambda xs: sorted(xs)[len(xs) // 2]   # noqa: E731
-    assert median(tools) > median(fields) + 0.3          # a second time-to-first-token, and the call's tokens
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    assert median(tools) > median(fields) + 0.3  # a second time-to-first-token, and the call's tokens
     big = [model.attempt(r, "zero-shot").latency_s for r in sized(1472, 10)]
-    assert min(big) > 1472 * 2 / 2 / 80 * 0.9             # ~1,500 output tokens at 80 tokens/s: no 5 s clip
+    assert min(big) > 1472 * 2 / 2 / 80 * 0.9  # ~1,500 output tokens at 80 tokens/s: no 5 s clip
     assert len(set(big)) == len(big)
 
 
@@ -188,8 +197,9 @@ def test_config_save_and_load(tmp_path) -> None:
 def test_fit_recovers_the_mechanisms_and_predicts_accept_by_size(tmp_path) -> None:
     from labkit.bench import make_request
 
-    truth = SimulatedModel(seed=21, copy_slip=0.002, add_slip=0.02, type_copied=0.05, prose=0.03,
-                           stands_in_for="claude-sonnet-4-5")
+    truth = SimulatedModel(
+        seed=21, copy_slip=0.002, add_slip=0.02, type_copied=0.05, prose=0.03, stands_in_for="claude-sonnet-4-5"
+    )
     attempts = [truth.attempt(make_request(1, i).packet, s) for i in range(300) for s in ("zero-shot", "tool-use")]
     path = tmp_path / "attempts.jsonl"
     path.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in attempts))
@@ -258,7 +268,7 @@ def test_reset_repeats_the_sequence() -> None:
     first = [model.attempt(V4[0]).raw_text for _ in range(20)]
     model.reset()
     assert [model.attempt(V4[0]).raw_text for _ in range(20)] == first
-    assert len(set(first)) > 1      # repeated asks of one packet are fresh draws, not one frozen answer
+    assert len(set(first)) > 1  # repeated asks of one packet are fresh draws, not one frozen answer
 
 
 def test_everything_it_produces_says_simulated() -> None:
@@ -295,8 +305,9 @@ def test_usage_is_estimated_and_priced_as_the_model_it_stands_in_for() -> None:
     assert attempt.usage.output_tokens == estimate_tokens(attempt.raw_text) == len(to_hex(echo_reply(V4[0]))) // 2
     assert attempt.usage.input_tokens >= estimate_tokens(attempt.prompt.text())
     assert attempt.priced_as == "claude-haiku-4-5"
-    assert attempt.cost_usd == pytest.approx(cost_usd("claude-haiku-4-5", attempt.usage.input_tokens,
-                                                      attempt.usage.output_tokens))
+    assert attempt.cost_usd == pytest.approx(
+        cost_usd("claude-haiku-4-5", attempt.usage.input_tokens, attempt.usage.output_tokens)
+    )
     tool = SimulatedModel(seed=1, errors=0).attempt(V4[0], "tool-use")
     assert tool.tool_calls == 1 and tool.usage.input_tokens > 2 * attempt.usage.input_tokens
     sonnet = SimulatedModel(seed=1, stands_in_for="claude-sonnet-4-5").attempt(V4[0])
@@ -310,7 +321,7 @@ def test_classify_names_a_real_models_choices_correct() -> None:
     assert classify(request, None, "I cannot do that.") == "prose"
     assert classify(request, None, to_hex(correct)[:101]) == "truncated"
     with pytest.raises(LabkitError):
-        classify(correct, correct)      # an echo reply is not a request
+        classify(correct, correct)  # an echo reply is not a request
 
 
 def test_tool_use_output_does_not_grow_with_the_packet() -> None:
@@ -324,7 +335,7 @@ def test_tool_use_output_does_not_grow_with_the_packet() -> None:
     assert tool_big.usage.output_tokens == tool_small.usage.output_tokens
     assert tool_small.usage.output_tokens <= 1.25 * hex_small.usage.output_tokens
     assert tool_big.usage.output_tokens < 0.1 * hex_big.usage.output_tokens
-    assert "0000000000" not in tool_big.raw_text         # no payload in the answer
+    assert "0000000000" not in tool_big.raw_text  # no payload in the answer
 
 
 def test_seen_counts_are_bounded_and_stay_deterministic() -> None:
@@ -337,8 +348,8 @@ def test_seen_counts_are_bounded_and_stay_deterministic() -> None:
         return texts, len(model._seen)
 
     texts, size = run_once()
-    assert size <= 16                                   # a long-running responder stays bounded
-    assert run_once() == (texts, size)                  # the same sequence gives the same answers
+    assert size <= 16  # a long-running responder stays bounded
+    assert run_once() == (texts, size)  # the same sequence gives the same answers
     fresh = SimulatedModel(seed=6, errors=3.0)
     assert texts[:3] == [fresh.attempt(r).raw_text for r in requests[:3]]
     # requests[:3] asked again after 60+ other packets were forgotten: they count from 0, so they repeat

@@ -45,10 +45,10 @@ from labkit.stack import HostConfig, ReferenceStack, StackResult, echo_reply
 
 OUR_MAC, PEER_MAC = "02:00:00:00:00:02", "02:00:00:00:00:01"
 CONFIG = HostConfig(ipv4=("10.0.0.2",), ipv6=("fd00::2",), mac=OUR_MAC)
-NOON_UT = 1_700_000_000 - 1_700_000_000 % 86400 + 12 * 3600 + 0.123       # 12:00:00.123 UT on some day
+NOON_UT = 1_700_000_000 - 1_700_000_000 % 86400 + 12 * 3600 + 0.123  # 12:00:00.123 UT on some day
 NOON_MS = 12 * 3600 * 1000 + 123
-KINDS = {"echo", "echo6", "timestamp", "arp", "ndp", "ignored", "malformed", "held"}   # respond(); expire() adds
-                                                                                        # "time-exceeded"
+KINDS = {"echo", "echo6", "timestamp", "arp", "ndp", "ignored", "malformed", "held"}  # respond(); expire() adds
+# "time-exceeded"
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -87,12 +87,13 @@ def only_reply(packet: bytes, **kw) -> bytes:
 
 def assert_checksums_valid(reply: bytes) -> None:
     parsed = IP(reply)
-    assert internet_checksum(reply[:parsed.ihl * 4]) == 0
+    assert internet_checksum(reply[: parsed.ihl * 4]) == 0
     if parsed.frag == 0 and not parsed.flags.MF:
-        assert internet_checksum(reply[parsed.ihl * 4:parsed.len]) == 0
+        assert internet_checksum(reply[parsed.ihl * 4 : parsed.len]) == 0
 
 
 # ------------------------------------------------------------------------------------------------ IPv4 echo
+
 
 @pytest.mark.parametrize("size", [0, 1, 2, 56, 1000, 1472])
 def test_echo_reply_any_size(size: int) -> None:
@@ -111,8 +112,8 @@ def test_echo_reply_any_size(size: int) -> None:
 def test_echo_reply_keeps_code_and_tos_not_ttl_or_df() -> None:
     request = bytes(v4(tos=0xB9, ttl=7, flags="DF") / ICMP(type=8, code=5, id=1, seq=2) / b"x")
     parsed = IP(only_reply(request))
-    assert parsed.tos == 0xB9                     # all eight bits, ECN included (golden_ping_tos_ecn)
-    assert parsed[ICMP].code == 5                 # icmp_echo copies the header, changes only the type
+    assert parsed.tos == 0xB9  # all eight bits, ECN included (golden_ping_tos_ecn)
+    assert parsed[ICMP].code == 5  # icmp_echo copies the header, changes only the type
     assert parsed.ttl == 64 and parsed.flags == 0
 
 
@@ -120,7 +121,7 @@ def test_ttl_and_mtu_are_configurable() -> None:
     the_stack = stack(HostConfig(ipv4=("10.0.0.2",), ttl=128, mtu=576))
     replies = answer(echo(1000), the_stack).replies
     assert [IP(r).ttl for r in replies] == [128, 128]
-    assert [len(r) for r in replies] == [572, 476]        # (576 - 20) & ~7 = 552 of the 1008 ICMP bytes first
+    assert [len(r) for r in replies] == [572, 476]  # (576 - 20) & ~7 = 552 of the 1008 ICMP bytes first
 
 
 def test_each_reply_gets_a_fresh_ip_id() -> None:
@@ -130,22 +131,24 @@ def test_each_reply_gets_a_fresh_ip_id() -> None:
 
 
 def test_trailing_bytes_beyond_ip_len_are_trimmed() -> None:
-    request = echo(3) + b"\xee" * 17            # e.g. Ethernet padding
+    request = echo(3) + b"\xee" * 17  # e.g. Ethernet padding
     reply = only_reply(request)
     assert len(reply) == 31 and IP(reply)[ICMP].load == bytes(range(3))
 
 
 # ------------------------------------------------------------------------------------------------ options
 
+
 def test_record_route_gets_our_address_twice() -> None:
-    request = bytes(v4(options=[IPOption_RR(pointer=8, routers=["10.0.0.1"] + ["0.0.0.0"] * 8)])
-                    / ICMP(type=8, id=1, seq=1) / b"rr")
+    request = bytes(
+        v4(options=[IPOption_RR(pointer=8, routers=["10.0.0.1"] + ["0.0.0.0"] * 8)]) / ICMP(type=8, id=1, seq=1) / b"rr"
+    )
     assert request[20:22] == b"\x07\x27"
     reply = only_reply(request)
     rr = IP(reply).options[0]
     assert rr.option == 7 and rr.length == 39 and rr.pointer == 16
     assert rr.routers[:4] == ["10.0.0.1", "10.0.0.2", "10.0.0.2", "0.0.0.0"]
-    assert reply[20 + 39] == 0 and IP(reply).ihl == 15          # padded with END to 40 bytes
+    assert reply[20 + 39] == 0 and IP(reply).ihl == 15  # padded with END to 40 bytes
     assert_checksums_valid(reply)
 
 
@@ -158,16 +161,16 @@ def test_record_route_nop_is_dropped_and_rr_moves_first() -> None:
 def test_full_record_route_is_echoed_unchanged() -> None:
     rr = bytes(IPOption_RR(pointer=12, routers=["10.0.0.1", "10.0.0.3"]))
     reply = only_reply(bytes(v4(options=rr) / ICMP(type=8) / b"a"))
-    assert reply[20:20 + len(rr)] == rr
+    assert reply[20 : 20 + len(rr)] == rr
 
 
 def test_unknown_options_are_not_echoed() -> None:
-    reply = only_reply(bytes(v4(options=b"\x94\x04\x00\x00") / ICMP(type=8) / b"ra"))   # Router Alert
+    reply = only_reply(bytes(v4(options=b"\x94\x04\x00\x00") / ICMP(type=8) / b"ra"))  # Router Alert
     assert IP(reply).ihl == 5
 
 
 def test_ip_timestamp_option_gets_two_stamps() -> None:
-    options = bytes([68, 40, 9, 0]) + (1234).to_bytes(4, "big") + bytes(32)             # one stamp already
+    options = bytes([68, 40, 9, 0]) + (1234).to_bytes(4, "big") + bytes(32)  # one stamp already
     reply = only_reply(bytes(v4(options=options) / ICMP(type=8) / b"ts"))
     assert reply[20:24] == bytes([68, 40, 17, 0])
     assert reply[24:28] == (1234).to_bytes(4, "big")
@@ -193,22 +196,26 @@ def test_full_timestamp_option_counts_overflow() -> None:
     assert reply[20:24] == bytes([68, 8, 9, 0x10])
 
 
-@pytest.mark.parametrize("options, code", [
-    (b"\x07\x00\x00\x00", Outcome.IPV4_BAD_OPTION),            # length 0
-    (b"\x07\x03\x02\x00", Outcome.IPV4_BAD_OPTION),            # RR pointer below 4
-    (b"\x44\x08\x05\x02\x00\x00\x00\x00", Outcome.ECHO_REPLY),  # TS flag 2: Linux skips it
-    (b"\x83\x07\x04\x0a\x00\x00\x09\x00", Outcome.IPV4_SOURCE_ROUTED),
-])
+@pytest.mark.parametrize(
+    "options, code",
+    [
+        (b"\x07\x00\x00\x00", Outcome.IPV4_BAD_OPTION),  # length 0
+        (b"\x07\x03\x02\x00", Outcome.IPV4_BAD_OPTION),  # RR pointer below 4
+        (b"\x44\x08\x05\x02\x00\x00\x00\x00", Outcome.ECHO_REPLY),  # TS flag 2: Linux skips it
+        (b"\x83\x07\x04\x0a\x00\x00\x09\x00", Outcome.IPV4_SOURCE_ROUTED),
+    ],
+)
 def test_bad_or_unwanted_options(options: bytes, code: Outcome) -> None:
     result = answer(bytes(v4(options=options) / ICMP(type=8) / b"x"))
     assert result.code is code
     if code is Outcome.ECHO_REPLY:
-        assert result.replies and IP(result.replies[0]).ihl == 7        # TS echoed as is
+        assert result.replies and IP(result.replies[0]).ihl == 7  # TS echoed as is
     else:
         assert not result.replies
 
 
 # ------------------------------------------------------------------------------------------------ fragments
+
 
 def fragments_of(size: int, fragsize: int = 800, ident: int = 99) -> list[bytes]:
     return [bytes(f) for f in fragment(IP(echo(size, id=ident)), fragsize=fragsize)]
@@ -220,7 +227,7 @@ def test_reassembly_out_of_order_and_linux_sized_reply_fragments() -> None:
     results = [answer(p, the_stack) for p in reversed(pieces)]
     assert [r.kind for r in results] == ["held"] * (len(pieces) - 1) + ["echo"]
     replies = results[-1].replies
-    assert [len(r) for r in replies] == [1500, 1500, 68]                # 1480 + 1480 + 48 data, as Linux
+    assert [len(r) for r in replies] == [1500, 1500, 68]  # 1480 + 1480 + 48 data, as Linux
     assert len({IP(r).id for r in replies}) == 1
     assert [IP(r).frag * 8 for r in replies] == [0, 1480, 2960]
     assert [bool(IP(r).flags.MF) for r in replies] == [True, True, False]
@@ -232,8 +239,13 @@ def test_reassembly_out_of_order_and_linux_sized_reply_fragments() -> None:
 
 
 def test_options_in_later_reply_fragments_become_nops() -> None:
-    request = IP(bytes(v4(options=[IPOption_RR(pointer=8, routers=["10.0.0.1"] + ["0.0.0.0"] * 8)])
-                       / ICMP(type=8, id=1, seq=1) / bytes(3000)))
+    request = IP(
+        bytes(
+            v4(options=[IPOption_RR(pointer=8, routers=["10.0.0.1"] + ["0.0.0.0"] * 8)])
+            / ICMP(type=8, id=1, seq=1)
+            / bytes(3000)
+        )
+    )
     the_stack = stack()
     results = [answer(bytes(p), the_stack) for p in fragment(request, fragsize=1440)]
     replies = results[-1].replies
@@ -246,13 +258,13 @@ def test_options_in_later_reply_fragments_become_nops() -> None:
 def test_overlapping_fragments_discard_the_datagram() -> None:
     whole = echo(200, id=5)
     first = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=5, flags="MF", frag=0, proto=1) / whole[20:124])
-    overlapping = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=5, frag=12, proto=1) / whole[20 + 96:])
+    overlapping = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=5, frag=12, proto=1) / whole[20 + 96 :])
     the_stack = stack()
     assert answer(first, the_stack).kind == "held"
     result = answer(overlapping, the_stack)
     assert not result.replies and "overlapping" in result.reason
-    correct_rest = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=5, frag=13, proto=1) / whole[20 + 104:])
-    assert answer(correct_rest, the_stack).kind == "held"        # the first fragment went with the datagram
+    correct_rest = bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=5, frag=13, proto=1) / whole[20 + 104 :])
+    assert answer(correct_rest, the_stack).kind == "held"  # the first fragment went with the datagram
 
 
 def test_duplicate_fragment_is_ignored() -> None:
@@ -263,19 +275,23 @@ def test_duplicate_fragment_is_ignored() -> None:
     the_stack = stack()
     assert answer(head, the_stack).kind == "held"
     assert "duplicate" in answer(inside, the_stack).reason
-    assert answer(head, the_stack).kind == "held"                 # an exact resend is a duplicate too
+    assert answer(head, the_stack).kind == "held"  # an exact resend is a duplicate too
     assert answer(tail, the_stack).kind == "echo"
 
 
 def test_fragment_spanning_two_runs_is_an_overlap() -> None:
     """Linux merges fragments into a run only when they arrive in order at the end; a resend that covers
     two runs is an overlap even though every byte of it is already held."""
-    whole = echo(40, id=9)[20:]                                   # 48 bytes of ICMP
+    whole = echo(40, id=9)[20:]  # 48 bytes of ICMP
+
     def piece(offset: int, size: int, more: bool = True) -> bytes:
-        return bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=9, proto=1, frag=offset // 8, flags="MF" if more else 0)
-                     / whole[offset:offset + size])
+        return bytes(
+            IP(src="10.0.0.1", dst="10.0.0.2", id=9, proto=1, frag=offset // 8, flags="MF" if more else 0)
+            / whole[offset : offset + size]
+        )
+
     the_stack = stack()
-    for offset in (0, 32, 16):                                    # three separate runs
+    for offset in (0, 32, 16):  # three separate runs
         assert answer(piece(offset, 16), the_stack).kind == "held"
     result = answer(piece(8, 16), the_stack)
     assert "overlapping" in result.reason
@@ -302,8 +318,8 @@ def test_incomplete_fragments_time_out_on_the_given_clock() -> None:
     first6, second6 = fragments6_of(1000)
     assert answer(first, the_stack).code is Outcome.FRAG_HELD
     assert answer(first6, the_stack).code is Outcome.FRAG_HELD
-    clock.now += 35                                               # ipfrag_time 30 s < 35 s < ip6frag_time 60 s
-    assert answer(second, the_stack).code is Outcome.FRAG_HELD    # the first one expired meanwhile
+    clock.now += 35  # ipfrag_time 30 s < 35 s < ip6frag_time 60 s
+    assert answer(second, the_stack).code is Outcome.FRAG_HELD  # the first one expired meanwhile
     assert answer(second6, the_stack).code is Outcome.ECHO6_REPLY  # IPv6 waits 60 s (golden_frag_timeout)
     assert answer(first, the_stack).code is Outcome.ECHO_REPLY
 
@@ -317,7 +333,7 @@ def test_time_exceeded_when_the_first_fragment_was_in() -> None:
     tos_first[1] = 0xB9
     tos_first = _with_ip_checksum(tos_first)
     answer(tos_first, the_stack)
-    answer(fragments_of(1000, fragsize=600, ident=6)[1], the_stack)      # a later fragment only: silent expiry
+    answer(fragments_of(1000, fragsize=600, ident=6)[1], the_stack)  # a later fragment only: silent expiry
     answer(fragments6_of(1000)[0], the_stack)
     clock.now += 29.9
     assert the_stack.expire() == ()
@@ -328,9 +344,9 @@ def test_time_exceeded_when_the_first_fragment_was_in() -> None:
     error = IP(v4_error.replies[0])
     assert (error.src, error.dst, error.tos, error.ttl, error.flags.value) == ("10.0.0.2", "10.0.0.1", 0xD8, 64, 0)
     assert (error[ICMP].type, error[ICMP].code, len(v4_error.replies[0])) == (11, 1, 576)
-    assert bytes(error[ICMP])[8:] == tos_first[:548]                # quotes the first fragment, as received
+    assert bytes(error[ICMP])[8:] == tos_first[:548]  # quotes the first fragment, as received
     assert internet_checksum(bytes(error[ICMP])) == 0
-    assert the_stack.expire() == ()                                  # each one once
+    assert the_stack.expire() == ()  # each one once
     [v6_error] = the_stack.expire(start + 60)
     parsed = IPv6(v6_error.replies[0])
     assert (parsed.src, parsed.dst, parsed[ICMPv6TimeExceeded].code) == ("fd00::2", "fd00::1", 1)
@@ -358,10 +374,10 @@ def test_fragment_memory_is_limited_per_address_family() -> None:
     the_stack = stack(frag_high_thresh=10_000)
     firsts = [fragments_of(1000, fragsize=600, ident=i)[0] for i in range(20)]
     codes = [answer(f, the_stack).code for f in firsts]
-    kept = 10_000 // (len(firsts[0]) - 20 + FRAGMENT_OVERHEAD) + 1   # refused once the charge is over the limit
+    kept = 10_000 // (len(firsts[0]) - 20 + FRAGMENT_OVERHEAD) + 1  # refused once the charge is over the limit
     assert codes == [Outcome.FRAG_HELD] * kept + [Outcome.FRAG_MEMORY_FULL] * (20 - kept)
-    assert answer(fragments6_of(1000)[0], the_stack).code is Outcome.FRAG_HELD      # IPv6 has its own limit
-    assert answer(echo(8), the_stack).kind == "echo"                                # whole packets still answered
+    assert answer(fragments6_of(1000)[0], the_stack).code is Outcome.FRAG_HELD  # IPv6 has its own limit
+    assert answer(echo(8), the_stack).kind == "echo"  # whole packets still answered
     assert answer(fragments_of(1000, fragsize=600, ident=0)[1], the_stack).code is Outcome.FRAG_MEMORY_FULL
 
 
@@ -385,6 +401,7 @@ def test_fragments_after_the_last_one_discard_the_datagram() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ ICMPv6
+
 
 def v6(**kw) -> IPv6:
     return IPv6(**{"src": "fd00::1", "dst": "fd00::2", **kw})
@@ -416,13 +433,13 @@ def test_echo6_to_all_nodes_from_a_global_address_is_answered_from_ours() -> Non
         assert (parsed.src, parsed.dst) == ("fd00::2", "fd00::1")
     two = stack(HostConfig(ipv6=("fd00::2", "2001:db8::2")))
     parsed = IPv6(only_reply(bytes(v6(src="2001:db8::9", dst="ff02::1") / ICMPv6EchoRequest()), the_stack=two))
-    assert parsed.src == "2001:db8::2"                               # same label, longest common prefix
+    assert parsed.src == "2001:db8::2"  # same label, longest common prefix
 
 
 def test_echo6_to_all_nodes_answered_from_link_local() -> None:
     reply = only_reply(bytes(v6(src="fe80::1", dst="ff02::1", hlim=1) / ICMPv6EchoRequest(id=1, seq=1)))
     parsed = IPv6(reply)
-    assert parsed.src == "fe80::ff:fe00:2" and parsed.dst == "fe80::1"          # EUI-64 of 02:00:00:00:00:02
+    assert parsed.src == "fe80::ff:fe00:2" and parsed.dst == "fe80::1"  # EUI-64 of 02:00:00:00:00:02
     check = parsed[ICMPv6EchoReply].cksum
     del parsed[ICMPv6EchoReply].cksum
     assert IPv6(bytes(parsed))[ICMPv6EchoReply].cksum == check
@@ -439,7 +456,7 @@ def test_echo6_fragments_both_ways() -> None:
     results = [answer(bytes(p), the_stack) for p in reversed(fragment6(request, 1280))]
     assert [r.kind for r in results[:-1]] == ["held"] * (len(results) - 1) and results[-1].kind == "echo6"
     replies = results[-1].replies
-    assert [len(r) for r in replies] == [1496, 1496, 232]     # 1448 data bytes per fragment at MTU 1500
+    assert [len(r) for r in replies] == [1496, 1496, 232]  # 1448 data bytes per fragment at MTU 1500
     joined = b"".join(r[48:] for r in replies)
     assert joined[0] == 129 and joined[8:] == bytes(range(256)) * 12
     assert len({r[44:48] for r in replies}) == 1
@@ -458,13 +475,14 @@ def test_echo6_bad_checksum_is_dropped() -> None:
 
 # ------------------------------------------------------------------------------------------------ timestamp
 
+
 def test_timestamp_reply() -> None:
     request = bytes(v4(tos=0x10) / ICMP(type=13, id=4, seq=5, ts_ori=1111, ts_rx=2, ts_tx=3) / b"extra")
     result = answer(request)
     assert result.kind == "timestamp"
     parsed = IP(result.replies[0])
     reply = parsed[ICMP]
-    assert parsed.len == 40 and parsed.tos == 0x10                    # 20 bytes of ICMP; extra data dropped
+    assert parsed.len == 40 and parsed.tos == 0x10  # 20 bytes of ICMP; extra data dropped
     assert (reply.type, reply.code, reply.id, reply.seq) == (14, 0, 4, 5)
     assert reply.ts_ori == 1111 and reply.ts_rx == reply.ts_tx == NOON_MS
     assert_checksums_valid(result.replies[0])
@@ -472,7 +490,7 @@ def test_timestamp_reply() -> None:
 
 def test_timestamps_follow_the_given_wall_clock() -> None:
     """pcap mode passes capture time: a capture from another day gets that day's milliseconds, not today's."""
-    capture_time = [NOON_UT - 3600.5]                                  # 10:59:59.623 UT
+    capture_time = [NOON_UT - 3600.5]  # 10:59:59.623 UT
     the_stack = ReferenceStack(CONFIG, wall_clock=lambda: capture_time[0])
     request = bytes(v4() / ICMP(type=13, id=4, seq=5, ts_ori=1))
     assert IP(only_reply(request, the_stack=the_stack))[ICMP].ts_rx == NOON_MS - 3_600_500
@@ -494,6 +512,7 @@ def test_timestamp_to_broadcast_is_ignored() -> None:
 
 # ------------------------------------------------------------------------------------------------ ARP / NDP
 
+
 def arp_request(target: str, sender: str = "10.0.0.1") -> bytes:
     return bytes(Ether(src=PEER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PEER_MAC, psrc=sender, pdst=target))
 
@@ -513,18 +532,27 @@ def test_arp_probe_is_answered_to_zero_address() -> None:
     assert frame[ARP].pdst == "0.0.0.0" and frame.dst == PEER_MAC
 
 
-@pytest.mark.parametrize("packet", [
-    arp_request("10.0.0.9"),
-    bytes(Ether(src=PEER_MAC, dst=OUR_MAC) / ARP(op=2, hwsrc=PEER_MAC, psrc="10.0.0.1", pdst="10.0.0.2")),
-    arp_request("224.0.0.1"),
-    arp_request("10.0.0.2")[:30],
-])
+@pytest.mark.parametrize(
+    "packet",
+    [
+        arp_request("10.0.0.9"),
+        bytes(Ether(src=PEER_MAC, dst=OUR_MAC) / ARP(op=2, hwsrc=PEER_MAC, psrc="10.0.0.1", pdst="10.0.0.2")),
+        arp_request("224.0.0.1"),
+        arp_request("10.0.0.2")[:30],
+    ],
+)
 def test_arp_that_gets_no_reply(packet: bytes) -> None:
     assert not answer(packet, link="ether").replies
 
 
-def ns(target: str = "fd00::2", dst: str = "ff02::1:ff00:2", src: str = "fd00::1", hlim: int = 255,
-       lladdr: bool = True, eth_dst: str = "33:33:ff:00:00:02") -> bytes:
+def ns(
+    target: str = "fd00::2",
+    dst: str = "ff02::1:ff00:2",
+    src: str = "fd00::1",
+    hlim: int = 255,
+    lladdr: bool = True,
+    eth_dst: str = "33:33:ff:00:00:02",
+) -> bytes:
     packet = IPv6(src=src, dst=dst, hlim=hlim) / ICMPv6ND_NS(tgt=target)
     if lladdr:
         packet = packet / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC)
@@ -558,17 +586,20 @@ def test_ns_works_at_ip_level_too() -> None:
     assert IPv6(reply)[ICMPv6NDOptDstLLAddr].lladdr == OUR_MAC
 
 
-@pytest.mark.parametrize("packet", [
-    ns(hlim=64),                                               # could have come from off-link
-    ns(target="fd00::9", dst="ff02::1:ff00:9", eth_dst="33:33:ff:00:00:09"),
-    ns(src="::", lladdr=True),                                 # a probe must not carry a source option
-    ns(target="ff02::1"),
-])
+@pytest.mark.parametrize(
+    "packet",
+    [
+        ns(hlim=64),  # could have come from off-link
+        ns(target="fd00::9", dst="ff02::1:ff00:9", eth_dst="33:33:ff:00:00:09"),
+        ns(src="::", lladdr=True),  # a probe must not carry a source option
+        ns(target="ff02::1"),
+    ],
+)
 def test_ns_that_gets_no_reply(packet: bytes) -> None:
     assert not answer(packet, link="ether").replies
 
 
-ANY_HOST = HostConfig(answer_any=True)   # pcap mode: fd00::2 and the link-local of OUR_MAC are its own
+ANY_HOST = HostConfig(answer_any=True)  # pcap mode: fd00::2 and the link-local of OUR_MAC are its own
 
 
 @pytest.mark.parametrize("target", ["fe80::1", "fd00::1", "2001:db8::7"])
@@ -586,15 +617,21 @@ def test_answer_any_still_defends_its_configured_addresses_against_probes() -> N
 
 
 def test_answer_any_still_resolves_other_unicast_targets() -> None:
-    packet = bytes(IPv6(src="fd00::1", dst=_solicited("fd00::77"), hlim=255) / ICMPv6ND_NS(tgt="fd00::77")
-                   / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC))
+    packet = bytes(
+        IPv6(src="fd00::1", dst=_solicited("fd00::77"), hlim=255)
+        / ICMPv6ND_NS(tgt="fd00::77")
+        / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC)
+    )
     assert IPv6(only_reply(packet, the_stack=stack(ANY_HOST)))[ICMPv6ND_NA].tgt == "fd00::77"
 
 
 @pytest.mark.parametrize("config", [CONFIG, ANY_HOST], ids=["ours", "answer_any"])
 def test_ns_for_the_senders_own_address_is_never_answered(config: HostConfig) -> None:
-    packet = bytes(IPv6(src="fd00::2", dst=_solicited("fd00::2"), hlim=255) / ICMPv6ND_NS(tgt="fd00::2")
-                   / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC))
+    packet = bytes(
+        IPv6(src="fd00::2", dst=_solicited("fd00::2"), hlim=255)
+        / ICMPv6ND_NS(tgt="fd00::2")
+        / ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC)
+    )
     result = answer(packet, stack(config))
     assert not result.replies and "its own address" in result.reason
 
@@ -603,8 +640,8 @@ def test_answer_any_leaves_arp_probes_for_others_unanswered() -> None:
     result = answer(arp_request("10.0.0.1", sender="0.0.0.0"), stack(ANY_HOST), link="ether")
     assert not result.replies and "probe" in result.reason
     ours = only_reply(arp_request("10.0.0.2", sender="0.0.0.0"), the_stack=stack(ANY_HOST), link="ether")
-    assert ARP(ours[14:]).psrc == "10.0.0.2"         # a probe for a configured address is still answered
-    assert answer(arp_request("10.0.0.9"), stack(ANY_HOST), link="ether").replies   # ordinary requests too
+    assert ARP(ours[14:]).psrc == "10.0.0.2"  # a probe for a configured address is still answered
+    assert answer(arp_request("10.0.0.9"), stack(ANY_HOST), link="ether").replies  # ordinary requests too
 
 
 def _solicited(address: str) -> str:
@@ -615,18 +652,19 @@ def _solicited(address: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ link layer
 
+
 def test_ether_wraps_replies() -> None:
     frame = bytes(Ether(src=PEER_MAC, dst=OUR_MAC) / IP(echo(10)))
     reply = only_reply(frame, link="ether")
     assert reply[:14] == bytes.fromhex("020000000001020000000002") + b"\x08\x00"
-    assert reply[14:] == only_reply(echo(10))          # fresh stacks: the same IP ID too
+    assert reply[14:] == only_reply(echo(10))  # fresh stacks: the same IP ID too
 
 
 def test_ether_for_another_mac_is_ignored_unless_answer_any() -> None:
     frame = bytes(Ether(src=PEER_MAC, dst="02:00:00:00:00:99") / IP(echo(10)))
     assert "Ethernet dst" in answer(frame, link="ether").reason
     reply = only_reply(frame, the_stack=stack(HostConfig(answer_any=True)), link="ether")
-    assert reply[6:12] == bytes.fromhex("020000000099")          # answered as the host it was sent to
+    assert reply[6:12] == bytes.fromhex("020000000099")  # answered as the host it was sent to
 
 
 def test_unicast_ip_in_broadcast_frame_is_answered() -> None:
@@ -643,6 +681,7 @@ def test_other_ethertypes_and_short_frames() -> None:
 
 # ------------------------------------------------------------------------------------------------ not for us
 
+
 def test_not_addressed_to_us() -> None:
     result = answer(echo(dst="10.0.0.9"))
     assert result.kind == "ignored" and "not addressed to us (dst 10.0.0.9)" in result.reason
@@ -653,8 +692,7 @@ def test_answer_any_answers_every_unicast_destination() -> None:
     any_host = stack(HostConfig(ipv4=(), ipv6=(), answer_any=True))
     reply = IP(only_reply(echo(dst="192.168.7.7"), the_stack=any_host))
     assert (reply.src, reply.dst) == ("192.168.7.7", "10.0.0.1")
-    assert IPv6(only_reply(bytes(v6(dst="2001:db8::5") / ICMPv6EchoRequest()), the_stack=any_host)).src == \
-        "2001:db8::5"
+    assert IPv6(only_reply(bytes(v6(dst="2001:db8::5") / ICMPv6EchoRequest()), the_stack=any_host)).src == "2001:db8::5"
 
 
 @pytest.mark.parametrize("dst", ["255.255.255.255", "224.0.0.1", "239.1.2.3", "127.0.0.1", "0.0.0.0", "240.0.0.1"])
@@ -674,21 +712,25 @@ def test_martian_sources_are_dropped(src: str) -> None:
     assert not answer(echo(src=src)).replies
 
 
-@pytest.mark.parametrize("packet, words", [
-    (bytes(v4() / UDP(dport=7) / b"u"), "port unreachable"),
-    (bytes(v4() / TCP(dport=80)), "RST"),
-    (bytes(v4(proto=99) / (b"x" * 8)), "protocol unreachable"),
-    (bytes(v4() / ICMP(type=0) / b"r"), "ICMP type 0"),
-    (bytes(v4() / ICMP(type=17) / bytes(4)), "ICMP type 17"),
-    (bytes(v6() / UDP(dport=7)), "port unreachable"),
-    (bytes(v6() / ICMPv6EchoReply()), "type 129"),
-])
+@pytest.mark.parametrize(
+    "packet, words",
+    [
+        (bytes(v4() / UDP(dport=7) / b"u"), "port unreachable"),
+        (bytes(v4() / TCP(dport=80)), "RST"),
+        (bytes(v4(proto=99) / (b"x" * 8)), "protocol unreachable"),
+        (bytes(v4() / ICMP(type=0) / b"r"), "ICMP type 0"),
+        (bytes(v4() / ICMP(type=17) / bytes(4)), "ICMP type 17"),
+        (bytes(v6() / UDP(dport=7)), "port unreachable"),
+        (bytes(v6() / ICMPv6EchoReply()), "type 129"),
+    ],
+)
 def test_other_protocols_and_types_are_ignored_with_a_reason(packet: bytes, words: str) -> None:
     result = answer(packet)
     assert not result.replies and result.kind == "ignored" and words in result.reason
 
 
 # ------------------------------------------------------------------------------------------------ malformed
+
 
 def _with_ip_checksum(header_and_rest: bytearray) -> bytes:
     ihl = ipv4_header_len(header_and_rest)
@@ -699,9 +741,12 @@ def _with_ip_checksum(header_and_rest: bytearray) -> bytes:
 
 def _malformed_cases() -> list[tuple[str, bytes, str]]:
     good = bytearray(echo(16))
-    cases = [("empty", b"", "empty"), ("truncated header", bytes(good[:19]), "truncated"),
-             ("version 5", bytes([0x55]) + bytes(good[1:]), "version"),
-             ("truncated ipv6", bytes(v6() / ICMPv6EchoRequest())[:39], "truncated")]
+    cases = [
+        ("empty", b"", "empty"),
+        ("truncated header", bytes(good[:19]), "truncated"),
+        ("version 5", bytes([0x55]) + bytes(good[1:]), "version"),
+        ("truncated ipv6", bytes(v6() / ICMPv6EchoRequest())[:39], "truncated"),
+    ]
     ihl4 = bytearray(good)
     ihl4[0] = 0x44
     cases.append(("IHL 4", _with_ip_checksum(ihl4), "IHL"))
@@ -720,8 +765,13 @@ def _malformed_cases() -> list[tuple[str, bytes, str]]:
     bad_icmp = bytearray(good)
     bad_icmp[22] ^= 0xFF
     cases.append(("bad ICMP checksum", bytes(bad_icmp), "ICMP checksum"))
-    cases.append(("ICMP shorter than 8", _with_ip_checksum(bytearray(bytes(v4(proto=1) / b"\x08\x00\xf7\xff"))),
-                  "shorter than its header"))
+    cases.append(
+        (
+            "ICMP shorter than 8",
+            _with_ip_checksum(bytearray(bytes(v4(proto=1) / b"\x08\x00\xf7\xff"))),
+            "shorter than its header",
+        )
+    )
     v6_long = bytearray(bytes(v6() / ICMPv6EchoRequest()))
     v6_long[4:6] = (500).to_bytes(2, "big")
     cases.append(("ipv6 payload length too long", bytes(v6_long), "payload length"))
@@ -735,11 +785,12 @@ def test_malformed_packets_are_dropped_with_a_reason(name: str, packet: bytes, w
 
 
 def test_non_bytes_input_is_refused_not_raised() -> None:
-    assert answer("4500", stack()).kind == "malformed"          # type: ignore[arg-type]
-    assert stack().respond(None).kind == "malformed"            # type: ignore[arg-type]
+    assert answer("4500", stack()).kind == "malformed"  # type: ignore[arg-type]
+    assert stack().respond(None).kind == "malformed"  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------ never raises
+
 
 def _golden_frames() -> list[bytes]:
     frames = []
@@ -763,8 +814,8 @@ def _assert_sane(result: StackResult, link: str) -> None:
         packet = reply[14:] if link == "ether" else reply
         if result.kind == "arp":
             assert len(reply) == 42
-        elif packet[0] >> 4 == 4:                           # a well-formed IPv4 packet with a good checksum
-            assert internet_checksum(packet[:ipv4_header_len(packet)]) == 0
+        elif packet[0] >> 4 == 4:  # a well-formed IPv4 packet with a good checksum
+            assert internet_checksum(packet[: ipv4_header_len(packet)]) == 0
             assert int.from_bytes(packet[2:4], "big") == len(packet)
         else:
             assert packet[0] >> 4 == 6 and int.from_bytes(packet[4:6], "big") == len(packet) - 40
@@ -776,13 +827,13 @@ def _fix_checksums(frame: bytearray) -> None:
         ihl = ipv4_header_len(frame[14:])
         if 20 <= ihl and len(frame) >= 14 + ihl:
             frame[24:26] = b"\0\0"
-            frame[24:26] = internet_checksum(bytes(frame[14:14 + ihl])).to_bytes(2, "big")
+            frame[24:26] = internet_checksum(bytes(frame[14 : 14 + ihl])).to_bytes(2, "big")
             total = int.from_bytes(frame[16:18], "big")
             whole = frame[23] == 1 and not (frame[20] & 0x3F or frame[21])
             if whole and ihl + 4 <= total <= len(frame) - 14:
                 icmp = slice(14 + ihl, 14 + total)
-                frame[14 + ihl + 2:14 + ihl + 4] = b"\0\0"
-                frame[14 + ihl + 2:14 + ihl + 4] = internet_checksum(bytes(frame[icmp])).to_bytes(2, "big")
+                frame[14 + ihl + 2 : 14 + ihl + 4] = b"\0\0"
+                frame[14 + ihl + 2 : 14 + ihl + 4] = internet_checksum(bytes(frame[icmp])).to_bytes(2, "big")
     elif frame[12:14] == b"\x86\xdd" and len(frame) >= 62 and frame[20] == 58:
         end = min(len(frame), 54 + int.from_bytes(frame[18:20], "big"))
         frame[56:58] = b"\0\0"
@@ -804,14 +855,14 @@ def test_mutated_real_packets_never_raise(data) -> None:
     for _ in range(data.draw(st.integers(1, 4))):
         action = data.draw(st.sampled_from(["flip", "set", "cut", "grow"]))
         if action == "cut" and len(frame) > 1:
-            del frame[data.draw(st.integers(1, len(frame) - 1)):]
+            del frame[data.draw(st.integers(1, len(frame) - 1)) :]
         elif action == "grow":
             frame += data.draw(st.binary(min_size=1, max_size=40))
         elif frame:
             where = data.draw(st.integers(0, min(len(frame) - 1, 80)))
             frame[where] = data.draw(st.integers(0, 255)) if action == "set" else frame[where] ^ 0xFF
     if data.draw(st.booleans()):
-        _fix_checksums(frame)                     # so the mutation reaches options, fragments, ICMP, NDP
+        _fix_checksums(frame)  # so the mutation reaches options, fragments, ICMP, NDP
     for the_stack in (FUZZ_STACK, FUZZ_ANY):
         _assert_sane(the_stack.respond(bytes(frame), "ether"), "ether")
         _assert_sane(the_stack.respond(bytes(frame[14:]), "ip"), "ip")
@@ -830,27 +881,31 @@ def test_echo_reply_checksums_always_valid(payload: bytes, ident: int, seq: int,
 
 # ------------------------------------------------------------------------------------------------ echo_reply
 
+
 def test_echo_reply_function() -> None:
     request = echo(56, id=4242)
     reply = echo_reply(request)
     stack_reply = only_reply(request)
-    assert reply is not None and IP(reply).id == 4242                  # free field copied from the request
+    assert reply is not None and IP(reply).id == 4242  # free field copied from the request
     assert reply[:4] + reply[6:10] + reply[12:] == stack_reply[:4] + stack_reply[6:10] + stack_reply[12:]
-    assert echo_reply(echo(56, dst="198.51.100.7")) is not None        # whatever its dst
+    assert echo_reply(echo(56, dst="198.51.100.7")) is not None  # whatever its dst
     request6 = bytes(v6(fl=0x12345) / ICMPv6EchoRequest(id=1, seq=2, data=b"hi"))
     reply6 = echo_reply(request6)
     assert reply6 is not None and IPv6(reply6).fl == 0x12345 and IPv6(reply6)[ICMPv6EchoReply].data == b"hi"
 
 
-@pytest.mark.parametrize("packet", [
-    bytes(v4() / ICMP(type=13)),
-    bytes(v4() / ICMP(type=0)),
-    fragments_of(3000)[0],
-    bytes(v6(dst="ff02::1") / ICMPv6EchoRequest()),
-    echo(dst="255.255.255.255"),
-    b"",
-    b"garbage",
-])
+@pytest.mark.parametrize(
+    "packet",
+    [
+        bytes(v4() / ICMP(type=13)),
+        bytes(v4() / ICMP(type=0)),
+        fragments_of(3000)[0],
+        bytes(v6(dst="ff02::1") / ICMPv6EchoRequest()),
+        echo(dst="255.255.255.255"),
+        b"",
+        b"garbage",
+    ],
+)
 def test_echo_reply_none_when_there_is_no_single_echo_reply(packet: bytes) -> None:
     assert echo_reply(packet) is None
 
@@ -862,13 +917,17 @@ def test_echo_reply_large_request_is_not_fragmented() -> None:
 
 # ------------------------------------------------------------------------------------------------ config, speed
 
-@pytest.mark.parametrize("kw, words", [
-    ({"ipv4": ("10.0.0.300",)}, "not an IPv4 address"),
-    ({"ipv6": ("10.0.0.1",)}, "not an IPv6 address"),
-    ({"mac": "02:00:00:00:00"}, "MAC"),
-    ({"ttl": 0}, "TTL"),
-    ({"mtu": 40}, "MTU"),
-])
+
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        ({"ipv4": ("10.0.0.300",)}, "not an IPv4 address"),
+        ({"ipv6": ("10.0.0.1",)}, "not an IPv6 address"),
+        ({"mac": "02:00:00:00:00"}, "MAC"),
+        ({"ttl": 0}, "TTL"),
+        ({"mtu": 40}, "MTU"),
+    ],
+)
 def test_bad_config_says_what_to_do(kw: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         HostConfig(**kw)
@@ -885,7 +944,7 @@ def test_echo_path_is_fast() -> None:
     for packet in (request, big):
         the_stack.respond(packet)
         rounds = []
-        for _ in range(5):   # the best of five rounds: other processes on a shared machine only ever add time
+        for _ in range(5):  # the best of five rounds: other processes on a shared machine only ever add time
             started = time.perf_counter()
             for _ in range(400):
                 the_stack.respond(packet)

@@ -29,11 +29,14 @@ def test_a_template_is_filled_and_reads_its_own_perfect_answer(answer) -> None:
         assert mine.answer_to_reply(mine.render_answer(reply, request), request).data == reply
 
 
-@pytest.mark.parametrize("template, message", [
-    ("x {foo} {hex}", "{foo}"),
-    ("no packet here", "never shows the packet"),
-    ("{hex", "template"),
-])
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("x {foo} {hex}", "{foo}"),
+        ("no packet here", "never shows the packet"),
+        ("{hex", "template"),
+    ],
+)
 def test_a_bad_template_is_one_line(template, message) -> None:
     with pytest.raises(LabkitError) as caught:
         template_strategy("bad", template)
@@ -63,7 +66,7 @@ def test_a_cell_strategy_runs_in_run_bench_next_to_a_built_in() -> None:
     frame = run_bench([ReferenceModel()], [mine, "zero-shot"], n=5)
     summary = summarise(frame).set_index("strategy")
     assert list(summary.index) == ["mine", "zero-shot"]
-    assert summary.loc["mine", "accept_rate"] == 1.0   # the reference stack answers every request right
+    assert summary.loc["mine", "accept_rate"] == 1.0  # the reference stack answers every request right
     assert all(isinstance(name, str) for name in frame["strategy"])
 
 
@@ -73,12 +76,15 @@ def test_every_example_loads(path) -> None:
     assert strategy.name and strategy.name not in STRATEGIES
 
 
-@pytest.mark.parametrize("source, message", [
-    ("def broken(:", "SyntaxError"),
-    ("raise RuntimeError('boom')", "RuntimeError: boom"),
-    ("X = 1", "define STRATEGY"),
-    ("STRATEGY = 'no packet'", "never shows the packet"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("def broken(:", "SyntaxError"),
+        ("raise RuntimeError('boom')", "RuntimeError: boom"),
+        ("X = 1", "define STRATEGY"),
+        ("STRATEGY = 'no packet'", "never shows the packet"),
+    ],
+)
 def test_a_broken_file_is_one_line_naming_it(tmp_path, source, message) -> None:
     path = tmp_path / "student.py"
     path.write_text(source)
@@ -94,14 +100,43 @@ def test_two_strategies_with_one_name_are_an_error() -> None:
 
 def test_bench_cli_takes_a_path() -> None:
     path = EXAMPLES / "terse-template.py"
-    done = subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())",
-                           "bench", "--model", "reference", "--strategy", str(path), "zero-shot", "--n", "3"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bench",
+            "--model",
+            "reference",
+            "--strategy",
+            str(path),
+            "zero-shot",
+            "--n",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "terse-template" in done.stdout and "zero-shot" in done.stdout
-    bad = subprocess.run([sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())",
-                          "bench", "--model", "reference", "--strategy", "missing.py", "--n", "1"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from labkit.cli import main; sys.exit(main())",
+            "bench",
+            "--model",
+            "reference",
+            "--strategy",
+            "missing.py",
+            "--n",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "missing.py" in bad.stderr
 
 

@@ -26,8 +26,9 @@ def requests(draw, version: int | None = None) -> bytes:
     ident, seq = draw(st.integers(0, 0xFFFF)), draw(st.integers(0, 0xFFFF))
     host = draw(st.integers(2, 250))
     if version == 4:
-        return echo_request(src="10.0.0.1", dst=f"10.0.{draw(st.integers(0, 9))}.{host}", ident=ident, seq=seq,
-                            payload=payload)
+        return echo_request(
+            src="10.0.0.1", dst=f"10.0.{draw(st.integers(0, 9))}.{host}", ident=ident, seq=seq, payload=payload
+        )
     return echo_request_v6(src="fd00::1", dst=f"fd00::{host:x}", ident=ident, seq=seq, payload=payload)
 
 
@@ -41,7 +42,7 @@ def _checksum_offset(packet: bytes) -> int:
 
 def _set16(packet: bytes, offset: int, value: int) -> bytes:
     changed = bytearray(packet)
-    changed[offset:offset + 2] = (value & 0xFFFF).to_bytes(2, "big")
+    changed[offset : offset + 2] = (value & 0xFFFF).to_bytes(2, "big")
     return bytes(changed)
 
 
@@ -83,7 +84,7 @@ def test_dropped_or_repeated_digit(data, request, kind) -> None:
     reply = echo_reply(request).hex()
     index = data.draw(st.integers(8, len(reply) - 1))
     if kind == "dropped-digit":
-        text = reply[:index] + reply[index + 1:]
+        text = reply[:index] + reply[index + 1 :]
     else:
         text = reply[:index] + reply[index] + reply[index:]
     runs = classify(request, text)
@@ -96,10 +97,13 @@ def test_dropped_or_repeated_digit(data, request, kind) -> None:
 def test_addresses(request, how) -> None:
     reply = bytearray(echo_reply(request))
     src, dst, size = (12, 16, 4) if request[0] >> 4 == 4 else (8, 24, 16)
-    asked_src, asked_dst = request[src:src + size], request[dst:dst + size]
-    chosen = {"unswapped": (asked_src, asked_dst), "half-to-src": (asked_src, asked_src),
-              "half-to-dst": (asked_dst, asked_dst)}[how]
-    reply[src:src + size], reply[dst:dst + size] = chosen
+    asked_src, asked_dst = request[src : src + size], request[dst : dst + size]
+    chosen = {
+        "unswapped": (asked_src, asked_dst),
+        "half-to-src": (asked_src, asked_src),
+        "half-to-dst": (asked_dst, asked_dst),
+    }[how]
+    reply[src : src + size], reply[dst : dst + size] = chosen
     _only(classify(request, bytes(reply)), "unswapped" if how == "unswapped" else "half-swapped")
 
 
@@ -154,10 +158,10 @@ def test_wrong_span(request, span) -> None:
     if span == "no pseudo-header" and reply[0] >> 4 == 6:
         value = internet_checksum(zeroed[start:])
     elif span == "icmp header":
-        value = internet_checksum(zeroed[start:start + 8])
+        value = internet_checksum(zeroed[start : start + 8])
     else:
         value = internet_checksum(zeroed)
-    right = int.from_bytes(reply[offset:offset + 2], "big")
+    right = int.from_bytes(reply[offset : offset + 2], "big")
     assume(value != right and value != (~right & 0xFFFF))
     _only(classify(request, _set16(reply, offset, value)), "checksum-wrong-span")
 
@@ -167,13 +171,13 @@ def test_wrong_span(request, span) -> None:
 def test_checksum_right_for_the_wrong_bytes(data, request) -> None:
     reply = echo_reply(request)
     digits = list(reply.hex())
-    index = data.draw(st.integers(2 * (_icmp_start(reply) + 8), 2 * len(reply) - 1))   # the data
+    index = data.draw(st.integers(2 * (_icmp_start(reply) + 8), 2 * len(reply) - 1))  # the data
     digits[index] = data.draw(st.sampled_from([d for d in "0123456789abcdef" if d != digits[index]]))
     written = with_checksums(bytes.fromhex("".join(digits)))
     checksum = _icmp_start(reply) + 2
     # When the recomputed checksum happens to equal the request's, "the request's checksum kept" explains the
     # bytes as well, and the classifier rightly prefers it: not this case.
-    assume(written[checksum:checksum + 2] != request[checksum:checksum + 2])
+    assume(written[checksum : checksum + 2] != request[checksum : checksum + 2])
     runs = classify(request, written)
     assert set(causes_of(runs)) == {"substitution", "checksum-for-wrong-bytes"}, [r.describe() for r in runs]
 
@@ -194,7 +198,7 @@ def test_wrong_length(data, request) -> None:
     reply = echo_reply(request)
     if data.draw(st.booleans()):
         offset = 2 if reply[0] >> 4 == 4 else 4
-        right = int.from_bytes(reply[offset:offset + 2], "big")
+        right = int.from_bytes(reply[offset : offset + 2], "big")
         value = data.draw(st.integers(0, 0xFFFF).filter(lambda v: v != right))
         wrong = _set16(reply, offset, value)
     else:
@@ -213,7 +217,7 @@ def test_request_checksum_kept() -> None:
     request = echo_request()
     reply = echo_reply(request)
     offset = _checksum_offset(reply)
-    kept = _set16(reply, offset, int.from_bytes(request[offset:offset + 2], "big"))
+    kept = _set16(reply, offset, int.from_bytes(request[offset : offset + 2], "big"))
     _only(classify(request, kept), "checksum-kept")
 
 

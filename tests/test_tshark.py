@@ -31,9 +31,10 @@ def capture(tmp_path):
 
 @needs_tshark
 def test_default_tshark_misses_the_bad_ip_checksum_and_validation_finds_it(capture) -> None:
-    default = subprocess.run(["tshark", "-r", str(capture), "-Y", tshark.BAD_CHECKSUM], capture_output=True,
-                             text=True).stdout
-    assert default.strip() == ""                        # why every call in labkit.tshark switches validation on
+    default = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", tshark.BAD_CHECKSUM], capture_output=True, text=True
+    ).stdout
+    assert default.strip() == ""  # why every call in labkit.tshark switches validation on
     flagged = tshark.bad_checksums(capture).strip().splitlines()
     assert len(flagged) == 1 and "reply" in flagged[0]
 
@@ -55,6 +56,7 @@ def test_icmp_checksums_are_validated_even_by_default(tmp_path) -> None:
     reply = IP(src="10.0.0.2", dst="10.0.0.1") / ICMP(type=0, id=7, seq=1, chksum=0x1234) / Raw(b"x" * 8)
     path = tmp_path / "bad-icmp.pcap"
     wrpcap(str(path), [reply])
-    default = subprocess.run(["tshark", "-r", str(path), "-Y", "icmp.checksum.status == 0"], capture_output=True,
-                             text=True).stdout
+    default = subprocess.run(
+        ["tshark", "-r", str(path), "-Y", "icmp.checksum.status == 0"], capture_output=True, text=True
+    ).stdout
     assert len(default.strip().splitlines()) == 1

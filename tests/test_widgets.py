@@ -37,8 +37,9 @@ class Cells(HTMLParser):
         attributes = {k: (v or "") for k, v in attrs}
         attributes["_text"] = ""
         roles = tuple(a["data-role"] for _, a in self._open if "data-role" in a)
-        self.elements.append((tag, attributes, roles + ((attributes["data-role"],) if "data-role" in attributes
-                                                       else ())))
+        self.elements.append(
+            (tag, attributes, roles + ((attributes["data-role"],) if "data-role" in attributes else ()))
+        )
         if tag not in self.VOID:
             self._open.append((tag, attributes))
 
@@ -95,16 +96,26 @@ def reply_v4(request_v4) -> bytes:
 def arp_frame() -> bytes:
     from scapy.layers.l2 import ARP, Ether
 
-    return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:00:01")
-                 / ARP(op=1, hwsrc="02:00:00:00:00:01", psrc="10.0.0.1", pdst="10.0.0.2"))
+    return bytes(
+        Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:00:01")
+        / ARP(op=1, hwsrc="02:00:00:00:00:01", psrc="10.0.0.1", pdst="10.0.0.2")
+    )
 
 
 # --- PacketView ----------------------------------------------------------------------------------------------
 
 
 # What each field does on its way into the reply, written out here (not read from labkit.roles).
-EXPECTED_ROLES = {"ip.id": "host", "ip.flags+frag": "host", "ip.ttl": "host", "ip.chksum": "recomputed",
-                  "ip.src": "swapped", "ip.dst": "swapped", "icmp.type": "decision", "icmp.chksum": "recomputed"}
+EXPECTED_ROLES = {
+    "ip.id": "host",
+    "ip.flags+frag": "host",
+    "ip.ttl": "host",
+    "ip.chksum": "recomputed",
+    "ip.src": "swapped",
+    "ip.dst": "swapped",
+    "icmp.type": "decision",
+    "icmp.chksum": "recomputed",
+}
 
 
 def _background(cell: dict) -> str:
@@ -127,18 +138,27 @@ def test_packet_view_colours_every_byte_by_its_role(request_v4):
     assert len(set().union(*colour_of.values())) == 5, "five roles, five colours"
     computed = {_background(c) for c in byte_cells if c["data-byte-role"] != "copied"}
     assert computed <= {tint(c) for c in OKABE_ITO_PUBLISHED} | {tint("#F0E442", 0.6)}, "Okabe-Ito: colour-blind safe"
-    patterns = {c["data-byte-role"]: c["style"].count("background-image") + c["style"].count("font-weight")
-                for c in byte_cells}
+    patterns = {
+        c["data-byte-role"]: c["style"].count("background-image") + c["style"].count("font-weight") for c in byte_cells
+    }
     assert all(patterns[role] for role in ("swapped", "decision", "recomputed", "host")), "greyscale: a pattern each"
     # field boundaries stay; the IPv4/ICMP layer boundary is heavier
     starts = {int(c["data-offset"]) for c in byte_cells if "labkit-start" in c["class"]}
     assert {12, 16, 20, 22} <= starts
     assert {int(c["data-offset"]) for c in byte_cells if "labkit-layer" in c["class"]} == {20}
-    legend = [attributes for tag, attributes, _ in Cells(view.to_html()).elements
-              if tag == "li" and "data-field" in attributes]
+    legend = [
+        attributes
+        for tag, attributes, _ in Cells(view.to_html()).elements
+        if tag == "li" and "data-field" in attributes
+    ]
     assert [item["data-field"] for item in legend] == list(dict.fromkeys(owners))
     assert {a["data-role-key"] for t, a, _ in Cells(view.to_html()).elements if "data-role-key" in a} == {
-        "copied", "swapped", "decision", "recomputed", "host"}
+        "copied",
+        "swapped",
+        "decision",
+        "recomputed",
+        "host",
+    }
 
 
 def test_every_byte_is_a_radio_of_its_field_for_click_and_keyboard(request_v4):
@@ -255,12 +275,18 @@ def test_diff_view_says_which_fields_are_wrong_and_what_linux_does(request_v4, r
     bad = corrupt(reply_v4, {23})
     view = DiffView(request_v4, bad)
     parsed = Cells(view.to_html())
-    rows = {attrs["data-field"]: attrs["data-ok"] for tag, attrs, roles in parsed.elements
-            if "fields" in roles and "data-ok" in attrs}
+    rows = {
+        attrs["data-field"]: attrs["data-ok"]
+        for tag, attrs, roles in parsed.elements
+        if "fields" in roles and "data-ok" in attrs
+    }
     assert rows["icmp.chksum"] == "0" and rows["ip.src"] == "1" and rows["icmp.data"] == "1"
     assert [name for name, ok in rows.items() if ok == "0"] == ["icmp.chksum"]
-    wrong_rows = [attrs["data-field"] for tag, attrs, roles in parsed.elements
-                  if tag == "tr" and "wrong-fields" in roles and "data-field" in attrs]
+    wrong_rows = [
+        attrs["data-field"]
+        for tag, attrs, roles in parsed.elements
+        if tag == "tr" and "wrong-fields" in roles and "data-field" in attrs
+    ]
     assert wrong_rows == ["icmp.chksum"]
     expected = verify(reply_v4)[1].expected
     found = int.from_bytes(bad[22:24], "big")
@@ -274,10 +300,10 @@ def test_diff_view_says_which_fields_are_wrong_and_what_linux_does(request_v4, r
 def test_diff_view_text_puts_markers_under_the_bytes(request_v4, reply_v4):
     view = DiffView(request_v4, corrupt(reply_v4, {13, 23}))
     lines = view.text().splitlines()
-    model_rows = lines[lines.index(next(line for line in lines if line.startswith("model reply"))) + 1:]
+    model_rows = lines[lines.index(next(line for line in lines if line.startswith("model reply"))) + 1 :]
     first_row, marker_line = model_rows[0], model_rows[1]
     column = first_row.index("0a 10 00 02")  # bytes 12..15, byte 13 corrupted to 0x10
-    assert marker_line[column + 3:column + 5] == "^^"
+    assert marker_line[column + 3 : column + 5] == "^^"
     assert marker_line.count("^^") == 1
     assert view.text() == DiffView(request_v4, corrupt(reply_v4, {13, 23})).text()
 
@@ -319,8 +345,11 @@ def test_diff_view_from_a_simulated_attempt(request_v4):
         view = DiffView.from_attempt(attempt)
         assert "simulated" in view.heading
         if attempt.reply is not None:
-            differing = {i for i in range(max(len(attempt.reply), len(view.expected)))
-                         if i >= len(attempt.reply) or i >= len(view.expected) or attempt.reply[i] != view.expected[i]}
+            differing = {
+                i
+                for i in range(max(len(attempt.reply), len(view.expected)))
+                if i >= len(attempt.reply) or i >= len(view.expected) or attempt.reply[i] != view.expected[i]
+            }
             assert set(view.marked_offsets) | set(view.free_offsets) == differing
     assert any(DiffView.from_attempt(a).marked_offsets for a in attempts), "the simulated model makes mistakes"
 
@@ -388,8 +417,13 @@ def test_dashboard_from_a_snapshot_counts_and_draws_latencies():
 
     from labkit.responder import ResponderStats
 
-    stats = ResponderStats(requests=10, answered=7, dropped=collections.Counter({"bad checksum": 2, "budget": 1}),
-                           spent_usd=0.0123, latencies=[0.5, 1.0, 2.0, 2.5, 3.0, 3.0, 4.0])
+    stats = ResponderStats(
+        requests=10,
+        answered=7,
+        dropped=collections.Counter({"bad checksum": 2, "budget": 1}),
+        spent_usd=0.0123,
+        latencies=[0.5, 1.0, 2.0, 2.5, 3.0, 3.0, 4.0],
+    )
     dashboard = Dashboard(stats)
     assert not dashboard.running
     html = dashboard.to_html()
@@ -476,8 +510,9 @@ def test_long_packets_show_headers_marks_and_a_gap_line():
     drawn = cells.offsets("model")
     assert set(range(64)) <= drawn and {688, 700, 719} <= drawn and max(drawn) == len(reply) - 1
     assert 1000 not in drawn and len(drawn) < len(reply) // 3
-    skipped = [int(a["data-skipped-rows"]) for t, a, roles in cells.elements if "data-skipped-rows" in a
-               and "model" in roles]
+    skipped = [
+        int(a["data-skipped-rows"]) for t, a, roles in cells.elements if "data-skipped-rows" in a and "model" in roles
+    ]
     assert sum(skipped) * 16 + len(drawn) == len(reply)
     assert "rows not shown" in view.text() and view.text().count("^^") == 2 + 1  # two marks + the key
     packet = PacketView(request)
@@ -487,7 +522,7 @@ def test_long_packets_show_headers_marks_and_a_gap_line():
 
 
 def test_diff_view_explains_a_checksum_field_right_but_checksum_wrong(request_v4, reply_v4):
-    view = DiffView(request_v4, corrupt(reply_v4, {40}))   # a data byte: the (copied) checksum no longer adds up
+    view = DiffView(request_v4, corrupt(reply_v4, {40}))  # a data byte: the (copied) checksum no longer adds up
     notes = view.checksum_pairs()
     assert len(notes) == 1 and notes[0].startswith("✓ icmp.chksum matches the reference, but ✗ icmp.chksum 0x")
     assert "wrong for the bytes actually sent" in notes[0]
@@ -495,18 +530,22 @@ def test_diff_view_explains_a_checksum_field_right_but_checksum_wrong(request_v4
     assert any("checksum-pairs" in roles for _, _, roles in parsed.elements)
     assert "note: ✓ icmp.chksum matches the reference" in repr(view)
     from labkit.checksum import with_checksums
+
     consistent = DiffView(request_v4, with_checksums(corrupt(reply_v4, {40})))
     assert "the arithmetic was right and the copy was wrong" in consistent.checksum_pairs()[0]
 
 
 def test_diff_view_names_the_cause_of_each_marked_run(request_v4, reply_v4):
     bad = bytearray(reply_v4)
-    bad[12:16], bad[16:20] = request_v4[12:16], request_v4[16:20]   # addresses not swapped
-    bad[40] ^= 0x03                                                  # one copy slip
+    bad[12:16], bad[16:20] = request_v4[12:16], request_v4[16:20]  # addresses not swapped
+    bad[40] ^= 0x03  # one copy slip
     view = DiffView(request_v4, bytes(bad))
     rows = [a for tag, a, roles in Cells(view.to_html()).elements if tag == "tr" and "data-cause" in a]
     assert [(r["data-cause"], r["data-offsets"]) for r in rows] == [
-        ("unswapped", "15"), ("unswapped", "19"), ("substitution", "40")]
+        ("unswapped", "15"),
+        ("unswapped", "19"),
+        ("substitution", "40"),
+    ]
     assert "likely cause: copy slip" in view.title_at(40)
     assert "likely causes:" in repr(view)
 

@@ -70,8 +70,11 @@ def test_statistics_block_has_the_iputils_shape() -> None:
     assert lines[0] == "--- 10.0.0.2 ping statistics ---"
     assert lines[1] == "4 packets transmitted, 3 received, +1 duplicates, 25% packet loss, time 3500ms"
     assert STATS_LINE.match(lines[1])
-    assert PingStats("10.0.0.2", transmitted=3, received=1).summary_lines()[1].startswith(
-        "3 packets transmitted, 1 received, 66.6667% packet loss")
+    assert (
+        PingStats("10.0.0.2", transmitted=3, received=1)
+        .summary_lines()[1]
+        .startswith("3 packets transmitted, 1 received, 66.6667% packet loss")
+    )
     assert lines[2] == "rtt min/avg/max/mdev = 1000.000/2000.000/3000.000/816.497 ms"
 
 
@@ -95,7 +98,7 @@ def test_virtual_time_prints_the_modelled_latency_without_waiting() -> None:
     assert stats.received == 3 and stats.loss_percent == 0
     assert pinger.lines[-3] == "--- 10.0.0.2 ping statistics ---"
     assert STATS_LINE.match(pinger.lines[-2]).group(4) == "0"
-    assert stats.elapsed_s >= 2 + 3.021    # last request at 2 s, its reply 3.021 s later
+    assert stats.elapsed_s >= 2 + 3.021  # last request at 2 s, its reply 3.021 s later
 
 
 def test_virtual_time_prints_replies_in_arrival_order() -> None:
@@ -133,6 +136,7 @@ def test_bad_checksum_is_loss_and_the_pinger_says_why() -> None:
 
 def test_replies_linux_would_not_match_are_ignored() -> None:
     """Wrong echo id, checksum recomputed so the id is the only fault: ping never matches it to a request."""
+
     def wrong_id(request: bytes) -> bytes:
         reply = bytearray(echo_reply(request))
         reply[24:26] = b"\x00\x01"

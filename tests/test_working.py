@@ -75,12 +75,13 @@ def _answer(request: bytes, layout: str, plant: str | None, where: int, delta: i
             head, tail = line.split(key)
             value = tail.split(",")[0]
             wrong = f"{(int(value, 16) + delta) & (0xFFFFF if plant == 'sum' else 0xFFFF):x}"
-            lines[number + 1] = head + key + wrong + tail[len(value):]
+            lines[number + 1] = head + key + wrong + tail[len(value) :]
             return "\n".join(lines), number + 2, plant
         return text, None, ""
     first = 0 if layout == "table" else 1
-    body, planted, running = _running_lines(words, first + where % (len(words) - first) if plant else None, delta,
-                                            layout == "table")
+    body, planted, running = _running_lines(
+        words, first + where % (len(words) - first) if plant else None, delta, layout == "table"
+    )
     protocol = "ICMP" if name == "icmp.chksum" else "ICMPv6"
     header = ["1. The addresses swapped, the type changed.", f"2. {protocol} checksum:"]
     if layout == "table":
@@ -102,8 +103,13 @@ def test_correct_working_has_no_false_step(request, layout) -> None:
 
 
 @SETTINGS
-@given(requests(), st.sampled_from(LAYOUTS), st.sampled_from(["word", "sum", "fold", "complement"]),
-       st.integers(0, 200), st.integers(1, 0xFFFE))
+@given(
+    requests(),
+    st.sampled_from(LAYOUTS),
+    st.sampled_from(["word", "sum", "fold", "complement"]),
+    st.integers(0, 200),
+    st.integers(1, 0xFFFE),
+)
 def test_first_false_step_is_the_planted_one(request, layout, plant, where, delta) -> None:
     if layout != "labkit":
         plant = "add"
@@ -146,19 +152,23 @@ def test_a_lost_carry_in_the_running_sum_is_found() -> None:
     lost_at = None
     for word in words[1:]:
         raw = running + word
-        after = raw & 0xFFFF          # drops the carry: the classic mistake
+        after = raw & 0xFFFF  # drops the carry: the classic mistake
         if raw >> 16 and lost_at is None:
             lost_at = len(lines) + 1
         lines.append(f"0x{running:04x} + 0x{word:04x} = 0x{after:04x}")
         running = after
-    assert lost_at is not None   # 0xffff words overflow at once
+    assert lost_at is not None  # 0xffff words overflow at once
     result = check_working("\n".join(lines), request, reply)
     assert result.first_false.line == lost_at and result.first_false.kind == "add"
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("0123456789abcdefx+=~-> \n|:ICMPchecksumwordsfoldedcarrycomplementFINAL")),
-               max_size=400))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("0123456789abcdefx+=~-> \n|:ICMPchecksumwordsfoldedcarrycomplementFINAL")),
+        max_size=400,
+    )
+)
 def test_any_text_is_checked_or_called_unreadable_never_raises(text) -> None:
     request = echo_request()
     result = check_working(text, request, echo_reply(request))

@@ -26,8 +26,12 @@ def models_help() -> str:
 
 
 # Library parameters whose flag is not "--" + the name with dashes (run_bench takes lists; flags repeat).
-FLAG_OF_PARAMETER = {"models": "--model", "strategies": "--strategy", "duration_s": "--duration",
-                     "timeout_s": "--timeout"}
+FLAG_OF_PARAMETER = {
+    "models": "--model",
+    "strategies": "--strategy",
+    "duration_s": "--duration",
+    "timeout_s": "--timeout",
+}
 
 
 def flag_of(parameter: str) -> str:
@@ -45,7 +49,9 @@ def default_model_notice(model_name: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="labkit", description="An LLM plays the part of an IP stack.", epilog=models_help(),
+        prog="labkit",
+        description="An LLM plays the part of an IP stack.",
+        epilog=models_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"labkit {__version__}")

@@ -23,16 +23,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="strategy files (.py) or directories of them")
-    parser.add_argument("--model", default=None, metavar="M",
-                        help="one model name (default: $LABKIT_MODEL, else simulated)")
+    parser.add_argument(
+        "--model", default=None, metavar="M", help="one model name (default: $LABKIT_MODEL, else simulated)"
+    )
     parser.add_argument("--n", type=int, default=200, help="requests per strategy (default: 200)")
-    parser.add_argument("--seed", type=int, default=BAKEOFF_SEED,
-                        help="request seed; keep yours secret for a set nobody can reproduce")
+    parser.add_argument(
+        "--seed", type=int, default=BAKEOFF_SEED, help="request seed; keep yours secret for a set nobody can reproduce"
+    )
     parser.add_argument("--workers", type=int, default=None, help="parallel attempts (default: as labkit bench)")
-    parser.add_argument("--budget-usd", type=float, default=None, metavar="X",
-                        help="stop each strategy's run once it has spent X dollars")
-    parser.add_argument("--plot", default="bakeoff.png", metavar="FILE",
-                        help="where to write the Pareto plot (default: bakeoff.png; 'none' for no plot)")
+    parser.add_argument(
+        "--budget-usd",
+        type=float,
+        default=None,
+        metavar="X",
+        help="stop each strategy's run once it has spent X dollars",
+    )
+    parser.add_argument(
+        "--plot",
+        default="bakeoff.png",
+        metavar="FILE",
+        help="where to write the Pareto plot (default: bakeoff.png; 'none' for no plot)",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -44,16 +55,24 @@ def run(args: argparse.Namespace) -> int:
         raise LabkitError("--n must be 1 or more")
     if not args.model:
         default_model_notice(None)
-    result = run_bakeoff(submissions(args.paths), model=args.model, n=args.n, seed=args.seed,
-                         budget_usd=args.budget_usd, workers=args.workers)
+    result = run_bakeoff(
+        submissions(args.paths),
+        model=args.model,
+        n=args.n,
+        seed=args.seed,
+        budget_usd=args.budget_usd,
+        workers=args.workers,
+    )
     for submission, reason in result.broken:
         print(f"broken: {submission}: {reason}")
     if result.board is None or len(result.board) == 0:
         print("no submission produced results")
         return 1
     print(leaderboard_table(result.board))
-    print(f"{len(result.board)} strategies x {args.n} requests; '*' = on the Pareto front "
-          "(no other entry accepts as often with fewer output tokens)")
+    print(
+        f"{len(result.board)} strategies x {args.n} requests; '*' = on the Pareto front "
+        "(no other entry accepts as often with fewer output tokens)"
+    )
     print(str(result.evidence))
     if args.plot.lower() != "none":
         _save_plot(result.board, args.plot)

@@ -24,11 +24,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     from labkit.prompts import STRATEGIES
 
     parser.add_argument(
-        "--model", action="extend", nargs="+", default=None, metavar="M",
+        "--model",
+        action="extend",
+        nargs="+",
+        default=None,
+        metavar="M",
         help=f"model name(s), repeatable: {names_help()} (default: $LABKIT_MODEL, else simulated)",
     )
     parser.add_argument(
-        "--strategy", action="extend", nargs="+", default=None, metavar="S",
+        "--strategy",
+        action="extend",
+        nargs="+",
+        default=None,
+        metavar="S",
         help=f"prompt strategy name(s): {', '.join(STRATEGIES)}, or a PATH to a .py file defining your own "
         "(default: zero-shot)",
     )
@@ -38,12 +46,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="request seed (default: 0)")
     parser.add_argument(
-        "--budget-usd", type=float, default=None, metavar="X",
+        "--budget-usd",
+        type=float,
+        default=None,
+        metavar="X",
         help="stop starting new attempts once this run has spent X dollars",
     )
     parser.add_argument("--out", default=None, metavar="FILE.jsonl", help="append each attempt here; resume from it")
     parser.add_argument(
-        "--sizes", nargs="?", const="default", default=None, metavar="B,B,...",
+        "--sizes",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="B,B,...",
         help="sweep payload size: --n IPv4 requests at each size (bytes, comma-separated; alone: "
         "0,16,56,128,256,512,1024,1472) and print accept rate against payload length and 16-bit additions",
     )
@@ -78,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:  # say what survived, so the user knows a rerun resumes rather than restarts
         if args.out:
-            print(f"labkit: interrupted after {info.ran} attempts; they are saved in {args.out}: "
-                  "rerun the same command to resume", file=sys.stderr)
+            print(
+                f"labkit: interrupted after {info.ran} attempts; they are saved in {args.out}: "
+                "rerun the same command to resume",
+                file=sys.stderr,
+            )
         raise
     summary = summarise(frame)
     print(format_table(summary) if len(summary) else "no results")
@@ -92,8 +110,10 @@ def run(args: argparse.Namespace) -> int:
     simulated = [model for model in info.models if getattr(model, "simulated", False)]
     if simulated:
         virtual = all(getattr(model, "virtual_time", False) for model in simulated)
-        print("simulated: figures from a simulated model are not Claude's"
-              + ("; its latency is virtual time (modelled, not waited for)" if virtual else ""))
+        print(
+            "simulated: figures from a simulated model are not Claude's"
+            + ("; its latency is virtual time (modelled, not waited for)" if virtual else "")
+        )
     if info.stopped_at_budget:
         print(
             f"stopped at budget: spent ${info.spent_usd:.4f} of ${info.budget_usd:.4f}; "

@@ -33,37 +33,84 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     where.add_argument("--interface", metavar="IF", help="raw socket on this interface (needs root/CAP_NET_RAW)")
     where.add_argument("--tun", metavar="NAME", help="create TUN device NAME (needs root/CAP_NET_ADMIN)")
     where.add_argument("--software", action="store_true", help="in-process wire and pinger; no root needed")
-    parser.add_argument("--address", action="append", metavar="IP",
-                        help="address labkit answers for; repeat for IPv4 + IPv6 "
-                             "(default: 10.0.0.2, or 10.77.0.2 with --tun)")
-    parser.add_argument("--tun-kernel-address", default="10.77.0.1/30", metavar="IP/LEN",
-                        help="the kernel's address on the TUN device (default: 10.77.0.1/30)")
-    parser.add_argument("--model", default=None,
-                        help="registry name: reference, simulated[:seed][:opts], claude[:id], replay:FILE "
-                             "(default: $LABKIT_MODEL, else simulated)")
+    parser.add_argument(
+        "--address",
+        action="append",
+        metavar="IP",
+        help="address labkit answers for; repeat for IPv4 + IPv6 (default: 10.0.0.2, or 10.77.0.2 with --tun)",
+    )
+    parser.add_argument(
+        "--tun-kernel-address",
+        default="10.77.0.1/30",
+        metavar="IP/LEN",
+        help="the kernel's address on the TUN device (default: 10.77.0.1/30)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="registry name: reference, simulated[:seed][:opts], claude[:id], replay:FILE "
+        "(default: $LABKIT_MODEL, else simulated)",
+    )
     parser.add_argument("--strategy", default="zero-shot", help="prompt strategy (default: zero-shot)")
-    parser.add_argument("--max-inflight", type=int, default=16, metavar="N",
-                        help="model calls answered concurrently; more are dropped as busy (default: 16)")
-    parser.add_argument("--raw", action="store_true",
-                        help="send whatever the model produced, as the original experiment did "
-                             "(still only IP packets addressed to the requester; see docs/live.md)")
-    parser.add_argument("--send-bad-checksum", action="store_true",
-                        help="strict mode: also send replies whose only fault is a wrong checksum")
-    parser.add_argument("--rate", type=float, default=None, metavar="PER_S",
-                        help="at most this many model calls per second; the excess is dropped")
-    parser.add_argument("--budget-usd", type=float, default=None, metavar="USD",
-                        help="stop calling the model once this much (estimated) is spent or reserved")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                        help="abandon a model call after this many seconds, freeing its slot (default: 30)")
-    parser.add_argument("--count", type=int, default=None, metavar="N",
-                        help="stop after N echo requests (software wire: send N pings, default 4)")
+    parser.add_argument(
+        "--max-inflight",
+        type=int,
+        default=16,
+        metavar="N",
+        help="model calls answered concurrently; more are dropped as busy (default: 16)",
+    )
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="send whatever the model produced, as the original experiment did "
+        "(still only IP packets addressed to the requester; see docs/live.md)",
+    )
+    parser.add_argument(
+        "--send-bad-checksum",
+        action="store_true",
+        help="strict mode: also send replies whose only fault is a wrong checksum",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="PER_S",
+        help="at most this many model calls per second; the excess is dropped",
+    )
+    parser.add_argument(
+        "--budget-usd",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="stop calling the model once this much (estimated) is spent or reserved",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="abandon a model call after this many seconds, freeing its slot (default: 30)",
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N echo requests (software wire: send N pings, default 4)",
+    )
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="S",
-                        help="software wire: seconds between pings (default: 1)")
-    parser.add_argument("--real-time", action="store_true",
-                        help="software wire: really wait (default: virtual time, no sleeping)")
-    parser.add_argument("--source", default=None, metavar="IP",
-                        help="software wire: the pinger's address (default: 10.0.0.1, or fd00::1 for IPv6)")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, metavar="S", help="software wire: seconds between pings (default: 1)"
+    )
+    parser.add_argument(
+        "--real-time", action="store_true", help="software wire: really wait (default: virtual time, no sleeping)"
+    )
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="IP",
+        help="software wire: the pinger's address (default: 10.0.0.1, or fd00::1 for IPv6)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not log every drop")
     parser.set_defaults(run=run)
     return parser
@@ -102,22 +149,26 @@ def _open_wire(args: argparse.Namespace, addresses: list[str]):
         owned = set(kernel_addresses(args.interface)) & set(addresses)
         conflicting = sorted(address for address in owned if not kernel_ignores_echo(address))
         if conflicting:
-            raise LabkitError(f"the kernel already owns {', '.join(conflicting)} on {args.interface}, so it "
-                              "would answer first; answer an address the kernel does not have, remove it "
-                              "(ip addr del ...), or switch the kernel's echo replies off in this namespace "
-                              "(net.ipv4.icmp_echo_ignore_all=1; see docs/live.md for the risks)")
+            raise LabkitError(
+                f"the kernel already owns {', '.join(conflicting)} on {args.interface}, so it "
+                "would answer first; answer an address the kernel does not have, remove it "
+                "(ip addr del ...), or switch the kernel's echo replies off in this namespace "
+                "(net.ipv4.icmp_echo_ignore_all=1; see docs/live.md for the risks)"
+            )
         for address in sorted(owned):
             logging.getLogger("labkit.respond").warning(
-                "the kernel owns %s but ignores echo requests (icmp_echo_ignore_all); remember to set it back",
-                address)
+                "the kernel owns %s but ignores echo requests (icmp_echo_ignore_all); remember to set it back", address
+            )
         return RawWire(args.interface)
     from labkit.wire.tun import TunWire
 
     kernel = TunWire._parse_interface(args.tun_kernel_address).ip
     if str(kernel) in {str(ipaddress.ip_address(a)) for a in addresses if _is_ip(a)}:
-        raise LabkitError(f"--tun-kernel-address {args.tun_kernel_address} gives the kernel {kernel}, the address "
-                          "labkit answers for, so the kernel would answer first; give the kernel another address "
-                          "in the same subnet (default 10.77.0.1/30, labkit answering 10.77.0.2)")
+        raise LabkitError(
+            f"--tun-kernel-address {args.tun_kernel_address} gives the kernel {kernel}, the address "
+            "labkit answers for, so the kernel would answer first; give the kernel another address "
+            "in the same subnet (default 10.77.0.1/30, labkit answering 10.77.0.2)"
+        )
     return TunWire(args.tun, args.tun_kernel_address)
 
 
@@ -144,11 +195,16 @@ def tun_peer_address(kernel_address: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     attachment = "software" if args.software else "tun" if args.tun else "interface"
-    addresses = args.address or [tun_peer_address(args.tun_kernel_address) if args.tun
-                                 else DEFAULT_ADDRESS[attachment]]
+    addresses = args.address or [tun_peer_address(args.tun_kernel_address) if args.tun else DEFAULT_ADDRESS[attachment]]
     _configure_logging(args.quiet)
-    options = dict(max_inflight=args.max_inflight, raw=args.raw, send_bad_checksum=args.send_bad_checksum,
-                   rate=args.rate, budget_usd=args.budget_usd, timeout_s=args.timeout)
+    options = dict(
+        max_inflight=args.max_inflight,
+        raw=args.raw,
+        send_bad_checksum=args.send_bad_checksum,
+        rate=args.rate,
+        budget_usd=args.budget_usd,
+        timeout_s=args.timeout,
+    )
     mode = "raw mode" if args.raw else "strict mode" + (", bad checksums sent" if args.send_bad_checksum else "")
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
@@ -156,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             from labkit.models import get_model
 
             return _run_software(args, get_model(args.model), addresses, mode, options)
-        wire = _open_wire(args, addresses)     # first, so a privilege problem shows before anything loads
+        wire = _open_wire(args, addresses)  # first, so a privilege problem shows before anything loads
         try:
             from labkit.models import get_model
 
@@ -172,9 +228,17 @@ def _run_software(args: argparse.Namespace, model, addresses: list[str], mode: s
 
     print(f"labkit respond: software wire, {addresses[0]} answered by {model.describe()}, {mode}", flush=True)
     source = args.source or ("fd00::1" if ":" in addresses[0] else "10.0.0.1")
-    pinged, stats = ping_software(model, 4 if args.count is None else args.count, args.interval,
-                                  real_time=args.real_time, strategy=args.strategy, src=source, dst=addresses[0],
-                                  duration_s=args.duration, **options)
+    pinged, stats = ping_software(
+        model,
+        4 if args.count is None else args.count,
+        args.interval,
+        real_time=args.real_time,
+        strategy=args.strategy,
+        src=source,
+        dst=addresses[0],
+        duration_s=args.duration,
+        **options,
+    )
     _print_summary(stats)
     return 0 if pinged.received else 1
 
@@ -182,12 +246,18 @@ def _run_software(args: argparse.Namespace, model, addresses: list[str], mode: s
 def _run_wire(args: argparse.Namespace, wire, model, addresses: list[str], mode: str, options: dict) -> int:
     from labkit.responder import Responder
 
-    where = (f"{args.interface} (raw socket, {wire.mac})" if args.interface
-             else f"tun {wire.name} (the kernel has {args.tun_kernel_address})")
-    responder = Responder(wire, model, args.strategy, addresses=addresses, count=args.count,
-                          duration_s=args.duration, **options)
-    print(f"labkit respond: answering {', '.join(addresses)} on {where} with {model.describe()}, {mode}. "
-          "Ctrl-C stops.", flush=True)
+    where = (
+        f"{args.interface} (raw socket, {wire.mac})"
+        if args.interface
+        else f"tun {wire.name} (the kernel has {args.tun_kernel_address})"
+    )
+    responder = Responder(
+        wire, model, args.strategy, addresses=addresses, count=args.count, duration_s=args.duration, **options
+    )
+    print(
+        f"labkit respond: answering {', '.join(addresses)} on {where} with {model.describe()}, {mode}. Ctrl-C stops.",
+        flush=True,
+    )
     _print_summary(responder.serve())
     return 0
 

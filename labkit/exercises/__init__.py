@@ -24,8 +24,26 @@ from labkit.exercises.llm import check_latency_plan, check_really_better, check_
 from labkit.exercises.predict import check_prediction
 from labkit.exercises.taxonomy import check_first_false_step, numbered, planted_working
 
-__all__ = ["Feedback", "check_byte", "check_checksum", "check_checksum_words", "check_drop_counter",
-           "check_echo_reply", "check_field_lookup", "check_first_false_step", "check_hex_field",
-           "check_incremental_update", "check_internet_checksum", "check_latency_plan", "check_prediction",
-           "check_really_better", "check_reply_builder", "check_solicited_node", "check_strategy_benchmark",
-           "check_swap", "check_which_field", "numbered", "planted_working"]
+__all__ = [
+    "Feedback",
+    "check_byte",
+    "check_checksum",
+    "check_checksum_words",
+    "check_drop_counter",
+    "check_echo_reply",
+    "check_field_lookup",
+    "check_first_false_step",
+    "check_hex_field",
+    "check_incremental_update",
+    "check_internet_checksum",
+    "check_latency_plan",
+    "check_prediction",
+    "check_really_better",
+    "check_reply_builder",
+    "check_solicited_node",
+    "check_strategy_benchmark",
+    "check_swap",
+    "check_which_field",
+    "numbered",
+    "planted_working",
+]

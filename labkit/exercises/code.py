@@ -32,20 +32,27 @@ from labkit.judge import judge
 from labkit.packets import echo_request
 from labkit.stack import echo_reply
 
-EXAMPLES = 100   # generated cases per check, after the hand-picked ones
-_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                     suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+EXAMPLES = 100  # generated cases per check, after the hand-picked ones
+_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    report_multiple_bugs=False,
+)
 
 
 @dataclass(frozen=True)
 class _Failure:
-    case: tuple          # the arguments the student's function was called with
-    got: object          # what it returned, or the exception it raised
+    case: tuple  # the arguments the student's function was called with
+    got: object  # what it returned, or the exception it raised
     raised: bool
 
 
-def _first_failure(func: Callable, fixed: Iterable[tuple], generated: st.SearchStrategy,
-                   wrong: Callable[[tuple, object], bool]) -> tuple[_Failure | None, int]:
+def _first_failure(
+    func: Callable, fixed: Iterable[tuple], generated: st.SearchStrategy, wrong: Callable[[tuple, object], bool]
+) -> tuple[_Failure | None, int]:
     """The first case (hand-picked first, then generated and shrunk) where `wrong(case, result)` holds,
     and how many cases were run. An exception counts as a failure."""
     runs = 0
@@ -77,8 +84,10 @@ def _failure(func: Callable, case: tuple) -> _Failure:
 
 def _crash(name: str, case_text: str, failure: _Failure) -> Feedback:
     error = failure.got
-    return _wrong(f"{name}({case_text}) raised {type(error).__name__}: {error}.",
-                  "make it work for every input of this kind, not just the notebook's packet.")
+    return _wrong(
+        f"{name}({case_text}) raised {type(error).__name__}: {error}.",
+        "make it work for every input of this kind, not just the notebook's packet.",
+    )
 
 
 def _short(data: bytes, limit: int = 24) -> str:
@@ -91,8 +100,11 @@ def _name(func: Callable) -> str:
 
 
 def _shown(value: object) -> str:
-    return f"0x{value:04x}" if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF \
+    return (
+        f"0x{value:04x}"
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF
         else repr(value)
+    )
 
 
 def _swap16(value: int) -> int:
@@ -101,13 +113,20 @@ def _swap16(value: int) -> int:
 
 # --- internet_checksum --------------------------------------------------------------------------------------
 
-_CHECKSUM_CASES = [(b"",), (bytes.fromhex("4500"),), (bytes.fromhex("ab"),), (bytes.fromhex("ffff0001"),),
-                   (bytes.fromhex("12345678"),), (bytes.fromhex("fffffffffffe"),), (bytes.fromhex("0102030405"),)]
+_CHECKSUM_CASES = [
+    (b"",),
+    (bytes.fromhex("4500"),),
+    (bytes.fromhex("ab"),),
+    (bytes.fromhex("ffff0001"),),
+    (bytes.fromhex("12345678"),),
+    (bytes.fromhex("fffffffffffe"),),
+    (bytes.fromhex("0102030405"),),
+]
 
 
 def _lost_carry_sum(data: bytes) -> int:
     padded = data + b"\x00" * (len(data) % 2)
-    return ~sum(int.from_bytes(padded[i:i + 2], "big") for i in range(0, len(padded), 2)) & 0xFFFF
+    return ~sum(int.from_bytes(padded[i : i + 2], "big") for i in range(0, len(padded), 2)) & 0xFFFF
 
 
 def _checksum_mistake(data: bytes, got: object) -> str:
@@ -116,8 +135,10 @@ def _checksum_mistake(data: bytes, got: object) -> str:
     if not isinstance(got, int) or isinstance(got, bool):
         return f"return an int such as 0x1c3f, not {type(got).__name__}."
     if got < 0 or got > 0xFFFF:
-        return ("keep the result in 16 bits: Python's ~x is negative, so write ~x & 0xFFFF; and fold the sum "
-                "until it fits (while s >> 16: s = (s & 0xFFFF) + (s >> 16)).")
+        return (
+            "keep the result in 16 bits: Python's ~x is negative, so write ~x & 0xFFFF; and fold the sum "
+            "until it fits (while s >> 16: s = (s & 0xFFFF) + (s >> 16))."
+        )
     if got == ~right & 0xFFFF:
         return "that is the one's-complement sum: the checksum is its complement (~s & 0xFFFF)."
     if got == _swap16(right):
@@ -128,27 +149,35 @@ def _checksum_mistake(data: bytes, got: object) -> str:
         if got == internet_checksum(data[:-1] + b"\x00" + data[-1:]):
             return "odd length: pad with a zero byte AFTER the last byte, so that byte is the high half of a word."
     if got == _lost_carry_sum(data):
-        return ("end-around carry lost: when the sum passes 0xFFFF, the carry must be added back at the bottom "
-                "(RFC 1071), not dropped.")
+        return (
+            "end-around carry lost: when the sum passes 0xFFFF, the carry must be added back at the bottom "
+            "(RFC 1071), not dropped."
+        )
     return "compare with labkit.checksum.trace(data).lines(), which shows every step."
 
 
 def check_internet_checksum(func: Callable[[bytes], int]) -> Feedback:
     """Is `func(data)` the RFC 1071 checksum of `data` for every byte string (empty, odd, full of carries)?"""
-    generated = st.tuples(st.one_of(st.binary(max_size=64), st.lists(st.sampled_from([0x00, 0x01, 0xFE, 0xFF]),
-                                                                     max_size=40).map(bytes)))
-    failure, runs = _first_failure(func, _CHECKSUM_CASES, generated,
-                                   lambda case, got: got != internet_checksum(case[0]))
+    generated = st.tuples(
+        st.one_of(st.binary(max_size=64), st.lists(st.sampled_from([0x00, 0x01, 0xFE, 0xFF]), max_size=40).map(bytes))
+    )
+    failure, runs = _first_failure(
+        func, _CHECKSUM_CASES, generated, lambda case, got: got != internet_checksum(case[0])
+    )
     if failure is None:
         return _right(f"your checksum agrees with labkit's on all {runs} inputs: empty, odd lengths, carries.")
     data = failure.case[0]
     if failure.raised:
         return _crash(_name(func), _short(data), failure)
-    return _wrong(f"first failing case: {_name(func)}({_short(data)}) returned {_shown(failure.got)}, expected "
-                  f"0x{internet_checksum(data):04x}.", _checksum_mistake(data, failure.got))
+    return _wrong(
+        f"first failing case: {_name(func)}({_short(data)}) returned {_shown(failure.got)}, expected "
+        f"0x{internet_checksum(data):04x}.",
+        _checksum_mistake(data, failure.got),
+    )
 
 
 # --- RFC 1624 incremental update ------------------------------------------------------------------------------
+
 
 def _ones_add(a: int, b: int) -> int:
     total = a + b
@@ -163,8 +192,9 @@ def _incremental(hc: int, m: int, m_new: int) -> int:
 def _update_cases() -> st.SearchStrategy:
     """(hc, m, m') from real data: a checksum, one of the words it covers, and a new value for that word."""
     words = st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=12)
-    return words.flatmap(lambda ws: st.tuples(st.just(ws), st.integers(0, len(ws) - 1), st.integers(0, 0xFFFF))) \
-        .map(lambda t: (_checksum_of(t[0]), t[0][t[1]], t[2]))
+    return words.flatmap(lambda ws: st.tuples(st.just(ws), st.integers(0, len(ws) - 1), st.integers(0, 0xFFFF))).map(
+        lambda t: (_checksum_of(t[0]), t[0][t[1]], t[2])
+    )
 
 
 def _checksum_of(words: list[int]) -> int:
@@ -176,8 +206,7 @@ def _same_checksum(a: object, b: int) -> bool:
     return a == b or (a in (0, 0xFFFF) and b in (0, 0xFFFF) and not isinstance(a, bool))
 
 
-_UPDATE_CASES = [(0xDD2F, 0x5555, 0x3285), (0x66A6, 0x0001, 0x9A67), (0x0000, 0xFFFF, 0x0000),
-                 (0xB861, 0x0800, 0x0000)]
+_UPDATE_CASES = [(0xDD2F, 0x5555, 0x3285), (0x66A6, 0x0001, 0x9A67), (0x0000, 0xFFFF, 0x0000), (0xB861, 0x0800, 0x0000)]
 
 
 def _update_mistake(case: tuple[int, int, int], got: object) -> str:
@@ -187,38 +216,48 @@ def _update_mistake(case: tuple[int, int, int], got: object) -> str:
     if got < 0 or got > 0xFFFF:
         return "keep 16 bits: fold the carries back in and mask the complement (~x & 0xFFFF)."
     variants = {
-        "that is HC' before the final complement: the new checksum is ~(...)":
-            ~_incremental(hc, m, m_new) & 0xFFFF,
-        "start from ~HC (the sum the checksum is the complement of), not from HC":
-            ~_ones_add(_ones_add(hc, ~m & 0xFFFF), m_new) & 0xFFFF,
-        "take the old word away by adding its complement ~m; m' is added as it is":
-            _incremental(hc, ~m & 0xFFFF, m_new),
+        "that is HC' before the final complement: the new checksum is ~(...)": ~_incremental(hc, m, m_new) & 0xFFFF,
+        "start from ~HC (the sum the checksum is the complement of), not from HC": ~_ones_add(
+            _ones_add(hc, ~m & 0xFFFF), m_new
+        )
+        & 0xFFFF,
+        "take the old word away by adding its complement ~m; m' is added as it is": _incremental(
+            hc, ~m & 0xFFFF, m_new
+        ),
         "old and new word are the wrong way round: add ~m (old) and m' (new)": _incremental(hc, m_new, m),
-        "end-around carry lost: a one's-complement add folds the bit above 16 back in.":
-            ~((((~hc & 0xFFFF) + (~m & 0xFFFF)) & 0xFFFF) + m_new) & 0xFFFF,
+        "end-around carry lost: a one's-complement add folds the bit above 16 back in.": ~(
+            (((~hc & 0xFFFF) + (~m & 0xFFFF)) & 0xFFFF) + m_new
+        )
+        & 0xFFFF,
         _BYTE_ORDER_HINT: _swap16(_incremental(hc, m, m_new)),
     }
-    return next((why for why, value in variants.items() if got == value),
-                "follow RFC 1624 eqn. 3 step by step: ~HC, add ~m with end-around carry, add m', complement.")
+    return next(
+        (why for why, value in variants.items() if got == value),
+        "follow RFC 1624 eqn. 3 step by step: ~HC, add ~m with end-around carry, add m', complement.",
+    )
 
 
 def check_incremental_update(func: Callable[[int, int, int], int]) -> Feedback:
     """Does `func(hc, m, m_new)` give the checksum after one 16-bit word changes from m to m_new (RFC 1624), the
     same as recomputing it from scratch?"""
-    failure, runs = _first_failure(func, _UPDATE_CASES, _update_cases(),
-                                   lambda case, got: not _same_checksum(got, _incremental(*case)))
+    failure, runs = _first_failure(
+        func, _UPDATE_CASES, _update_cases(), lambda case, got: not _same_checksum(got, _incremental(*case))
+    )
     if failure is None:
         return _right(f"your update agrees with recomputing the checksum on all {runs} cases.")
     hc, m, m_new = failure.case
     arguments = f"0x{hc:04x}, 0x{m:04x}, 0x{m_new:04x}"
     if failure.raised:
         return _crash(_name(func), arguments, failure)
-    return _wrong(f"first failing case: {_name(func)}({arguments}) returned {_shown(failure.got)}, expected "
-                  f"0x{_incremental(hc, m, m_new):04x}.",
-                  _update_mistake(failure.case, failure.got))
+    return _wrong(
+        f"first failing case: {_name(func)}({arguments}) returned {_shown(failure.got)}, expected "
+        f"0x{_incremental(hc, m, m_new):04x}.",
+        _update_mistake(failure.case, failure.got),
+    )
 
 
 # --- a field lookup by offset ---------------------------------------------------------------------------------
+
 
 @cache
 def _lookup_packet(options: int, data: int) -> bytes:
@@ -237,7 +276,7 @@ def _owners(packet: bytes, offset: int) -> list[str]:
     (version/IHL, flags/fragment offset); an option byte is 'ip.options'."""
     fields = field_map(packet)
     owner = field_at(fields, offset)
-    if owner is None:                 # past the packet's end: no field owns it
+    if owner is None:  # past the packet's end: no field owns it
         return []
     names = [f.name for f in fields if f.offset <= offset < f.end and (f.length == owner.length or f.bits)]
     if owner.name.startswith("ip.opt"):
@@ -251,15 +290,19 @@ def _lookup_wrong(case: tuple[bytes, int], got: object) -> bool:
 
 def _lookup_mistake(packet: bytes, offset: int, got: object) -> str:
     if not isinstance(got, str):
-        return f"return the field's name as a string (e.g. \"ip.ttl\"), not {type(got).__name__}."
+        return f'return the field\'s name as a string (e.g. "ip.ttl"), not {type(got).__name__}.'
     ihl = ipv4_header_len(packet)
     for near in (offset - 1, offset + 1):
         if 0 <= near < len(packet) and any(_matches(got, name) for name in _owners(packet, near)):
-            return (f"off by one: {got!r} is the field of byte {near}. Check your boundaries: a field of length n "
-                    f"at offset o covers o <= offset < o + n.")
+            return (
+                f"off by one: {got!r} is the field of byte {near}. Check your boundaries: a field of length n "
+                f"at offset o covers o <= offset < o + n."
+            )
     if ihl > 20 and offset >= 20:
-        return (f"this packet has {ihl - 20} bytes of IP options (IHL {ihl // 4}): the ICMP header starts at "
-                f"IHL x 4 = {ihl}, not at 20. Read byte 0's low nibble.")
+        return (
+            f"this packet has {ihl - 20} bytes of IP options (IHL {ihl // 4}): the ICMP header starts at "
+            f"IHL x 4 = {ihl}, not at 20. Read byte 0's low nibble."
+        )
     return "compare with labkit.fields.field_map(packet), which lists every field's offset and length."
 
 
@@ -267,28 +310,40 @@ def check_field_lookup(func: Callable[[bytes, int], str]) -> Feedback:
     """Does `func(packet, offset)` name the field that holds that byte ("ip.ttl", "icmp.seq", ...) for IPv4 echo
     requests with and without IP options and with any amount of data?"""
     base = _lookup_packet(0, 8)
-    fixed = [(base, 0), (base, 8), (base, 10), (base, 11), (base, 20), (base, 27), (base, 28),
-             (_lookup_packet(4, 1), 24)]
+    fixed = [
+        (base, 0),
+        (base, 8),
+        (base, 10),
+        (base, 11),
+        (base, 20),
+        (base, 27),
+        (base, 28),
+        (_lookup_packet(4, 1), 24),
+    ]
     failure, runs = _first_failure(func, fixed, _lookup_cases(), lambda case, got: _lookup_wrong(case, got))
     if failure is None:
         return _right(f"your lookup names the right field on all {runs} cases, with and without IP options.")
     packet, offset = failure.case
     if failure.raised:
         return _crash(_name(func), f"<{len(packet)}-byte packet>, {offset}", failure)
-    return _wrong(f"first failing case: byte {offset} of a {len(packet)}-byte echo request (IHL "
-                  f"{packet[0] & 0x0F}): you said {failure.got!r}, it is {_owners(packet, offset)[0]}.",
-                  _lookup_mistake(packet, offset, failure.got))
+    return _wrong(
+        f"first failing case: byte {offset} of a {len(packet)}-byte echo request (IHL "
+        f"{packet[0] & 0x0F}): you said {failure.got!r}, it is {_owners(packet, offset)[0]}.",
+        _lookup_mistake(packet, offset, failure.got),
+    )
 
 
 # --- an echo reply builder ------------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _template() -> bytes:
     return echo_request(payload=b"")
 
 
-def _request(src: bytes, dst: bytes, ident: int, seq: int, payload: bytes, ttl: int, tos: int, ip_id: int,
-             df: bool) -> tuple[bytes]:
+def _request(
+    src: bytes, dst: bytes, ident: int, seq: int, payload: bytes, ttl: int, tos: int, ip_id: int, df: bool
+) -> tuple[bytes]:
     """An IPv4 echo request with these fields: scapy's template with the fields written in and the checksums
     set by labkit.checksum (scapy per case would be too slow for hundreds of cases)."""
     packet = bytearray(_template()) + payload
@@ -301,11 +356,21 @@ def _request(src: bytes, dst: bytes, ident: int, seq: int, payload: bytes, ttl: 
 def _requests() -> st.SearchStrategy:
     """IPv4 echo requests as ping and other clients send them: any unicast addresses, id, seq, TTL, TOS, DF,
     IP ID and data."""
-    address = st.tuples(st.integers(1, 223).filter(lambda a: a != 127), st.binary(min_size=3, max_size=3)) \
-        .map(lambda a: bytes([a[0]]) + a[1])
-    return st.builds(_request, address, address, st.integers(0, 0xFFFF), st.integers(0, 0xFFFF),
-                     st.binary(max_size=64), st.integers(1, 255), st.integers(0, 255), st.integers(0, 0xFFFF),
-                     st.booleans()).filter(lambda case: echo_reply(case[0]) is not None)
+    address = st.tuples(st.integers(1, 223).filter(lambda a: a != 127), st.binary(min_size=3, max_size=3)).map(
+        lambda a: bytes([a[0]]) + a[1]
+    )
+    return st.builds(
+        _request,
+        address,
+        address,
+        st.integers(0, 0xFFFF),
+        st.integers(0, 0xFFFF),
+        st.binary(max_size=64),
+        st.integers(1, 255),
+        st.integers(0, 255),
+        st.integers(0, 0xFFFF),
+        st.booleans(),
+    ).filter(lambda case: echo_reply(case[0]) is not None)
 
 
 def _as_packet(got: object) -> bytes | None:
@@ -335,8 +400,11 @@ def _reply_mistake(request: bytes, reply: bytes | None) -> tuple[str, str]:
 def check_reply_builder(func: Callable[[bytes], bytes]) -> Feedback:
     """Does `func(request)` return an echo reply that labkit's judge passes (every byte right, IP ID/TTL/DF free
     with a valid header checksum, accepted by a ping socket) for every kind of IPv4 echo request?"""
-    fixed = [(echo_request(),), (echo_request(payload=b"\xab" * 3, seq=3),),
-             (echo_request("192.168.1.10", "192.168.1.1", ident=0xFFFF, seq=0x0100, ttl=7, tos=0xB9, df=True),)]
+    fixed = [
+        (echo_request(),),
+        (echo_request(payload=b"\xab" * 3, seq=3),),
+        (echo_request("192.168.1.10", "192.168.1.1", ident=0xFFFF, seq=0x0100, ttl=7, tos=0xB9, df=True),),
+    ]
     failure, runs = _first_failure(func, fixed, _requests(), _reply_wrong)
     if failure is None:
         return _right(f"the judge passes your replies to all {runs} requests (any addresses, id, seq, TTL, TOS, data).")

@@ -52,8 +52,9 @@ def _position(offset: int) -> str:
 
 # --- check_hex_field ------------------------------------------------------------------------------------------
 
+
 def check_hex_field(packet: bytes, field: str, answer: object, link: str = "ip") -> Feedback:
-    """"What is the <field> of this packet?" Accepts the field's bytes in hex ("40", "0x40", "00 54"),
+    """ "What is the <field> of this packet?" Accepts the field's bytes in hex ("40", "0x40", "00 54"),
     its value as an int (64) or decimal text ("64"), or its decoded form ("10.0.0.1", "8 (echo-request)").
     `field` is a field-map name ("ip.ttl") or its last part ("ttl") when that is unambiguous."""
     fields = field_map(packet, link)
@@ -63,7 +64,7 @@ def check_hex_field(packet: bytes, field: str, answer: object, link: str = "ip")
         if len(same_leaf) > 1:
             raise ValueError(f"field {field!r} is ambiguous here: say which one of {', '.join(same_leaf)}")
         raise ValueError(f"no field {field!r} in this packet; names are {', '.join(f.name for f in fields)}")
-    raw = bytes(packet[target.offset:target.end])
+    raw = bytes(packet[target.offset : target.end])
     where = f"{target.name} is {target.length} byte{'s' if target.length > 1 else ''} at {_position(target.offset)}"
     if target.bits is not None:
         where += f", bits {target.bits[0]}..{sum(target.bits) - 1} of that span"
@@ -101,8 +102,10 @@ def check_hex_field(packet: bytes, field: str, answer: object, link: str = "ip")
     return _wrong(f"{text!r} is not {label}.", where)
 
 
-_BYTE_ORDER_HINT = ("byte order: the network sends the most significant byte first (big-endian), so the "
-                    "number 3 in a 2-byte field is written 00 03, not 03 00.")
+_BYTE_ORDER_HINT = (
+    "byte order: the network sends the most significant byte first (big-endian), so the "
+    "number 3 in a 2-byte field is written 00 03, not 03 00."
+)
 
 
 def _label_words(text: str) -> str:
@@ -119,6 +122,7 @@ def _same_label(text: str, field: Field) -> bool:
 
 # --- check_checksum -------------------------------------------------------------------------------------------
 
+
 def _as_int(answer: object) -> int | None:
     if isinstance(answer, bool):
         return None
@@ -134,7 +138,7 @@ def _as_int(answer: object) -> int | None:
 
 
 def check_checksum(data: bytes, answer: object) -> Feedback:
-    """"Compute the RFC 1071 checksum of these bytes" (checksum field already zeroed). Answer as "0x1c3f",
+    """ "Compute the RFC 1071 checksum of these bytes" (checksum field already zeroed). Answer as "0x1c3f",
     "1c3f", "1c 3f" or an int. Hints name the usual slip: no complement, carries not folded, bytes swapped."""
     result = trace(data)
     value = _as_int(answer)
@@ -151,8 +155,10 @@ def check_checksum(data: bytes, answer: object) -> Feedback:
     elif _carry_slip(value, result.checksum, result):
         hint = _carry_hint(value, result.checksum)
     else:
-        hint = (f"add the {len(result.steps)} 16-bit words, fold each carry back in, then complement; "
-                f"labkit.checksum.trace(data).lines() shows every step.")
+        hint = (
+            f"add the {len(result.steps)} 16-bit words, fold each carry back in, then complement; "
+            f"labkit.checksum.trace(data).lines() shows every step."
+        )
     return _wrong(f"0x{value:04x} is not the checksum.", hint)
 
 
@@ -168,9 +174,11 @@ def _carry_slip(value: int, right: int, result: ChecksumTrace) -> bool:
 
 def _carry_hint(value: int, right: int) -> str:
     lost = (value - right) % 0x10000 < 0x8000
-    return (f"off by {min((value - right) % 0x10000, (right - value) % 0x10000)} in the last digit: an end-around "
-            f"carry was {'lost' if lost else 'added twice'}. Every time the running sum passes 0xffff, drop the "
-            f"17th bit and add 1 at the bottom, exactly once.")
+    return (
+        f"off by {min((value - right) % 0x10000, (right - value) % 0x10000)} in the last digit: an end-around "
+        f"carry was {'lost' if lost else 'added twice'}. Every time the running sum passes 0xffff, drop the "
+        f"17th bit and add 1 at the bottom, exactly once."
+    )
 
 
 # --- check_echo_reply -----------------------------------------------------------------------------------------
@@ -210,8 +218,12 @@ def _reply_hint(verdict: Judgement) -> str:
     """The hint for a wrong echo reply: a named slip if it is a common one, else the first wrong field's rule."""
     wrong = verdict.wrong_fields
     first = next((name for name in _FIELD_HINTS if name in wrong), wrong[0] if wrong else None)
-    return (_order_slip(verdict) or _ttl_slip(verdict) or _checksum_slip(verdict)
-            or _FIELD_HINTS.get(first or "", f"look at {first}: compare it with the request."))
+    return (
+        _order_slip(verdict)
+        or _ttl_slip(verdict)
+        or _checksum_slip(verdict)
+        or _FIELD_HINTS.get(first or "", f"look at {first}: compare it with the request.")
+    )
 
 
 _HOST_CHOSEN = {"ip.chksum", "ip.ttl", "ip.id", "ip.flags"}
@@ -223,8 +235,10 @@ def _ttl_slip(verdict: Judgement) -> str | None:
     ip_check = next((c for c in verdict.checksums if c.name == "ip.chksum"), None)
     if ip_check is None or ip_check.ok or not set(verdict.wrong_fields) <= _HOST_CHOSEN:
         return None
-    return ("the IP header checksum does not fit your header: the TTL, IP ID and DF flag are yours to choose "
-            "(Linux chooses its own), but then recompute the checksum over the header as you wrote it.")
+    return (
+        "the IP header checksum does not fit your header: the TTL, IP ID and DF flag are yours to choose "
+        "(Linux chooses its own), but then recompute the checksum over the header as you wrote it."
+    )
 
 
 def _checksum_slip(verdict: Judgement) -> str | None:
@@ -243,12 +257,13 @@ def _checksum_slip(verdict: Judgement) -> str | None:
 
 
 def check_echo_reply(request: bytes, reply_hex: object, expected: bytes | None = None) -> Feedback:
-    """"Write the echo reply to this request as hex." Judged like a model's answer (labkit.judge): correct
+    """ "Write the echo reply to this request as hex." Judged like a model's answer (labkit.judge): correct
     when every byte matches the reference reply (IP id, TTL and DF are free) and Linux ping would accept it."""
     reply, error = _as_bytes(reply_hex, min_bytes=20)
     if reply is None:
-        return _wrong(f"could not read your hex: {error}.",
-                      "paste the whole packet as hex digits, starting at 45 (or 60).")
+        return _wrong(
+            f"could not read your hex: {error}.", "paste the whole packet as hex digits, starting at 45 (or 60)."
+        )
     verdict = judge(request, reply, expected=expected)
     if verdict.correct and not verdict.warnings:
         return _right("a perfect echo reply: Linux ping would accept it.")
@@ -264,23 +279,83 @@ def check_echo_reply(request: bytes, reply_hex: object, expected: bytes | None =
 # --- check_which_field ----------------------------------------------------------------------------------------
 
 _ALIASES = {
-    "ttl": "ttl", "time to live": "ttl", "hop limit": "hlim", "hoplimit": "hlim", "hlim": "hlim",
-    "checksum": "chksum", "header checksum": "chksum", "chksum": "chksum", "cksum": "chksum",
-    "source": "src", "source address": "src", "src": "src", "destination": "dst", "dst": "dst",
-    "destination address": "dst", "identifier": "id", "identification": "id", "id": "id", "ident": "id",
-    "sequence": "seq", "sequence number": "seq", "seq": "seq", "type": "type", "code": "code",
-    "protocol": "proto", "proto": "proto", "next header": "nh", "nh": "nh", "nxt": "nh", "total length": "len",
-    "length": "len", "len": "len", "payload length": "plen", "plen": "plen", "version": "version", "ihl": "ihl",
-    "header length": "ihl", "hdr len": "ihl", "tos": "tos", "type of service": "tos", "dscp": "tos",
-    "dsfield": "tos", "differentiated services": "tos", "differentiated services field": "tos",
-    "flags": "flags", "df": "flags", "mf": "flags", "fragment offset": "frag", "frag offset": "frag",
-    "frag": "frag", "data": "data", "payload": "data", "options": "options", "traffic class": "tc", "tc": "tc",
-    "tclass": "tc", "flow label": "fl", "fl": "fl", "flow": "fl", "target": "tgt", "tgt": "tgt",
-    "opcode": "op", "op": "op", "operation": "op",
+    "ttl": "ttl",
+    "time to live": "ttl",
+    "hop limit": "hlim",
+    "hoplimit": "hlim",
+    "hlim": "hlim",
+    "checksum": "chksum",
+    "header checksum": "chksum",
+    "chksum": "chksum",
+    "cksum": "chksum",
+    "source": "src",
+    "source address": "src",
+    "src": "src",
+    "destination": "dst",
+    "dst": "dst",
+    "destination address": "dst",
+    "identifier": "id",
+    "identification": "id",
+    "id": "id",
+    "ident": "id",
+    "sequence": "seq",
+    "sequence number": "seq",
+    "seq": "seq",
+    "type": "type",
+    "code": "code",
+    "protocol": "proto",
+    "proto": "proto",
+    "next header": "nh",
+    "nh": "nh",
+    "nxt": "nh",
+    "total length": "len",
+    "length": "len",
+    "len": "len",
+    "payload length": "plen",
+    "plen": "plen",
+    "version": "version",
+    "ihl": "ihl",
+    "header length": "ihl",
+    "hdr len": "ihl",
+    "tos": "tos",
+    "type of service": "tos",
+    "dscp": "tos",
+    "dsfield": "tos",
+    "differentiated services": "tos",
+    "differentiated services field": "tos",
+    "flags": "flags",
+    "df": "flags",
+    "mf": "flags",
+    "fragment offset": "frag",
+    "frag offset": "frag",
+    "frag": "frag",
+    "data": "data",
+    "payload": "data",
+    "options": "options",
+    "traffic class": "tc",
+    "tc": "tc",
+    "tclass": "tc",
+    "flow label": "fl",
+    "fl": "fl",
+    "flow": "fl",
+    "target": "tgt",
+    "tgt": "tgt",
+    "opcode": "op",
+    "op": "op",
+    "operation": "op",
 }
 # Layer words as people, scapy and Wireshark write them ("ipv4 ttl", "ip.ttl", "eth.dst").
-_LAYERS = {"ip": "ip", "ipv4": "ip", "ipv6": "ipv6", "icmp": "icmp", "icmpv6": "icmpv6", "ether": "ether",
-           "ethernet": "ether", "eth": "ether", "arp": "arp"}
+_LAYERS = {
+    "ip": "ip",
+    "ipv4": "ip",
+    "ipv6": "ipv6",
+    "icmp": "icmp",
+    "icmpv6": "icmpv6",
+    "ether": "ether",
+    "ethernet": "ether",
+    "eth": "ether",
+    "arp": "arp",
+}
 _LAYER_WORD = re.compile(r"^(ipv6|ipv4|ip|icmpv6|icmp|ethernet|ether|eth|arp)\s+(.*)$")
 
 
@@ -296,7 +371,7 @@ def _named(name: str) -> tuple[str | None, str]:
     elif (word := _LAYER_WORD.match(text)) is not None:
         layer, text = _LAYERS[word.group(1)], word.group(2)
     elif text == "header checksum":
-        layer = "ip"                     # RFC 791's name; ICMP's field is just "Checksum" (RFC 792)
+        layer = "ip"  # RFC 791's name; ICMP's field is just "Checksum" (RFC 792)
     return layer, _ALIASES.get(text, text)
 
 
@@ -308,7 +383,7 @@ def _matches(answer: str, field_name: str) -> bool:
 
 
 def check_which_field(packet: bytes, offset: int, answer_name: str, link: str = "ip") -> Feedback:
-    """"Which field holds byte <offset>?" Accepts "ip.ttl", "ttl", "TTL", "time to live", "ICMP checksum",
+    """ "Which field holds byte <offset>?" Accepts "ip.ttl", "ttl", "TTL", "time to live", "ICMP checksum",
     Wireshark's names ("icmp.ident", "arp.opcode")... A named layer must be right: "ip checksum" is not the
     ICMP checksum. A byte shared by bit fields (version and IHL, flags and fragment offset) accepts any of them."""
     fields = field_map(packet, link)
@@ -320,22 +395,27 @@ def check_which_field(packet: bytes, offset: int, answer_name: str, link: str = 
         return _wrong("no answer given.", f"find {_position(offset)}.")
     for candidate in candidates:
         if _matches(answer_name, candidate.name):
-            return _right(f"byte {offset} belongs to {candidate.name} ({candidate.layer}), "
-                          f"value {candidate.describe()}.")
+            return _right(
+                f"byte {offset} belongs to {candidate.name} ({candidate.layer}), value {candidate.describe()}."
+            )
     layer_start = min(f.offset for f in fields if f.layer == owner.layer)
-    where = (f"byte {offset} lies in the {owner.layer} header, which starts at byte {layer_start}; "
-             f"it is byte {offset - layer_start} of that header.")
+    where = (
+        f"byte {offset} lies in the {owner.layer} header, which starts at byte {layer_start}; "
+        f"it is byte {offset - layer_start} of that header."
+    )
     leaf = _named(answer_name)[1]
     if any(leaf == _named(c.name)[1] for c in candidates):
-        return _wrong(f"the right kind of field, in the wrong header: byte {offset} is not in "
-                      f"{answer_name.strip()!r}.", where)
+        return _wrong(
+            f"the right kind of field, in the wrong header: byte {offset} is not in {answer_name.strip()!r}.", where
+        )
     return _wrong(f"byte {offset} is not in {answer_name.strip()!r}.", where)
 
 
 # --- check_byte -----------------------------------------------------------------------------------------------
 
+
 def check_byte(packet: bytes, offset: int, answer: object, *, data_start: int | None = None) -> Feedback:
-    """"What value does byte <offset> hold?" Text is read as hex, as a hexdump shows it ("2a", "0x2a"); an int
+    """ "What value does byte <offset> hold?" Text is read as hex, as a hexdump shows it ("2a", "0x2a"); an int
     is the value (42). Diagnoses the usual slips: hex read as decimal, counting from the start of the data
     instead of the packet (give `data_start`), and the neighbouring byte."""
     right = packet[offset]
@@ -345,14 +425,20 @@ def check_byte(packet: bytes, offset: int, answer: object, *, data_start: int | 
     if value == right:
         return _right(f"byte {offset} is 0x{right:02x} ({right}).")
     if isinstance(answer, int) and str(answer) == f"{right:x}":
-        return _wrong(f"{answer} is the hexdump's digits read as a decimal number.",
-                      f'the hexdump shows hex: write "{right:02x}" or "0x{right:02x}" (the int {right}).')
+        return _wrong(
+            f"{answer} is the hexdump's digits read as a decimal number.",
+            f'the hexdump shows hex: write "{right:02x}" or "0x{right:02x}" (the int {right}).',
+        )
     if isinstance(answer, str) and answer.strip().isdigit() and int(answer.strip()) == right:
-        return _wrong(f"{answer.strip()!r} is read as hex, as a hexdump shows it.",
-                      f"that decimal value is right: give it as the int {right} (or as hex, 0x{right:02x}).")
+        return _wrong(
+            f"{answer.strip()!r} is read as hex, as a hexdump shows it.",
+            f"that decimal value is right: give it as the int {right} (or as hex, 0x{right:02x}).",
+        )
     if data_start is not None and 0 <= offset + data_start < len(packet) and value == packet[offset + data_start]:
-        return _wrong(f"0x{value:02x} is byte {offset + data_start} of the packet.",
-                      f"count from the start of the packet, not of the data (which starts at byte {data_start}).")
+        return _wrong(
+            f"0x{value:02x} is byte {offset + data_start} of the packet.",
+            f"count from the start of the packet, not of the data (which starts at byte {data_start}).",
+        )
     near = [o for o in (offset - 1, offset + 1) if 0 <= o < len(packet) and packet[o] == value]
     if near:
         return _wrong(f"0x{value:02x} is byte {near[0]}, the neighbour.", "off by one: bytes are counted from 0.")
@@ -361,8 +447,9 @@ def check_byte(packet: bytes, offset: int, answer: object, *, data_start: int | 
 
 # --- check_swap -----------------------------------------------------------------------------------------------
 
+
 def check_swap(request: bytes, reply: object) -> Feedback:
-    """"Swap the addresses": the reply's source must be the request's destination and vice versa."""
+    """ "Swap the addresses": the reply's source must be the request's destination and vice versa."""
     data, error = _as_bytes(reply, min_bytes=20)
     if data is None:
         return _wrong(f"could not read your packet: {error}.", "give the reply as hex, starting with the IP header.")
@@ -374,9 +461,9 @@ def check_swap(request: bytes, reply: object) -> Feedback:
     if src_ok and dst_ok:
         return _right("source and destination are swapped.")
     if data[src] == request[src] and data[dst] == request[dst]:
-        return _wrong("the addresses are copied unchanged.",
-                      "the reply goes back: source and destination change places.")
+        return _wrong(
+            "the addresses are copied unchanged.", "the reply goes back: source and destination change places."
+        )
     which = "source" if not src_ok else "destination"
     other = "destination" if not src_ok else "source"
     return _wrong(f"the {which} address is wrong.", f"the reply's {which} is the request's {other}.")
-

@@ -37,5 +37,3 @@ def _right(message: str) -> Feedback:
 
 def _wrong(message: str, hint: str = "") -> Feedback:
     return Feedback(False, message, hint)
-
-

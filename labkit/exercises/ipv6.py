@@ -16,8 +16,8 @@ from labkit.checksum import icmpv6_offset
 from labkit.exercises.feedback import Feedback, _right, _wrong
 from labkit.headers import IPV6_HEADER, ip_version, ipv4_header_len, ipv4_total_len, ipv6_payload_len
 
-PSEUDO_HEADER_BYTES = 40    # RFC 8200 section 8.1: source, destination, upper-layer length, zeros, next header
-CASES = 300                 # generated addresses per check: enough to hit every nibble position many times
+PSEUDO_HEADER_BYTES = 40  # RFC 8200 section 8.1: source, destination, upper-layer length, zeros, next header
+CASES = 300  # generated addresses per check: enough to hit every nibble position many times
 
 
 def checksum_words(packet: bytes) -> int:
@@ -40,8 +40,10 @@ def check_checksum_words(packet: bytes, answer: object) -> Feedback:
     if given == right:
         return _right(f"{right} words.")
     if ip_version(packet) == 6 and given == right - PSEUDO_HEADER_BYTES // 2:
-        return _wrong(f"{given} counts only the ICMPv6 message.", "The ICMPv6 checksum also covers a pseudo-header "
-                      "(RFC 8200 section 8.1): how many bytes is it?")
+        return _wrong(
+            f"{given} counts only the ICMPv6 message.",
+            "The ICMPv6 checksum also covers a pseudo-header (RFC 8200 section 8.1): how many bytes is it?",
+        )
     if given == 2 * right or given == 2 * right - 1:
         return _wrong(f"{given} looks like a count of bytes.", "A 16-bit word is two bytes.")
     return _wrong(f"{given} words is not right.", "Count the bytes the checksum covers, then halve (round up).")

@@ -29,15 +29,18 @@ def planted_working(request: bytes, *, lost_carry: int = 1) -> tuple[str, bytes]
         if raw >> 16:
             carries += 1
         if raw >> 16 and carries != lost_carry:
-            lines += [f"0x{running:04x} + 0x{word:04x} = 0x{raw:05x}",
-                      f"carry: 0x{raw:05x} -> 0x{raw & 0xFFFF:04x} + 0x1 = 0x{(raw & 0xFFFF) + 1:04x}"]
+            lines += [
+                f"0x{running:04x} + 0x{word:04x} = 0x{raw:05x}",
+                f"carry: 0x{raw:05x} -> 0x{raw & 0xFFFF:04x} + 0x1 = 0x{(raw & 0xFFFF) + 1:04x}",
+            ]
             running = (raw & 0xFFFF) + 1
-        else:   # no carry, or the planted one: the 17th bit is simply lost
+        else:  # no carry, or the planted one: the 17th bit is simply lost
             lines.append(f"0x{running:04x} + 0x{word:04x} = 0x{raw & 0xFFFF:04x}")
             running = raw & 0xFFFF
     if carries < lost_carry:
         raise LabkitError(
-            f"this request's ICMP sum has {carries} carries, fewer than {lost_carry}: pick another payload")
+            f"this request's ICMP sum has {carries} carries, fewer than {lost_carry}: pick another payload"
+        )
     lines += [f"complement: ~0x{running:04x} = 0x{~running & 0xFFFF:04x}", "", "FINAL:", "```hex", to_hex(reply), "```"]
     return "\n".join(lines), reply
 
@@ -69,7 +72,12 @@ def check_first_false_step(answer: object, text: str, request: bytes, reply: byt
     if line == first.line:
         return _right(f"Line {line} is the first false step: {first.text} — {_mistake(first)}.")
     if line < first.line:
-        return _wrong(f"Line {line} is right.", "redo each addition in hex, from the top; "
-                      "the first one whose result you cannot reproduce comes later")
-    return _wrong(f"Line {line} is not the first false step.", "a line that follows correctly from the line above "
-                  "it only carries an earlier error on; look higher, for the first line whose own arithmetic fails")
+        return _wrong(
+            f"Line {line} is right.",
+            "redo each addition in hex, from the top; the first one whose result you cannot reproduce comes later",
+        )
+    return _wrong(
+        f"Line {line} is not the first false step.",
+        "a line that follows correctly from the line above "
+        "it only carries an earlier error on; look higher, for the first line whose own arithmetic fails",
+    )

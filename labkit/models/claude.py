@@ -123,7 +123,7 @@ class ClaudeModel(Model):
 
     simulated = False
     virtual_time = False
-    key_env = "ANTHROPIC_API_KEY"   # where the key comes from, named in errors
+    key_env = "ANTHROPIC_API_KEY"  # where the key comes from, named in errors
 
     def __init__(
         self,
@@ -147,7 +147,7 @@ class ClaudeModel(Model):
             timeout=anthropic.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
             max_retries=0,  # RetryPolicy retries, with a backoff tests can shrink
         )
-        self.base_url = displayable_url(str(self._client.base_url))   # shown in errors: no credentials
+        self.base_url = displayable_url(str(self._client.base_url))  # shown in errors: no credentials
 
     def _api_key(self, given: str | None) -> str:
         """The key for the client: `api_key=`, else ANTHROPIC_API_KEY; a clear error when there is none."""

@@ -40,8 +40,17 @@ from labkit.prompts import DF_BIT, Prompt, get_strategy
 from labkit.stack import echo_reply
 
 CORRECT = "correct"
-CLASSES = (CORRECT, "icmp_checksum", "ip_checksum", "digit_flip", "type_copied", "unswapped", "truncated", "prose",
-           "garbled")
+CLASSES = (
+    CORRECT,
+    "icmp_checksum",
+    "ip_checksum",
+    "digit_flip",
+    "type_copied",
+    "unswapped",
+    "truncated",
+    "prose",
+    "garbled",
+)
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 LINUX_TTL = 64
 
@@ -85,8 +94,12 @@ def _one_digit_edit(got: bytes, want: bytes) -> bool:
     differ = [i for i in range(len(a)) if a[i] != b[i]]
     if len(differ) == 1:
         return True
-    return (len(differ) == 2 and differ[1] == differ[0] + 1
-            and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]])
+    return (
+        len(differ) == 2
+        and differ[1] == differ[0] + 1
+        and a[differ[0]] == b[differ[1]]
+        and a[differ[1]] == b[differ[0]]
+    )
 
 
 def _unparsed_class(raw_text: str, expected: bytes) -> str:
@@ -105,7 +118,7 @@ def _unparsed_class(raw_text: str, expected: bytes) -> str:
 
 
 def classify(request: bytes, reply: bytes | None, raw_text: str = "", expected: bytes | None = None) -> str:
-    """"correct" or the failure mode that explains the answer; "garbled" for anything else that is wrong.
+    """ "correct" or the failure mode that explains the answer; "garbled" for anything else that is wrong.
 
     Classes are about the bytes, not about whether ping accepts them: a flipped digit in an IPv6 flow label
     is a digit_flip even though no checksum covers it and ping takes the reply.
@@ -116,7 +129,7 @@ def classify(request: bytes, reply: bytes | None, raw_text: str = "", expected: 
     if reply is None:
         return _unparsed_class(raw_text, expected)
     if reply == expected or not judge(request, reply, expected).hallucinated:
-        return CORRECT      # byte for byte right, up to the fields Linux may choose (the judge's rule)
+        return CORRECT  # byte for byte right, up to the fields Linux may choose (the judge's rule)
     if len(reply) < len(expected):
         return "truncated" if _unparsed_class(to_hex(reply), expected) == "truncated" else "garbled"
     if len(reply) != len(expected):
@@ -136,8 +149,7 @@ def classify(request: bytes, reply: bytes | None, raw_text: str = "", expected: 
     checksums = icmp_ck | ip_ck
     if type_bytes and differ <= type_bytes | checksums and all(reply[o] == request[o] for o in type_bytes):
         return "type_copied"
-    if (differ & addresses and differ <= addresses | checksums
-            and all(reply[o] == request[o] for o in addresses)):
+    if differ & addresses and differ <= addresses | checksums and all(reply[o] == request[o] for o in addresses):
         return "unswapped"
     if differ <= icmp_ck or (differ <= checksums and differ & icmp_ck):
         return "icmp_checksum"
@@ -146,7 +158,7 @@ def classify(request: bytes, reply: bytes | None, raw_text: str = "", expected: 
     outside = differ - checksums
     if len(outside) == 1:
         offset = outside.pop()
-        if _one_digit_edit(reply[offset:offset + 1], want[offset:offset + 1]):
+        if _one_digit_edit(reply[offset : offset + 1], want[offset : offset + 1]):
             return "digit_flip"
     return "garbled"
 
@@ -164,20 +176,32 @@ def _attempt_from_line(entry: dict) -> Attempt:
     prompt = Prompt.from_dict(entry["prompt"]) if entry.get("prompt") else strategy.build(request)
     completion = completion_of(entry, virtual=bool(entry.get("virtual_latency", False)))
     cost, priced_as = price(entry.get("priced_as") or completion.model_id, completion.usage)
-    return Attempt.from_completion(completion, strategy.answer_to_reply(completion.text, request),
-                                   model=entry.get("model", completion.model_id), model_id=completion.model_id,
-                                   simulated=bool(entry.get("simulated", False)), strategy=strategy.name,
-                                   request=request, prompt=prompt, cost_usd=cost, priced_as=priced_as)
+    return Attempt.from_completion(
+        completion,
+        strategy.answer_to_reply(completion.text, request),
+        model=entry.get("model", completion.model_id),
+        model_id=completion.model_id,
+        simulated=bool(entry.get("simulated", False)),
+        strategy=strategy.name,
+        request=request,
+        prompt=prompt,
+        cost_usd=cost,
+        priced_as=priced_as,
+    )
 
 
 def load_attempts(path: str | Path) -> list[Attempt]:
     """Attempts from a recording (labkit.models.recording lines) or a JSONL of Attempt.to_dict() lines."""
-    return read_jsonl(path, _attempt_from_line, "a recorded attempt",
-                      "fitting needs lines with request, strategy, text, usage and latency_s")
-
+    return read_jsonl(
+        path,
+        _attempt_from_line,
+        "a recorded attempt",
+        "fitting needs lines with request, strategy, text, usage and latency_s",
+    )
 
 
 # --- trials ------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Trials:
@@ -208,7 +232,7 @@ def _intended(expected: bytes, reply: bytes, request: bytes) -> tuple[bytes, dic
 
     def same(name: str, packet_a: bytes, packet_b: bytes) -> bool:
         offset, length = spans[name]
-        return packet_a[offset:offset + length] == packet_b[offset:offset + length]
+        return packet_a[offset : offset + length] == packet_b[offset : offset + length]
 
     for decision, names in keys.items():
         wrong = all(same(n, reply, request) for n in names) and not all(same(n, expected, request) for n in names)
@@ -216,7 +240,7 @@ def _intended(expected: bytes, reply: bytes, request: bytes) -> tuple[bytes, dic
         if wrong:
             for name in names:
                 offset, length = spans[name]
-                packet[offset:offset + length] = request[offset:offset + length]
+                packet[offset : offset + length] = request[offset : offset + length]
     return with_checksums(bytes(packet)), decided
 
 
@@ -233,7 +257,7 @@ def trials_of(attempts: list[Attempt]) -> Trials:
         if attempt.reply is None:
             near = _near_copy(attempt.raw_text, expected)
             if _unparsed_class(attempt.raw_text, expected) == "truncated" and not near:
-                continue                                     # cut at max_tokens: not a mechanism rate
+                continue  # cut at max_tokens: not a mechanism rate
             trials.decide("prose", not near, traits.prose_factor)
             if near:
                 trials.copy.append((copied, False, 1.0))
@@ -248,7 +272,7 @@ def _reply_trials(trials: Trials, attempt: Attempt, expected: bytes, traits, fie
     if len(reply) != len(expected):
         trials.copy.append((len(copied_digits(expected, fields, tool)), False, 1.0))
         return
-    decided = _intended(expected, reply, request)[1]        # before adoption, which would hide a kept TTL
+    decided = _intended(expected, reply, request)[1]  # before adoption, which would hide a kept TTL
     intended = _intended(_linux_free_adopted(expected, reply, request), reply, request)[0]
     for decision in ("type_copied", "unswapped"):
         trials.decide(decision, decided[decision], traits.decision_factor)
@@ -262,8 +286,13 @@ def _reply_trials(trials: Trials, attempt: Attempt, expected: bytes, traits, fie
         spans = field_spans(intended)
         for name, covered in checksum_fields(intended):
             offset, length = spans[name]
-            trials.add.append((additions(covered), reply[offset:offset + length] == intended[offset:offset + length],
-                               traits.add_factor))
+            trials.add.append(
+                (
+                    additions(covered),
+                    reply[offset : offset + length] == intended[offset : offset + length],
+                    traits.add_factor,
+                )
+            )
 
 
 def fit_step_rate(trials: list[tuple[int, bool, float]]) -> float | None:
@@ -282,7 +311,7 @@ def fit_step_rate(trials: list[tuple[int, bool, float]]) -> float | None:
             total += keep if ok else math.log(max(1e-300, -math.expm1(keep)))
         return total
 
-    low, high = math.log(1e-8), math.log(0.5)     # golden-section search on log p: the likelihood is unimodal
+    low, high = math.log(1e-8), math.log(0.5)  # golden-section search on log p: the likelihood is unimodal
     ratio = (math.sqrt(5) - 1) / 2
     for _ in range(80):
         a, b = high - ratio * (high - low), low + ratio * (high - low)
@@ -319,8 +348,11 @@ def fit_latency(attempts: list[Attempt]) -> dict[str, float]:
     logs = [math.log(v) for v in firsts if v > 0]
     if not logs:
         return {}
-    return {"ttft_s": math.exp(statistics.median(logs)), "ttft_sigma": statistics.pstdev(logs),
-            "output_tokens_per_s": 1.0 / per_token}
+    return {
+        "ttft_s": math.exp(statistics.median(logs)),
+        "ttft_sigma": statistics.pstdev(logs),
+        "output_tokens_per_s": 1.0 / per_token,
+    }
 
 
 def fit(attempts: list[Attempt], *, source: str = "attempts", stands_in_for: str | None = None) -> SimulatedConfig:
@@ -331,9 +363,12 @@ def fit(attempts: list[Attempt], *, source: str = "attempts", stands_in_for: str
     trials = trials_of(attempts)
     if not (trials.copy or trials.decisions):
         raise LabkitError("nothing to fit: the recording holds no answers to echo requests")
-    fitted = {"copy_slip": fit_step_rate(trials.copy), "add_slip": fit_step_rate(trials.add),
-              **{name: _decision_rate(outcomes) for name, outcomes in trials.decisions.items()},
-              **fit_latency(attempts)}
+    fitted = {
+        "copy_slip": fit_step_rate(trials.copy),
+        "add_slip": fit_step_rate(trials.add),
+        **{name: _decision_rate(outcomes) for name, outcomes in trials.decisions.items()},
+        **fit_latency(attempts),
+    }
     fitted = {name: value for name, value in fitted.items() if value is not None}
     mechanisms = Mechanisms.from_dict({**DEFAULTS, **fitted})
     if stands_in_for is None:
@@ -341,9 +376,14 @@ def fit(attempts: list[Attempt], *, source: str = "attempts", stands_in_for: str
         stands_in_for = ids.most_common(1)[0][0] if ids else DEFAULT_STANDS_IN_FOR
     models = ", ".join(sorted({a.model_id for a in attempts}))
     kept = [name for name in DEFAULTS if name not in fitted]
-    return SimulatedConfig(mechanisms=mechanisms, stands_in_for=stands_in_for,
-                           source=(f"mechanisms fitted from {source} ({models}, {len(attempts)} attempts): "
-                                   f"{', '.join(fitted)}; assumed: {', '.join(kept) or 'none'}"))
+    return SimulatedConfig(
+        mechanisms=mechanisms,
+        stands_in_for=stands_in_for,
+        source=(
+            f"mechanisms fitted from {source} ({models}, {len(attempts)} attempts): "
+            f"{', '.join(fitted)}; assumed: {', '.join(kept) or 'none'}"
+        ),
+    )
 
 
 def fit_recording(path: str | Path) -> SimulatedConfig:
@@ -372,8 +412,15 @@ def predicted_accept(attempt: Attempt, mechanisms: Mechanisms) -> float | None:
         return None
     strategy = get_strategy(attempt.strategy)
     traits = traits_of(strategy)
-    return predict_accept(expected, strategy.answer_format == "fields", traits.arithmetic == "tool", mechanisms,
-                          traits.add_factor, traits.decision_factor, traits.prose_factor)
+    return predict_accept(
+        expected,
+        strategy.answer_format == "fields",
+        traits.arithmetic == "tool",
+        mechanisms,
+        traits.add_factor,
+        traits.decision_factor,
+        traits.prose_factor,
+    )
 
 
 def compare(attempts: list[Attempt], config: SimulatedConfig, bins=SIZE_BINS) -> list[dict]:
@@ -386,8 +433,16 @@ def compare(attempts: list[Attempt], config: SimulatedConfig, bins=SIZE_BINS) ->
         accepted = sum(bool(judge(a.request, a.reply).accepted) for a in group)
         predicted = [p for p in (predicted_accept(a, config.mechanisms) for a in group) if p is not None]
         lo, hi = wilson_interval(accepted, len(group))
-        rows.append({"payload": f"{low}-{high}", "n": len(group), "observed": accepted / len(group),
-                     "observed_lo": lo, "observed_hi": hi, "predicted": statistics.fmean(predicted)})
+        rows.append(
+            {
+                "payload": f"{low}-{high}",
+                "n": len(group),
+                "observed": accepted / len(group),
+                "observed_lo": lo,
+                "observed_hi": hi,
+                "predicted": statistics.fmean(predicted),
+            }
+        )
     return rows
 
 
@@ -396,7 +451,9 @@ def format_comparison(rows: list[dict]) -> str:
     lines = [f"{'payload bytes':>13}  {'n':>5}  {'observed accept [95% CI]':>26}  {'predicted':>9}"]
     for row in rows:
         inside = row["observed_lo"] <= row["predicted"] <= row["observed_hi"]
-        lines.append(f"{row['payload']:>13}  {row['n']:>5}  {row['observed']:>8.1%} "
-                     f"[{row['observed_lo']:.1%}-{row['observed_hi']:.1%}]  {row['predicted']:>8.1%}"
-                     + ("" if inside else "  outside"))
+        lines.append(
+            f"{row['payload']:>13}  {row['n']:>5}  {row['observed']:>8.1%} "
+            f"[{row['observed_lo']:.1%}-{row['observed_hi']:.1%}]  {row['predicted']:>8.1%}"
+            + ("" if inside else "  outside")
+        )
     return "\n".join(lines)

@@ -44,40 +44,53 @@ class Parameter:
     source: str
 
 
-BASE64BENCH = ("Base64Bench (github.com/richcooper95/base-64-bench, built on Inspect; figures as its write-up "
-               "reports them): best models reproduce encodings exactly 73.7-75.9 % of the time overall, "
-               "and none exactly for ~3,200-character random strings")
-FAITH_AND_FATE = ("Faith and Fate (Dziri et al. 2023, arXiv 2305.18654): GPT-4 59 % on 3-digit x 3-digit "
-                  "multiplication, accuracy falling as steps compose")
-TRANSCRIPTION = ("Verbatim Data Transcription Failures (arXiv 2601.03640): small omissions or alterations when "
-                 "LLMs transcribe constants")
+BASE64BENCH = (
+    "Base64Bench (github.com/richcooper95/base-64-bench, built on Inspect; figures as its write-up "
+    "reports them): best models reproduce encodings exactly 73.7-75.9 % of the time overall, "
+    "and none exactly for ~3,200-character random strings"
+)
+FAITH_AND_FATE = (
+    "Faith and Fate (Dziri et al. 2023, arXiv 2305.18654): GPT-4 59 % on 3-digit x 3-digit "
+    "multiplication, accuracy falling as steps compose"
+)
+TRANSCRIPTION = (
+    "Verbatim Data Transcription Failures (arXiv 2601.03640): small omissions or alterations when "
+    "LLMs transcribe constants"
+)
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("copy_slip", 0.0005, "per hex digit copied", "chance that one copied hex digit slips",
-              f"assumed; chosen so ~3,000 copied digits are exact about 1 time in 4 -- {BASE64BENCH} "
-              "(encoding is harder than copying, so this is an order of magnitude, not a fit)"),
-    Parameter("share_substitution", 0.4, "share of slips", "a digit replaced by another",
-              f"assumed; {TRANSCRIPTION}"),
+    Parameter(
+        "copy_slip",
+        0.0005,
+        "per hex digit copied",
+        "chance that one copied hex digit slips",
+        f"assumed; chosen so ~3,000 copied digits are exact about 1 time in 4 -- {BASE64BENCH} "
+        "(encoding is harder than copying, so this is an order of magnitude, not a fit)",
+    ),
+    Parameter("share_substitution", 0.4, "share of slips", "a digit replaced by another", f"assumed; {TRANSCRIPTION}"),
     Parameter("share_transposition", 0.2, "share of slips", "a digit swapped with its neighbour", "assumed"),
-    Parameter("share_dropped", 0.3, "share of slips", "a digit left out (the hex shifts)",
-              f"assumed; {TRANSCRIPTION}"),
+    Parameter("share_dropped", 0.3, "share of slips", "a digit left out (the hex shifts)", f"assumed; {TRANSCRIPTION}"),
     Parameter("share_repeated", 0.1, "share of slips", "a digit written twice (the hex shifts)", "assumed"),
-    Parameter("add_slip", 0.01, "per 16-bit addition", "chance that one addition of a checksum slips",
-              f"assumed; the per-step mechanism follows {FAITH_AND_FATE}; the value is not taken from it"),
-    Parameter("lost_carry_share", 0.5, "share of addition slips", "a carry lost (else a digit mis-added)",
-              "assumed"),
+    Parameter(
+        "add_slip",
+        0.01,
+        "per 16-bit addition",
+        "chance that one addition of a checksum slips",
+        f"assumed; the per-step mechanism follows {FAITH_AND_FATE}; the value is not taken from it",
+    ),
+    Parameter("lost_carry_share", 0.5, "share of addition slips", "a carry lost (else a digit mis-added)", "assumed"),
     Parameter("type_copied", 0.01, "per answer", "the request's type kept (8 or 128)", "assumed"),
     Parameter("unswapped", 0.01, "per answer", "source and destination left as in the request", "assumed"),
-    Parameter("ttl_copied", 0.02, "per answer", "the request's TTL / hop limit kept (Linux would set 64)",
-              "assumed"),
+    Parameter("ttl_copied", 0.02, "per answer", "the request's TTL / hop limit kept (Linux would set 64)", "assumed"),
     Parameter("prose", 0.01, "per answer", "an explanation instead of the packet", "assumed"),
-    Parameter("ttft_s", 0.6, "seconds (median)", "time to first token, per request (tool turns add one each)",
-              "assumed"),
+    Parameter(
+        "ttft_s", 0.6, "seconds (median)", "time to first token, per request (tool turns add one each)", "assumed"
+    ),
     Parameter("ttft_sigma", 0.35, "lognormal sigma", "spread of the time to first token", "assumed"),
     Parameter("output_tokens_per_s", 80.0, "tokens per second", "output rate", "assumed"),
 )
 DEFAULTS = {p.name: p.default for p in PARAMETERS}
-RATES = ("copy_slip", "add_slip", "type_copied", "unswapped", "ttl_copied", "prose")   # what errors= scales
+RATES = ("copy_slip", "add_slip", "type_copied", "unswapped", "ttl_copied", "prose")  # what errors= scales
 SLIP_KINDS = ("substitution", "transposition", "dropped", "repeated")
 
 
@@ -126,8 +139,7 @@ class Mechanisms:
     def from_dict(cls, data: dict) -> Mechanisms:
         unknown = set(data) - set(DEFAULTS)
         if unknown:
-            raise LabkitError(f"unknown simulated parameter(s) {', '.join(sorted(unknown))}; "
-                              f"use {', '.join(DEFAULTS)}")
+            raise LabkitError(f"unknown simulated parameter(s) {', '.join(sorted(unknown))}; use {', '.join(DEFAULTS)}")
         return cls(**{name: float(value) for name, value in data.items()})
 
 
@@ -138,6 +150,7 @@ def markdown_table() -> str:
 
 
 # --- where the steps are ----------------------------------------------------------------------------------
+
 
 def checksum_fields(packet: bytes) -> list[tuple[str, bytes]]:
     """(checksum field name, the bytes it covers with the field zeroed) for each checksum of an echo packet."""
@@ -164,6 +177,7 @@ def checksum_additions(packet: bytes) -> int:
 
 
 # --- the slips ---------------------------------------------------------------------------------------------
+
 
 def slip_positions(rng: random.Random, count: int, rate: float) -> list[int]:
     """Which of `count` independent steps slip, each with probability `rate` (geometric gaps: one draw a slip)."""
@@ -194,9 +208,9 @@ def model_checksum(rng: random.Random, covered: bytes, mech: Mechanisms, add_rat
     addition is associative), so a long packet with no slip costs one sum, not one step per word."""
     data = covered + b"\x00" * (len(covered) % 2)
     words = struct.unpack(f"!{len(data) // 2}H", data) or (0,)
-    total, done = 0, 0                      # `done` words are in `total`; step k adds words[k + 1]
-    for step in slip_positions(rng, len(words) - 1, add_rate):   # ascending
-        total = _fold(total + sum(words[done:step + 1])) + words[step + 1]
+    total, done = 0, 0  # `done` words are in `total`; step k adds words[k + 1]
+    for step in slip_positions(rng, len(words) - 1, add_rate):  # ascending
+        total = _fold(total + sum(words[done : step + 1])) + words[step + 1]
         carried = total > 0xFFFF
         total = _slip_sum(rng, (total & 0xFFFF) + carried, carried, mech.lost_carry_share)
         done = step + 2
@@ -205,7 +219,7 @@ def model_checksum(rng: random.Random, covered: bytes, mech: Mechanisms, add_rat
 
 def _slip_sum(rng: random.Random, total: int, carried: bool, lost_carry_share: float) -> int:
     if rng.random() < lost_carry_share:
-        drop = 1 if carried else 1 << (4 * rng.randint(1, 3))   # the end-around carry, or one between digits
+        drop = 1 if carried else 1 << (4 * rng.randint(1, 3))  # the end-around carry, or one between digits
         return (total - drop) & 0xFFFF
     delta = rng.choice((-1, 1)) * rng.randint(1, 9) << (4 * rng.randrange(4))
     return (total + delta) & 0xFFFF
@@ -233,8 +247,9 @@ class DigitRanges:
         raise IndexError(k)
 
 
-def slip_digits(rng: random.Random, digits: list[str], copied: DigitRanges, mech: Mechanisms,
-                shifts: bool = True) -> list[str]:
+def slip_digits(
+    rng: random.Random, digits: list[str], copied: DigitRanges, mech: Mechanisms, shifts: bool = True
+) -> list[str]:
     """`digits` (hex characters) with copy slips among the `copied` digits. `shifts=False` (a JSON value, whose
     length the format fixes) turns dropped and repeated digits into substitutions."""
     out = list(digits)
@@ -254,6 +269,7 @@ def slip_digits(rng: random.Random, digits: list[str], copied: DigitRanges, mech
 
 
 # --- the analytic prediction ---------------------------------------------------------------------------------
+
 
 def copied_digits(packet: bytes, writes_fields: bool, arithmetic_by_tool: bool) -> DigitRanges:
     """The digits (of the packet's hex) the model copies rather than decides or computes.
@@ -278,12 +294,19 @@ def copied_digits(packet: bytes, writes_fields: bool, arithmetic_by_tool: bool) 
     return DigitRanges(tuple(runs))
 
 
-def predict_accept(reply: bytes, writes_fields: bool, arithmetic_by_tool: bool, mech: Mechanisms,
-                   add_factor: float = 1.0, decision_factor: float = 1.0, prose_factor: float = 1.0) -> float:
+def predict_accept(
+    reply: bytes,
+    writes_fields: bool,
+    arithmetic_by_tool: bool,
+    mech: Mechanisms,
+    add_factor: float = 1.0,
+    decision_factor: float = 1.0,
+    prose_factor: float = 1.0,
+) -> float:
     """The chance that ping accepts the answer, by the mechanisms alone (no simulation): every copied digit,
     every addition and the two decisions ping checks must go right. A slightly low estimate: a slip in a field
     Linux may choose (IPv4 id, TTL) is counted as fatal here."""
-    ok = (1 - min(1.0, mech.prose * prose_factor))
+    ok = 1 - min(1.0, mech.prose * prose_factor)
     ok *= (1 - min(1.0, mech.type_copied * decision_factor)) * (1 - min(1.0, mech.unswapped * decision_factor))
     ok *= (1 - mech.copy_slip) ** len(copied_digits(reply, writes_fields, arithmetic_by_tool))
     if not arithmetic_by_tool:
@@ -301,7 +324,14 @@ def strategy_table() -> str:
         if traits is None:
             rows.append(f"| `{strategy.name}` | - | - | - | - | - | not simulated |")
             continue
-        rows.append(f"| `{strategy.name}` | {strategy.answer_format} | {traits.arithmetic} | {traits.add_factor:g} | "
-                    f"{traits.decision_factor:g} | {traits.prose_factor:g} | {traits.source} |")
-    return "\n".join(["| strategy | writes | checksums added by | add_factor | decision_factor | prose_factor "
-                      "| source |", "|---|---|---|---|---|---|---|", *rows])
+        rows.append(
+            f"| `{strategy.name}` | {strategy.answer_format} | {traits.arithmetic} | {traits.add_factor:g} | "
+            f"{traits.decision_factor:g} | {traits.prose_factor:g} | {traits.source} |"
+        )
+    return "\n".join(
+        [
+            "| strategy | writes | checksums added by | add_factor | decision_factor | prose_factor | source |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )

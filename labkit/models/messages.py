@@ -38,7 +38,7 @@ def split_name(rest: str) -> tuple[str, str]:
     found = _URL_START.search(rest)
     if found is None:
         raise LabkitError(f"messages needs <model-id>@<http(s) URL>, e.g. {EXAMPLE}")
-    model_id, url = rest[:found.start()].strip(), rest[found.end():].strip()
+    model_id, url = rest[: found.start()].strip(), rest[found.end() :].strip()
     if not model_id:
         raise LabkitError(f"messages needs a model id before the @, e.g. {EXAMPLE}")
     if not re.match(r"https?://[^/\s]+", url, re.IGNORECASE):
@@ -72,5 +72,7 @@ class MessagesModel(ClaudeModel):
         return 0.0, ""
 
     def describe(self) -> str:
-        return (f"{self.name} -- {self.model_id} served by a Messages API server at {self.base_url}: real "
-                "answers, real latency, cost unknown (not priced)")
+        return (
+            f"{self.name} -- {self.model_id} served by a Messages API server at {self.base_url}: real "
+            "answers, real latency, cost unknown (not priced)"
+        )

@@ -67,8 +67,9 @@ def _check_record_path(path: Path) -> None:
             raise LabkitError(f"{path}: cannot write (permission denied); choose another recording path")
         return
     if not target.parent.is_dir():
-        raise LabkitError(f"{path}: directory {target.parent} does not exist; "
-                          "create it or choose another recording path")
+        raise LabkitError(
+            f"{path}: directory {target.parent} does not exist; create it or choose another recording path"
+        )
     if not os.access(target.parent, os.W_OK | os.X_OK):
         raise LabkitError(f"{path}: cannot write in {target.parent} (permission denied); choose another recording path")
 
@@ -133,8 +134,10 @@ def read_jsonl(path: str | Path, convert: Callable[[dict], T], what: str, fix: s
     """
     path = Path(path)
     if path.exists() and not path.is_file():  # a device or pipe would be read until memory runs out, or forever
-        raise LabkitError(f"{path}: is {_not_a_regular_file(path)}, not a recording; "
-                          "give the path of a JSONL file, e.g. recordings/haiku.jsonl")
+        raise LabkitError(
+            f"{path}: is {_not_a_regular_file(path)}, not a recording; "
+            "give the path of a JSONL file, e.g. recordings/haiku.jsonl"
+        )
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -154,9 +157,14 @@ def read_jsonl(path: str | Path, convert: Callable[[dict], T], what: str, fix: s
 
 def completion_of(entry: dict, *, virtual: bool = True) -> Completion:
     """The Completion a recorded exchange holds. Replayed latency is virtual: nobody waited for it this time."""
-    return Completion(text=entry["text"], usage=Usage.from_dict(entry.get("usage")),
-                      latency_s=float(entry["latency_s"]), model_id=entry.get("model_id", ""),
-                      virtual_latency=virtual, tool_calls=int(entry.get("tool_calls", 0)))
+    return Completion(
+        text=entry["text"],
+        usage=Usage.from_dict(entry.get("usage")),
+        latency_s=float(entry["latency_s"]),
+        model_id=entry.get("model_id", ""),
+        virtual_latency=virtual,
+        tool_calls=int(entry.get("tool_calls", 0)),
+    )
 
 
 def _checked_exchange(entry: dict) -> dict:

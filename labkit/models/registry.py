@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from labkit.errors import LabkitError
 from labkit.models.base import Model
 
-if TYPE_CHECKING:   # imported lazily at run time: the registry loads without building any model
+if TYPE_CHECKING:  # imported lazily at run time: the registry loads without building any model
     from labkit.models.simulated import SimulatedConfig
 
 ENV_VAR = "LABKIT_MODEL"
@@ -35,13 +35,13 @@ DEFAULT_CLAUDE = "claude-haiku-4-5"
 class ModelKind:
     """One kind of model: everything labkit knows about it, in one place."""
 
-    kind: str                                          # the word before the first ":"
-    grammar: str                                       # how a name of this kind is written
-    help: str                                          # one line for --help and the README
-    example: str                                       # a name that works (offline where possible)
-    build: Callable[[str, str, dict], Model]           # (whole name, text after "kind:", keyword options)
-    describe: Callable[[str, str], str]                # (whole name, rest) -> one line; builds no API client
-    takes_seed: bool = False                           # does --seed mean anything to it
+    kind: str  # the word before the first ":"
+    grammar: str  # how a name of this kind is written
+    help: str  # one line for --help and the README
+    example: str  # a name that works (offline where possible)
+    build: Callable[[str, str, dict], Model]  # (whole name, text after "kind:", keyword options)
+    describe: Callable[[str, str], str]  # (whole name, rest) -> one line; builds no API client
+    takes_seed: bool = False  # does --seed mean anything to it
 
 
 def resolve_name(name: str | None = None) -> str:
@@ -64,6 +64,7 @@ def _bad(name: str, why: str) -> LabkitError:
 
 # --- simulated --------------------------------------------------------------------------------------------
 
+
 def _parse_simulated(name: str, rest: str) -> tuple[int, dict[str, str]]:
     """(seed, options as text) from the part after "simulated:"."""
     seed, options = 0, {}
@@ -75,7 +76,7 @@ def _parse_simulated(name: str, rest: str) -> tuple[int, dict[str, str]]:
             raise _bad(name, "the seed after simulated: must be a whole number, e.g. simulated:7") from None
         if seed < 0:
             raise _bad(name, "the seed must be 0 or more")
-    for item in (parts[0].split(",") if parts else []):
+    for item in parts[0].split(",") if parts else []:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise _bad(name, f"option {item!r} is not key=value (e.g. simulated:7:latency=1.0)")
@@ -90,7 +91,7 @@ def _simulated_kwargs(name: str, options: dict[str, object]) -> dict:
     for key, value in options.items():
         if key in NUMBER_OPTIONS:
             try:
-                kwargs[key] = float(value)   # type: ignore[arg-type]
+                kwargs[key] = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise _bad(name, f"{key} must be a number, not {value!r}") from None
         elif key == "real_time":
@@ -123,8 +124,10 @@ def load_simulated_config(path: str) -> SimulatedConfig:
     if isinstance(data, dict) and "mechanisms" in data:
         return SimulatedConfig.from_dict(data)
     if isinstance(data, dict) and "rates" in data:
-        raise LabkitError(f"fit={path} is an old simulated config (fixed failure-mode rates); fit the recording "
-                          "it came from again: the simulator now models mechanisms")
+        raise LabkitError(
+            f"fit={path} is an old simulated config (fixed failure-mode rates); fit the recording "
+            "it came from again: the simulator now models mechanisms"
+        )
     return fit_recording(file)
 
 
@@ -147,12 +150,14 @@ def _describe_built(name: str, rest: str) -> str:
 
 # --- reference, claude, messages ----------------------------------------------------------------------------
 
+
 def _reference(name: str, rest: str, kw: dict) -> Model:
     if rest.strip():
         raise _bad(name, "reference takes no options")
     if kw:
         raise _bad(name, f"reference takes no options (got {', '.join(kw)})")
     from labkit.models.reference import ReferenceModel
+
     return ReferenceModel()
 
 
@@ -174,8 +179,10 @@ def _claude(name: str, rest: str, kw: dict) -> Model:
 
 def _describe_claude(name: str, rest: str) -> str:
     model_id = rest.strip() or DEFAULT_CLAUDE
-    return (f"claude:{model_id} -- Anthropic's Claude ({model_id}) through the Messages API: real calls, "
-            "real latency, real cost (needs ANTHROPIC_API_KEY)")
+    return (
+        f"claude:{model_id} -- Anthropic's Claude ({model_id}) through the Messages API: real calls, "
+        "real latency, real cost (needs ANTHROPIC_API_KEY)"
+    )
 
 
 def _messages_parts(name: str, rest: str) -> tuple[str, str]:
@@ -202,11 +209,14 @@ def _describe_messages(name: str, rest: str) -> str:
     from labkit.models.messages import display_name
 
     model_id, url = _messages_parts(name, rest)
-    return (f"{display_name(model_id, url)} -- {model_id} on a Messages API server (Ollama, llama-server, "
-            "vLLM, LiteLLM): real calls, real latency, cost unknown")
+    return (
+        f"{display_name(model_id, url)} -- {model_id} on a Messages API server (Ollama, llama-server, "
+        "vLLM, LiteLLM): real calls, real latency, cost unknown"
+    )
 
 
 # --- recordings ---------------------------------------------------------------------------------------------
+
 
 def _recording() -> ModuleType:
     try:
@@ -223,8 +233,10 @@ def _replay(name: str, rest: str, kw: dict) -> Model:
 
 
 def _describe_replay(name: str, rest: str) -> str:
-    return (f"{name} -- answers recorded earlier, replayed offline with their recorded latency (virtual); "
-            "the recording says which model gave them")
+    return (
+        f"{name} -- answers recorded earlier, replayed offline with their recorded latency (virtual); "
+        "the recording says which model gave them"
+    )
 
 
 def _record_parts(name: str, rest: str) -> tuple[str, str]:
@@ -244,25 +256,62 @@ def _describe_record(name: str, rest: str) -> str:
     return f"{describe_model(inner)}; every answer also recorded to {path}"
 
 
-KINDS: dict[str, ModelKind] = {kind.kind: kind for kind in (
-    ModelKind("reference", "reference", "labkit's reference stack (answers like Linux; code, not an LLM)",
-              "reference", _reference, _describe_built),
-    ModelKind("simulated", "simulated[:seed][:key=value,...]",
-              "the offline default: a seeded stand-in that makes an LLM's mistakes by mechanism; "
-              "its output always says SIMULATED; it is not Claude", "simulated:7", _simulated, _describe_built,
-              takes_seed=True),
-    ModelKind("claude", "claude[:model-id]",
-              f"Claude via the anthropic SDK; needs ANTHROPIC_API_KEY (default {DEFAULT_CLAUDE})",
-              "claude:claude-haiku-4-5", _claude, _describe_claude),
-    ModelKind("messages", "messages:<model-id>@<url>",
-              "any Messages API server (Ollama, llama-server, vLLM, LiteLLM); cost unknown",
-              "messages:qwen2.5:7b@http://localhost:11434", _messages, _describe_messages),
-    ModelKind("replay", "replay:<file>", "replay a recording, offline and deterministic",
-              "replay:recordings/haiku.jsonl", _replay, _describe_replay),
-    ModelKind("record", "record:<file>:<model>",
-              "run <model> and record every exchange to <file> (never keys or headers)",
-              "record:haiku.jsonl:claude", _record, _describe_record, takes_seed=True),
-)}
+KINDS: dict[str, ModelKind] = {
+    kind.kind: kind
+    for kind in (
+        ModelKind(
+            "reference",
+            "reference",
+            "labkit's reference stack (answers like Linux; code, not an LLM)",
+            "reference",
+            _reference,
+            _describe_built,
+        ),
+        ModelKind(
+            "simulated",
+            "simulated[:seed][:key=value,...]",
+            "the offline default: a seeded stand-in that makes an LLM's mistakes by mechanism; "
+            "its output always says SIMULATED; it is not Claude",
+            "simulated:7",
+            _simulated,
+            _describe_built,
+            takes_seed=True,
+        ),
+        ModelKind(
+            "claude",
+            "claude[:model-id]",
+            f"Claude via the anthropic SDK; needs ANTHROPIC_API_KEY (default {DEFAULT_CLAUDE})",
+            "claude:claude-haiku-4-5",
+            _claude,
+            _describe_claude,
+        ),
+        ModelKind(
+            "messages",
+            "messages:<model-id>@<url>",
+            "any Messages API server (Ollama, llama-server, vLLM, LiteLLM); cost unknown",
+            "messages:qwen2.5:7b@http://localhost:11434",
+            _messages,
+            _describe_messages,
+        ),
+        ModelKind(
+            "replay",
+            "replay:<file>",
+            "replay a recording, offline and deterministic",
+            "replay:recordings/haiku.jsonl",
+            _replay,
+            _describe_replay,
+        ),
+        ModelKind(
+            "record",
+            "record:<file>:<model>",
+            "run <model> and record every exchange to <file> (never keys or headers)",
+            "record:haiku.jsonl:claude",
+            _record,
+            _describe_record,
+            takes_seed=True,
+        ),
+    )
+}
 
 
 def names_help() -> str:
@@ -277,8 +326,10 @@ def models_help() -> str:
     """The CLI's model section (labkit --help), one line per kind."""
     width = max(len(kind.grammar) for kind in KINDS.values()) + 2
     lines = [f"  {kind.grammar:<{width}}{kind.help}" for kind in KINDS.values()]
-    return ("models (--model NAME, or $LABKIT_MODEL for every command):\n" + "\n".join(lines) + "\n\n"
-            "With no --model and no $LABKIT_MODEL every command uses the simulated model, offline, and says so.\n")
+    return (
+        "models (--model NAME, or $LABKIT_MODEL for every command):\n" + "\n".join(lines) + "\n\n"
+        "With no --model and no $LABKIT_MODEL every command uses the simulated model, offline, and says so.\n"
+    )
 
 
 def markdown_table() -> str:
@@ -318,8 +369,11 @@ def describe_model(name: str | None = None) -> str:
 def describe_default() -> str:
     """The banner a notebook or the CLI prints first: which model answers, and where that choice came from."""
     from_env = os.environ.get(ENV_VAR, "").strip()
-    origin = (f"chosen by ${ENV_VAR}" if from_env else
-              f"the offline default; set ${ENV_VAR} (or --model) to choose, e.g. {ENV_VAR}=claude")
+    origin = (
+        f"chosen by ${ENV_VAR}"
+        if from_env
+        else f"the offline default; set ${ENV_VAR} (or --model) to choose, e.g. {ENV_VAR}=claude"
+    )
     return f"Model: {describe_model(None)} ({origin})"
 
 

@@ -56,10 +56,10 @@ from labkit.packets import ip_version, to_hex
 from labkit.prompts import REPLY_TYPE, Prompt, SimulationTraits, Strategy
 from labkit.stack import echo_reply
 
-SEEN_LIMIT = 16384   # (request, strategy) pairs whose attempt counts are kept (LRU); see Determinism above
+SEEN_LIMIT = 16384  # (request, strategy) pairs whose attempt counts are kept (LRU); see Determinism above
 DEFAULT_STANDS_IN_FOR = "claude-haiku-4-5"
 MODEL_ID = "simulated"
-FORCED = ("icmp_checksum", "ip_checksum")   # hooks: the chance an answer is right except for that checksum
+FORCED = ("icmp_checksum", "ip_checksum")  # hooks: the chance an answer is right except for that checksum
 NUMBER_OPTIONS = tuple(DEFAULTS) + FORCED + ("errors", "latency")
 OPTION_NAMES = NUMBER_OPTIONS + ("real_time", "stands_in_for", "fit")
 OPTION_HELP = (
@@ -86,36 +86,46 @@ class SimulatedConfig:
         for name, value in self.forced.items():
             if name not in FORCED or not 0.0 <= value <= 1.0:
                 raise LabkitError(f"simulated {name}={value!r}: give {' or '.join(FORCED)} between 0 and 1")
-        if self.fixed_latency_s is not None and not (math.isfinite(self.fixed_latency_s)
-                                                     and self.fixed_latency_s >= 0):
+        if self.fixed_latency_s is not None and not (math.isfinite(self.fixed_latency_s) and self.fixed_latency_s >= 0):
             raise LabkitError(f"simulated latency {self.fixed_latency_s!r} must be a number of seconds >= 0")
 
-    def with_options(self, options: dict[str, float], errors: float = 1.0,
-                     latency: float | None = None) -> SimulatedConfig:
+    def with_options(
+        self, options: dict[str, float], errors: float = 1.0, latency: float | None = None
+    ) -> SimulatedConfig:
         """Parameters set exactly, every rate scaled by `errors`, a fixed latency: what a model name can say."""
         unknown = set(options) - set(DEFAULTS) - set(FORCED)
         if unknown:
-            raise LabkitError(f"unknown simulated option(s) {', '.join(sorted(unknown))}; "
-                              f"use {', '.join(OPTION_NAMES)}")
+            raise LabkitError(
+                f"unknown simulated option(s) {', '.join(sorted(unknown))}; use {', '.join(OPTION_NAMES)}"
+            )
         mechanisms = self.mechanisms.scaled(errors)
-        mechanisms = Mechanisms.from_dict({**mechanisms.to_dict(),
-                                           **{k: v for k, v in options.items() if k in DEFAULTS}})
+        mechanisms = Mechanisms.from_dict(
+            {**mechanisms.to_dict(), **{k: v for k, v in options.items() if k in DEFAULTS}}
+        )
         forced = {**self.forced, **{k: float(v) for k, v in options.items() if k in FORCED}}
         fixed = self.fixed_latency_s if latency is None else float(latency)
         return dataclasses.replace(self, mechanisms=mechanisms, forced=forced, fixed_latency_s=fixed)
 
     def to_dict(self) -> dict:
-        return {"kind": "labkit simulated config", "mechanisms": self.mechanisms.to_dict(), "forced": self.forced,
-                "fixed_latency_s": self.fixed_latency_s, "stands_in_for": self.stands_in_for,
-                "source": self.source}
+        return {
+            "kind": "labkit simulated config",
+            "mechanisms": self.mechanisms.to_dict(),
+            "forced": self.forced,
+            "fixed_latency_s": self.fixed_latency_s,
+            "stands_in_for": self.stands_in_for,
+            "source": self.source,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> SimulatedConfig:
         try:
-            return cls(mechanisms=Mechanisms.from_dict(data["mechanisms"]), forced=dict(data.get("forced") or {}),
-                       fixed_latency_s=data.get("fixed_latency_s"),
-                       stands_in_for=data.get("stands_in_for", DEFAULT_STANDS_IN_FOR),
-                       source=data.get("source", "loaded"))
+            return cls(
+                mechanisms=Mechanisms.from_dict(data["mechanisms"]),
+                forced=dict(data.get("forced") or {}),
+                fixed_latency_s=data.get("fixed_latency_s"),
+                stands_in_for=data.get("stands_in_for", DEFAULT_STANDS_IN_FOR),
+                source=data.get("source", "loaded"),
+            )
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise LabkitError(f"not a simulated config ({error}); make one with labkit.models.fit") from None
 
@@ -129,27 +139,32 @@ class SimulatedConfig:
         except FileNotFoundError:
             raise LabkitError(f"no simulated config at {path}") from None
         except json.JSONDecodeError as error:
-            raise LabkitError(f"{path} is not JSON ({error.msg}); "
-                              "give a config saved by SimulatedConfig.save") from None
+            raise LabkitError(
+                f"{path} is not JSON ({error.msg}); give a config saved by SimulatedConfig.save"
+            ) from None
 
 
 def traits_of(strategy: Strategy) -> SimulationTraits:
     """The strategy's SimulationTraits, or a LabkitError: never a silent fallback to another strategy's."""
     traits = getattr(strategy, "simulation", None)
     if not isinstance(traits, SimulationTraits):
-        raise LabkitError(f"the {strategy.name or type(strategy).__name__} strategy carries no SimulationTraits, "
-                          "so the simulated model cannot imitate it; give it `simulation = SimulationTraits(...)` "
-                          "(see docs/extending.md)")
+        raise LabkitError(
+            f"the {strategy.name or type(strategy).__name__} strategy carries no SimulationTraits, "
+            "so the simulated model cannot imitate it; give it `simulation = SimulationTraits(...)` "
+            "(see docs/extending.md)"
+        )
     if traits.arithmetic == "tool" and not callable(getattr(strategy, "tool_inputs", None)):
-        raise LabkitError(f"the {strategy.name} strategy says a tool adds its checksums but has no tool_inputs(reply, "
-                          "request) saying what a model would ask the tool; add it, or use arithmetic='model'")
+        raise LabkitError(
+            f"the {strategy.name} strategy says a tool adds its checksums but has no tool_inputs(reply, "
+            "request) saying what a model would ask the tool; add it, or use arithmetic='model'"
+        )
     return traits
 
 
 # --- token estimate -------------------------------------------------------------------------------------
 
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{8,}")
-TOOL_USE_SYSTEM_TOKENS = 346   # the tool-use system prompt Anthropic adds (tool_choice auto), per its docs
+TOOL_USE_SYSTEM_TOKENS = 346  # the tool-use system prompt Anthropic adds (tool_choice auto), per its docs
 
 
 def estimate_tokens(text: str) -> int:
@@ -160,15 +175,15 @@ def estimate_tokens(text: str) -> int:
 
 def estimate_usage(prompt: Prompt, answer: str, tool_inputs: Sequence[dict] = ()) -> Usage:
     """Estimated usage of one exchange, including one extra round trip per tool call."""
-    base_in = estimate_tokens(prompt.text()) + 8   # + message framing
+    base_in = estimate_tokens(prompt.text()) + 8  # + message framing
     if prompt.tools:
         base_in += TOOL_USE_SYSTEM_TOKENS + estimate_tokens(json.dumps(list(prompt.tools)))
     input_tokens, output_tokens, context = 0, 0, base_in
     for call in tool_inputs:
-        call_out = estimate_tokens(json.dumps(call)) + 40          # tool_use block with its id and name
+        call_out = estimate_tokens(json.dumps(call)) + 40  # tool_use block with its id and name
         input_tokens += context
         output_tokens += call_out
-        context += call_out + 20                                   # the tool_result coming back
+        context += call_out + 20  # the tool_result coming back
     input_tokens += context
     output_tokens += estimate_tokens(answer)
     return Usage(input_tokens=input_tokens, output_tokens=output_tokens)
@@ -188,15 +203,26 @@ _PROSE = (
 
 def _names(version: int) -> dict[str, str]:
     if version == 4:
-        return {"src": "ip.src", "dst": "ip.dst", "type": "icmp.type", "icmp_ck": "icmp.chksum",
-                "ip_ck": "ip.chksum", "data": "icmp.data"}
-    return {"src": "ipv6.src", "dst": "ipv6.dst", "type": "icmpv6.type", "icmp_ck": "icmpv6.cksum",
-            "ip_ck": "", "data": "icmpv6.data"}
-
-
+        return {
+            "src": "ip.src",
+            "dst": "ip.dst",
+            "type": "icmp.type",
+            "icmp_ck": "icmp.chksum",
+            "ip_ck": "ip.chksum",
+            "data": "icmp.data",
+        }
+    return {
+        "src": "ipv6.src",
+        "dst": "ipv6.dst",
+        "type": "icmpv6.type",
+        "icmp_ck": "icmpv6.cksum",
+        "ip_ck": "",
+        "data": "icmpv6.data",
+    }
 
 
 # --- the answer ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class SimAnswer:
@@ -209,37 +235,41 @@ class SimAnswer:
 
 def _put(packet: bytearray, span: tuple[int, int], value: int) -> None:
     offset, length = span
-    packet[offset:offset + length] = value.to_bytes(length, "big")
+    packet[offset : offset + length] = value.to_bytes(length, "big")
 
 
-def _decide(rng: random.Random, correct: bytes, request: bytes, mech: Mechanisms, factor: float,
-            events: list[str]) -> bytes:
+def _decide(
+    rng: random.Random, correct: bytes, request: bytes, mech: Mechanisms, factor: float, events: list[str]
+) -> bytes:
     """The reply the model means to send: the right one, with each decision possibly wrong."""
     version = 4 if ip_version(correct) == 4 else 6
     spans, names = field_spans(correct), _names(version)
     packet = bytearray(correct)
     ttl = "ip.ttl" if version == 4 else "ipv6.hlim"
-    for event, rate, keys in (("type_copied", mech.type_copied, (names["type"],)),
-                              ("unswapped", mech.unswapped, (names["src"], names["dst"])),
-                              ("ttl_copied", mech.ttl_copied, (ttl,))):
+    for event, rate, keys in (
+        ("type_copied", mech.type_copied, (names["type"],)),
+        ("unswapped", mech.unswapped, (names["src"], names["dst"])),
+        ("ttl_copied", mech.ttl_copied, (ttl,)),
+    ):
         if rng.random() < rate * factor:
             for key in keys:
                 offset, length = spans[key]
-                packet[offset:offset + length] = request[offset:offset + length]
+                packet[offset : offset + length] = request[offset : offset + length]
             events.append(event)
     return with_checksums(bytes(packet)) if events else correct
 
 
-def _checksums(rng: random.Random, intended: bytes, config: SimulatedConfig, traits: SimulationTraits,
-               events: list[str]) -> bytes:
+def _checksums(
+    rng: random.Random, intended: bytes, config: SimulatedConfig, traits: SimulationTraits, events: list[str]
+) -> bytes:
     """`intended` with the checksums the model writes: its own sums (which may slip) or a tool's."""
     if traits.arithmetic == "tool":
-        return intended                      # code added them; the model's copying slips come later
+        return intended  # code added them; the model's copying slips come later
     packet, spans = bytearray(intended), field_spans(intended)
     rate = min(1.0, config.mechanisms.add_slip * traits.add_factor)
     for name, covered in checksum_fields(intended):
         value = model_checksum(rng, covered, config.mechanisms, rate)
-        if value != int.from_bytes(intended[spans[name][0]:sum(spans[name])], "big"):
+        if value != int.from_bytes(intended[spans[name][0] : sum(spans[name])], "big"):
             events.append(f"{name} arithmetic")
         _put(packet, spans[name], value)
     return bytes(packet)
@@ -251,7 +281,7 @@ def _forced_wrong(rng: random.Random, correct: bytes, which: str) -> bytes:
     name = names[-1] if which == "ip_checksum" else names[0]
     span = field_spans(correct)[name]
     packet = bytearray(correct)
-    right = int.from_bytes(correct[span[0]:sum(span)], "big")
+    right = int.from_bytes(correct[span[0] : sum(span)], "big")
     _put(packet, span, (right + rng.choice((1, -1)) * rng.randint(1, 0xFF)) & 0xFFFF)
     return bytes(packet)
 
@@ -262,7 +292,7 @@ def _truncated(text: str, max_tokens: int, events: list[str]) -> str:
     if tokens <= max_tokens:
         return text
     events.append("truncated")
-    return text[:max(1, len(text) * max_tokens // tokens)]
+    return text[: max(1, len(text) * max_tokens // tokens)]
 
 
 class SimulatedModel(Model):
@@ -271,9 +301,18 @@ class SimulatedModel(Model):
     simulated = True
     model_id = MODEL_ID
 
-    def __init__(self, seed: int = 0, config: SimulatedConfig | None = None, *, real_time: bool = False,
-                 name: str | None = None, latency: float | None = None, errors: float = 1.0,
-                 stands_in_for: str | None = None, **options: float) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        config: SimulatedConfig | None = None,
+        *,
+        real_time: bool = False,
+        name: str | None = None,
+        latency: float | None = None,
+        errors: float = 1.0,
+        stands_in_for: str | None = None,
+        **options: float,
+    ) -> None:
         config = config or SimulatedConfig()
         if options or errors != 1.0 or latency is not None:
             config = config.with_options(options, errors, latency)
@@ -287,15 +326,17 @@ class SimulatedModel(Model):
         self.name = name or f"simulated:{self.seed}"
         if "simulated" not in self.name:
             raise LabkitError(f"a simulated model's name must say simulated, not {self.name!r}")
-        self.seen_limit = SEEN_LIMIT   # how many (request, strategy) counts to keep (LRU; see the docstring)
+        self.seen_limit = SEEN_LIMIT  # how many (request, strategy) counts to keep (LRU; see the docstring)
         self._seen: OrderedDict[bytes, int] = OrderedDict()
         self._lock = threading.Lock()
 
     def describe(self) -> str:
-        return (f"{self.name} -- a SIMULATED offline stand-in, NOT Claude: seeded mistakes by mechanism "
-                f"(copy slips per digit, checksum slips per addition, decisions), from {self.config.source}; "
-                f"latency {'slept for real' if self.real_time else 'virtual'}; costs estimated at "
-                f"{self.config.stands_in_for} prices")
+        return (
+            f"{self.name} -- a SIMULATED offline stand-in, NOT Claude: seeded mistakes by mechanism "
+            f"(copy slips per digit, checksum slips per addition, decisions), from {self.config.source}; "
+            f"latency {'slept for real' if self.real_time else 'virtual'}; costs estimated at "
+            f"{self.config.stands_in_for} prices"
+        )
 
     def reset(self) -> None:
         """Forget how often each request was seen, so the same sequence of attempts repeats exactly."""
@@ -310,7 +351,7 @@ class SimulatedModel(Model):
             self._seen[key] = count + 1
             self._seen.move_to_end(key)
             while len(self._seen) > self.seen_limit:
-                self._seen.popitem(last=False)   # the least recently seen pair: it will count from 0 again
+                self._seen.popitem(last=False)  # the least recently seen pair: it will count from 0 again
         digest = hashlib.sha256(f"{self.seed}\0{strategy}\0{count}\0".encode() + request).digest()
         return random.Random(int.from_bytes(digest[:16], "big"))
 
@@ -318,11 +359,14 @@ class SimulatedModel(Model):
         """The answer to one request, built by the mechanisms (see the module docstring)."""
         traits, mech = traits_of(strategy), self.config.mechanisms
         events: list[str] = []
-        tool_inputs = getattr(strategy, "tool_inputs", None)   # traits_of checked it exists for tool strategies
+        tool_inputs = getattr(strategy, "tool_inputs", None)  # traits_of checked it exists for tool strategies
         correct = echo_reply(request)
         if correct is None:
-            return SimAnswer("There is no echo reply to give: this packet is not an ICMP echo request I can "
-                             "answer.", [], ["no reply"])
+            return SimAnswer(
+                "There is no echo reply to give: this packet is not an ICMP echo request I can answer.",
+                [],
+                ["no reply"],
+            )
         for which in FORCED:
             if rng.random() < self.config.forced.get(which, 0.0):
                 calls = tool_inputs(correct, request) if tool_inputs and traits.arithmetic == "tool" else []
@@ -341,7 +385,7 @@ class SimulatedModel(Model):
         else:
             text = strategy.render_answer(written, request)
             where = text.rfind(to_hex(written))
-            text = text[:where] + "".join(digits) + text[where + 2 * len(written):]
+            text = text[:where] + "".join(digits) + text[where + 2 * len(written) :]
         calls = tool_inputs(intended, request) if tool_inputs and traits.arithmetic == "tool" else []
         return SimAnswer(_truncated(text, prompt.max_tokens, events), calls, events)
 
@@ -356,8 +400,9 @@ class SimulatedModel(Model):
         if self.config.fixed_latency_s is not None:
             return float(self.config.fixed_latency_s)
         mech = self.config.mechanisms
-        first = sum(rng.lognormvariate(math.log(mech.ttft_s), mech.ttft_sigma) if mech.ttft_s > 0 else 0.0
-                    for _ in range(turns))
+        first = sum(
+            rng.lognormvariate(math.log(mech.ttft_s), mech.ttft_sigma) if mech.ttft_s > 0 else 0.0 for _ in range(turns)
+        )
         return first + usage.output_tokens / mech.output_tokens_per_s
 
     def complete(self, prompt: Prompt, strategy: Strategy, request: bytes) -> Completion:
@@ -367,5 +412,11 @@ class SimulatedModel(Model):
         latency = self.latency(rng, usage, 1 + len(said.tool_calls))
         if self.real_time:
             time.sleep(latency)
-        return Completion(text=said.text, usage=usage, latency_s=latency, model_id=MODEL_ID,
-                          virtual_latency=not self.real_time, tool_calls=len(said.tool_calls))
+        return Completion(
+            text=said.text,
+            usage=usage,
+            latency_s=latency,
+            model_id=MODEL_ID,
+            virtual_latency=not self.real_time,
+            tool_calls=len(said.tool_calls),
+        )

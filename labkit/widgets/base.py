@@ -53,8 +53,10 @@ class LabkitView(ipywidgets.VBox):
     def save_html(self, path: str | Path) -> Path:
         """Write a standalone HTML page, e.g. for slides or a course website."""
         path = Path(path)
-        path.write_text(f'<!doctype html><meta charset="utf-8"><title>{type(self).__name__}</title>\n'
-                        f"{self.static_html()}\n", encoding="utf-8")
+        path.write_text(
+            f'<!doctype html><meta charset="utf-8"><title>{type(self).__name__}</title>\n{self.static_html()}\n',
+            encoding="utf-8",
+        )
         return path
 
     def static(self) -> HTML:

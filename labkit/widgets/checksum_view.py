@@ -31,8 +31,15 @@ class ChecksumWalkthrough(LabkitView):
 
     css_class = "labkit-view labkit-checksum"
 
-    def __init__(self, data: bytes | str, *, title: str = "", labels: list[str] | None = None,
-                 backgrounds: list[str] | None = None, check: ChecksumCheck | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes | str,
+        *,
+        title: str = "",
+        labels: list[str] | None = None,
+        backgrounds: list[str] | None = None,
+        check: ChecksumCheck | None = None,
+    ) -> None:
         self.trace = trace(as_bytes(data, "checksum data"))
         if not self.trace.steps:
             raise LabkitError("nothing to checksum: give at least one byte")
@@ -54,15 +61,17 @@ class ChecksumWalkthrough(LabkitView):
         self.back_button.on_click(lambda _: self.back())
         self.next_button.on_click(lambda _: self.forward())
         self.last_button.on_click(lambda _: self.go(self.last_position))
-        controls = ipywidgets.HBox([self.first_button, self.back_button, self.next_button, self.last_button,
-                                    self.status])
+        controls = ipywidgets.HBox(
+            [self.first_button, self.back_button, self.next_button, self.last_button, self.status]
+        )
         super().__init__(controls=[controls])
         self._refresh()
 
     # --- choosing the bytes -----------------------------------------------------------------------------
     @classmethod
-    def for_packet(cls, packet: bytes | str, checksum: str = "icmp.chksum", *, link: str | None = None,
-                   title: str = "") -> ChecksumWalkthrough:
+    def for_packet(
+        cls, packet: bytes | str, checksum: str = "icmp.chksum", *, link: str | None = None, title: str = ""
+    ) -> ChecksumWalkthrough:
         """The walkthrough for one checksum of a packet: "ip.chksum", "icmp.chksum" or "icmpv6.cksum"."""
         layout = PacketLayout(as_bytes(packet), link)
         if checksum not in CHECKSUM_FIELDS:
@@ -80,16 +89,16 @@ class ChecksumWalkthrough(LabkitView):
             start, end = layer[0].offset, max(f.end for f in layer)
         covered = list(range(start, end))
         data = bytearray(layout.data[start:end])
-        data[field.offset - start:field.offset - start + 2] = b"\x00\x00"
+        data[field.offset - start : field.offset - start + 2] = b"\x00\x00"
         labels = [layout.owners[i] or "" for i in covered]
-        labels[field.offset - start:field.offset - start + 2] = [f"{checksum} set to zero while summing"] * 2
+        labels[field.offset - start : field.offset - start + 2] = [f"{checksum} set to zero while summing"] * 2
         backgrounds = [layout.colour_at(i) for i in covered]
         if checksum == "icmpv6.cksum":
             pseudo, pseudo_labels = _ipv6_pseudo_header(by_name, len(data))
             data = bytearray(pseudo) + data
             labels = pseudo_labels + labels
             backgrounds = [PSEUDO_BACKGROUND] * len(pseudo) + backgrounds
-        check = next((c for c in verify(layout.data[_ip_start(layout):]) if c.name == checksum), None)
+        check = next((c for c in verify(layout.data[_ip_start(layout) :]) if c.name == checksum), None)
         heading = title or f"{checksum} of this {'/'.join(layout.layers)} packet"
         return cls(bytes(data), title=heading, labels=labels, backgrounds=backgrounds, check=check)
 
@@ -134,29 +143,38 @@ class ChecksumWalkthrough(LabkitView):
         steps = self.trace.steps
         if self.at_end:
             carries = sum(step.carry_folded for step in steps)
-            text = (f"All {len(steps)} words added ({carries} carr{'y' if carries == 1 else 'ies'} folded back): "
-                    f"the one's-complement sum is 0x{self.trace.folded:04x}. Complement it (flip every bit): "
-                    f"~0x{self.trace.folded:04x} = 0x{self.trace.checksum:04x}. That is the checksum.")
+            text = (
+                f"All {len(steps)} words added ({carries} carr{'y' if carries == 1 else 'ies'} folded back): "
+                f"the one's-complement sum is 0x{self.trace.folded:04x}. Complement it (flip every bit): "
+                f"~0x{self.trace.folded:04x} = 0x{self.trace.checksum:04x}. That is the checksum."
+            )
             if self.check is not None:
-                verdict = ("matches: a receiver accepts it" if self.check.ok
-                           else "does not match: a receiver drops this packet")
+                verdict = (
+                    "matches: a receiver accepts it"
+                    if self.check.ok
+                    else "does not match: a receiver drops this packet"
+                )
                 text += f" The packet holds 0x{self.check.found:04x}, which {verdict}."
             return text
         step = steps[self.position]
         where = self.word_label(self.position) or f"bytes {step.offset}–{step.offset + 1}"
         raw_sum = step.sum_before + step.word
-        text = (f"Word {self.position + 1} of {len(steps)} at offset {step.offset} ({where}): "
-                f"0x{step.sum_before:04x} + 0x{step.word:04x} = 0x{raw_sum:04x}.")
+        text = (
+            f"Word {self.position + 1} of {len(steps)} at offset {step.offset} ({where}): "
+            f"0x{step.sum_before:04x} + 0x{step.word:04x} = 0x{raw_sum:04x}."
+        )
         if step.carry_folded:
-            text += (f" That overflows 16 bits: the carry goes back in at the bottom (end-around carry): "
-                     f"0x{raw_sum & 0xFFFF:04x} + 1 = 0x{step.sum_after:04x}.")
+            text += (
+                f" That overflows 16 bits: the carry goes back in at the bottom (end-around carry): "
+                f"0x{raw_sum & 0xFFFF:04x} + 1 = 0x{step.sum_after:04x}."
+            )
         return text
 
     def word_label(self, index: int) -> str:
         """What the word of step `index` is made of: "ip.ttl + ip.proto", "ip.src"."""
         offset = self.trace.steps[index].offset
         names = []
-        for label in self.labels[offset:offset + 2]:
+        for label in self.labels[offset : offset + 2]:
             if label and label not in names:
                 names.append(label)
         return " + ".join(names)
@@ -164,10 +182,18 @@ class ChecksumWalkthrough(LabkitView):
     # --- rendering --------------------------------------------------------------------------------------
     def _cells(self) -> list[Cell]:
         current = set(self.current_offsets())
-        return [Cell(offset, value, self.labels[offset] or None, self.backgrounds[offset],
-                     f"{self.labels[offset]}\nsummed byte {offset}: 0x{value:02x}".strip(),
-                     offset > 0 and self.labels[offset] != self.labels[offset - 1], offset in current)
-                for offset, value in enumerate(self.trace.data)]
+        return [
+            Cell(
+                offset,
+                value,
+                self.labels[offset] or None,
+                self.backgrounds[offset],
+                f"{self.labels[offset]}\nsummed byte {offset}: 0x{value:02x}".strip(),
+                offset > 0 and self.labels[offset] != self.labels[offset - 1],
+                offset in current,
+            )
+            for offset, value in enumerate(self.trace.data)
+        ]
 
     def window(self, before: int = 4, after: int = 6) -> tuple[int, int]:
         """The rows of the step table shown around the current step (long packets have 50+ words)."""
@@ -190,20 +216,31 @@ class ChecksumWalkthrough(LabkitView):
         keep = marked_rows(self.current_offsets()) if not (self.at_end or every_step) else set()
         shown = visible_rows(-(-len(self.trace.data) // WIDTH), keep, head=3, tail=1, context=1, threshold=8)
         explanation = self._final_text() if every_step else self.explanation()
-        table = (f'<table class="labkit-table" data-role="steps"><tr><th>#</th><th>offset</th><th>bytes</th>'
-                 f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")
-        every = "" if every_step else (
-            f'<details data-role="all-steps"><summary>all {len(steps)} words and the result: the checksum is '
-            f"0x{self.trace.checksum:04x}</summary>"
-            f"{self._all_steps_table()}</details>")
-        return (f"<h4>{heading}</h4>{grid_html(self._cells(), show_rows=shown)}"
-                f'<div class="labkit-verdict" data-role="explanation">{esc(explanation)}</div>{table}{every}')
+        table = (
+            f'<table class="labkit-table" data-role="steps"><tr><th>#</th><th>offset</th><th>bytes</th>'
+            f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>"
+        )
+        every = (
+            ""
+            if every_step
+            else (
+                f'<details data-role="all-steps"><summary>all {len(steps)} words and the result: the checksum is '
+                f"0x{self.trace.checksum:04x}</summary>"
+                f"{self._all_steps_table()}</details>"
+            )
+        )
+        return (
+            f"<h4>{heading}</h4>{grid_html(self._cells(), show_rows=shown)}"
+            f'<div class="labkit-verdict" data-role="explanation">{esc(explanation)}</div>{table}{every}'
+        )
 
     def _all_steps_table(self) -> str:
         rows = [self._step_row(index, True) for index in range(len(self.trace.steps))]
         rows.append(self._final_row(True, mark=False))
-        return (f'<table class="labkit-table" data-role="every-step"><tr><th>#</th><th>offset</th><th>bytes</th>'
-                f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>")
+        return (
+            f'<table class="labkit-table" data-role="every-step"><tr><th>#</th><th>offset</th><th>bytes</th>'
+            f"<th>word</th><th>running sum</th><th>carry</th></tr>{''.join(rows)}</table>"
+        )
 
     def _step_row(self, index: int, every_step: bool) -> str:
         step = self.trace.steps[index]
@@ -211,17 +248,20 @@ class ChecksumWalkthrough(LabkitView):
         current = ' data-current="1"' if index == self.position and not every_step else ""
         after = f"0x{step.sum_after:04x}" if done else ""
         carry = ("carry ↺ +1" if step.carry_folded else "") if done else ""
-        return (f'<tr data-step="{index}"{current}><td>{index + 1}</td>'
-                f'<td class="labkit-mono">{step.offset}</td><td>{esc(self.word_label(index))}</td>'
-                f'<td class="labkit-mono">0x{step.word:04x}</td>'
-                f'<td class="labkit-mono">{after}</td><td>{carry}</td></tr>')
+        return (
+            f'<tr data-step="{index}"{current}><td>{index + 1}</td>'
+            f'<td class="labkit-mono">{step.offset}</td><td>{esc(self.word_label(index))}</td>'
+            f'<td class="labkit-mono">0x{step.word:04x}</td>'
+            f'<td class="labkit-mono">{after}</td><td>{carry}</td></tr>'
+        )
 
     def _final_row(self, every_step: bool, *, mark: bool = True) -> str:
         current = ' data-current="1"' if mark and (self.at_end or every_step) else ""
-        final = (f"~0x{self.trace.folded:04x} = <b>0x{self.trace.checksum:04x}</b>"
-                 if self.at_end or every_step else "")
-        return (f'<tr data-step="{self.last_position}"{current}><td>{self.last_position + 1}</td>'
-                f'<td></td><td>fold and complement</td><td></td><td class="labkit-mono">{final}</td><td></td></tr>')
+        final = f"~0x{self.trace.folded:04x} = <b>0x{self.trace.checksum:04x}</b>" if self.at_end or every_step else ""
+        return (
+            f'<tr data-step="{self.last_position}"{current}><td>{self.last_position + 1}</td>'
+            f'<td></td><td>fold and complement</td><td></td><td class="labkit-mono">{final}</td><td></td></tr>'
+        )
 
     def _final_text(self) -> str:
         """The explanation of the last step, whatever the current position (for the static form)."""
@@ -242,9 +282,14 @@ class ChecksumWalkthrough(LabkitView):
         current = {header + self.position} if not self.at_end else {len(lines) - 2, len(lines) - 1}
         marked = [(">> " if index in current else "   ") + line for index, line in enumerate(lines)]
         title = f"{self.heading} · " if self.heading else ""
-        return "\n".join([f"ChecksumWalkthrough: {title}step {self.position + 1} of {self.last_position + 1} "
-                          f"(every step below; the checksum is 0x{self.trace.checksum:04x})",
-                          *marked, self.explanation()])
+        return "\n".join(
+            [
+                f"ChecksumWalkthrough: {title}step {self.position + 1} of {self.last_position + 1} "
+                f"(every step below; the checksum is 0x{self.trace.checksum:04x})",
+                *marked,
+                self.explanation(),
+            ]
+        )
 
 
 def _ip_start(layout: PacketLayout) -> int:
@@ -258,7 +303,11 @@ def _ipv6_pseudo_header(by_name: dict[str, Field], message_length: int) -> tuple
     source = socket.inet_pton(socket.AF_INET6, by_name["ipv6.src"].text)
     destination = socket.inet_pton(socket.AF_INET6, by_name["ipv6.dst"].text)
     pseudo = icmpv6_pseudo_header(source, destination, message_length)
-    labels = (["pseudo-header: source address"] * 16 + ["pseudo-header: destination address"] * 16
-              + ["pseudo-header: ICMPv6 length"] * 4 + ["pseudo-header: zero"] * 3
-              + ["pseudo-header: next header 58 (ICMPv6)"])
+    labels = (
+        ["pseudo-header: source address"] * 16
+        + ["pseudo-header: destination address"] * 16
+        + ["pseudo-header: ICMPv6 length"] * 4
+        + ["pseudo-header: zero"] * 3
+        + ["pseudo-header: next header 58 (ICMPv6)"]
+    )
     return pseudo, labels

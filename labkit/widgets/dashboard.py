@@ -21,7 +21,7 @@ HISTOGRAM_BINS = 12
 def log_bins(latencies: Sequence[float], bins: int = HISTOGRAM_BINS) -> list[tuple[float, float, int]]:
     """(low, high, count) on log-spaced bins: kernel microseconds and model seconds fit one axis."""
     values = [value for value in latencies if value > 0]
-    zeros = sum(1 for value in latencies if value <= 0)   # the reference model reports 0 s: its own bar
+    zeros = sum(1 for value in latencies if value <= 0)  # the reference model reports 0 s: its own bar
     result = [(0.0, 0.0, zeros)] if zeros else []
     if not values:
         return result
@@ -33,8 +33,9 @@ def log_bins(latencies: Sequence[float], bins: int = HISTOGRAM_BINS) -> list[tup
     counts = [0] * bins
     for value in values:
         counts[min(int((math.log10(value) - lo_log) / step), bins - 1)] += 1
-    return result + [(10 ** (lo_log + i * step), 10 ** (lo_log + (i + 1) * step), count)
-                     for i, count in enumerate(counts)]
+    return result + [
+        (10 ** (lo_log + i * step), 10 ** (lo_log + (i + 1) * step), count) for i, count in enumerate(counts)
+    ]
 
 
 def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 140) -> str:
@@ -46,25 +47,34 @@ def histogram_svg(latencies: Sequence[float], width: int = 420, height: int = 14
     bar_width = min((width - 2 * left) / len(bins), 36.0)
     right = left + bar_width * len(bins)
     tallest = max(count for _, _, count in bins)
-    parts = [f'<svg data-role="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="latency histogram, log scale">']
+    parts = [
+        f'<svg data-role="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="latency histogram, log scale">'
+    ]
     for index, (low, high, count) in enumerate(bins):
         bar_height = (bottom - top) * count / tallest if tallest else 0
         x = left + index * bar_width
-        parts.append(f'<rect x="{x + 1:.1f}" y="{bottom - bar_height:.1f}" width="{bar_width - 2:.1f}" '
-                     f'height="{bar_height:.1f}" fill="{OKABE_ITO[4]}" stroke="#000" stroke-width="0.5">'
-                     f"<title>{esc(format_seconds(low))} – {esc(format_seconds(high))}: {count}</title></rect>")
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{bottom - bar_height:.1f}" width="{bar_width - 2:.1f}" '
+            f'height="{bar_height:.1f}" fill="{OKABE_ITO[4]}" stroke="#000" stroke-width="0.5">'
+            f"<title>{esc(format_seconds(low))} – {esc(format_seconds(high))}: {count}</title></rect>"
+        )
         if count:
-            parts.append(f'<text x="{x + bar_width / 2:.1f}" y="{bottom - bar_height - 2:.1f}" font-size="10" '
-                         f'text-anchor="middle">{count}</text>')
+            parts.append(
+                f'<text x="{x + bar_width / 2:.1f}" y="{bottom - bar_height - 2:.1f}" font-size="10" '
+                f'text-anchor="middle">{count}</text>'
+            )
     parts.append(f'<line x1="{left}" y1="{bottom}" x2="{right:.1f}" y2="{bottom}" stroke="#000"/>')
     low_text, high_text = format_seconds(bins[0][0]), format_seconds(bins[-1][1])
     parts.append(f'<text x="{left}" y="{bottom + 13}" font-size="11">{esc(low_text)}</text>')
     if high_text != low_text:
-        parts.append(f'<text x="{right:.1f}" y="{bottom + 13}" font-size="11" text-anchor="end">'
-                     f'{esc(high_text)}</text>')
-    parts.append(f'<text x="{left}" y="{bottom + 28}" font-size="11">model latency per reply '
-                 f"(log-spaced bins, {len(latencies)} replies)</text></svg>")
+        parts.append(
+            f'<text x="{right:.1f}" y="{bottom + 13}" font-size="11" text-anchor="end">{esc(high_text)}</text>'
+        )
+    parts.append(
+        f'<text x="{left}" y="{bottom + 28}" font-size="11">model latency per reply '
+        f"(log-spaced bins, {len(latencies)} replies)</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -72,8 +82,12 @@ def histogram_text(latencies: Sequence[float], width: int = 30) -> list[str]:
     """The same bins as rows of #, for repr(): terminals and nbval compare text, not SVG."""
     bins = log_bins(latencies)
     tallest = max((count for _, _, count in bins), default=0)
-    return [f"  {format_seconds(low):>9} – {format_seconds(high):<9} {'#' * round(width * count / tallest):<{width}}"
-            f" {count}" for low, high, count in bins if tallest]
+    return [
+        f"  {format_seconds(low):>9} – {format_seconds(high):<9} {'#' * round(width * count / tallest):<{width}}"
+        f" {count}"
+        for low, high, count in bins
+        if tallest
+    ]
 
 
 class Dashboard(LabkitView):
@@ -84,8 +98,9 @@ class Dashboard(LabkitView):
 
     css_class = "labkit-view labkit-dashboard"
 
-    def __init__(self, source: Responder | ResponderStats, *, interval: float = 0.5, title: str = "",
-                 autostart: bool = True) -> None:
+    def __init__(
+        self, source: Responder | ResponderStats, *, interval: float = 0.5, title: str = "", autostart: bool = True
+    ) -> None:
         self.responder = source if isinstance(source, Responder) else None
         self.snapshot: ResponderStats = source.stats if isinstance(source, Responder) else source
         self.interval = interval
@@ -150,18 +165,33 @@ class Dashboard(LabkitView):
 
     def body_html(self) -> str:
         stats = self.snapshot
-        counters = [("requests", stats.requests), ("answered", stats.answered), ("dropped", stats.dropped_total),
-                    ("checksum errors", stats.checksum_errors), ("in flight", stats.in_flight),
-                    ("ARP/NDP", stats.neighbour), ("spent", f"${stats.spent_usd:.4f}")]
-        boxes = "".join(f'<div class="labkit-counter" data-counter="{esc(name)}"><b>{esc(value)}</b><br>'
-                        f"{esc(name)}</div>" for name, value in counters)
-        reasons = "".join(f'<tr data-reason="{esc(reason)}"><td class="labkit-mono">{count}</td>'
-                          f"<td>{esc(reason)}</td></tr>" for reason, count in stats.dropped.most_common())
-        dropped = (f'<table class="labkit-table" data-role="dropped"><tr><th>dropped</th><th>reason</th></tr>'
-                   f"{reasons}</table>" if reasons else '<div data-role="dropped">nothing dropped</div>')
+        counters = [
+            ("requests", stats.requests),
+            ("answered", stats.answered),
+            ("dropped", stats.dropped_total),
+            ("checksum errors", stats.checksum_errors),
+            ("in flight", stats.in_flight),
+            ("ARP/NDP", stats.neighbour),
+            ("spent", f"${stats.spent_usd:.4f}"),
+        ]
+        boxes = "".join(
+            f'<div class="labkit-counter" data-counter="{esc(name)}"><b>{esc(value)}</b><br>{esc(name)}</div>'
+            for name, value in counters
+        )
+        reasons = "".join(
+            f'<tr data-reason="{esc(reason)}"><td class="labkit-mono">{count}</td><td>{esc(reason)}</td></tr>'
+            for reason, count in stats.dropped.most_common()
+        )
+        dropped = (
+            f'<table class="labkit-table" data-role="dropped"><tr><th>dropped</th><th>reason</th></tr>{reasons}</table>'
+            if reasons
+            else '<div data-role="dropped">nothing dropped</div>'
+        )
         heading = f"{esc(self.heading)} · " if self.heading else ""
-        return (f'<h4>{heading}responder <span data-role="state">{esc(self._state())}</span></h4>'
-                f'<div class="labkit-counters">{boxes}</div>{histogram_svg(stats.latencies)}{dropped}')
+        return (
+            f'<h4>{heading}responder <span data-role="state">{esc(self._state())}</span></h4>'
+            f'<div class="labkit-counters">{boxes}</div>{histogram_svg(stats.latencies)}{dropped}'
+        )
 
     def text(self) -> str:
         heading = f"{self.heading} · " if self.heading else ""

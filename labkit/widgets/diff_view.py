@@ -38,8 +38,10 @@ def _difference(verdict: FieldVerdict) -> str:
         return ""
     for index, (want, have) in enumerate(zip(expected, got)):
         if want != have:
-            return (f"first difference at byte {index} of the field (packet offset {verdict.offset + index}): "
-                    f"0x{have:02x}, reference 0x{want:02x}")
+            return (
+                f"first difference at byte {index} of the field (packet offset {verdict.offset + index}): "
+                f"0x{have:02x}, reference 0x{want:02x}"
+            )
     return f"{len(got)} bytes instead of {len(expected)}" if len(got) != len(expected) else ""
 
 
@@ -72,9 +74,18 @@ class DiffView(LabkitView):
 
     css_class = "labkit-view labkit-diff"
 
-    def __init__(self, request: bytes | str, reply: bytes | str | None, expected: bytes | str | None = None, *,
-                 title: str = "", link: str | None = None, judgement: Judgement | None = None,
-                 model_label: str = "model reply", parse_error: str | None = None) -> None:
+    def __init__(
+        self,
+        request: bytes | str,
+        reply: bytes | str | None,
+        expected: bytes | str | None = None,
+        *,
+        title: str = "",
+        link: str | None = None,
+        judgement: Judgement | None = None,
+        model_label: str = "model reply",
+        parse_error: str | None = None,
+    ) -> None:
         self.request = as_bytes(request, "request")
         reply_bytes = None if reply is None else as_bytes(reply, "reply")
         expected_bytes = None if expected is None else as_bytes(expected, "expected reply")
@@ -90,10 +101,16 @@ class DiffView(LabkitView):
     @classmethod
     def from_attempt(cls, attempt: Attempt, *, title: str = "") -> DiffView:
         """Judge one labkit Attempt (request, reply, model, strategy) and show it."""
-        label = f"{attempt.model} reply" + (" (simulated)" if attempt.simulated and "simulated" not in attempt.model
-                                             else "")
-        return cls(attempt.request, attempt.reply, title=title or f"{attempt.model} · {attempt.strategy}",
-                   model_label=label, parse_error=attempt.parse_error)
+        label = f"{attempt.model} reply" + (
+            " (simulated)" if attempt.simulated and "simulated" not in attempt.model else ""
+        )
+        return cls(
+            attempt.request,
+            attempt.reply,
+            title=title or f"{attempt.model} · {attempt.strategy}",
+            model_label=label,
+            parse_error=attempt.parse_error,
+        )
 
     # --- state tests and notebooks read -----------------------------------------------------------------
     @property
@@ -168,13 +185,17 @@ class DiffView(LabkitView):
             if verdict is None or verdict.ok == check.ok:
                 continue
             if verdict.ok:
-                notes.append(f"{OK} {check.name} matches the reference, but {BAD} {check.name} 0x{check.found:04x} "
-                             f"should be 0x{check.expected:04x}: the value is right for the correct reply, and "
-                             "other bytes of this reply differ, so it is wrong for the bytes actually sent. "
-                             "A receiver checks the bytes it gets.")
+                notes.append(
+                    f"{OK} {check.name} matches the reference, but {BAD} {check.name} 0x{check.found:04x} "
+                    f"should be 0x{check.expected:04x}: the value is right for the correct reply, and "
+                    "other bytes of this reply differ, so it is wrong for the bytes actually sent. "
+                    "A receiver checks the bytes it gets."
+                )
             else:
-                notes.append(f"{BAD} {check.name} differs from the reference, but {OK} it is valid for the bytes "
-                             "this reply holds: the arithmetic was right and the copy was wrong.")
+                notes.append(
+                    f"{BAD} {check.name} differs from the reference, but {OK} it is valid for the bytes "
+                    "this reply holds: the arithmetic was right and the copy was wrong."
+                )
         return notes
 
     def _owner(self, offset: int) -> str | None:
@@ -190,14 +211,34 @@ class DiffView(LabkitView):
         cells = []
         for offset in range(length):
             owner = self._owner(offset)
-            title = self.title_at(offset) if marks else (
-                self.layout_map.title_at(offset) if self.layout_map is not None
-                and offset < len(self.layout_map.data) and self.layout_map.data == data else f"offset {offset}")
+            title = (
+                self.title_at(offset)
+                if marks
+                else (
+                    self.layout_map.title_at(offset)
+                    if self.layout_map is not None
+                    and offset < len(self.layout_map.data)
+                    and self.layout_map.data == data
+                    else f"offset {offset}"
+                )
+            )
             start = self.layout_map.is_field_start(offset) if self.layout_map is not None else False
             layer = self.layout_map.is_layer_start(offset) and offset > 0 if self.layout_map is not None else False
-            cells.append(Cell(offset, data[offset] if offset < len(data) else None, owner,
-                              self._background(offset), title, start, False, offset in marked, offset in free,
-                              role=self._role(offset), layer_start=layer))
+            cells.append(
+                Cell(
+                    offset,
+                    data[offset] if offset < len(data) else None,
+                    owner,
+                    self._background(offset),
+                    title,
+                    start,
+                    False,
+                    offset in marked,
+                    offset in free,
+                    role=self._role(offset),
+                    layer_start=layer,
+                )
+            )
         return cells
 
     def _fields_html(self) -> str:
@@ -206,20 +247,26 @@ class DiffView(LabkitView):
         for verdict in self.judgement.fields:
             mark = OK if verdict.ok else BAD
             style = "" if verdict.ok else ' style="font-weight:bold;text-decoration:underline"'
-            chips.append(f'<li data-field="{esc(verdict.name)}" data-ok="{int(verdict.ok)}"{style} '
-                         f'title="{esc(verdict.name)} @{verdict.offset}: {"correct" if verdict.ok else "wrong"}">'
-                         f"{mark} <code>{esc(verdict.name)}</code></li>")
+            chips.append(
+                f'<li data-field="{esc(verdict.name)}" data-ok="{int(verdict.ok)}"{style} '
+                f'title="{esc(verdict.name)} @{verdict.offset}: {"correct" if verdict.ok else "wrong"}">'
+                f"{mark} <code>{esc(verdict.name)}</code></li>"
+            )
             if not verdict.ok:
                 wrong.append(
                     f'<tr data-field="{esc(verdict.name)}"><td><b>{BAD}</b></td>'
-                    f'<td><code>{esc(verdict.name)}</code></td>'
+                    f"<td><code>{esc(verdict.name)}</code></td>"
                     f'<td class="labkit-mono">{verdict.offset}</td>'
                     f'<td class="labkit-mono">{esc(_shown(verdict.name, verdict.expected, verdict.length))}</td>'
                     f'<td class="labkit-mono"><b><u>{esc(_shown(verdict.name, verdict.got, verdict.length))}</u></b>'
-                    f'{"<br>" + esc(_difference(verdict)) if _difference(verdict) else ""}</td></tr>')
-        table = ("<table class=\"labkit-table\" data-role=\"wrong-fields\"><tr><th></th><th>wrong field</th>"
-                 f"<th>offset</th><th>reference</th><th>{esc(self.model_label)}</th></tr>{''.join(wrong)}</table>"
-                 if wrong else "")
+                    f"{'<br>' + esc(_difference(verdict)) if _difference(verdict) else ''}</td></tr>"
+                )
+        table = (
+            '<table class="labkit-table" data-role="wrong-fields"><tr><th></th><th>wrong field</th>'
+            f"<th>offset</th><th>reference</th><th>{esc(self.model_label)}</th></tr>{''.join(wrong)}</table>"
+            if wrong
+            else ""
+        )
         return f'<ul class="labkit-legend" data-role="fields">{"".join(chips)}</ul>{table}'
 
     def _causes_html(self) -> str:
@@ -227,21 +274,34 @@ class DiffView(LabkitView):
         rows = "".join(
             f'<tr data-cause="{esc(run.cause)}" data-offsets="{_ranges(run.offsets)}"><td class="labkit-mono">'
             f"{_ranges(run.offsets)}</td><td><code>{esc(run.field or '-')}</code></td><td><b>{esc(run.label)}</b>"
-            f"</td><td>{esc(run.detail)}</td></tr>" for run in self.judgement.causes)
-        return ('<table class="labkit-table" data-role="causes"><tr><th>bytes</th><th>field</th>'
-                f"<th>likely cause (labkit.taxonomy)</th><th>detail</th></tr>{rows}</table>" if rows else "")
+            f"</td><td>{esc(run.detail)}</td></tr>"
+            for run in self.judgement.causes
+        )
+        return (
+            '<table class="labkit-table" data-role="causes"><tr><th>bytes</th><th>field</th>'
+            f"<th>likely cause (labkit.taxonomy)</th><th>detail</th></tr>{rows}</table>"
+            if rows
+            else ""
+        )
 
     def _checksum_lines(self) -> list[tuple[bool, str]]:
-        return [(check.ok, f"{check.name} 0x{check.found:04x}"
-                 + (" is valid" if check.ok else f" should be 0x{check.expected:04x}"))
-                for check in self.judgement.checksums]
+        return [
+            (
+                check.ok,
+                f"{check.name} 0x{check.found:04x}"
+                + (" is valid" if check.ok else f" should be 0x{check.expected:04x}"),
+            )
+            for check in self.judgement.checksums
+        ]
 
     def _summary(self) -> str:
         marked, free = self.marked_offsets, self.free_offsets
         if marked:
             plural = len(marked) != 1
-            text = (f"{len(marked)} hallucinated byte{'s' if plural else ''} at offset{'s' if plural else ''} "
-                    f"{_ranges(marked)}")
+            text = (
+                f"{len(marked)} hallucinated byte{'s' if plural else ''} at offset{'s' if plural else ''} "
+                f"{_ranges(marked)}"
+            )
         elif self.got is None:
             text = "no reply"
         else:
@@ -253,7 +313,7 @@ class DiffView(LabkitView):
     def _verdict_text(self) -> str:
         if self.judgement.accepted:
             reason = self.judgement.reason
-            rest = reason[len("accepted"):] if reason.startswith("accepted") else f" ({reason})"
+            rest = reason[len("accepted") :] if reason.startswith("accepted") else f" ({reason})"
             return f"{OK} Linux ping accepts this reply{rest}."
         return f"{BAD} {self.judgement.reason}"
 
@@ -266,26 +326,42 @@ class DiffView(LabkitView):
             no_reply = esc(self.parse_error or "no reply bytes")
             right = f'<div data-role="no-reply"><b>{BAD} no reply</b>: {no_reply}</div>'
         else:
-            right = grid_html(self._cells(self.got, True), markers=True, label=self.model_label, marker_rows=rows,
-                              show_rows=shown)
-        left = (grid_html(self._cells(self.expected, False), label="reference reply (what Linux sends)",
-                          markers=self.got is not None, marker_rows=rows, show_rows=shown)
-                if self.expected else '<div data-role="no-reference">no reference reply for this request</div>')
+            right = grid_html(
+                self._cells(self.got, True), markers=True, label=self.model_label, marker_rows=rows, show_rows=shown
+            )
+        left = (
+            grid_html(
+                self._cells(self.expected, False),
+                label="reference reply (what Linux sends)",
+                markers=self.got is not None,
+                marker_rows=rows,
+                show_rows=shown,
+            )
+            if self.expected
+            else '<div data-role="no-reference">no reference reply for this request</div>'
+        )
         checks = "".join(
             f'<li data-checksum="{esc(line.split()[0])}" data-ok="{int(ok)}"><b>{OK if ok else BAD}</b> '
-            f"{esc(line)}</li>" for ok, line in self._checksum_lines())
-        legend = (self.layout_map.layers_html() + role_legend_html() + self.layout_map.legend_html()
-                  if self.layout_map is not None else "")
+            f"{esc(line)}</li>"
+            for ok, line in self._checksum_lines()
+        )
+        legend = (
+            self.layout_map.layers_html() + role_legend_html() + self.layout_map.legend_html()
+            if self.layout_map is not None
+            else ""
+        )
         pairs = "".join(f"<li>{esc(note)}</li>" for note in self.checksum_pairs())
         pairs = f'<ul data-role="checksum-pairs" class="labkit-verdict">{pairs}</ul>' if pairs else ""
         accepted = int(self.judgement.accepted)
-        return (f"<h4>{heading}{summary}</h4>"
-                f'<div class="labkit-side"><div data-role="reference">{left}</div>'
-                f'<div data-role="model">{right}</div></div>{legend}'
-                f'<div class="labkit-verdict" data-role="verdict" data-accepted="{accepted}">'
-                f"{esc(self._verdict_text())}</div>"
-                f'<ul data-role="checksums" style="list-style:none;padding-left:0;margin:4px 0">{checks}</ul>'
-                f"{pairs}{self._causes_html()}{self._fields_html()}")
+        return (
+            f"<h4>{heading}{summary}</h4>"
+            f'<div class="labkit-side"><div data-role="reference">{left}</div>'
+            f'<div data-role="model">{right}</div></div>{legend}'
+            f'<div class="labkit-verdict" data-role="verdict" data-accepted="{accepted}">'
+            f"{esc(self._verdict_text())}</div>"
+            f'<ul data-role="checksums" style="list-style:none;padding-left:0;margin:4px 0">{checks}</ul>'
+            f"{pairs}{self._causes_html()}{self._fields_html()}"
+        )
 
     def css_labels(self) -> list[str]:
         return [entry.label for entry in self.layout_map.legend] if self.layout_map is not None else []
@@ -301,14 +377,17 @@ class DiffView(LabkitView):
         if self.got is None:
             lines.append(f"  (no reply: {self.parse_error or 'no reply bytes'})")
         else:
-            lines += grid_text(self.got, markers=marked, free=self.free_offsets, length=self.size,
-                               show_rows=self.shown_rows)
+            lines += grid_text(
+                self.got, markers=marked, free=self.free_offsets, length=self.size, show_rows=self.shown_rows
+            )
         lines.append("fields:")
         for verdict in self.judgement.fields:
             shown = _shown(verdict.name, verdict.got, verdict.length)
             if not verdict.ok:
-                shown = (_difference(verdict) or
-                         f"{shown}  (reference: {_shown(verdict.name, verdict.expected, verdict.length)})")
+                shown = (
+                    _difference(verdict)
+                    or f"{shown}  (reference: {_shown(verdict.name, verdict.expected, verdict.length)})"
+                )
             lines.append(f"  {OK if verdict.ok else BAD} {verdict.name:<14} {shown}")
         if self.judgement.checksums:
             lines.append("checksums:")

@@ -24,21 +24,21 @@ class Cell:
     offset: int
     value: int | None
     field: str | None = None
-    background: str = f"background:{MISSING_BACKGROUND}"   # CSS declarations: colour and pattern (style.role_style)
+    background: str = f"background:{MISSING_BACKGROUND}"  # CSS declarations: colour and pattern (style.role_style)
     title: str = ""
     field_start: bool = False
     selected: bool = False
     hallucinated: bool = False
-    free: bool = False          # differs from the reference only by a choice a stack may make freely
-    role: str | None = None     # labkit.roles: copied, swapped, decision, recomputed, host
-    layer_start: bool = False   # the first byte of a layer (IPv4, ICMP, ...): a heavier boundary
-    pick: str = ""              # radio group: clicking or arrowing to the byte selects its field (no kernel needed)
-    checked: bool = False       # the byte whose radio is checked (the first byte of the selected field)
+    free: bool = False  # differs from the reference only by a choice a stack may make freely
+    role: str | None = None  # labkit.roles: copied, swapped, decision, recomputed, host
+    layer_start: bool = False  # the first byte of a layer (IPv4, ICMP, ...): a heavier boundary
+    pick: str = ""  # radio group: clicking or arrowing to the byte selects its field (no kernel needed)
+    checked: bool = False  # the byte whose radio is checked (the first byte of the selected field)
 
 
 def _rows(cells: Sequence[Cell], width: int) -> Iterable[Sequence[Cell]]:
     for start in range(0, len(cells), width):
-        yield cells[start:start + width]
+        yield cells[start : start + width]
 
 
 def _cell_html(cell: Cell) -> str:
@@ -55,7 +55,7 @@ def _cell_html(cell: Cell) -> str:
         attributes.append(f'data-byte-role="{cell.role}"')
     if cell.selected:
         attributes.append('data-selected="1"')
-        if not cell.pick:   # a pickable byte shows the selection through its checked radio (style.pick_css)
+        if not cell.pick:  # a pickable byte shows the selection through its checked radio (style.pick_css)
             style.append("outline:2px solid #000;font-weight:bold")
     if cell.hallucinated:
         attributes.append('data-hallucinated="1"')
@@ -72,11 +72,15 @@ def _cell_html(cell: Cell) -> str:
         checked = " checked" if cell.checked else ""
         # data-lm-suppress-shortcuts: JupyterLab would take the arrow keys for its own shortcuts; here they
         # walk the bytes. Lumino tests the focused element itself first, so the attribute sits on the input.
-        text = (f'<label><input type="radio" name="{cell.pick}" data-pick="{esc(cell.field)}" '
-                f'data-lm-suppress-shortcuts="true" '
-                f'aria-label="byte {cell.offset}, {esc(cell.field)}"{checked}>{text}</label>')
-    return (f'<td class="{" ".join(classes)}" {" ".join(attributes)} style="{";".join(style)}"'
-            f' title="{esc(cell.title)}">{text}</td>')
+        text = (
+            f'<label><input type="radio" name="{cell.pick}" data-pick="{esc(cell.field)}" '
+            f'data-lm-suppress-shortcuts="true" '
+            f'aria-label="byte {cell.offset}, {esc(cell.field)}"{checked}>{text}</label>'
+        )
+    return (
+        f'<td class="{" ".join(classes)}" {" ".join(attributes)} style="{";".join(style)}"'
+        f' title="{esc(cell.title)}">{text}</td>'
+    )
 
 
 def marked_rows(offsets: Iterable[int], width: int = WIDTH) -> set[int]:
@@ -84,8 +88,9 @@ def marked_rows(offsets: Iterable[int], width: int = WIDTH) -> set[int]:
     return {offset // width for offset in offsets}
 
 
-def visible_rows(total_rows: int, keep: Iterable[int] = (), *, head: int = 4, tail: int = 1, context: int = 1,
-                 threshold: int = 8) -> set[int] | None:
+def visible_rows(
+    total_rows: int, keep: Iterable[int] = (), *, head: int = 4, tail: int = 1, context: int = 1, threshold: int = 8
+) -> set[int] | None:
     """Which rows of a long packet to draw: the headers (`head` rows), the last `tail` rows and `context` rows
     around every row in `keep` (marked or selected bytes). None = draw all (short packets, <= `threshold` rows).
 
@@ -120,8 +125,15 @@ def _skip_text(start_row: int, count: int, width: int) -> str:
     return f"⋮ {count} row{'s' if count != 1 else ''} not shown (0x{first:04x}–0x{last:04x}, {count * width} bytes)"
 
 
-def grid_html(cells: Sequence[Cell], *, width: int = WIDTH, markers: bool = False, label: str = "",
-              marker_rows: set[int] | None = None, show_rows: set[int] | None = None) -> str:
+def grid_html(
+    cells: Sequence[Cell],
+    *,
+    width: int = WIDTH,
+    markers: bool = False,
+    label: str = "",
+    marker_rows: set[int] | None = None,
+    show_rows: set[int] | None = None,
+) -> str:
     """A <table> of bytes, 16 a row split 8+8; with `markers`, a ^^ row under every row with hallucinated bytes.
 
     `marker_rows` forces (possibly empty) marker rows under those rows, so two grids side by side stay aligned.
@@ -133,9 +145,11 @@ def grid_html(cells: Sequence[Cell], *, width: int = WIDTH, markers: bool = Fals
     skipped = _skipped_runs(len(all_rows), show_rows)
     for row_index, row in enumerate(all_rows):
         if row_index in skipped:
-            rows.append(f'<tr class="labkit-skip" data-skipped-rows="{skipped[row_index]}"><td></td>'
-                        f'<td colspan="{width + 1}" style="color:#555;text-align:left">'
-                        f"{esc(_skip_text(row_index, skipped[row_index], width))}</td></tr>")
+            rows.append(
+                f'<tr class="labkit-skip" data-skipped-rows="{skipped[row_index]}"><td></td>'
+                f'<td colspan="{width + 1}" style="color:#555;text-align:left">'
+                f"{esc(_skip_text(row_index, skipped[row_index], width))}</td></tr>"
+            )
         if show_rows is not None and row_index not in show_rows:
             continue
         tds = [f'<td class="labkit-off">{row[0].offset:04x}</td>']
@@ -167,13 +181,20 @@ def annotation_line(marks: Sequence[str], offset_digits: int = 4, width: int = W
     line = [" "] * (byte_column(width - 1, offset_digits, width) + 2)
     for index, mark in enumerate(marks):
         column = byte_column(index, offset_digits, width)
-        line[column:column + 2] = list(f"{mark:<2}"[:2])
+        line[column : column + 2] = list(f"{mark:<2}"[:2])
     return "".join(line).rstrip()
 
 
-def grid_text(data: bytes, *, annotations: Sequence[str] | None = None, markers: Iterable[int] = (),
-              free: Iterable[int] = (), width: int = WIDTH, length: int | None = None,
-              show_rows: set[int] | None = None) -> list[str]:
+def grid_text(
+    data: bytes,
+    *,
+    annotations: Sequence[str] | None = None,
+    markers: Iterable[int] = (),
+    free: Iterable[int] = (),
+    width: int = WIDTH,
+    length: int | None = None,
+    show_rows: set[int] | None = None,
+) -> list[str]:
     """packets.hexdump rows, each followed by an optional annotation line (legend keys per byte) and,
     under rows holding marked offsets, a ^^ line (~~ under `free` ones). `length` extends markers past the
     end of short data."""
@@ -196,6 +217,11 @@ def grid_text(data: bytes, *, annotations: Sequence[str] | None = None, markers:
             if any(keys):
                 lines.append(annotation_line(keys, offset_digits, width))
         if marked.intersection(span) or allowed.intersection(span):
-            lines.append(annotation_line([MARKER if offset in marked else FREE_MARKER if offset in allowed else ""
-                                          for offset in span], offset_digits, width))
+            lines.append(
+                annotation_line(
+                    [MARKER if offset in marked else FREE_MARKER if offset in allowed else "" for offset in span],
+                    offset_digits,
+                    width,
+                )
+            )
     return lines

@@ -46,9 +46,9 @@ def _span(field: Field) -> str:
 
 @dataclass(frozen=True)
 class LegendEntry:
-    key: str            # one character for the text legend
-    label: str          # the owner label ("ip.src", "ip.version+ihl")
-    colour: str         # CSS declarations for its role (style.role_style)
+    key: str  # one character for the text legend
+    label: str  # the owner label ("ip.src", "ip.version+ihl")
+    colour: str  # CSS declarations for its role (style.role_style)
     offset: int
     length: int
     members: tuple[Field, ...]
@@ -60,8 +60,10 @@ class LegendEntry:
 
     @property
     def title(self) -> str:
-        return "\n".join(f"{field.name} = {field.describe()} ({_span(field)})" for field in self.members) \
+        return (
+            "\n".join(f"{field.name} = {field.describe()} ({_span(field)})" for field in self.members)
             or f"{self.label} (bytes {self.offset}–{self.offset + self.length - 1})"
+        )
 
 
 class PacketLayout:
@@ -86,13 +88,28 @@ class PacketLayout:
         entries = []
         for index, label in enumerate(labels):
             offsets = [i for i, owner in enumerate(self.owners) if owner == label]
-            members = tuple(f for f in self.fields if f.name == label or (
-                f.length > 0 and all(0 <= i < len(self.owners) and self.owners[i] == label
-                                     for i in range(f.offset, f.end))))
+            members = tuple(
+                f
+                for f in self.fields
+                if f.name == label
+                or (
+                    f.length > 0
+                    and all(0 <= i < len(self.owners) and self.owners[i] == label for i in range(f.offset, f.end))
+                )
+            )
             role = self.role_at(offsets[0])
             assert role is not None, "offsets come from self.owners, so they lie inside the data"
-            entries.append(LegendEntry(_KEYS[index % len(_KEYS)], label, role_style(role), offsets[0],
-                                       offsets[-1] - offsets[0] + 1, members, role))
+            entries.append(
+                LegendEntry(
+                    _KEYS[index % len(_KEYS)],
+                    label,
+                    role_style(role),
+                    offsets[0],
+                    offsets[-1] - offsets[0] + 1,
+                    members,
+                    role,
+                )
+            )
         return tuple(entries)
 
     def role_at(self, offset: int) -> str | None:
@@ -139,11 +156,17 @@ class PacketLayout:
         blocks = "".join(
             f'<div data-info-for="{esc(entry.label)}"><b>{esc(entry.label)}</b> — {entry.role}: '
             f"{esc(ROLES[entry.role])}\n{esc(entry.title)}\nbytes {entry.offset}–{entry.offset + entry.length - 1}: "
-            f"{esc(self.data[entry.offset:entry.offset + entry.length].hex(' '))}</div>" for entry in self.legend)
-        hint = ("Click a byte, or Tab into the bytes and move with the arrow keys: its field, value and role "
-                "are shown here.")
-        return (f'<div class="labkit-info" data-role="info" aria-live="polite">'
-                f'<span data-info-default>{hint}</span>{blocks}</div>')
+            f"{esc(self.data[entry.offset : entry.offset + entry.length].hex(' '))}</div>"
+            for entry in self.legend
+        )
+        hint = (
+            "Click a byte, or Tab into the bytes and move with the arrow keys: its field, value and role "
+            "are shown here."
+        )
+        return (
+            f'<div class="labkit-info" data-role="info" aria-live="polite">'
+            f"<span data-info-default>{hint}</span>{blocks}</div>"
+        )
 
     @staticmethod
     def roles_html() -> str:
@@ -162,9 +185,15 @@ class PacketLayout:
         return seen
 
     def summary(self) -> str:
-        """"IPv4/ICMP echo-request, 84 bytes"."""
-        kind = next((f.describe().split("(")[-1].rstrip(")") for f in self.fields
-                     if f.name in ("icmp.type", "icmpv6.type", "arp.op")), "")
+        """ "IPv4/ICMP echo-request, 84 bytes"."""
+        kind = next(
+            (
+                f.describe().split("(")[-1].rstrip(")")
+                for f in self.fields
+                if f.name in ("icmp.type", "icmpv6.type", "arp.op")
+            ),
+            "",
+        )
         return f"{'/'.join(self.layers)}{' ' + kind if kind else ''}, {len(self.data)} bytes"
 
     def fields_at(self, offset: int) -> list[Field]:
@@ -185,8 +214,7 @@ class PacketLayout:
         for field in self.fields:
             if field.name == name:
                 return tuple(range(field.offset, field.end))
-        raise LabkitError(f"no field {name!r} in this packet; choose one of: "
-                          + ", ".join(f.name for f in self.fields))
+        raise LabkitError(f"no field {name!r} in this packet; choose one of: " + ", ".join(f.name for f in self.fields))
 
     def colour_at(self, offset: int) -> str:
         """CSS for the byte's background: its role's colour and pattern."""
@@ -200,10 +228,22 @@ class PacketLayout:
         """One Cell per byte; with `pick` (a radio group name) each byte is a radio button of its field."""
         chosen = set(selected)
         first = selected[0] if selected else None
-        return [Cell(offset, value, self.owners[offset], self.colour_at(offset), self.title_at(offset),
-                     self.is_field_start(offset), offset in chosen, role=self.role_at(offset),
-                     layer_start=self.is_layer_start(offset) and offset > 0, pick=pick, checked=offset == first)
-                for offset, value in enumerate(self.data)]
+        return [
+            Cell(
+                offset,
+                value,
+                self.owners[offset],
+                self.colour_at(offset),
+                self.title_at(offset),
+                self.is_field_start(offset),
+                offset in chosen,
+                role=self.role_at(offset),
+                layer_start=self.is_layer_start(offset) and offset > 0,
+                pick=pick,
+                checked=offset == first,
+            )
+            for offset, value in enumerate(self.data)
+        ]
 
     def text_keys(self) -> list[str]:
         """One legend key per byte, for the text form (a "aa bb cc" line under each hexdump row)."""
@@ -212,8 +252,11 @@ class PacketLayout:
 
     def legend_text(self) -> list[str]:
         width = max((len(entry.label) for entry in self.legend), default=0)
-        return [f"  {entry.key}  {entry.label:<{width}}  @{entry.offset:<3} {entry.length:>2}B  "
-                f"{entry.role + ' ' + ROLE_MARKS[entry.role]:<12}  {entry.value_text}" for entry in self.legend]
+        return [
+            f"  {entry.key}  {entry.label:<{width}}  @{entry.offset:<3} {entry.length:>2}B  "
+            f"{entry.role + ' ' + ROLE_MARKS[entry.role]:<12}  {entry.value_text}"
+            for entry in self.legend
+        ]
 
     def legend_html(self, selected: str | None = None) -> str:
         items = []
@@ -224,12 +267,17 @@ class PacketLayout:
                 if layer is not None:  # each layer starts a new legend line
                     items.append('<li aria-hidden="true" style="flex-basis:100%;height:0;margin:0;padding:0"></li>')
                 layer = entry_layer
-                items.append(f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">'
-                             f'{esc(layer)}:</li>')
-            chosen = ' data-selected="1"' if selected is not None and selected in (
-                entry.label, *(f.name for f in entry.members)) else ""
+                items.append(
+                    f'<li data-layer="{esc(layer)}" style="font-weight:bold;cursor:default">{esc(layer)}:</li>'
+                )
+            chosen = (
+                ' data-selected="1"'
+                if selected is not None and selected in (entry.label, *(f.name for f in entry.members))
+                else ""
+            )
             items.append(
                 f'<li data-field="{esc(entry.label)}" data-byte-role="{entry.role}"{chosen} title="{esc(entry.title)}">'
                 f'<span class="labkit-swatch" style="{entry.colour}"></span>'
-                f"<code>{esc(entry.label)}</code> <span>{esc(entry.value_text)}</span></li>")
+                f"<code>{esc(entry.label)}</code> <span>{esc(entry.value_text)}</span></li>"
+            )
         return f'<ul class="labkit-legend" data-role="legend">{"".join(items)}</ul>'

@@ -27,15 +27,19 @@ class PacketView(LabkitView):
 
     css_class = "labkit-view labkit-packet"
 
-    def __init__(self, packet: bytes | str, link: str | None = None, *, title: str = "",
-                 select: str | None = None) -> None:
+    def __init__(
+        self, packet: bytes | str, link: str | None = None, *, title: str = "", select: str | None = None
+    ) -> None:
         self.layout_map = PacketLayout(as_bytes(packet), link)
         self.heading = title
         self.selected: str | None = None
         self._syncing = False
         self.dropdown = ipywidgets.Dropdown(
-            options=[NO_SELECTION, *(f.name for f in self.layout_map.fields)], value=NO_SELECTION,
-            description="field", layout=ipywidgets.Layout(width="320px"))
+            options=[NO_SELECTION, *(f.name for f in self.layout_map.fields)],
+            value=NO_SELECTION,
+            description="field",
+            layout=ipywidgets.Layout(width="320px"),
+        )
         super().__init__(controls=[self.dropdown])
         self.dropdown.observe(self._on_dropdown, names="value")
         self.select(select)
@@ -85,13 +89,17 @@ class PacketView(LabkitView):
         selection = ""
         if self.selected:
             offsets = self.selected_offsets
-            selection = (f'<div data-role="selection" data-selection-for="{esc(self.selected)}">selected '
-                         f'<code>{esc(self.selected)}</code>: '
-                         f"bytes {offsets[0]}–{offsets[-1]}</div>")
+            selection = (
+                f'<div data-role="selection" data-selection-for="{esc(self.selected)}">selected '
+                f"<code>{esc(self.selected)}</code>: "
+                f"bytes {offsets[0]}–{offsets[-1]}</div>"
+            )
         group = "labkit-pick-" + hashlib.sha1(layout.data + self.heading.encode()).hexdigest()[:10]
-        return (f"<h4>{heading}{esc(layout.summary())}</h4>{layout.layers_html()}"
-                f"{grid_html(layout.cells(self.selected_offsets, pick=group), show_rows=self.shown_rows)}"
-                f"{layout.info_html()}{layout.roles_html()}{layout.legend_html(self.selected)}{selection}")
+        return (
+            f"<h4>{heading}{esc(layout.summary())}</h4>{layout.layers_html()}"
+            f"{grid_html(layout.cells(self.selected_offsets, pick=group), show_rows=self.shown_rows)}"
+            f"{layout.info_html()}{layout.roles_html()}{layout.legend_html(self.selected)}{selection}"
+        )
 
     def css_labels(self) -> list[str]:
         return [entry.label for entry in self.layout_map.legend]

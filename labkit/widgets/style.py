@@ -30,7 +30,7 @@ MISSING_BACKGROUND = "#ffffff"
 
 def tint(colour: str, strength: float = 0.45) -> str:
     """The colour mixed with white, so that black monospace text on it keeps a good contrast."""
-    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     mixed = (round(channel * strength + 255 * (1 - strength)) for channel in (red, green, blue))
     return "#" + "".join(f"{channel:02x}" for channel in mixed)
 
@@ -48,10 +48,10 @@ def field_colours(labels: list[str]) -> dict[str, str]:
 # few that a responder must compute stand out. Each role also has a pattern, so it survives greyscale printing.
 ROLE_BACKGROUNDS: dict[str, str] = {
     COPIED: "#f2f2f2",
-    SWAPPED: tint(OKABE_ITO[1]),        # sky blue
-    DECISION: tint(OKABE_ITO[0]),       # orange
-    RECOMPUTED: tint(OKABE_ITO[6]),     # reddish purple, striped
-    HOST: tint(OKABE_ITO[3], 0.6),      # yellow, dotted
+    SWAPPED: tint(OKABE_ITO[1]),  # sky blue
+    DECISION: tint(OKABE_ITO[0]),  # orange
+    RECOMPUTED: tint(OKABE_ITO[6]),  # reddish purple, striped
+    HOST: tint(OKABE_ITO[3], 0.6),  # yellow, dotted
 }
 ROLE_PATTERNS: dict[str, str] = {
     COPIED: "",
@@ -60,7 +60,7 @@ ROLE_PATTERNS: dict[str, str] = {
     RECOMPUTED: "background-image:repeating-linear-gradient(45deg,transparent 0 3px,rgba(0,0,0,.18) 3px 5px)",
     HOST: "background-image:radial-gradient(rgba(0,0,0,.3) 1px,transparent 1.2px);background-size:5px 5px",
 }
-ROLE_MARKS = {COPIED: "", SWAPPED: "⇄", DECISION: "!", RECOMPUTED: "Σ", HOST: "*"}   # text form and legend
+ROLE_MARKS = {COPIED: "", SWAPPED: "⇄", DECISION: "!", RECOMPUTED: "Σ", HOST: "*"}  # text form and legend
 
 
 def role_style(role: str | None) -> str:
@@ -75,7 +75,9 @@ def role_legend_html() -> str:
     """The five roles with their swatches: what the colours of a reply's bytes mean."""
     items = "".join(
         f'<li data-role-key="{role}"><span class="labkit-swatch" style="{role_style(role)}"></span>'
-        f"<b>{role}</b> {ROLE_MARKS[role]}: <span>{esc(text)}</span></li>" for role, text in ROLES.items())
+        f"<b>{role}</b> {ROLE_MARKS[role]}: <span>{esc(text)}</span></li>"
+        for role, text in ROLES.items()
+    )
     return f'<ul class="labkit-legend" data-role="roles">{items}</ul>'
 
 
@@ -138,8 +140,7 @@ def hover_css(labels: Iterable[str]) -> str:
         if not _CSS_SAFE.fullmatch(label):
             continue  # a label we cannot quote safely just loses the hover outline, never breaks the sheet
         rules.append(
-            f'.labkit-view:has([data-field="{label}"]:hover) td[data-field="{label}"]'
-            " { outline: 2px solid #000; }"
+            f'.labkit-view:has([data-field="{label}"]:hover) td[data-field="{label}"] {{ outline: 2px solid #000; }}'
         )
     return "\n".join(rules)
 
@@ -159,8 +160,10 @@ def pick_css(labels: Iterable[str]) -> str:
         # a click elsewhere overrides the selection made from Python (dropdown): its marks give way
         other = f'.labkit-view:has(input[data-pick]:checked:not([data-pick="{label}"]))'
         rules.append(f'{other} [data-selection-for="{label}"] {{ display: none; }}')
-        rules.append(f'{other} .labkit-legend li[data-field="{label}"][data-selected] '
-                     "{ font-weight: normal; text-decoration: none; }")
+        rules.append(
+            f'{other} .labkit-legend li[data-field="{label}"][data-selected] '
+            "{ font-weight: normal; text-decoration: none; }"
+        )
     return "\n".join(rules)
 
 

@@ -26,7 +26,7 @@ from labkit.headers import ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, IPV6
 ETHERTYPE_IPV4, ETHERTYPE_ARP, ETHERTYPE_IPV6 = 0x0800, 0x0806, 0x86DD
 ETHER_HEADER = 14
 BROADCAST_MAC = b"\xff" * 6
-SOLICIT_TIMEOUT_S = 1.0          # one ARP probe's wait (net.ipv4.neigh.*.retrans_time_ms = 1000)
+SOLICIT_TIMEOUT_S = 1.0  # one ARP probe's wait (net.ipv4.neigh.*.retrans_time_ms = 1000)
 MAX_ENTRIES = 1024
 
 
@@ -36,7 +36,7 @@ class Neighbours:
     def __init__(self, our_mac: bytes, ours: Callable[[bytes], bool], clock: Callable[[], float] = time.monotonic):
         self.our_mac, self._ours, self._clock = our_mac, ours, clock
         self._table: dict[bytes, bytes] = {}
-        self._asked: dict[bytes, float] = {}          # address -> when we solicited it
+        self._asked: dict[bytes, float] = {}  # address -> when we solicited it
 
     def lookup(self, address: bytes) -> bytes | None:
         return self._table.get(address)
@@ -56,7 +56,7 @@ class Neighbours:
             return None
         if op == 1 and self._ours(tpa) and spa != tpa:
             return self._set(spa, sha)
-        return self._update(spa, sha)            # a reply, or gratuitous: only what we know or asked for
+        return self._update(spa, sha)  # a reply, or gratuitous: only what we know or asked for
 
     def _learn_ndp(self, packet: bytes, frame_src: bytes) -> bytes | None:
         if packet[6] != PROTO_ICMPV6 or packet[7] != 255:
@@ -87,8 +87,11 @@ class Neighbours:
         self._asked[theirs] = now
         if len(self._asked) > MAX_ENTRIES:
             self._asked.pop(next(iter(self._asked)))
-        return arp_request(self.our_mac, ours, theirs) if len(theirs) == 4 else \
-            neighbour_solicitation(self.our_mac, ours, theirs)
+        return (
+            arp_request(self.our_mac, ours, theirs)
+            if len(theirs) == 4
+            else neighbour_solicitation(self.our_mac, ours, theirs)
+        )
 
 
 def _lladdr_option(options: bytes, kind: int) -> bytes | None:
@@ -96,14 +99,22 @@ def _lladdr_option(options: bytes, kind: int) -> bytes | None:
     while len(options) >= 8 and options[1]:
         if options[0] == kind:
             return options[2:8]
-        options = options[options[1] * 8:]
+        options = options[options[1] * 8 :]
     return None
 
 
 def arp_request(our_mac: bytes, ours: bytes, theirs: bytes) -> bytes:
     """Who has `theirs`? Tell `ours` (broadcast, RFC 826)."""
-    return (BROADCAST_MAC + our_mac + ETHERTYPE_ARP.to_bytes(2, "big") + b"\x00\x01\x08\x00\x06\x04\x00\x01"
-            + our_mac + ours + bytes(6) + theirs)
+    return (
+        BROADCAST_MAC
+        + our_mac
+        + ETHERTYPE_ARP.to_bytes(2, "big")
+        + b"\x00\x01\x08\x00\x06\x04\x00\x01"
+        + our_mac
+        + ours
+        + bytes(6)
+        + theirs
+    )
 
 
 def neighbour_solicitation(our_mac: bytes, ours: bytes, theirs: bytes) -> bytes:

@@ -19,8 +19,8 @@ from labkit.errors import LabkitError
 from labkit.wire.base import WireGone, needs_root
 
 ETH_P_ALL = 0x0003
-SOL_PACKET, PACKET_IGNORE_OUTGOING = 263, 23   # <linux/if_packet.h>
-PACKET_OUTGOING = 4          # sll_pkttype of frames this host sent; we must not answer our own replies
+SOL_PACKET, PACKET_IGNORE_OUTGOING = 263, 23  # <linux/if_packet.h>
+PACKET_OUTGOING = 4  # sll_pkttype of frames this host sent; we must not answer our own replies
 MAX_FRAME = 65535
 # errno values meaning the interface is gone for good (deleted, moved to another namespace).
 GONE_ERRNOS = {errno.ENODEV, errno.ENXIO, errno.EBADF}
@@ -50,8 +50,9 @@ def kernel_addresses(interface: str) -> list[str]:
     ip_tool = shutil.which("ip")
     if ip_tool is None:
         return []
-    done = subprocess.run([ip_tool, "-j", "addr", "show", "dev", interface],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [ip_tool, "-j", "addr", "show", "dev", interface], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         return []
     try:
@@ -73,8 +74,10 @@ class RawWire:
 
     def __init__(self, interface: str):
         if not interface_exists(interface):
-            raise LabkitError(f"there is no interface named {interface!r} here; list them with `ip link` "
-                              "(inside a namespace: `ip netns exec <ns> ip link`)")
+            raise LabkitError(
+                f"there is no interface named {interface!r} here; list them with `ip link` "
+                "(inside a namespace: `ip netns exec <ns> ip link`)"
+            )
         self.interface = interface
         try:
             self._sock = open_packet_socket()
@@ -86,10 +89,10 @@ class RawWire:
             self._sock.close()
             raise LabkitError(f"cannot attach to {interface}: {exc.strerror}") from exc
         self.mac = interface_mac(interface)
-        try:    # our own replies never reach us: one wake-up and copy fewer per reply (Linux 4.20+)
+        try:  # our own replies never reach us: one wake-up and copy fewer per reply (Linux 4.20+)
             self._sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:
-            pass                                   # older kernels: recv() still filters PACKET_OUTGOING
+            pass  # older kernels: recv() still filters PACKET_OUTGOING
         self._poll = select.poll()
         self._poll.register(self._sock, select.POLLIN)
 

@@ -32,7 +32,7 @@ from labkit.headers import ICMP_HEADER, IPV6_HEADER, PROTO_ICMP, PROTO_ICMPV6, i
 from labkit.packets import echo_request, echo_request_v6
 from labkit.wire.base import WireGone
 
-DEFAULT_PAYLOAD_SIZE = 56          # Linux ping's default: a 16-byte timestamp + 40 pattern bytes
+DEFAULT_PAYLOAD_SIZE = 56  # Linux ping's default: a 16-byte timestamp + 40 pattern bytes
 
 
 class _ChecksumLike(Protocol):
@@ -51,10 +51,10 @@ class Verdict(Protocol):
     def checksums(self) -> Iterable[_ChecksumLike]: ...
 
 
-ReplyCheck = Callable[[bytes, bytes | None], Verdict]       # (request, reply) -> verdict
+ReplyCheck = Callable[[bytes, bytes | None], Verdict]  # (request, reply) -> verdict
 
 
-_Carried = tuple[bytes, "float | None"]     # a packet and its virtual delay (None: it took real time)
+_Carried = tuple[bytes, "float | None"]  # a packet and its virtual delay (None: it took real time)
 
 
 class _End:
@@ -62,8 +62,7 @@ class _End:
 
     link = "ip"
 
-    def __init__(self, inbox: queue.Queue[_Carried], outbox: queue.Queue[_Carried],
-                 cable: SoftwareWire):
+    def __init__(self, inbox: queue.Queue[_Carried], outbox: queue.Queue[_Carried], cable: SoftwareWire):
         self._inbox, self._outbox, self._cable = inbox, outbox, cable
 
     def recv_with_delay(self, timeout: float) -> _Carried | None:
@@ -113,7 +112,7 @@ class SoftwareWire:
         self.virtual_time = virtual_time
         self.host = _End(to_host, to_responder, self)
         self.responder = _End(to_responder, to_host, self)
-        self.responder.carries_virtual_delay = virtual_time   # type: ignore[attr-defined]
+        self.responder.carries_virtual_delay = virtual_time  # type: ignore[attr-defined]
 
     def unplug(self) -> None:
         """Pull the cable out: both ends raise WireGone from now on (like an interface going away)."""
@@ -128,9 +127,9 @@ class PingStats:
     transmitted: int = 0
     received: int = 0
     duplicates: int = 0
-    rejected: int = 0                         # matched a request, but Linux would drop it (judge's verdict)
-    corrupted: int = 0                        # of those, how many had a wrong checksum
-    ignored: int = 0                          # packets Linux ping would not match to a request
+    rejected: int = 0  # matched a request, but Linux would drop it (judge's verdict)
+    corrupted: int = 0  # of those, how many had a wrong checksum
+    ignored: int = 0  # packets Linux ping would not match to a request
     rtts: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
     ignored_reasons: list[str] = field(default_factory=list)
@@ -194,8 +193,8 @@ def echo_ids(packet: bytes) -> tuple[int, int, int, int] | None:
 @dataclass
 class _Sent:
     request: bytes
-    sent_at: float          # on the pinger's clock (virtual or real), seconds since start
-    real_sent: float        # time.monotonic() at send
+    sent_at: float  # on the pinger's clock (virtual or real), seconds since start
+    real_sent: float  # time.monotonic() at send
     answered: bool = False
 
 
@@ -207,13 +206,22 @@ CURRENT_STDOUT = object()
 class Pinger:
     """Sends echo requests down the host end and reports like Linux ping."""
 
-    def __init__(self, end: _End, *, check: ReplyCheck, src: str = "10.0.0.1", dst: str = "10.0.0.2",
-                 ident: int = 0x4C4B, payload: bytes | None = None, out: TextIO | object | None = CURRENT_STDOUT):
+    def __init__(
+        self,
+        end: _End,
+        *,
+        check: ReplyCheck,
+        src: str = "10.0.0.1",
+        dst: str = "10.0.0.2",
+        ident: int = 0x4C4B,
+        payload: bytes | None = None,
+        out: TextIO | object | None = CURRENT_STDOUT,
+    ):
         self.end, self.check, self.src, self.dst, self.ident = end, check, src, dst, ident
         self.payload = payload
         self.out = out
         self.v6 = ":" in dst
-        self.lines: list[str] = []            # everything printed, also kept for notebooks and tests
+        self.lines: list[str] = []  # everything printed, also kept for notebooks and tests
         self._last_arrival = 0.0
         self._real_time = False
 
@@ -225,15 +233,16 @@ class Pinger:
 
     def _request(self, seq: int, sent_at: float) -> bytes:
         payload = self.payload
-        if payload is None:   # like ping: a timestamp, then the byte pattern 0x08, 0x09, ...
+        if payload is None:  # like ping: a timestamp, then the byte pattern 0x08, 0x09, ...
             seconds = int(sent_at)
             stamp = struct.pack("!II", seconds, int((sent_at - seconds) * 1e6))
             payload = stamp + bytes(range(8, DEFAULT_PAYLOAD_SIZE))
         build = echo_request_v6 if self.v6 else echo_request
         return build(src=self.src, dst=self.dst, ident=self.ident, seq=seq, payload=payload)
 
-    def run(self, count: int = 4, interval: float = 1.0, *, real_time: bool = False,
-            deadline_s: float = 10.0) -> PingStats:
+    def run(
+        self, count: int = 4, interval: float = 1.0, *, real_time: bool = False, deadline_s: float = 10.0
+    ) -> PingStats:
         """Ping `count` times; print lines as ping would; return the statistics.
 
         In virtual time each request is sent once the responder has finished with the previous one
@@ -249,7 +258,7 @@ class Pinger:
         stats = PingStats(destination=self.dst)
         self._last_arrival, self._real_time = 0.0, real_time
         sent: dict[int, _Sent] = {}
-        arrived: list[tuple[float, str]] = []    # (arrival on the pinger's clock, line), printed in order
+        arrived: list[tuple[float, str]] = []  # (arrival on the pinger's clock, line), printed in order
         start = time.monotonic()
 
         def take(timeout: float) -> bool:
@@ -263,11 +272,11 @@ class Pinger:
             while arrived and arrived[0][0] <= upto:
                 self._print(arrived.pop(0)[1])
 
-        try:    # Ctrl-C ends the run like ping's: no more requests, statistics as they stand
+        try:  # Ctrl-C ends the run like ping's: no more requests, statistics as they stand
             for seq in range(1, count + 1):
                 due = (seq - 1) * interval
                 if real_time:
-                    while time.monotonic() - start < due:       # keep receiving while waiting for the slot
+                    while time.monotonic() - start < due:  # keep receiving while waiting for the slot
                         take(max(due - (time.monotonic() - start), 0.0))
                         flush(math.inf)
                     due = time.monotonic() - start
@@ -311,8 +320,15 @@ class Pinger:
                     pass
                 return
 
-    def _account(self, reply: bytes, delay: float | None, sent: dict[int, _Sent], stats: PingStats,
-                 arrived: list[tuple[float, str]], deadline_s: float) -> None:
+    def _account(
+        self,
+        reply: bytes,
+        delay: float | None,
+        sent: dict[int, _Sent],
+        stats: PingStats,
+        arrived: list[tuple[float, str]],
+        deadline_s: float,
+    ) -> None:
         ids = echo_ids(reply)
         entry = sent.get(ids[2]) if ids is not None and ids[1] == self.ident else None
         if entry is None:
@@ -327,7 +343,7 @@ class Pinger:
             stats.ignored_reasons.append(f"arrived after {rtt:.1f} s, past the {deadline_s:g} s deadline")
             return
         _, _, seq, ttl = ids  # type: ignore[misc]
-        if not verdict.accepted:     # Linux drops it silently; we say why, in a line unlike ping's own
+        if not verdict.accepted:  # Linux drops it silently; we say why, in a line unlike ping's own
             stats.rejected += 1
             stats.corrupted += any(not check.ok for check in verdict.checksums)
             self._arrive(arrived, entry.sent_at + rtt, f"(icmp_seq={seq}: {verdict.reason})")

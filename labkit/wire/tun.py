@@ -60,8 +60,10 @@ class TunWire:
         try:
             self._fd = os.open("/dev/net/tun", os.O_RDWR)
         except FileNotFoundError as exc:
-            raise LabkitError("/dev/net/tun does not exist here (containers often lack it); "
-                              "load the tun module, use --interface, or use --software") from exc
+            raise LabkitError(
+                "/dev/net/tun does not exist here (containers often lack it); "
+                "load the tun module, use --interface, or use --software"
+            ) from exc
         except PermissionError as exc:
             raise needs_root("opening /dev/net/tun", "CAP_NET_ADMIN", exc) from exc
         try:

@@ -32,9 +32,15 @@ REPO = HERE.parent.parent
 NOTEBOOK = HERE / "widgets_demo.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-CORRUPTED = {13, 23, 40}      # must match CORRUPTED in widgets_demo.ipynb
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CORRUPTED = {13, 23, 40}  # must match CORRUPTED in widgets_demo.ipynb
 ICMP_CHECKSUM_BYTES = {22, 23}
 WAIT_MS = 45_000
 
@@ -60,12 +66,13 @@ def _quiet_settings(settings_dir: Path) -> None:
     target = settings_dir / "@jupyterlab" / "apputils-extension"
     target.mkdir(parents=True)
     (target / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     # Save widget state with the notebook, so a reopened notebook shows the widgets without their kernel
     # (JupyterLab otherwise shows "Error displaying widget: model not found"): the setting lab.sh installs.
     widgets = settings_dir / "@jupyter-widgets" / "jupyterlab-manager"
     widgets.mkdir(parents=True)
-    shipped = json.loads((REPO / "scripts" / "jupyterlab-overrides.json").read_text())   # what lab.sh installs
+    shipped = json.loads((REPO / "scripts" / "jupyterlab-overrides.json").read_text())  # what lab.sh installs
     manager = shipped["@jupyter-widgets/jupyterlab-manager:plugin"]
     (widgets / "plugin.jupyterlab-settings").write_text(json.dumps(manager))
 
@@ -81,16 +88,34 @@ def jupyter_lab(tmp_path):
     _quiet_settings(settings)
     port = _free_port()
     log_path = tmp_path / "jupyter.log"
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-               "--ServerApp.port_retries=0", f"--LabApp.user_settings_dir={settings}",
-               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", "--LabApp.news_url=None",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--allow-root",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     with open(log_path, "w") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
-                                  start_new_session=True)  # its own process group: kernels die with it
+        server = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True
+        )  # its own process group: kernels die with it
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -138,6 +163,7 @@ def _offsets(locator) -> set[int]:
 def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
     sync_playwright = _sync_playwright()
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     url, log_path, root = jupyter_lab
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -159,8 +185,9 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
                 page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
                 page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
                 try:
-                    page.wait_for_function("el => /[*0-9]/.test(el.textContent)", arg=first_prompt.element_handle(),
-                                           timeout=8_000)
+                    page.wait_for_function(
+                        "el => /[*0-9]/.test(el.textContent)", arg=first_prompt.element_handle(), timeout=8_000
+                    )
                     break
                 except PlaywrightTimeout:
                     continue
@@ -203,7 +230,8 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             dashboard = page.locator(".widget-html .labkit-dashboard")
             page.wait_for_function(
                 "() => { const d = document.querySelector('.widget-html .labkit-dashboard');"
-                " return d && d.querySelector('[data-role=state]').textContent.startsWith('stopped'); }")
+                " return d && d.querySelector('[data-role=state]').textContent.startsWith('stopped'); }"
+            )
             assert dashboard.locator("[data-counter='answered'] b").inner_text() == "5"
             assert dashboard.locator("[data-counter='requests'] b").inner_text() == "5"
             assert dashboard.locator("svg[data-role='histogram'] rect").count() >= 1
@@ -211,8 +239,12 @@ def test_widgets_render_and_mark_hallucinated_bytes(jupyter_lab):
             _check_roles_click_and_keyboard(page, packet_widget)
             _check_causes_and_checksum_pair(diff)
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-widgets.png"), full_page=True)
-            for name, widget in (("diff", diff), ("packet", packet_widget), ("walkthrough", walk),
-                                 ("dashboard", dashboard)):
+            for name, widget in (
+                ("diff", diff),
+                ("packet", packet_widget),
+                ("walkthrough", walk),
+                ("dashboard", dashboard),
+            ):
                 widget.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name}.png"))
             _check_static_forms_after_save_and_reopen(page, url, root)
         except Exception:
@@ -242,16 +274,17 @@ def _check_roles_click_and_keyboard(page, packet_widget) -> None:
     assert len(set(colours.values())) == len(role_of), f"five roles, five colours: {colours}"
     assert "double" in _style(packet_widget.locator("td[data-offset='20']"), "borderLeftStyle"), "ICMP layer starts"
 
-    packet_widget.locator("td[data-offset='13']").click()      # a byte of ip.src (the reply's 10.0.0.2)
-    page.wait_for_function("() => document.querySelector('.labkit-packet [data-info-for=\"ip.src\"]')"
-                           ".offsetParent !== null")
+    packet_widget.locator("td[data-offset='13']").click()  # a byte of ip.src (the reply's 10.0.0.2)
+    page.wait_for_function(
+        "() => document.querySelector('.labkit-packet [data-info-for=\"ip.src\"]').offsetParent !== null"
+    )
     assert "10.0.0.2" in packet_widget.locator("[data-info-for='ip.src']").inner_text(), "tooltip text on the page"
     for offset in (12, 13, 14, 15):
         assert _style(packet_widget.locator(f"td[data-offset='{offset}']"), "outlineStyle") == "solid"
     assert _style(packet_widget.locator("td[data-offset='16']"), "outlineStyle") == "none"
 
     for _ in range(3):
-        page.keyboard.press("ArrowRight")                       # 13 -> 16: into ip.dst
+        page.keyboard.press("ArrowRight")  # 13 -> 16: into ip.dst
     focused = page.evaluate("() => document.activeElement.closest('td').dataset.offset")
     assert focused == "16", page.evaluate("() => document.activeElement.outerHTML")
     focused_cell = packet_widget.locator("td[data-offset='16']")
@@ -291,11 +324,15 @@ def _wait_for_saved_widgets(page) -> None:
 def _saved_models(notebook: dict) -> str:
     """Which displayed widget models the saved state holds (for a failure message)."""
     state = notebook["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    shown = [out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
-             for cell in notebook["cells"] for out in cell.get("outputs", [])
-             if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
-    return f"{len(state)} models saved; displayed: " + ", ".join(f"{m[:8]} {'saved' if m in state else 'MISSING'}"
-                                                                 for m in shown)
+    shown = [
+        out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for cell in notebook["cells"]
+        for out in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    return f"{len(state)} models saved; displayed: " + ", ".join(
+        f"{m[:8]} {'saved' if m in state else 'MISSING'}" for m in shown
+    )
 
 
 def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> None:
@@ -311,8 +348,12 @@ def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> Non
         time.sleep(0.3)
     notebook = json.loads(saved.read_text())
     assert "application/vnd.jupyter.widget-state+json" in notebook["metadata"].get("widgets", {})
-    html_outputs = [out["data"]["text/html"] for cell in notebook["cells"] for out in cell.get("outputs", [])
-                    if "text/html" in out.get("data", {})]
+    html_outputs = [
+        out["data"]["text/html"]
+        for cell in notebook["cells"]
+        for out in cell.get("outputs", [])
+        if "text/html" in out.get("data", {})
+    ]
     walk_html = "".join(next(h for h in html_outputs if "labkit-checksum" in "".join(h)))
     assert walk_html.count('data-step="') >= 33 and "That is the checksum" in walk_html
 

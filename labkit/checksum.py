@@ -6,8 +6,6 @@ pseudo-header); prompts, the judge and the models import it rather than summing 
 
 from __future__ import annotations
 
-import array
-import sys
 from dataclasses import dataclass
 
 from labkit.headers import (
@@ -29,15 +27,16 @@ from labkit.headers import (
 def internet_checksum(data: bytes) -> int:
     """One's complement of the one's-complement sum of 16-bit big-endian words (RFC 1071).
 
-    An odd length is padded with one zero byte. Summing with array('H') keeps this fast enough for
-    the per-packet path (a 1500-byte packet in a few microseconds).
+    An odd length is padded with one zero byte. Why the arithmetic below: 2**16 is 1 modulo 0xFFFF, so the
+    sum of the 16-bit words is congruent to the whole packet read as one big-endian integer, and the
+    end-around-carry sum is that remainder (0xFFFF rather than 0 unless every word is zero). One big-integer
+    remainder in C is several times faster than summing the words in Python on the per-packet path.
     """
     if len(data) % 2:
         data = bytes(data) + b"\x00"
-    words = array.array("H", data)
-    if sys.byteorder == "little":
-        words.byteswap()
-    return ~_fold(sum(words)) & 0xFFFF
+    whole = int.from_bytes(data, "big")
+    total = whole % 0xFFFF or (0xFFFF if whole else 0)
+    return ~total & 0xFFFF
 
 
 def _fold(total: int) -> int:

@@ -105,7 +105,10 @@ def compare_rates(
     shown_a = f"{name_a} {rate_a:.0%} [{ci_a[0]:.0%}, {ci_a[1]:.0%}]"
     shown_b = f"{name_b} {rate_b:.0%} [{ci_b[0]:.0%}, {ci_b[1]:.0%}]"
     if intervals_overlap(ci_a, ci_b):
-        return f"{shown_a} and {shown_b}: the 95 % intervals overlap, so these runs do not show a difference."
+        return (
+            f"{shown_a} and {shown_b}: the 95 % intervals overlap, so these runs cannot tell them apart "
+            "(more attempts, or a direct test of the difference, could)."
+        )
     higher, lower = (shown_a, shown_b) if rate_a > rate_b else (shown_b, shown_a)
     return f"{higher} is higher than {lower}: the 95 % intervals do not overlap."
 

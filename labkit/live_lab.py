@@ -6,8 +6,8 @@ forwarding, ARP answers and IPv6 off (as scripts/live-demo.sh does), so the kern
 routes what arrives; only the Responder, on a raw socket on that end, answers 10.0.0.2. No packet can
 leave the machine. Everything is removed by close(), at exit, or when building it fails halfway.
 
-The pinger's namespace sets net.ipv4.ping_group_range as distributions do, so `ping` opens an ICMP datagram
-("ping") socket; receiver="raw-socket" empties the range, so root's `ping` falls back to a raw socket.
+The pinger's namespace sets net.ipv4.ping_group_range as systemd's default sysctl file does, so `ping` opens
+an ICMP datagram ("ping") socket; receiver="raw-socket" empties the range, so root's `ping` falls back to a raw socket.
 Counters come from `nstat` inside the pinger's namespace, read before and after each ping.
 Without root nothing is built: every method prints why and returns None, so a notebook still runs.
 """

@@ -152,8 +152,8 @@ class ZeroShot(Strategy):
     simulation = SimulationTraits()
     teaches = (
         "The original experiment's prompt: the packet as hex and a one-line instruction, hex back. "
-        "It shows what a model does from its training alone -- usually the addresses and type are "
-        "right and the checksums, which need exact arithmetic, are where it slips."
+        "It shows what a model does from its training alone; the series' hypothesis, to be measured, is "
+        "that the addresses and type come out right and the checksums, which need exact arithmetic, slip."
     )
 
     def build(self, request: bytes) -> Prompt:
@@ -312,8 +312,8 @@ class StepByStep(Strategy):
     simulation = SimulationTraits(add_factor=0.5, decision_factor=0.8)  # assumed: written sums slip less
     teaches = (
         "Chain of thought: the model writes out its working, then the answer in a marked FINAL block. "
-        "It teaches that reasoning out loud costs many more output tokens (money, latency) and helps "
-        "most where the task is arithmetic -- yet a model can still add words wrongly in plain sight."
+        "It costs many more output tokens (money, latency); the hypothesis, to be measured, is that it "
+        "helps most where the task is arithmetic -- and a model can still add words wrongly in plain sight."
     )
     system = STEP_SYSTEM
     ask = "Work it out step by step, then give the echo reply in the FINAL block."

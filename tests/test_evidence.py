@@ -37,7 +37,7 @@ def test_wilson_interval_known_values() -> None:
 def test_overlap_is_said_as_overlap() -> None:
     assert intervals_overlap((0.1, 0.5), (0.4, 0.9)) and not intervals_overlap((0.1, 0.3), (0.4, 0.9))
     close = overlap_text("zero-shot", 60, 100, "spec", 66, 100)
-    assert "overlap, so these runs do not show a difference" in close
+    assert "overlap, so these runs cannot tell them apart" in close
     apart = overlap_text("zero-shot", 20, 100, "tool-use", 95, 100)
     assert "do not overlap" in apart and apart.startswith("tool-use")
 

@@ -73,9 +73,7 @@ def check_really_better(answer: object, summary: object, a: str, b: str) -> Feed
     given = "neither" if given in _NEITHER else given
     if given == right.lower():
         why = (
-            "the intervals overlap, so these runs do not show a difference"
-            if overlap
-            else "the intervals do not overlap"
+            "the intervals overlap, so these runs cannot tell them apart" if overlap else "the intervals do not overlap"
         )
         return _right(f"{right}: {shown}; {why}.")
     if given not in (a.lower(), b.lower(), "neither"):

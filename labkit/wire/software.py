@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
 from labkit.headers import ICMP_HEADER, IPV6_HEADER, PROTO_ICMP, PROTO_ICMPV6, ip_version, ipv4_header_len
-from labkit.packets import echo_request, echo_request_v6
+from labkit.packets import DEFAULT_PAYLOAD, echo_request, echo_request_v6
 from labkit.wire.base import WireGone
 
-DEFAULT_PAYLOAD_SIZE = 56  # Linux ping's default: a 16-byte timestamp + 40 pattern bytes
+# ping's 56 data bytes, from the one place that knows them. The pinger below stamps the older 8-byte form
+# (two 32-bit fields) rather than iputils' 16-byte timeval, then the pattern from byte 8 on.
+DEFAULT_PAYLOAD_SIZE = len(DEFAULT_PAYLOAD)
 
 
 class _ChecksumLike(Protocol):

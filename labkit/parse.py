@@ -41,6 +41,8 @@ _INLINE_RUN = re.compile(
 # Letters a model (or a person) writes for a digit they resemble; hex letters a-f are real digits.
 LOOKALIKES = {"O": "0", "o": "0", "l": "1", "I": "1", "Z": "2", "S": "5", "G": "6"}
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
+# The commonest answer, one run of bare hex digits: rule 3 would choose it whole, so it skips the search.
+_BARE_HEX = re.compile(r"\s*([0-9a-fA-F]{4,})\s*")
 _HEXDUMP_ROW = re.compile(
     r"^\s*([0-9a-fA-F]{4,8}):?\s+"  # offset column
     r"((?:[0-9a-fA-F]{2}\s{1,2}){0,15}[0-9a-fA-F]{2})"  # up to 16 bytes
@@ -280,6 +282,9 @@ def extract_hex(text: str, *, min_bytes: int = 20, max_bytes: int = 65535) -> Pa
             )
         if not text.strip():
             return _fail(Outcome.PARSE_EMPTY, "the answer is empty")
+        bare = _BARE_HEX.fullmatch(text)
+        if bare is not None:
+            return _to_bytes(bare.group(1), text, text, min_bytes, max_bytes)
         block = _choose_block(text)
         if block is None:
             return _fail(Outcome.PARSE_NO_HEX, "no hex found in the answer")

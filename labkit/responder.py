@@ -551,7 +551,7 @@ class Responder:
         if learnt is not None and learnt in self._held:
             mac = self._neighbours.lookup(learnt)
             for _, job in self._held.pop(learnt):
-                self._submit(replace(job, peer_mac=mac))
+                self._submit(_Job(job.packet, job.expected, mac))
 
     def _route(self, job: _Job) -> bool:
         """Find the requester's MAC (Ethernet) before asking the model; hold the request while we ask."""
@@ -560,7 +560,7 @@ class Responder:
         source, ours = ip_addresses(job.packet)[0], ip_addresses(job.expected)[0]
         mac = self._neighbours.lookup(source)
         if mac is not None:
-            return self._submit(replace(job, peer_mac=mac))
+            return self._submit(_Job(job.packet, job.expected, mac))
         held = self._held.setdefault(source, [])
         if len(held) >= HELD_PER_ADDRESS:
             return self._refuse("no neighbour entry yet: queue for the requester full", job.packet, "not held")

@@ -1,11 +1,13 @@
 """parse.extract_hex: tolerant of formatting, strict about the hex, never raises."""
 
+import re
 import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import labkit.parse as parse
 from labkit.outcomes import Outcome
 from labkit.packets import echo_request, echo_request_v6, hexdump, to_hex
 from labkit.parse import MAX_ANSWER_CHARS, ParsedHex, extract_hex
@@ -200,3 +202,20 @@ def test_labkit_sources_compile_without_escape_warnings() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    digits=st.text(alphabet="0123456789abcdefABCDEF", min_size=0, max_size=200),
+    before=st.text(alphabet=" \t\n\r", max_size=4),
+    after=st.text(alphabet=" \t\n\r", max_size=4),
+    min_bytes=st.integers(0, 60),
+)
+def test_bare_hex_fast_path_answers_as_the_full_rules_do(digits, before, after, min_bytes):
+    """One run of bare hex skips the block search; with the fast path off, every answer must be the same."""
+    text = before + digits + after
+    fast = extract_hex(text, min_bytes=min_bytes, max_bytes=90)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(parse, "_BARE_HEX", re.compile(r"(?!)"))
+        full = extract_hex(text, min_bytes=min_bytes, max_bytes=90)
+    assert fast == full

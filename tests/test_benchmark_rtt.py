@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from netns import netns_available
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,6 +36,9 @@ DEFAULT_MODEL_ID = "claude-haiku-4-5"
 DEFAULT_RETRY = RetryPolicy()  # frozen, so one shared default is safe
 
 # (model id prefix, minimum cacheable prefix in tokens); first match wins, else DEFAULT_CACHE_MINIMUM.
+# Sonnet 4.6: the docs as quoted in anthropics/anthropic-sdk-python#1194 say 1,024, but that report finds
+# caching only from 2,048 tokens on, and some gateways' docs say 2,048; the larger is kept, because marking a
+# prefix below the real minimum costs nothing but never caches, so the figure only decides when we try.
 CACHE_MINIMUM_TOKENS: tuple[tuple[str, int], ...] = (
     ("claude-haiku-4-5", 4096),
     ("claude-opus-4-5", 4096),

@@ -36,14 +36,14 @@ DEFAULT_MODEL_ID = "claude-haiku-4-5"
 DEFAULT_RETRY = RetryPolicy()  # frozen, so one shared default is safe
 
 # (model id prefix, minimum cacheable prefix in tokens); first match wins, else DEFAULT_CACHE_MINIMUM.
-# Sonnet 4.6: the docs as quoted in anthropics/anthropic-sdk-python#1194 say 1,024, but that report finds
-# caching only from 2,048 tokens on, and some gateways' docs say 2,048; the larger is kept, because marking a
-# prefix below the real minimum costs nothing but never caches, so the figure only decides when we try.
+# Sonnet 4.6: the docs as quoted in anthropics/anthropic-sdk-python#1194 say 1,024, while that report sees
+# caching only from 2,048 tokens on. The smaller is used: marking a prefix below the real minimum is free (it is
+# simply not cached), while not marking one above it loses the cache, as with estimate_tokens below.
 CACHE_MINIMUM_TOKENS: tuple[tuple[str, int], ...] = (
     ("claude-haiku-4-5", 4096),
     ("claude-opus-4-5", 4096),
     ("claude-opus-4-6", 4096),
-    ("claude-sonnet-4-6", 2048),
+    ("claude-sonnet-4-6", 1024),
     ("claude-3-5-haiku", 2048),
     ("claude-3-haiku", 2048),
 )

@@ -162,6 +162,23 @@ class Outcome(str, Enum):
     PARSE_TOO_SHORT = ("parse.too_short", "unparsed", "too few bytes for a reply")
     PARSE_TOO_LONG = ("parse.too_long", "unparsed", "too many bytes for a reply")
     PARSE_ERROR = ("parse.error", "unparsed", "could not read hex from the answer")
+    # -- the live responder (labkit.responder): a request it counted and did not answer; the gate's own
+    #    refusals ("ingress: ...") carry the reference stack's code instead
+    LIVE_NO_NEIGHBOUR = ("live.no_neighbour", "dropped", "no neighbour answered for the requester")
+    LIVE_BUSY = ("live.busy", "dropped", "busy: every in-flight slot taken")
+    LIVE_BACKOFF = ("live.backoff", "dropped", "API backoff: rate limited or overloaded, request shed")
+    LIVE_RATE_LIMIT = ("live.rate_limit", "dropped", "rate limit")
+    LIVE_BUDGET = ("live.budget", "dropped", "budget exhausted")
+    LIVE_TIMEOUT = ("live.timeout", "dropped", "no answer within the timeout")
+    LIVE_STOPPED = ("live.stopped", "dropped", "stopped before the answer was sent")
+    LIVE_MODEL_ERROR = ("live.model_error", "dropped", "model error (API or transport)")
+    LIVE_MODEL_REFUSED = ("live.model_refused", "dropped", "model refused the request")
+    LIVE_MODEL_CRASHED = ("live.model_crashed", "dropped", "model crashed")
+    LIVE_INTERNAL_ERROR = ("live.internal_error", "dropped", "internal error (a labkit bug)")
+    LIVE_UNPARSEABLE = ("live.unparseable", "dropped", "unparseable answer")
+    LIVE_STRICT = ("live.strict_refused", "dropped", "strict mode: the reply differs from what Linux sends")
+    LIVE_RAW = ("live.raw_refused", "dropped", "raw mode: not an IP packet for the requester")
+    LIVE_BAD_CHECKSUM = ("live.bad_checksum", "dropped", "bad checksum: not sent")
 
 
 class Reason(str):

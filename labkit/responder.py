@@ -62,6 +62,7 @@ from labkit.headers import (
 )
 from labkit.judge import judge
 from labkit.models.base import Model
+from labkit.outcomes import Outcome
 from labkit.pricing import price_for
 from labkit.prompts import Prompt, Strategy, get_strategy
 from labkit.ratelimit import Budget, Reservation, TokenBucket, checked_budget
@@ -110,6 +111,7 @@ class ResponderStats:
     neighbour: int = 0  # ARP / NDP answers from the reference stack
     ignored: int = 0  # not for us, or not something we answer
     dropped: collections.Counter = field(default_factory=collections.Counter)  # reason -> count
+    dropped_codes: collections.Counter = field(default_factory=collections.Counter)  # labkit.outcomes code -> count
     checksum_errors: int = 0  # model replies with a wrong IP/ICMP checksum (sent or not)
     spent_usd: float = 0.0
     latencies: list[float] = field(default_factory=list)
@@ -129,6 +131,7 @@ class ResponderStats:
         return replace(
             self,
             dropped=collections.Counter(self.dropped),
+            dropped_codes=collections.Counter(self.dropped_codes),
             latencies=list(self.latencies),
             ignored_reasons=collections.Counter(self.ignored_reasons),
         )
@@ -371,7 +374,7 @@ class Responder:
             if self._claim(ticket):
                 with self._lock:
                     self._stats.abandoned += 1
-                self._drop("abandoned: model still answering at stop", ticket.job.label)
+                self._drop(Outcome.LIVE_STOPPED, "abandoned: model still answering at stop", ticket.job.label)
                 self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
         self._drop_held("stopped while waiting for the requester's MAC")
         if self._saved_retry is not None:
@@ -476,11 +479,14 @@ class Responder:
             if now - ticket.started > self.timeout_s and self._claim(ticket):
                 with self._lock:
                     self._stats.abandoned += 1
-                self._drop("timeout", f"{ticket.job.label}: no answer within {self.timeout_s:g} s")
+                self._drop(
+                    Outcome.LIVE_TIMEOUT, "timeout", f"{ticket.job.label}: no answer within {self.timeout_s:g} s"
+                )
                 self._release(ticket, ticket.reservation.amount_usd if ticket.reservation else 0.0)
         for address in [a for a, held in self._held.items() if now - held[0][0] > SOLICIT_TIMEOUT_S * 3]:
             for _, job in self._held.pop(address):
                 self._refuse(
+                    Outcome.LIVE_NO_NEIGHBOUR,
                     "no neighbour answered for the requester (Linux would not reply either)",
                     job.packet,
                     "held while soliciting its MAC",
@@ -505,7 +511,7 @@ class Responder:
             return False
         if result.kind not in ("echo", "echo6", "timestamp"):
             if self._is_echo_request_for_us(packet):  # a request Linux refuses: a counted drop
-                return self._refuse(f"ingress: {check_name(result.reason)}", packet, result.reason)
+                return self._refuse(result.code, f"ingress: {check_name(result.reason)}", packet, result.reason)
             return self._ignore(check_name(result.reason))
         if for_model is None:  # reassembled fragments or a timestamp: the stack answers
             return self._answer_by_stack(result, neighbour=False, request=result.kind != "timestamp")
@@ -520,10 +526,10 @@ class Responder:
             return ip_addresses(packet)[1] in self._ours and packet[IPV6_HEADER] == ICMPV6_ECHO_REQUEST
         return False
 
-    def _refuse(self, reason: str, packet: bytes, detail: str) -> bool:
+    def _refuse(self, code: Outcome, reason: str, packet: bytes, detail: str) -> bool:
         with self._lock:
             self._stats.requests += 1
-        self._drop(reason, f"{echo_request_label(packet)} ({detail})")
+        self._drop(code, reason, f"{echo_request_label(packet)} ({detail})")
         return False
 
     def _ignore(self, reason: str = "") -> bool:
@@ -563,7 +569,12 @@ class Responder:
             return self._submit(_Job(job.packet, job.expected, mac))
         held = self._held.setdefault(source, [])
         if len(held) >= HELD_PER_ADDRESS:
-            return self._refuse("no neighbour entry yet: queue for the requester full", job.packet, "not held")
+            return self._refuse(
+                Outcome.LIVE_NO_NEIGHBOUR,
+                "no neighbour entry yet: queue for the requester full",
+                job.packet,
+                "not held",
+            )
         held.append((time.monotonic(), job))
         solicitation = self._neighbours.solicit(ours, source)
         if solicitation is not None:
@@ -573,7 +584,7 @@ class Responder:
     def _drop_held(self, reason: str) -> None:
         for held in self._held.values():
             for _, job in held:
-                self._refuse(reason, job.packet, "held while soliciting its MAC")
+                self._refuse(Outcome.LIVE_STOPPED, reason, job.packet, "held while soliciting its MAC")
         self._held.clear()
 
     # ---- answering --------------------------------------------------------------------------------------
@@ -583,17 +594,19 @@ class Responder:
             self._stats.requests += 1
             busy = self._stats.in_flight >= self.max_inflight
         if busy:
-            return self._drop(f"busy: {self.max_inflight} requests already in flight", job.label)
+            return self._drop(Outcome.LIVE_BUSY, f"busy: {self.max_inflight} requests already in flight", job.label)
         if time.monotonic() < self._backoff_until:
-            return self._drop("API backoff: rate limited or overloaded, request shed", job.label)
+            return self._drop(Outcome.LIVE_BACKOFF, Outcome.LIVE_BACKOFF.summary, job.label)
         if self.bucket is not None and not self.bucket.take():
-            return self._drop("rate limit", job.label)
+            return self._drop(Outcome.LIVE_RATE_LIMIT, "rate limit", job.label)
         reservation = None
         if self.budget is not None:
             estimate = reserve_estimate_usd(self.model, self.strategy.build(job.packet))
             reservation = self.budget.reserve(estimate)
             if reservation is None:
-                return self._drop("budget exhausted", f"{job.label} (would need up to ${estimate:.6f})")
+                return self._drop(
+                    Outcome.LIVE_BUDGET, "budget exhausted", f"{job.label} (would need up to ${estimate:.6f})"
+                )
         ticket = _Ticket(job, reservation, time.monotonic())
         with self._lock:
             self._stats.in_flight += 1
@@ -606,7 +619,7 @@ class Responder:
         try:
             prepared = self._prepare(job)
         except Exception as exc:
-            self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
+            self._drop(Outcome.LIVE_INTERNAL_ERROR, f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
             prepared = _Prepared(None, 0.0, 0.0)
         if prepared.frame is not None and prepared.latency_s > 0 and not self._virtual_delay:
             self._spawn(self._answer, ticket, prepared)
@@ -645,7 +658,7 @@ class Responder:
             if prepared is None:
                 prepared = self._prepare(job)
         except Exception as exc:  # a worker must never die silently
-            self._drop(f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
+            self._drop(Outcome.LIVE_INTERNAL_ERROR, f"internal error: {type(exc).__name__}", f"{job.label}: {exc}")
             prepared = _Prepared(None, 0.0, 0.0)
         if (
             prepared.frame is not None
@@ -655,13 +668,13 @@ class Responder:
             and self._stop.wait(prepared.latency_s)
         ):
             if self._claim(ticket):
-                self._drop("stopped while waiting out the modelled latency", job.label)
+                self._drop(Outcome.LIVE_STOPPED, "stopped while waiting out the modelled latency", job.label)
                 self._release(ticket, prepared.cost_usd)
             return
         if not self._claim(ticket):  # abandoned (timeout or stop): already counted, the answer thrown away
             return
         if prepared.late:
-            self._drop("timeout", f"{job.label}: {prepared.late} (limit {self.timeout_s:g} s)")
+            self._drop(Outcome.LIVE_TIMEOUT, "timeout", f"{job.label}: {prepared.late} (limit {self.timeout_s:g} s)")
         try:
             if prepared.frame is not None:
                 self._deliver(job, prepared)
@@ -675,13 +688,13 @@ class Responder:
             attempt = self.model.attempt(job.packet, self.strategy)
         except ModelError as exc:
             self._note_overload(str(exc))
-            self._drop("model error", f"{job.label}: {exc}")
+            self._drop(Outcome.LIVE_MODEL_ERROR, "model error", f"{job.label}: {exc}")
             return _Prepared(None, 0.0, 0.0)
         except LabkitError as exc:
-            self._drop("model refused the request", f"{job.label}: {exc}")
+            self._drop(Outcome.LIVE_MODEL_REFUSED, "model refused the request", f"{job.label}: {exc}")
             return _Prepared(None, 0.0, 0.0)
         except Exception as exc:
-            self._drop(f"model crashed: {type(exc).__name__}", f"{job.label}: {exc}")
+            self._drop(Outcome.LIVE_MODEL_CRASHED, f"model crashed: {type(exc).__name__}", f"{job.label}: {exc}")
             return _Prepared(None, 0.0, 0.0)
         self._backoff_s = 0.0
         waited = time.monotonic() - started
@@ -703,7 +716,7 @@ class Responder:
     def _checked_frame(self, job: _Job, reply: bytes | None, parse_error: str | None) -> bytes | None:
         """The egress check: the frame to send, or None (counted by reason)."""
         if reply is None:
-            self._drop("unparseable answer", f"{job.label}: {parse_error}")
+            self._drop(Outcome.LIVE_UNPARSEABLE, "unparseable answer", f"{job.label}: {parse_error}")
             return None
         if same_as_reference(reply, job.expected):  # right in every byte that matters: no more to check
             return reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
@@ -718,10 +731,11 @@ class Responder:
             )
         reason = raw_refusal(reply, job.packet) if self.raw else strict_refusal(reply, job.expected)
         if reason is not None:
-            self._drop(f"{'raw' if self.raw else 'strict'}: {reason}", job.label)
+            code = Outcome.LIVE_RAW if self.raw else Outcome.LIVE_STRICT
+            self._drop(code, f"{'raw' if self.raw else 'strict'}: {reason}", job.label)
             return None
         if bad and not self.raw and not self.send_bad_checksum:
-            self._drop("bad checksum (not sent; --send-bad-checksum sends it)", job.label)
+            self._drop(Outcome.LIVE_BAD_CHECKSUM, "bad checksum (not sent; --send-bad-checksum sends it)", job.label)
             return None
         return reply if job.peer_mac is None else self._ether(job.peer_mac, reply)
 
@@ -736,9 +750,11 @@ class Responder:
         ethertype = ETHERTYPE_IPV4 if ip_version(packet) == 4 else ETHERTYPE_IPV6
         return peer_mac + self._mac_bytes + struct.pack("!H", ethertype) + packet
 
-    def _drop(self, reason: str, detail: str = "") -> bool:
+    def _drop(self, code: Outcome, reason: str, detail: str = "") -> bool:
+        """Count a request not answered: by its reason (what the summary prints) and by its outcome code."""
         with self._lock:
             self._stats.dropped[reason] += 1
+            self._stats.dropped_codes[code] += 1
         self._logs.info(reason, f"dropped {detail or 'frame'}: {reason}")
         self._event("dropped", f"{reason} ({detail})" if detail else reason)
         return False

@@ -20,6 +20,7 @@ from labkit.checksum import internet_checksum
 from labkit.cli import main as cli_main
 from labkit.errors import LabkitError, ModelError
 from labkit.models import Completion, Model, Usage, get_model
+from labkit.outcomes import Outcome
 from labkit.packets import echo_request, to_hex
 from labkit.prompts import get_strategy
 from labkit.ratelimit import Budget, TokenBucket
@@ -238,6 +239,7 @@ def test_budget_caps_spending_under_a_flood(thread_baseline) -> None:
         assert wire.host.peer_idle(5)
         stats = responder.stats
     assert stats.answered == 3 and stats.dropped["budget exhausted"] == 17
+    assert stats.dropped_codes == {Outcome.LIVE_BUDGET: 17}
     assert 0 < stats.spent_usd <= budget
 
 
@@ -261,6 +263,7 @@ def test_model_errors_are_counted_and_the_responder_keeps_going(thread_baseline)
 
     pinged, stats = ping_software(ScriptedModel(flaky), count=6, out=None)
     assert stats.dropped["model error"] == 3 and stats.answered == 3 and pinged.received == 3
+    assert stats.dropped_codes == {Outcome.LIVE_MODEL_ERROR: 3}
 
 
 def test_a_crashing_model_is_counted_not_fatal(thread_baseline) -> None:
@@ -274,12 +277,14 @@ def test_a_crashing_model_is_counted_not_fatal(thread_baseline) -> None:
 def test_garbage_output_is_dropped(thread_baseline) -> None:
     pinged, stats = ping_software(get_model("simulated:1:prose=1.0,latency=0.1"), count=3, out=None)
     assert stats.dropped["unparseable answer"] == 3 and pinged.received == 0
+    assert stats.dropped_codes == {Outcome.LIVE_UNPARSEABLE: 3}
 
 
 def test_slow_answers_past_the_timeout_are_dropped(thread_baseline) -> None:
     model = ScriptedModel(lambda r, n: to_hex(echo_reply(r)), sleep_s=0.3)
     pinged, stats = ping_software(model, count=2, timeout_s=0.1, out=None)
     assert stats.dropped["timeout"] == 2 and pinged.received == 0
+    assert stats.dropped_codes == {Outcome.LIVE_TIMEOUT: 2}
 
 
 def test_prompt_injection_cannot_redirect_the_reply(thread_baseline) -> None:
@@ -652,6 +657,11 @@ def test_a_perfect_model_is_never_asked_what_linux_drops(obedient_api) -> None:
         "ingress: martian source",
         "ingress: our own address as source",
     } <= set(stats.dropped), stats.dropped
+    # counted by the reference stack's own codes too, as pcap mode counts them
+    assert sum(stats.dropped_codes.values()) == stats.dropped_total
+    assert {Outcome.IPV4_BAD_CHECKSUM, Outcome.ICMP_BAD_CHECKSUM, Outcome.ICMPV6_BAD_CHECKSUM} <= set(
+        stats.dropped_codes
+    ), stats.dropped_codes
 
 
 def _with_data(reply: bytes, data: bytes) -> bytes:

@@ -574,6 +574,35 @@ def test_parallel_workers_keep_the_order(tmp_path):
     assert summary.answered_by_model == 200 and len(times) == 400 and times == sorted(times)
 
 
+def test_model_latencies_follow_capture_order_with_parallel_workers(tmp_path):
+    """Every fourth call is slow, so later requests finish first; the latencies still follow the requests."""
+    import threading
+    import time as clock
+
+    from labkit.models.reference import ReferenceModel
+
+    class SlowEveryFourth:
+        name, model_id, simulated, virtual_time = "slow-every-fourth", "slow-every-fourth", True, True
+
+        def __init__(self) -> None:
+            self.finished: list[int] = []
+            self._lock, self._inner = threading.Lock(), ReferenceModel()
+
+        def attempt(self, request, strategy="zero-shot"):
+            seq = int.from_bytes(request[26:28], "big")
+            clock.sleep(0.05 if seq % 4 == 0 else 0.0)
+            attempt = self._inner.attempt(request, strategy)
+            attempt.latency_s = 1.0 + seq / 100  # a different latency for every request
+            with self._lock:
+                self.finished.append(seq)
+            return attempt
+
+    model = SlowEveryFourth()
+    summary = answer_capture(_ping_capture(tmp_path / "in.pcap", 24), tmp_path / "out.pcap", model, workers=4)
+    assert model.finished != sorted(model.finished), "the calls must finish out of order for this test to mean much"
+    assert list(summary.model_latencies_s) == [1.0 + seq / 100 for seq in range(24)]
+
+
 # --- capture time drives the stack ------------------------------------------------------------------------------
 
 

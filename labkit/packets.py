@@ -7,6 +7,7 @@ so this module is the one place that turns them into text and back.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable
 
 from labkit.headers import ip_version
@@ -20,14 +21,41 @@ __all__ = [
     "to_hex",
     "echo_request",
     "echo_request_v6",
+    "ping_payload",
+    "ping_sent_at",
 ]
 
 # What iputils ping sends by default on 64-bit Linux: 56 data bytes. The first 16 are a `struct timeval`
-# (tv_sec, tv_usec as two 8-byte longs) that ping reads back from the reply to compute `time=`; they are
-# zero here so that requests are reproducible. iputils fills the data with bytes equal to their offset
-# (ping_common.c: `outpack[i + 8] = i`) before writing the timestamp, so byte 16 is 0x10, byte 17 is 0x11...
+# (tv_sec, tv_usec as two 8-byte longs, little-endian on x86-64) that ping reads back from the reply to
+# compute `time=`; they are zero here so that requests are reproducible. iputils fills the data with bytes
+# equal to their offset (ping_common.c: `outpack[i + 8] = i`) before writing the timestamp, so byte 16 is
+# 0x10, byte 17 is 0x11...
 PING_TIMEVAL_BYTES = 16
-DEFAULT_PAYLOAD = bytes(PING_TIMEVAL_BYTES) + bytes(range(PING_TIMEVAL_BYTES, 56))
+PING_DATA_BYTES = 56
+_TIMEVAL = struct.Struct("<qq")  # tv_sec, tv_usec as x86-64 Linux lays them out
+
+
+def ping_payload(sent_at_s: float = 0.0, size: int = PING_DATA_BYTES) -> bytes:
+    """iputils ping's data for a request sent at `sent_at_s` (seconds, as gettimeofday gives them).
+
+    Offset bytes first, then the timeval over the first 16 (ping4_send_probe); below 16 bytes ping sends no
+    timestamp and shows no time=, so neither does this."""
+    pattern = bytes(i & 0xFF for i in range(size))
+    if size < PING_TIMEVAL_BYTES:
+        return pattern
+    micros = round(sent_at_s * 1_000_000)
+    return _TIMEVAL.pack(*divmod(micros, 1_000_000)) + pattern[PING_TIMEVAL_BYTES:]
+
+
+def ping_sent_at(data: bytes) -> float | None:
+    """The send time ping reads back from echoed data (gather_statistics); None if too short to hold one."""
+    if len(data) < PING_TIMEVAL_BYTES:
+        return None
+    seconds, micros = _TIMEVAL.unpack_from(data)
+    return seconds + micros / 1_000_000
+
+
+DEFAULT_PAYLOAD = ping_payload(0.0)
 
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 _PRINTABLE = frozenset(range(0x20, 0x7F))

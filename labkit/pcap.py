@@ -25,7 +25,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from labkit.capture import (  # noqa: F401  (re-exported: labkit.pcap was where these lived)
@@ -261,7 +261,7 @@ class PcapSummary:
     cost_usd: float = 0.0  # spent by this run's calls (reused answers were paid for by an earlier run)
     reused_answers: int = 0  # answers kept from an earlier run that failed, not paid for again
     reused_cost_usd: float = 0.0
-    model_latencies_s: array = field(default_factory=lambda: array("d"))
+    model_latencies_s: array = field(default_factory=lambda: array("d"))  # in the order of their requests
 
     @property
     def unanswered_total(self) -> int:
@@ -323,6 +323,28 @@ class _ModelJob:
     request: CapturedPacket
     unwrapped: Unwrapped
     packet: bytes  # the IP echo request handed to the model
+    ticket: int = -1  # its place among the model's requests (_InRequestOrder), taken when it is asked
+
+
+class _InRequestOrder:
+    """Model latencies in the order of their requests, whatever order parallel calls finish in.
+
+    Each call takes a ticket when it is asked; its latency is appended once every earlier ticket's is in, so
+    no more latencies wait here than there are calls in flight."""
+
+    def __init__(self, into: array) -> None:
+        self._into, self._waiting = into, dict[int, float]()
+        self._issued = self._next = 0
+
+    def ticket(self) -> int:
+        self._issued += 1
+        return self._issued - 1
+
+    def put(self, ticket: int, latency_s: float) -> None:
+        self._waiting[ticket] = latency_s
+        while self._next in self._waiting:
+            self._into.append(self._waiting.pop(self._next))
+            self._next += 1
 
 
 def reason_key(reason: object) -> str:
@@ -549,6 +571,7 @@ class _Run:
             linktype=reader.linktype,
             virtual_time=bool(getattr(model, "virtual_time", False)),
         )
+        self.latencies = _InRequestOrder(self.summary.model_latencies_s)
 
     def keep_answers(self, resume: bool) -> None:
         if not (self.use_model and _keeps_answers(self.model)):
@@ -600,7 +623,7 @@ class _Run:
         if kept is not None:
             self.summary.reused_answers += 1
             self.summary.reused_cost_usd += kept.cost_usd or 0.0
-            self._model_reply(order, job, kept, reused=True)
+            self._model_reply(order, replace(job, ticket=self.latencies.ticket()), kept, reused=True)
             return
         reservation = None
         if self.budget is not None:
@@ -612,6 +635,7 @@ class _Run:
             if reservation is None:
                 self.summary.unanswered["model not asked: --budget-usd reached"] += 1
                 return
+        job = replace(job, ticket=self.latencies.ticket())
         calls.submit(job, lambda: self._ask(job, reservation))
 
     def _ask(self, job: _ModelJob, reservation) -> object:
@@ -631,7 +655,7 @@ class _Run:
         from labkit.judge import judge
 
         summary = self.summary
-        summary.model_latencies_s.append(attempt.latency_s)
+        self.latencies.put(job.ticket, attempt.latency_s)
         if not reused:
             summary.cost_usd += attempt.cost_usd or 0.0
             summary.input_tokens += attempt.usage.input_tokens

@@ -2,7 +2,7 @@
 
 Every function returns a matplotlib Figure (nothing is shown or saved here), the same data always gives the
 same figure, and each reads in greyscale: series differ by line style, marker and hatch, not colour alone,
-and heatmap cells carry their number. Rates come with 95 % Wilson intervals from labkit.bench.
+and heatmap cells carry their number. Rates come with 95 % Wilson intervals (labkit.evidence).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from labkit.bench import summarise, wilson_interval
+from labkit.bench import summarise
 from labkit.errors import LabkitError
+from labkit.evidence import wilson_interval
 from labkit.fields import field_map
 from labkit.judge import judge
 from labkit.roles import ROLES, role_of_names
 
 if TYPE_CHECKING:
+    from matplotlib.container import BarContainer
     from matplotlib.figure import Figure
 
 # Okabe–Ito, as in labkit.widgets.style; black first because it survives any printer.
@@ -41,6 +43,43 @@ def _with_simulated(label: str, simulated: bool) -> str:
 
 
 # --- latency CDF --------------------------------------------------------------------------------------------
+
+
+def _wilson_rate(successes: int, trials: int) -> tuple[float, float, float]:
+    """(rate, low, high) with the 95 % Wilson interval; no trials: 0 with an empty interval, not (0, 1)."""
+    if not trials:
+        return 0.0, 0.0, 0.0
+    return (successes / trials, *wilson_interval(successes, trials))
+
+
+def _bars_with_intervals(
+    axes, index: int, positions, percents, errors, *, thickness: float, label: str | None, horizontal: bool = False
+) -> BarContainer:
+    """Series `index` as hatched bars with black error bars `errors` = (lengths below, lengths above): one
+    look for every bar plot of the series."""
+    import numpy as np
+
+    style = {
+        "color": SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
+        "edgecolor": "black",
+        "hatch": HATCHES[index % len(HATCHES)],
+        "alpha": 0.85,
+        "label": label,
+    }
+    lengths = np.array(errors)
+    if horizontal:
+        bars = axes.barh(positions, percents, height=thickness, **style)
+        axes.errorbar(percents, positions, xerr=lengths, fmt="none", ecolor="black", capsize=3, linewidth=1)
+    else:
+        bars = axes.bar(positions, percents, width=thickness, **style)
+        axes.errorbar(positions, percents, yerr=lengths, fmt="none", ecolor="black", capsize=4, linewidth=1.2)
+    return bars
+
+
+def _error_bar(rate: float, low: float, high: float) -> tuple[float, float, float]:
+    """A rate in percent with its bar's length below and above, as errorbar() takes them; never negative
+    (float rounding at rates of 0 or 1 would make a length of -1e-15)."""
+    return 100 * rate, max(0.0, 100 * (rate - low)), max(0.0, 100 * (high - rate))
 
 
 def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo reply latency") -> Figure:
@@ -291,7 +330,6 @@ def role_error_rates(results, *, by: str = "strategy", title: str = "Which kind 
     DataFrame (grouped by `by`) or a mapping label -> list of judge.Judgement or models.Attempt. Only replies
     that parsed are counted (a missing reply has no bytes to blame).
     """
-    import numpy as np
 
     if hasattr(results, "columns"):
         if by not in results.columns:
@@ -315,26 +353,15 @@ def role_error_rates(results, *, by: str = "strategy", title: str = "Which kind 
     for index, (label, (counter, n)) in enumerate(counts.items()):
         rates, below, above, positions = [], [], [], []
         for r_index, role in enumerate(roles):
-            k = counter[role]
-            low, high = wilson_interval(k, n) if n else (0.0, 0.0)
-            rate = k / n if n else 0.0
-            rates.append(100 * rate)
-            below.append(max(0.0, 100 * (rate - low)))
-            above.append(max(0.0, 100 * (high - rate)))
+            percent, down, up = _error_bar(*_wilson_rate(counter[role], n))
+            rates.append(percent)
+            below.append(down)
+            above.append(up)
             positions.append(r_index - 0.4 + height * (index + 0.5))
-            top = max(top, 100 * high)
-        bars = axes.barh(
-            positions,
-            rates,
-            height=height * 0.9,
-            color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
-            edgecolor="black",
-            hatch=HATCHES[index % len(HATCHES)],
-            alpha=0.85,
-            label=f"{label} (n={n})",
-        )
-        axes.errorbar(
-            rates, positions, xerr=np.array([below, above]), fmt="none", ecolor="black", capsize=3, linewidth=1
+            top = max(top, percent + up)
+        errors, name = (below, above), f"{label} (n={n})"
+        bars = _bars_with_intervals(
+            axes, index, positions, rates, errors, thickness=height * 0.9, label=name, horizontal=True
         )
         for bar, rate, extra, role in zip(bars, rates, above, roles):
             axes.annotate(
@@ -392,7 +419,6 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
     `results`: a run_bench DataFrame (metric "accept": the receiver accepts; "valid": the answer parsed), or
     a mapping strategy -> sequence of booleans (one per attempt).
     """
-    import numpy as np
 
     if metric not in ("accept", "valid"):
         raise LabkitError(f"metric must be 'accept' or 'valid', not {metric!r}")
@@ -414,8 +440,7 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
         for strategy, outcomes in results.items():
             outcomes = [bool(o) for o in outcomes]
             if outcomes:
-                low, high = wilson_interval(sum(outcomes), len(outcomes))
-                rows[strategy] = (sum(outcomes) / len(outcomes), low, high, len(outcomes))
+                rows[strategy] = (*_wilson_rate(sum(outcomes), len(outcomes)), len(outcomes))
         if not rows:
             raise LabkitError("success_by_strategy needs at least one attempt")
         table["results"] = rows
@@ -433,23 +458,14 @@ def success_by_strategy(results, *, metric: str = "accept", title: str = "Replie
             if strategy not in table[model]:
                 continue
             rate, low, high, n = table[model][strategy]
+            percent, down, up = _error_bar(rate, low, high)
             positions.append(s_index - 0.4 + width * (index + 0.5))
-            heights.append(100 * rate)
-            below.append(max(0.0, 100 * (rate - low)))  # max(): float rounding at rates of 0 or 1
-            above.append(max(0.0, 100 * (high - rate)))
+            heights.append(percent)
+            below.append(down)
+            above.append(up)
             counts.append(n)
-        bars = axes.bar(
-            positions,
-            heights,
-            width=width * 0.92,
-            color=SERIES_COLOURS[(index + 1) % len(SERIES_COLOURS)],
-            edgecolor="black",
-            hatch=HATCHES[index % len(HATCHES)],
-            alpha=0.85,
-            label=model if named else None,
-        )
-        axes.errorbar(
-            positions, heights, yerr=np.array([below, above]), fmt="none", ecolor="black", capsize=4, linewidth=1.2
+        bars = _bars_with_intervals(
+            axes, index, positions, heights, (below, above), thickness=width * 0.92, label=model if named else None
         )
         for bar, height, top, n in zip(bars, heights, above, counts):  # above the interval: readable on hatches
             axes.annotate(
@@ -490,13 +506,8 @@ def accept_by_size(results, *, title: str = "Accept rate by packet size") -> Fig
     series = list(dict.fromkeys(zip(summary["model"], summary["strategy"])))
     for index, (model, strategy) in enumerate(series):
         rows = summary[(summary["model"] == model) & (summary["strategy"] == strategy)]
-        rate = 100 * rows["accept_rate"].to_numpy()
-        errors = np.array(
-            [
-                np.maximum(0, rate - 100 * rows["accept_lo"].to_numpy()),
-                np.maximum(0, 100 * rows["accept_hi"].to_numpy() - rate),
-            ]
-        )
+        bars = [_error_bar(*r) for r in zip(rows["accept_rate"], rows["accept_lo"], rows["accept_hi"])]
+        rate, errors = np.array([b[0] for b in bars]), np.array([[b[1] for b in bars], [b[2] for b in bars]])
         label = f"{_with_simulated(model, bool(rows['simulated'].any()))} [{strategy}]"
         for axes, column in zip(panels, ("payload_len", "checksum_additions")):
             axes.errorbar(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from labkit_cli import api_env, run_labkit
 from messages_server import DEFAULT_TEST_KEY
 
 from labkit.bakeoff import BAKEOFF_SEED, leaderboard, leaderboard_table, run_bakeoff
@@ -18,29 +17,21 @@ from labkit.strategy_files import template_strategy
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "strategies"
 
 
-def test_the_command_scores_the_examples_reports_the_broken_one_and_writes_the_plot(tmp_path) -> None:
+@pytest.fixture
+def bakeoff():
+    """`labkit bakeoff examples/strategies/ ARGS`: the command as a class runs it."""
+
+    def run(*args: str, env_extra: dict | None = None):
+        return run_labkit("bakeoff", str(EXAMPLES), *args, env_extra=env_extra, timeout=300)
+
+    return run
+
+
+def test_the_command_scores_the_examples_reports_the_broken_one_and_writes_the_plot(bakeoff, tmp_path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("raise ImportError('no module named magic')\n")
     plot = tmp_path / "board.png"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from labkit.cli import main; sys.exit(main())",
-            "bakeoff",
-            str(EXAMPLES),
-            str(broken),
-            "--model",
-            "simulated",
-            "--n",
-            "40",
-            "--plot",
-            str(plot),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = bakeoff(str(broken), "--model", "simulated", "--n", "40", "--plot", str(plot))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [line for line in lines if line.startswith("broken:")] == [
@@ -123,34 +114,11 @@ def _obedient(server, request):
     return text(to_hex(echo_reply(packet)))(server, request)
 
 
-def test_the_bakeoff_runs_against_another_model_by_name(messages_server, tmp_path) -> None:
+def test_the_bakeoff_runs_against_another_model_by_name(bakeoff, messages_server, tmp_path) -> None:
     n = 4
     messages_server.script(*[_obedient] * (3 * n))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from labkit.cli import main; sys.exit(main())",
-            "bakeoff",
-            str(EXAMPLES),
-            "--model",
-            "claude",
-            "--n",
-            str(n),
-            "--plot",
-            str(tmp_path / "p.png"),
-            "--workers",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **{k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL",)},
-            "ANTHROPIC_API_KEY": DEFAULT_TEST_KEY,
-            "ANTHROPIC_BASE_URL": messages_server.url,
-        },
-    )
+    plot, env = str(tmp_path / "p.png"), api_env(messages_server)
+    done = bakeoff("--model", "claude", "--n", str(n), "--plot", plot, "--workers", "1", env_extra=env)
     assert done.returncode == 0, done.stderr
     assert "MEASURED: claude:claude-haiku-4-5" in done.stdout
     assert done.stdout.count("100.0% [") == 3 and "broken:" not in done.stdout
@@ -158,40 +126,10 @@ def test_the_bakeoff_runs_against_another_model_by_name(messages_server, tmp_pat
     assert len(messages_server.message_requests) == 3 * n
 
 
-def test_a_replay_that_lacks_the_prompts_reports_each_strategy_in_one_line(tmp_path) -> None:
+def test_a_replay_that_lacks_the_prompts_reports_each_strategy_in_one_line(bakeoff, tmp_path) -> None:
     recording = tmp_path / "class.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from labkit.cli import main; sys.exit(main())",
-            "bench",
-            "--model",
-            f"record:{recording}:simulated",
-            "--n",
-            "2",
-        ],
-        capture_output=True,
-        timeout=120,
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from labkit.cli import main; sys.exit(main())",
-            "bakeoff",
-            str(EXAMPLES),
-            "--model",
-            f"replay:{recording}",
-            "--n",
-            "2",
-            "--plot",
-            "none",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run_labkit("bench", "--model", f"record:{recording}:simulated", "--n", "2")
+    done = bakeoff("--model", f"replay:{recording}", "--n", "2", "--plot", "none")
     broken = [line for line in done.stdout.splitlines() if line.startswith("broken:")]
     assert len(broken) == 3 and all("no recording of this prompt" in line for line in broken)
     assert done.returncode == 1 and "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from labkit_cli import run_labkit as labkit
 from messages_server import DEFAULT_TEST_KEY, text
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
@@ -23,18 +24,6 @@ from labkit.stack import echo_reply
 PINGER_MAC = "02:00:00:00:00:01"
 HOST_MAC = "02:00:00:00:00:02"
 T0 = 1_700_000_000.0
-
-
-def labkit(*args: str, env_extra: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
 
 
 def _requests() -> list[bytes]:

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from labkit_cli import api_env, run_labkit
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
 from scapy.layers.l2 import ARP, CookedLinux, Ether
@@ -175,8 +176,9 @@ def test_reason_key_counts_by_outcome_code():
 T0 = 1_700_000_000.0
 
 
-def _mixed_ethernet_capture(tmp_path: Path) -> Path:
-    """ARP, IPv4 echo, IPv6 echo, a neighbour solicitation and TCP, 10 ms apart."""
+@pytest.fixture
+def mixed(tmp_path) -> Path:
+    """A capture of ARP, IPv4 echo, IPv6 echo, a neighbour solicitation and TCP, 10 ms apart."""
     frames = [
         Ether(src=PINGER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=PINGER_MAC, psrc="10.0.0.1", pdst="10.0.0.2"),
         Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(1),
@@ -221,9 +223,9 @@ GOOD_ICMP = 'icmp.checksum.status == "Good" || icmpv6.checksum.status == "Good"'
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (CI installs it)")
 
 
-def test_reference_answers_what_a_host_answers(tmp_path):
+def test_reference_answers_what_a_host_answers(tmp_path, mixed):
     out = tmp_path / "out.pcap"
-    summary = answer_capture(_mixed_ethernet_capture(tmp_path), out, "reference")
+    summary = answer_capture(mixed, out, "reference")
     assert (summary.packets_read, summary.replies_written, summary.answered_by_stack) == (6, 5, 5)
     assert summary.unanswered_total == 1 and "TCP" in next(iter(summary.unanswered))
     packets = rdpcap(str(out))
@@ -242,27 +244,27 @@ def test_reference_answers_what_a_host_answers(tmp_path):
 
 
 @needs_tshark
-def test_tshark_finds_no_bad_checksum_in_reference_output(tmp_path):
+def test_tshark_finds_no_bad_checksum_in_reference_output(tmp_path, mixed):
     out = tmp_path / "out.pcap"
-    answer_capture(_mixed_ethernet_capture(tmp_path), out, "reference")
+    answer_capture(mixed, out, "reference")
     assert _tshark_count(out, GOOD_ICMP) >= 7  # the filter works: requests and replies were verified
     assert _tshark_count(out, BAD_CHECKSUM) == 0
     assert _tshark_count(out, "icmp.resp_to || icmpv6.resp_to") == 3  # Wireshark pairs every reply
 
 
 @needs_tshark
-def test_tshark_flags_a_model_that_corrupts_checksums(tmp_path):
+def test_tshark_flags_a_model_that_corrupts_checksums(tmp_path, mixed):
     out = tmp_path / "out.pcap"
-    summary = answer_capture(_mixed_ethernet_capture(tmp_path), out, "simulated:1:icmp_checksum=1.0")
+    summary = answer_capture(mixed, out, "simulated:1:icmp_checksum=1.0")
     assert summary.answered_by_model == 3 and summary.simulated
     assert _tshark_count(out, BAD_CHECKSUM) == 3
 
 
-def test_reply_time_is_request_time_plus_model_latency(tmp_path):
+def test_reply_time_is_request_time_plus_model_latency(tmp_path, mixed):
     out = tmp_path / "out.pcap"
-    answer_capture(_mixed_ethernet_capture(tmp_path), out, "simulated:4:latency=1.5,errors=0")
+    answer_capture(mixed, out, "simulated:4:latency=1.5,errors=0")
     capture = read_capture(out)
-    sent = {bytes(p.data)[14:]: p.ts_ns for p in read_capture(tmp_path / "mixed.pcap").packets}
+    sent = {bytes(p.data)[14:]: p.ts_ns for p in read_capture(mixed).packets}
     from labkit.stack import echo_reply
 
     for request, ts_ns in sent.items():
@@ -276,15 +278,14 @@ def test_reply_time_is_request_time_plus_model_latency(tmp_path):
     assert arp.ts_ns - round(T0 * 1e9) == 20_000  # ARP answered by the stack, at kernel speed
 
 
-def test_same_seed_same_output(tmp_path):
-    capture = _mixed_ethernet_capture(tmp_path)
-    answer_capture(capture, tmp_path / "a.pcap", "simulated", seed=11)
-    answer_capture(capture, tmp_path / "b.pcap", "simulated", seed=11)
+def test_same_seed_same_output(tmp_path, mixed):
+    answer_capture(mixed, tmp_path / "a.pcap", "simulated", seed=11)
+    answer_capture(mixed, tmp_path / "b.pcap", "simulated", seed=11)
     assert (tmp_path / "a.pcap").read_bytes() == (tmp_path / "b.pcap").read_bytes()
 
 
-def test_unusable_model_answers_are_counted_with_their_reason(tmp_path):
-    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:2:prose=1.0")
+def test_unusable_model_answers_are_counted_with_their_reason(tmp_path, mixed):
+    summary = answer_capture(mixed, tmp_path / "o.pcap", "simulated:2:prose=1.0")
     assert summary.answered_by_model == 0 and summary.replies_written == 2  # ARP + NA by the stack
     unusable = sum(count for reason, count in summary.unanswered.items() if reason.startswith("model reply unusable"))
     assert unusable == 3
@@ -339,7 +340,7 @@ def test_packets_cut_by_snaplen_are_not_answered(tmp_path):
     assert reason.startswith("cut short by the capture's snap length")
 
 
-def test_a_failing_model_leaves_no_output_behind(tmp_path):
+def test_a_failing_model_leaves_no_output_behind(tmp_path, mixed):
     from labkit.models.base import Model
 
     class BrokenModel(Model):
@@ -354,13 +355,13 @@ def test_a_failing_model_leaves_no_output_behind(tmp_path):
     previous = tmp_path / "out.pcap"
     previous.write_bytes(b"an earlier result the user wants to keep")
     with pytest.raises(LabkitError, match="API is down"):
-        answer_capture(_mixed_ethernet_capture(tmp_path), previous, BrokenModel())
+        answer_capture(mixed, previous, BrokenModel())
     assert previous.read_bytes() == b"an earlier result the user wants to keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.pcap", "out.pcap"]
 
 
-def test_summary_names_the_model_and_says_simulated(tmp_path):
-    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:3")
+def test_summary_names_the_model_and_says_simulated(tmp_path, mixed):
+    summary = answer_capture(mixed, tmp_path / "o.pcap", "simulated:3")
     text = str(summary)
     assert "simulated:3" in text and "SIMULATED" in text
     assert "packets read:     6" in text and "unanswered:       " in text
@@ -430,19 +431,20 @@ def test_fragmented_echo_is_reassembled_and_answered_by_the_stack(tmp_path):
 # --- output path safety (QA regressions) -------------------------------------------------------------------
 
 
-def _small_capture(tmp_path: Path) -> Path:
+@pytest.fixture
+def small(tmp_path) -> Path:
+    """A capture of one echo request."""
     return _write_pcap(tmp_path / "in.pcap", [_stamped(_echo(), 1.0)])
 
 
-def test_output_onto_the_input_is_refused_and_the_input_kept(tmp_path):
-    source = _small_capture(tmp_path)
-    before = source.read_bytes()
+def test_output_onto_the_input_is_refused_and_the_input_kept(tmp_path, small):
+    before = small.read_bytes()
     with pytest.raises(LabkitError, match="also the input"):
-        answer_capture(source, source, "reference")
-    assert source.read_bytes() == before
+        answer_capture(small, small, "reference")
+    assert small.read_bytes() == before
 
 
-def test_output_onto_a_device_is_refused_not_replaced(tmp_path):
+def test_output_onto_a_device_is_refused_not_replaced(tmp_path, small):
     # As root the atomic rename used to replace /dev/null (or /dev/full, /dev/stdout) with a regular file.
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -450,21 +452,21 @@ def test_output_onto_a_device_is_refused_not_replaced(tmp_path):
         write_capture(fifo, Capture(LINKTYPE_RAW, []))
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     with pytest.raises(LabkitError, match="not a regular file"):  # a fifo stands in for /dev/null: no risk
-        answer_capture(_small_capture(tmp_path), fifo, "reference")
+        answer_capture(small, fifo, "reference")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
-def test_empty_output_path_is_a_clear_error(tmp_path):
+def test_empty_output_path_is_a_clear_error(tmp_path, small):
     with pytest.raises(LabkitError, match="output path is empty"):
-        answer_capture(_small_capture(tmp_path), "", "reference")
+        answer_capture(small, "", "reference")
 
 
-def test_output_through_a_symlink_keeps_the_link(tmp_path):
+def test_output_through_a_symlink_keeps_the_link(tmp_path, small):
     target = tmp_path / "real.pcap"
     target.write_bytes(b"old")
     link = tmp_path / "link.pcap"
     link.symlink_to(target)
-    answer_capture(_small_capture(tmp_path), link, "reference")
+    answer_capture(small, link, "reference")
     assert link.is_symlink() and read_capture(target).packets
 
 
@@ -477,7 +479,7 @@ def test_written_capture_gets_the_umask_mode_not_0600(tmp_path):
     assert stat.S_IMODE((tmp_path / "out.pcap").stat().st_mode) == 0o644
 
 
-def test_missing_output_directory_fails_before_any_model_call(tmp_path):
+def test_missing_output_directory_fails_before_any_model_call(tmp_path, small):
     class Exploding:
         name, simulated, virtual_time = "exploding", False, False
 
@@ -485,7 +487,7 @@ def test_missing_output_directory_fails_before_any_model_call(tmp_path):
             raise AssertionError("a model was called although the output cannot be written")
 
     with pytest.raises(LabkitError, match="does not exist"):
-        answer_capture(_small_capture(tmp_path), tmp_path / "nope" / "out.pcap", Exploding())
+        answer_capture(small, tmp_path / "nope" / "out.pcap", Exploding())
 
 
 # --- streaming in bounded memory ------------------------------------------------------------------------------
@@ -500,6 +502,12 @@ def _ping_capture(path: Path, n: int, spacing: float = 0.001) -> Path:
             frame = bytes(Ether(src=PINGER_MAC, dst=HOST_MAC) / _echo(i % 65536))
             writer.write(round((T0 + i * spacing) * 1e9), frame)
     return path
+
+
+@pytest.fixture
+def pings(tmp_path):
+    """pings(n, spacing=0.001): the path of a capture of n echo requests."""
+    return lambda n, spacing=0.001: _ping_capture(tmp_path / "in.pcap", n, spacing)
 
 
 def _peak_rss_kib(capture: Path, out: Path) -> int:
@@ -533,8 +541,8 @@ def test_memory_does_not_grow_with_the_capture(tmp_path):
     assert large - small < 8 * 1024, (small, large)
 
 
-def test_replies_come_out_in_timestamp_order_with_latency_longer_than_the_gaps(tmp_path):
-    path = _ping_capture(tmp_path / "in.pcap", 300, spacing=0.01)  # the simulated latency is ~seconds
+def test_replies_come_out_in_timestamp_order_with_latency_longer_than_the_gaps(tmp_path, pings):
+    path = pings(300, 0.01)  # the simulated latency is ~seconds
     summary = answer_capture(path, tmp_path / "out.pcap", "simulated:5")
     out = read_capture(tmp_path / "out.pcap").packets
     assert len(out) == 300 + summary.replies_written and summary.answered_by_model > 250
@@ -543,7 +551,7 @@ def test_replies_come_out_in_timestamp_order_with_latency_longer_than_the_gaps(t
     assert max(summary.model_latencies_s) > 0.5  # replies really did interleave with later requests
 
 
-def test_parallel_workers_keep_the_order(tmp_path):
+def test_parallel_workers_keep_the_order(tmp_path, pings):
     import random
     import threading
     import time as clock
@@ -568,10 +576,39 @@ def test_parallel_workers_keep_the_order(tmp_path):
         def complete(self, prompt, strategy, request):
             raise NotImplementedError
 
-    path = _ping_capture(tmp_path / "in.pcap", 200, spacing=0.002)
+    path = pings(200, 0.002)
     summary = answer_capture(path, tmp_path / "out.pcap", Jittery(), workers=4)
     times = [p.ts_ns for p in read_capture(tmp_path / "out.pcap").packets]
     assert summary.answered_by_model == 200 and len(times) == 400 and times == sorted(times)
+
+
+def test_model_latencies_follow_capture_order_with_parallel_workers(tmp_path, pings):
+    """Every fourth call is slow, so later requests finish first; the latencies still follow the requests."""
+    import threading
+    import time as clock
+
+    from labkit.models.reference import ReferenceModel
+
+    class SlowEveryFourth:
+        name, model_id, simulated, virtual_time = "slow-every-fourth", "slow-every-fourth", True, True
+
+        def __init__(self) -> None:
+            self.finished: list[int] = []
+            self._lock, self._inner = threading.Lock(), ReferenceModel()
+
+        def attempt(self, request, strategy="zero-shot"):
+            seq = int.from_bytes(request[26:28], "big")
+            clock.sleep(0.05 if seq % 4 == 0 else 0.0)
+            attempt = self._inner.attempt(request, strategy)
+            attempt.latency_s = 1.0 + seq / 100  # a different latency for every request
+            with self._lock:
+                self.finished.append(seq)
+            return attempt
+
+    model = SlowEveryFourth()
+    summary = answer_capture(pings(24), tmp_path / "out.pcap", model, workers=4)
+    assert model.finished != sorted(model.finished), "the calls must finish out of order for this test to mean much"
+    assert list(summary.model_latencies_s) == [1.0 + seq / 100 for seq in range(24)]
 
 
 # --- capture time drives the stack ------------------------------------------------------------------------------
@@ -649,14 +686,14 @@ T0_NS = round(T0 * 1e9)
 # --- summary verdicts and the budget -------------------------------------------------------------------------
 
 
-def test_summary_judges_each_model_reply(tmp_path):
-    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:1:icmp_checksum=1.0")
+def test_summary_judges_each_model_reply(tmp_path, mixed):
+    summary = answer_capture(mixed, tmp_path / "o.pcap", "simulated:1:icmp_checksum=1.0")
     assert summary.answered_by_model == 3 and summary.model_accepted == 0
     assert sum(summary.model_rejected.values()) == 3
     assert all("checksum" in reason.lower() for reason in summary.model_rejected)
     text = str(summary)
     assert "model replies:    0 accepted by Linux ping, 3 rejected" in text
-    good = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "g.pcap", "simulated:1:errors=0")
+    good = answer_capture(mixed, tmp_path / "g.pcap", "simulated:1:errors=0")
     assert (good.model_accepted, sum(good.model_rejected.values())) == (3, 0)
 
 
@@ -669,8 +706,8 @@ def _estimate(model_name: str, packet: bytes, strategy: str = "zero-shot") -> fl
 
 
 @pytest.mark.parametrize("workers", [1, 3])
-def test_budget_is_reserved_before_each_call_and_never_overshot(tmp_path, workers):
-    path = _ping_capture(tmp_path / "in.pcap", 12)
+def test_budget_is_reserved_before_each_call_and_never_overshot(tmp_path, pings, workers):
+    path = pings(12)
     estimate = _estimate("simulated:6", bytes(_echo(0)))
     budget = 4.5 * estimate  # room for four worst-case reservations, whatever the workers
     summary = answer_capture(path, tmp_path / "o.pcap", "simulated:6", budget_usd=budget, workers=workers)
@@ -679,8 +716,8 @@ def test_budget_is_reserved_before_each_call_and_never_overshot(tmp_path, worker
     assert summary.unanswered["model not asked: --budget-usd reached"] == 12 - asked
 
 
-def test_a_budget_smaller_than_one_call_asks_nothing(tmp_path):
-    summary = answer_capture(_mixed_ethernet_capture(tmp_path), tmp_path / "o.pcap", "simulated:6", budget_usd=1e-9)
+def test_a_budget_smaller_than_one_call_asks_nothing(tmp_path, mixed):
+    summary = answer_capture(mixed, tmp_path / "o.pcap", "simulated:6", budget_usd=1e-9)
     assert summary.answered_by_model == 0 and summary.cost_usd == 0
     assert summary.unanswered["model not asked: --budget-usd reached"] == 3
 
@@ -710,8 +747,8 @@ class _Paid:
         return attempt
 
 
-def test_a_run_that_failed_at_call_36_of_42_resumes_without_paying_again(tmp_path):
-    path = _ping_capture(tmp_path / "in.pcap", 42)
+def test_a_run_that_failed_at_call_36_of_42_resumes_without_paying_again(tmp_path, pings):
+    path = pings(42)
     out = tmp_path / "out.pcap"
     with pytest.raises(LabkitError, match=r"API went away; .*35 model answers paid for are kept in .*answers\.jsonl"):
         answer_capture(path, out, _Paid(fail_at=36))
@@ -727,8 +764,8 @@ def test_a_run_that_failed_at_call_36_of_42_resumes_without_paying_again(tmp_pat
     assert out.read_bytes() == fresh.read_bytes()  # resumed output = an uninterrupted run's
 
 
-def test_resume_false_pays_again(tmp_path):
-    path = _ping_capture(tmp_path / "in.pcap", 5)
+def test_resume_false_pays_again(tmp_path, pings):
+    path = pings(5)
     with pytest.raises(LabkitError):
         answer_capture(path, tmp_path / "out.pcap", _Paid(fail_at=4))
     again = _Paid()
@@ -736,8 +773,8 @@ def test_resume_false_pays_again(tmp_path):
     assert again.calls == 5
 
 
-def test_kept_answers_of_another_model_are_not_reused(tmp_path):
-    path = _ping_capture(tmp_path / "in.pcap", 5)
+def test_kept_answers_of_another_model_are_not_reused(tmp_path, pings):
+    path = pings(5)
     with pytest.raises(LabkitError):
         answer_capture(path, tmp_path / "out.pcap", _Paid(fail_at=4))
     other = _Paid()
@@ -749,85 +786,52 @@ def test_kept_answers_of_another_model_are_not_reused(tmp_path):
 # --- the command line's messages ------------------------------------------------------------------------------
 
 
-def _cli(*args: str, env_extra: dict | None = None):
-    import subprocess
-    import sys
+@pytest.fixture
+def pcap_cli(tmp_path, small):
+    """`labkit pcap <one echo request> -o o.pcap ARGS`, as a user runs it."""
 
-    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main())", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    def run(*args: str, env_extra: dict | None = None):
+        return run_labkit("pcap", str(small), "-o", str(tmp_path / "o.pcap"), *args, env_extra=env_extra)
+
+    return run
 
 
-def test_seed_in_the_name_and_seed_flag_say_which_wins(tmp_path):
-    done = _cli(
-        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated:3", "--seed", "4"
-    )
+def test_seed_in_the_name_and_seed_flag_say_which_wins(pcap_cli):
+    done = pcap_cli("--model", "simulated:3", "--seed", "4")
     assert done.returncode == 0, done.stderr
     assert "--seed 4 overrides the seed 3 in simulated:3" in done.stderr
     assert "model: simulated:4" in done.stdout
-    same = _cli(
-        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "p.pcap"), "--model", "simulated:4", "--seed", "4"
-    )
-    assert "overrides" not in same.stderr
+    same = pcap_cli("--model", "simulated:4", "--seed", "4")
+    assert same.returncode == 0 and "overrides" not in same.stderr
 
 
-def test_seed_with_a_model_that_is_not_simulated_says_it_is_ignored(tmp_path):
-    done = _cli(
-        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "reference", "--seed", "4"
-    )
+def test_seed_with_a_model_that_is_not_simulated_says_it_is_ignored(pcap_cli):
+    done = pcap_cli("--model", "reference", "--seed", "4")
     assert done.returncode == 0 and "reference ignores it" in done.stderr
 
 
-def test_api_flags_are_refused_for_models_without_an_api(tmp_path):
-    done = _cli(
-        "pcap", str(_small_capture(tmp_path)), "-o", str(tmp_path / "o.pcap"), "--model", "simulated", "--timeout", "5"
-    )
+def test_api_flags_are_refused_for_models_without_an_api(pcap_cli):
+    done = pcap_cli("--model", "simulated", "--timeout", "5")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--timeout apply to models that call an API" in done.stderr
 
 
-def test_timeout_flag_reaches_the_client_and_the_advice_names_it(tmp_path, messages_server):
+def test_timeout_flag_reaches_the_client_and_the_advice_names_it(pcap_cli, messages_server):
     """A server slower than --timeout: the error names the flag that raises it (a flag that exists)."""
-    from messages_server import DEFAULT_TEST_KEY, slow
+    from messages_server import slow
 
     messages_server.script(slow(2.0))
-    done = _cli(
-        "pcap",
-        str(_small_capture(tmp_path)),
-        "-o",
-        str(tmp_path / "o.pcap"),
-        "--model",
-        "claude",
-        "--timeout",
-        "0.5",
-        env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url},
-    )
+    done = pcap_cli("--model", "claude", "--timeout", "0.5", env_extra=api_env(messages_server))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "0.5 s" in done.stderr and "--timeout" in done.stderr
 
 
-def test_max_tool_turns_flag_reaches_the_model_and_the_advice_names_it(tmp_path, messages_server):
-    from messages_server import DEFAULT_TEST_KEY, tool_use
+def test_max_tool_turns_flag_reaches_the_model_and_the_advice_names_it(pcap_cli, messages_server):
+    from messages_server import tool_use
 
     messages_server.script(*[tool_use("internet_checksum", {"hex": "00"}) for _ in range(3)])
-    done = _cli(
-        "pcap",
-        str(_small_capture(tmp_path)),
-        "-o",
-        str(tmp_path / "o.pcap"),
-        "--model",
-        "claude",
-        "--strategy",
-        "tool-use",
-        "--max-tool-turns",
-        "1",
-        env_extra={"ANTHROPIC_API_KEY": DEFAULT_TEST_KEY, "ANTHROPIC_BASE_URL": messages_server.url},
+    done = pcap_cli(
+        "--model", "claude", "--strategy", "tool-use", "--max-tool-turns", "1", env_extra=api_env(messages_server)
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "after 1 turns" in done.stderr and "--max-tool-turns" in done.stderr

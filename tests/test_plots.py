@@ -19,8 +19,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from labkit import plots  # noqa: E402
-from labkit.bench import run_bench, summarise, wilson_interval  # noqa: E402
+from labkit.bench import run_bench, summarise  # noqa: E402
 from labkit.errors import LabkitError  # noqa: E402
+from labkit.evidence import wilson_interval  # noqa: E402
 from labkit.judge import judge  # noqa: E402
 from labkit.models.registry import get_model  # noqa: E402
 from labkit.packets import echo_request  # noqa: E402
@@ -143,6 +144,24 @@ def test_role_error_rates_from_bench_results(results):
     assert axes.get_xlim()[1] < 100, "the scale fits the data"
     hatches = {patch.get_hatch() for patch in axes.patches}
     assert len(hatches) == len(STRATEGIES), "greyscale: a hatch per group"
+
+
+def test_role_error_rates_bars_are_the_wilson_intervals_of_the_counts():
+    """3 of 10 replies with a wrong checksum: the recomputed bar spans Wilson(3, 10), the others Wilson(0, 10)."""
+    from labkit.stack import echo_reply
+
+    request = echo_request(seq=1)
+    good = echo_reply(request)
+    spoiled = bytearray(good)
+    spoiled[22] ^= 0xFF
+    figure = plots.role_error_rates({"one": [judge(request, bytes(spoiled))] * 3 + [judge(request, good)] * 7})
+    axes = figure.axes[0]
+    roles = [t.get_text() for t in axes.get_yticklabels()]
+    [bars] = [c for c in axes.collections if c.get_segments()]
+    spans = {role: sorted(point[0] for point in segment) for role, segment in zip(roles, bars.get_segments())}
+    assert spans.pop("recomputed") == pytest.approx([100 * bound for bound in wilson_interval(3, 10)])
+    assert all(span == pytest.approx([0.0, 100 * wilson_interval(0, 10)[1]]) for span in spans.values())
+    assert [round(patch.get_width()) for patch in axes.patches] == [0, 0, 0, 30, 0]
 
 
 def test_summary_html_fits_a_1280_pixel_screen(results):

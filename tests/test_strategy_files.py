@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from labkit_cli import run_labkit
 
 from labkit.bench import run_bench, summarise
 from labkit.errors import LabkitError
@@ -100,43 +99,10 @@ def test_two_strategies_with_one_name_are_an_error() -> None:
 
 def test_bench_cli_takes_a_path() -> None:
     path = EXAMPLES / "terse-template.py"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from labkit.cli import main; sys.exit(main())",
-            "bench",
-            "--model",
-            "reference",
-            "--strategy",
-            str(path),
-            "zero-shot",
-            "--n",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_labkit("bench", "--model", "reference", "--strategy", str(path), "zero-shot", "--n", "3")
     assert done.returncode == 0, done.stderr
     assert "terse-template" in done.stdout and "zero-shot" in done.stdout
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from labkit.cli import main; sys.exit(main())",
-            "bench",
-            "--model",
-            "reference",
-            "--strategy",
-            "missing.py",
-            "--n",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = run_labkit("bench", "--model", "reference", "--strategy", "missing.py", "--n", "1")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "missing.py" in bad.stderr
 
 

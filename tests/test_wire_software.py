@@ -12,7 +12,7 @@ import pytest
 
 from labkit.checksum import internet_checksum
 from labkit.judge import judge
-from labkit.packets import echo_request
+from labkit.packets import DEFAULT_PAYLOAD, PING_TIMEVAL_BYTES, echo_request, ping_payload, ping_sent_at
 from labkit.stack import echo_reply
 from labkit.wire import WireGone
 from labkit.wire.software import Pinger, PingStats, SoftwareWire, echo_ids, format_rtt_ms
@@ -49,6 +49,20 @@ class Peer:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join()
+
+
+def with_icmp_checksum(packet: bytearray) -> bytes:
+    """An IPv4 ICMP packet with its ICMP checksum recomputed, so a change to the data is its only fault."""
+    packet[22:24] = b"\x00\x00"
+    packet[22:24] = internet_checksum(bytes(packet[20:])).to_bytes(2, "big")
+    return bytes(packet)
+
+
+def restamped(reply: bytes, shift_s: float) -> bytes:
+    """The reply with its echoed send time moved by `shift_s` (a model that garbles ping's timestamp)."""
+    packet = bytearray(reply)
+    packet[28:44] = ping_payload(ping_sent_at(reply[28:]) + shift_s)[:PING_TIMEVAL_BYTES]
+    return with_icmp_checksum(packet)
 
 
 def spoil_icmp_checksum(reply: bytes) -> bytes:
@@ -140,9 +154,7 @@ def test_replies_linux_would_not_match_are_ignored() -> None:
     def wrong_id(request: bytes) -> bytes:
         reply = bytearray(echo_reply(request))
         reply[24:26] = b"\x00\x01"
-        reply[22:24] = b"\x00\x00"
-        reply[22:24] = internet_checksum(bytes(reply[20:])).to_bytes(2, "big")
-        return bytes(reply)
+        return with_icmp_checksum(reply)
 
     wire = SoftwareWire()
     pinger = Pinger(wire.host, check=judge, out=None)
@@ -218,3 +230,101 @@ def test_pinger_prints_to_stdout_as_it_is_now_not_as_it_was_at_import(capsys) ->
     with contextlib.redirect_stdout(buffer):
         Pinger(wire.host, check=lambda request, reply: None)._print("PING line")
     assert buffer.getvalue() == "PING line\n"
+
+
+def requests_sent(count: int, interval: float, **run) -> tuple[list[bytes], Pinger]:
+    """The requests a pinger puts on the wire (answered by the reference stack), and the pinger."""
+    wire, seen = SoftwareWire(), []
+
+    def answer(request: bytes) -> bytes:
+        seen.append(request)
+        return echo_reply(request)
+
+    pinger = Pinger(wire.host, check=judge, out=None)
+    with Peer(wire, answer):
+        pinger.run(count=count, interval=interval, **run)
+    return seen, pinger
+
+
+def test_the_pingers_data_is_iputils_layout_with_the_virtual_send_time() -> None:
+    """A 16-byte timeval (little-endian tv_sec, tv_usec) of the send time, then DEFAULT_PAYLOAD's bytes."""
+    seen, _ = requests_sent(3, 1.5)
+    data = [request[28:] for request in seen]
+    assert all(len(d) == len(DEFAULT_PAYLOAD) for d in data)
+    assert all(d[PING_TIMEVAL_BYTES:] == DEFAULT_PAYLOAD[PING_TIMEVAL_BYTES:] for d in data)
+    assert [ping_sent_at(d) for d in data] == [0.0, 1.5, 3.0]
+    assert data[1][:PING_TIMEVAL_BYTES] == (1).to_bytes(8, "little") + (500_000).to_bytes(8, "little")
+
+
+def test_ping_payload_rebuilds_the_golden_captures_data_byte_for_byte() -> None:
+    """Real iputils data (tests/data/golden_ping.pcap) = ping_payload(the send time it carries)."""
+    from scapy.layers.inet import ICMP
+    from scapy.utils import rdpcap
+
+    requests = [p for p in rdpcap("tests/data/golden_ping.pcap") if ICMP in p and p[ICMP].type == 8]
+    assert requests
+    for packet in requests:
+        data = bytes(packet[ICMP].payload)
+        assert ping_payload(ping_sent_at(data), size=len(data)) == data
+
+
+def test_in_real_time_the_stamp_is_the_wall_clock_as_gettimeofday() -> None:
+    before = time.time()
+    seen, pinger = requests_sent(2, 0.1, real_time=True)
+    stamps = [ping_sent_at(request[28:]) for request in seen]
+    assert before <= stamps[0] <= stamps[1] <= time.time()
+    assert stamps[1] - stamps[0] >= 0.09  # the interval, less the first request's few microseconds past 0 s
+
+
+def test_time_is_computed_from_the_echoed_timestamp_as_iputils_does() -> None:
+    """A reply 0.25 s late whose echoed stamp says it was sent 0.5 s earlier shows 750 ms, as ping would."""
+    wire = SoftwareWire()
+    pinger = Pinger(wire.host, check=judge, out=None)
+    with Peer(wire, lambda r: restamped(echo_reply(r), -0.5), delay_s=0.25):
+        stats = pinger.run(count=2, interval=1.0)
+    times = [PING_LINE.match(line).group(5) for line in pinger.lines if PING_LINE.match(line)]
+    assert times == ["750", "750"] and stats.rtts == [0.75, 0.75]
+    assert all("timestamp" in line for line in pinger.lines if PING_LINE.match(line)), "the judge's warning"
+
+
+def test_a_stamp_from_the_future_shows_zero_like_iputils() -> None:
+    wire = SoftwareWire()
+    pinger = Pinger(wire.host, check=judge, out=None)
+    with Peer(wire, lambda r: restamped(echo_reply(r), 10.0), delay_s=0.25):
+        stats = pinger.run(count=1)
+    assert stats.rtts == [0.0] and "time=0.000 ms" in pinger.lines[1]
+
+
+def test_real_time_rtt_from_the_stamp_matches_the_clock() -> None:
+    wire = SoftwareWire()
+    pinger = Pinger(wire.host, check=judge, out=None)
+    with Peer(wire, echo_reply, sleep_s=0.2):
+        stats = pinger.run(count=2, interval=0.05, real_time=True)
+    assert stats.received == 2 and all(0.2 <= rtt < 1.5 for rtt in stats.rtts)
+
+
+def test_a_truncated_reply_shows_no_time_like_iputils() -> None:
+    """ping prints "(truncated)" instead of a time; with no timeval echoed there is no RTT to count."""
+
+    def short(request: bytes) -> bytes:
+        reply = bytearray(echo_reply(request)[: 20 + 8 + 10])
+        reply[2:4] = len(reply).to_bytes(2, "big")
+        reply[10:12] = b"\x00\x00"
+        reply[10:12] = internet_checksum(bytes(reply[:20])).to_bytes(2, "big")
+        return with_icmp_checksum(reply)
+
+    wire = SoftwareWire()
+    pinger = Pinger(wire.host, check=judge, out=None)
+    with Peer(wire, short, delay_s=0.25):
+        stats = pinger.run(count=1)
+    assert stats.received == 1 and stats.rtts == []
+    assert pinger.lines[1].startswith("18 bytes from 10.0.0.2: icmp_seq=1 ttl=64 ")
+    assert "time=" not in pinger.lines[1] and "truncated" in pinger.lines[1]
+
+
+def test_a_payload_the_caller_chose_is_timed_from_the_pingers_record() -> None:
+    wire = SoftwareWire()
+    pinger = Pinger(wire.host, check=judge, payload=b"hello", out=None)
+    with Peer(wire, echo_reply, delay_s=0.25):
+        stats = pinger.run(count=1)
+    assert stats.rtts == [0.25] and "time=250 ms" in pinger.lines[1]

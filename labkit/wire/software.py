@@ -14,6 +14,11 @@ The pinger judges replies the way Linux ping does, through a `check` function ha
 checksum, say) is lost, as on a real host, but where ping would print nothing the pinger prints one line in
 parentheses saying why, e.g. "(icmp_seq=1: a ping socket drops this: ICMP checksum ...)". A packet that does not
 match any request (another echo id) is ignored silently, as ping does.
+
+The data is what iputils sends (labkit.packets.ping_payload): a 16-byte struct timeval of the send time, then
+bytes equal to their offset. As in iputils, `time=` is the arrival time minus the timeval the reply echoes, so a
+reply that changes those 16 bytes shows a wrong time (the judge says so). The clock behind the stamp is the
+wall clock in real time (gettimeofday, as ping) and the virtual clock, from 0 s, in virtual time.
 """
 
 from __future__ import annotations
@@ -29,12 +34,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
 from labkit.headers import ICMP_HEADER, IPV6_HEADER, PROTO_ICMP, PROTO_ICMPV6, ip_version, ipv4_header_len
-from labkit.packets import DEFAULT_PAYLOAD, echo_request, echo_request_v6
+from labkit.packets import PING_DATA_BYTES, echo_request, echo_request_v6, ping_payload, ping_sent_at
 from labkit.wire.base import WireGone
-
-# ping's 56 data bytes, from the one place that knows them. The pinger below stamps the older 8-byte form
-# (two 32-bit fields) rather than iputils' 16-byte timeval, then the pattern from byte 8 on.
-DEFAULT_PAYLOAD_SIZE = len(DEFAULT_PAYLOAD)
 
 
 class _ChecksumLike(Protocol):
@@ -197,6 +198,7 @@ class _Sent:
     request: bytes
     sent_at: float  # on the pinger's clock (virtual or real), seconds since start
     real_sent: float  # time.monotonic() at send
+    stamp: float | None  # the send time written into the data (None: a payload the caller chose)
     answered: bool = False
 
 
@@ -226,6 +228,7 @@ class Pinger:
         self.lines: list[str] = []  # everything printed, also kept for notebooks and tests
         self._last_arrival = 0.0
         self._real_time = False
+        self._epoch = 0.0  # what the stamp's clock read at the start: the wall clock in real time, else 0
 
     def _print(self, line: str) -> None:
         self.lines.append(line)
@@ -233,14 +236,16 @@ class Pinger:
             out = sys.stdout if self.out is CURRENT_STDOUT else self.out
             print(line, file=out, flush=True)  # type: ignore[arg-type]  # a TextIO, or the CURRENT_STDOUT marker
 
-    def _request(self, seq: int, sent_at: float) -> bytes:
-        payload = self.payload
-        if payload is None:  # like ping: a timestamp, then the byte pattern 0x08, 0x09, ...
-            seconds = int(sent_at)
-            stamp = struct.pack("!II", seconds, int((sent_at - seconds) * 1e6))
-            payload = stamp + bytes(range(8, DEFAULT_PAYLOAD_SIZE))
+    def _send(self, seq: int, sent_at: float) -> _Sent:
+        """Build request `seq` stamped at `sent_at`, put it on the wire, and remember what was stamped."""
+        real_sent, payload = time.monotonic(), self.payload
+        if payload is None:  # like ping: the send time as a timeval, then bytes equal to their offset
+            payload = ping_payload(self._epoch + sent_at)
         build = echo_request_v6 if self.v6 else echo_request
-        return build(src=self.src, dst=self.dst, ident=self.ident, seq=seq, payload=payload)
+        request = build(src=self.src, dst=self.dst, ident=self.ident, seq=seq, payload=payload)
+        self.end.send(request)
+        stamp = ping_sent_at(payload) if self.payload is None else None
+        return _Sent(request, sent_at, real_sent, stamp)
 
     def run(
         self, count: int = 4, interval: float = 1.0, *, real_time: bool = False, deadline_s: float = 10.0
@@ -253,12 +258,13 @@ class Pinger:
         """
         if count < 1 or interval < 0 or deadline_s <= 0:
             raise ValueError("count must be >= 1, interval >= 0 and deadline_s > 0")
-        size = len(self.payload) if self.payload is not None else DEFAULT_PAYLOAD_SIZE
+        size = len(self.payload) if self.payload is not None else PING_DATA_BYTES
         overhead = 48 if self.v6 else 28
         mode = "real time" if real_time else "virtual time"
         self._print(f"PING {self.dst} ({self.dst}) {size}({size + overhead}) bytes of data. [software wire, {mode}]")
         stats = PingStats(destination=self.dst)
         self._last_arrival, self._real_time = 0.0, real_time
+        self._epoch = time.time() if real_time else 0.0
         sent: dict[int, _Sent] = {}
         arrived: list[tuple[float, str]] = []  # (arrival on the pinger's clock, line), printed in order
         start = time.monotonic()
@@ -282,9 +288,7 @@ class Pinger:
                         take(max(due - (time.monotonic() - start), 0.0))
                         flush(math.inf)
                     due = time.monotonic() - start
-                request = self._request(seq, due)
-                sent[seq] = _Sent(request, due, time.monotonic())
-                self.end.send(request)
+                sent[seq] = self._send(seq, due)
                 stats.transmitted += 1
                 if not real_time:
                     flush(due)
@@ -338,31 +342,57 @@ class Pinger:
             stats.ignored_reasons.append("does not match any request we sent (id/seq)")
             return
         verdict = self.check(entry.request, reply)
-        # virtual: exactly the delay, no real-time jitter
-        rtt = time.monotonic() - entry.real_sent if self._real_time or delay is None else delay
-        if rtt > deadline_s:
+        # how long it really took on the pinger's clock; virtual: exactly the delay, no real-time jitter
+        elapsed = time.monotonic() - entry.real_sent if self._real_time or delay is None else delay
+        if elapsed > deadline_s:
             stats.ignored += 1
-            stats.ignored_reasons.append(f"arrived after {rtt:.1f} s, past the {deadline_s:g} s deadline")
+            stats.ignored_reasons.append(f"arrived after {elapsed:.1f} s, past the {deadline_s:g} s deadline")
             return
         _, _, seq, ttl = ids  # type: ignore[misc]
+        arrival = entry.sent_at + elapsed
         if not verdict.accepted:  # Linux drops it silently; we say why, in a line unlike ping's own
             stats.rejected += 1
             stats.corrupted += any(not check.ok for check in verdict.checksums)
-            self._arrive(arrived, entry.sent_at + rtt, f"(icmp_seq={seq}: {verdict.reason})")
+            self._arrive(arrived, arrival, f"(icmp_seq={seq}: {verdict.reason})")
             return
-        size = len(reply) - (IPV6_HEADER if self.v6 else ipv4_header_len(reply))
-        source = socket.inet_ntop(socket.AF_INET6, reply[8:24]) if self.v6 else socket.inet_ntoa(reply[12:16])
-        line = f"{size} bytes from {source}: icmp_seq={seq} ttl={ttl} time={format_rtt_ms(rtt)} ms"
-        for warning in getattr(verdict, "warnings", ()):
-            line += f" {warning}"
+        rtt = self._echoed_rtt(entry, reply, elapsed)
+        line = self._reply_line(entry, reply, seq, ttl, rtt) + "".join(
+            f" {warning}" for warning in getattr(verdict, "warnings", ())
+        )
         if entry.answered:
             stats.duplicates += 1
             line += " (DUP!)"
         else:
             entry.answered = True
             stats.received += 1
-            stats.rtts.append(rtt)
-        self._arrive(arrived, entry.sent_at + rtt, line)
+            if rtt is not None:
+                stats.rtts.append(rtt)
+        self._arrive(arrived, arrival, line)
+
+    def _reply_line(self, entry: _Sent, reply: bytes, seq: int, ttl: int, rtt: float | None) -> str:
+        """ping's "64 bytes from ...: icmp_seq=1 ttl=64 time=0.045 ms"; no time for a truncated reply."""
+        size = len(reply) - self._icmp_start(reply)
+        source = socket.inet_ntop(socket.AF_INET6, reply[8:24]) if self.v6 else socket.inet_ntoa(reply[12:16])
+        line = f"{size} bytes from {source}: icmp_seq={seq} ttl={ttl}"
+        if rtt is not None and size >= len(entry.request) - self._icmp_start(entry.request):
+            line += f" time={format_rtt_ms(rtt)} ms"
+        return line
+
+    def _icmp_start(self, packet: bytes) -> int:
+        return IPV6_HEADER if self.v6 else ipv4_header_len(packet)
+
+    def _echoed_rtt(self, entry: _Sent, reply: bytes, elapsed: float) -> float | None:
+        """ping's time=: arrival minus the send time the reply echoes, in whole microseconds, never below 0.
+
+        gather_statistics() does this, and clamps a negative time to 0 ("time of day goes back"); a reply too
+        short to hold the timeval has no time. A payload the caller chose carries no stamp, so its time is the
+        pinger's own record."""
+        if entry.stamp is None:
+            return elapsed
+        echoed = ping_sent_at(reply[self._icmp_start(reply) + ICMP_HEADER :])
+        if echoed is None:
+            return None
+        return max(round((elapsed + (entry.stamp - echoed)) * 1_000_000), 0) / 1_000_000  # stamps first: precision
 
     def _arrive(self, arrived: list[tuple[float, str]], at: float, line: str) -> None:
         arrived.append((at, line))

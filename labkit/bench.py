@@ -63,6 +63,7 @@ from typing import IO
 
 from labkit.errors import ArgumentError, LabkitError
 from labkit.evidence import wilson_interval  # noqa: F401 - re-exported: bench.wilson_interval
+from labkit.packets import PING_TIMEVAL_BYTES, ping_payload
 from labkit.pcap import bounded_pool
 from labkit.ratelimit import checked_budget
 from labkit.taxonomy import causes_of, taxonomy_counts
@@ -147,13 +148,12 @@ def _payload(rng: random.Random, pattern: str, size: int) -> bytes:
         return rng.randbytes(size)
     if pattern == "ascii":
         return (WINDOWS_PING_TEXT * (size // len(WINDOWS_PING_TEXT) + 1))[:size]
-    # iputils: a struct timeval (16 bytes, little-endian seconds and microseconds) when it fits, then byte i = i.
-    if size < 16:
-        return bytes(i & 0xFF for i in range(size))
-    stamp = rng.randint(1_600_000_000, 1_800_000_000).to_bytes(8, "little") + rng.randrange(1_000_000).to_bytes(
-        8, "little"
-    )
-    return stamp + bytes(i & 0xFF for i in range(16, size))
+    # iputils' data with a random send time, drawn as before so a seed keeps its requests (ping_payload
+    # rounds to whole microseconds, which undoes the float's error at these magnitudes).
+    if size < PING_TIMEVAL_BYTES:
+        return ping_payload(0.0, size)
+    seconds, micros = rng.randint(1_600_000_000, 1_800_000_000), rng.randrange(1_000_000)
+    return ping_payload(seconds + micros / 1_000_000, size)
 
 
 def make_request(seed: int, index: int, payload_len: int | None = None) -> BenchRequest:

@@ -41,6 +41,7 @@ from labkit.headers import (
     ipv6_payload_len,
     is_fragment,
 )
+from labkit.packets import PING_TIMEVAL_BYTES  # iputils skips the timeval when it compares data
 from labkit.stack import echo_reply
 from labkit.taxonomy import ErrorRun, classify
 
@@ -52,7 +53,6 @@ _DROPPED = {"ping-socket": "a ping socket drops this", "raw-socket": "a raw-sock
 # checksum that follows from them. Offsets within the IPv4 header.
 _FREE_V4_BYTES = {4: "ip.id", 5: "ip.id", 8: "ip.ttl", 10: "ip.chksum", 11: "ip.chksum"}
 _DF_BIT = 0x40
-_TIMEVAL_BYTES = 16  # iputils keeps a struct timeval at the start of the data and skips it when comparing
 
 
 @dataclass(frozen=True)
@@ -179,10 +179,10 @@ def _address(raw: bytes) -> str:
 def _payload_warnings(sent: bytes, got: bytes) -> list[str]:
     if len(got) < len(sent):
         return [f"ping prints (truncated): {len(got)} data bytes instead of {len(sent)}"]
-    for index in range(_TIMEVAL_BYTES, len(sent)):
+    for index in range(PING_TIMEVAL_BYTES, len(sent)):
         if got[index] != sent[index]:
             return [f"ping prints 'wrong data byte #{index} should be 0x{sent[index]:x} but was 0x{got[index]:x}'"]
-    if got[:_TIMEVAL_BYTES] != sent[:_TIMEVAL_BYTES]:
+    if got[:PING_TIMEVAL_BYTES] != sent[:PING_TIMEVAL_BYTES]:
         return ["the first data bytes (ping's send timestamp) changed, so the round-trip time shown is wrong"]
     return []
 

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -387,10 +388,19 @@ def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> Non
     errors = page.get_by_text("Error displaying widget")
     (ARTIFACTS / "jupyterlab-reopened-console.log").write_text("\n".join(console) + "\n")
     if errors.count():
-        # Known upstream race (seen in about 1 run of 3): when JupyterLab starts a kernel while it restores the
-        # saved widget state, @jupyter-widgets/jupyterlab-manager can leave an output at "model not found".
-        # A second open must show every widget; the first failure is kept as a screenshot for people to see.
+        # Upstream race, not labkit's (the saved state holds every displayed model: _saved_models says so when
+        # it does not). @jupyter-widgets/jupyterlab-manager (jupyterlab_widgets 3.0.x), on a kernel connection
+        # ("connected") outside its first restore, restores from the kernel alone and marks itself restored,
+        # whether or not the notebook's saved state is loaded yet; an output whose 2 s wait for its model ends
+        # after that shows "model not found" for good.
+        # jupyter-widgets/ipywidgets#3231 shows that path (restoreWidgets from the connection change, then
+        # "widget model not found"). Seen in about 2 of 7 runs on a loaded machine, not on a quiet one; one
+        # reload allowed, and the failure kept (screenshot, page console) with a warning, so CI logs count it.
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-reopened-race.png"), full_page=True)
+        (ARTIFACTS / "jupyterlab-reopened-race.log").write_text("\n".join(console) + "\n")
+        warnings.warn(
+            "the reopened notebook needed a reload to show its saved widgets (jupyterlab-manager race)", stacklevel=1
+        )
         page.reload()
         _wait_for_saved_widgets(page)
     assert errors.count() == 0, _saved_models(notebook)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
-# Redrawing from Python (a new `value`) would drop the keyboard focus and the checked byte; the module puts both
-# back on the byte of the same offset, so walking the bytes with the arrow keys survives the kernel's answer.
+# Redrawing from Python (a new `value`) would drop the keyboard focus: the module puts it back on the byte of the
+# same offset (and checks that byte if Python's drawing selects its field), so walking the bytes with the arrow
+# keys survives the kernel's answer. Python's HTML stays the truth about which field is selected.
 PICK_ESM = """
 function draw(model, el) {
   const focused = el.contains(document.activeElement) ? document.activeElement.closest("td[data-offset]") : null;
   el.innerHTML = model.get("value");
   const input = focused && el.querySelector(`td[data-offset="${focused.dataset.offset}"] input[data-pick]`);
   if (input) {
-    input.checked = true;
+    const checked = el.querySelector("input[data-pick]:checked");
+    if (checked && checked.dataset.pick === input.dataset.pick) input.checked = true;
     input.focus();
   }
 }

@@ -394,8 +394,8 @@ def _check_static_forms_after_save_and_reopen(page, url: str, root: Path) -> Non
         # whether or not the notebook's saved state is loaded yet; an output whose 2 s wait for its model ends
         # after that shows "model not found" for good.
         # jupyter-widgets/ipywidgets#3231 shows that path (restoreWidgets from the connection change, then
-        # "widget model not found"). Seen in about 2 of 7 runs on a loaded machine, not on a quiet one; one
-        # reload allowed, and the failure kept (screenshot, page console) with a warning, so CI logs count it.
+        # "widget model not found"); the page console here shows the same error from renderModel. Seen in 1 run
+        # of 5 to 2 of 7; one reload allowed, and the failure kept (screenshot, page console) with a warning.
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-reopened-race.png"), full_page=True)
         (ARTIFACTS / "jupyterlab-reopened-race.log").write_text("\n".join(console) + "\n")
         warnings.warn(

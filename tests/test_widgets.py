@@ -209,6 +209,34 @@ def test_selecting_a_field_highlights_exactly_its_bytes(request_v4):
         view.select("ip.nope")
 
 
+def _pick_on_page(view: PacketView, field: str) -> None:
+    """What the page sends when a byte's radio changes: an ipywidgets "update" message on the grid's comm."""
+    view._html._handle_msg(
+        {"content": {"data": {"method": "update", "state": {"selected": field}, "buffer_paths": []}}, "buffers": []}
+    )
+
+
+def test_a_pick_on_the_page_reaches_python_and_fires_observers(request_v4):
+    view = PacketView(request_v4)
+    seen: list[str | None] = []
+    view.observe(lambda change: seen.append(change["new"]), names="selected")
+    assert "selected" in view._html.keys and "value" in view._html.keys, "synced with the page"
+    _pick_on_page(view, "ip.src")
+    assert view.selected == "ip.src" and seen == ["ip.src"]
+    assert view.dropdown.value == "ip.src"
+    assert Cells(view._html.value).offsets(data_selected="1") == {12, 13, 14, 15}, "redrawn from Python"
+    assert "selected: ip.src (bytes 12–15)" in view.text()
+    _pick_on_page(view, "ip.src")  # the next byte of the same field: no change, no callback
+    _pick_on_page(view, "icmp.chksum")
+    assert seen == ["ip.src", "icmp.chksum"]
+    view.select("ip.dst")  # and Python's choice goes to the page, so a saved notebook keeps it
+    assert view._html.get_state()["selected"] == "ip.dst"
+    assert seen[-1] == "ip.dst"
+    with pytest.raises(LabkitError, match="no field 'ip.nope'"):
+        view.selected = "ip.nope"
+    assert view.selected == "ip.dst"
+
+
 def test_packet_view_handles_ipv6_and_arp_frames():
     v6 = PacketView(echo_request_v6("fd00::1", "fd00::2"))
     assert "ipv6.src = fd00::1" in v6.title_at(8)

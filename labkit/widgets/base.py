@@ -23,8 +23,12 @@ class LabkitView(ipywidgets.VBox):
     css_class = "labkit-view"
 
     def __init__(self, controls: list[ipywidgets.Widget] | None = None, **kwargs: Any) -> None:
-        self._html = ipywidgets.HTML()
+        self._html = self._body_widget()
         super().__init__(children=[*(controls or []), self._html], **kwargs)
+
+    def _body_widget(self) -> ipywidgets.Widget:
+        """The child that shows to_html() live (anything with a `value`): plain HTML unless the page talks back."""
+        return ipywidgets.HTML()
 
     # --- what subclasses provide -------------------------------------------------------------------------
     def body_html(self) -> str:

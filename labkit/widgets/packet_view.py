@@ -1,16 +1,19 @@
 """PacketView: a hex grid in which every byte wears the colour of its role in a reply, inside field and
-layer boundaries; click a byte (or Tab to it and use the arrow keys) to select its field without a kernel."""
+layer boundaries; click a byte (or Tab to it and use the arrow keys) to select its field, on the page without a
+kernel and, with one, in Python too (`view.selected`, `view.observe(callback, names="selected")`)."""
 
 from __future__ import annotations
 
 import hashlib
 
 import ipywidgets
+import traitlets
 
 from labkit.fields import Field
 from labkit.widgets.base import LabkitView
 from labkit.widgets.grid import WIDTH, grid_html, grid_text, marked_rows, visible_rows
 from labkit.widgets.layout import PacketLayout, as_bytes
+from labkit.widgets.pick import PickGrid
 from labkit.widgets.style import esc
 
 NO_SELECTION = "(no field selected)"
@@ -23,16 +26,17 @@ class PacketView(LabkitView):
     choice; labkit.roles). Hover a byte or a legend entry for the field's name, decoded value and offset; click
     a byte or move to it with the keyboard to outline its field and show the same details on the page
     (pure HTML and CSS, so it works in a saved notebook too); the dropdown or `select` does it from Python.
+    `selected` (a trait) is the selected field's name, whichever way it was chosen; observe it to react to a pick.
     """
 
     css_class = "labkit-view labkit-packet"
+    selected = traitlets.Unicode(None, allow_none=True)
 
     def __init__(
         self, packet: bytes | str, link: str | None = None, *, title: str = "", select: str | None = None
     ) -> None:
         self.layout_map = PacketLayout(as_bytes(packet), link)
         self.heading = title
-        self.selected: str | None = None
         self._syncing = False
         self.dropdown = ipywidgets.Dropdown(
             options=[NO_SELECTION, *(f.name for f in self.layout_map.fields)],
@@ -42,7 +46,12 @@ class PacketView(LabkitView):
         )
         super().__init__(controls=[self.dropdown])
         self.dropdown.observe(self._on_dropdown, names="value")
+        traitlets.link((self._html, "selected"), (self, "selected"))  # a pick on the page arrives here
         self.select(select)
+        self._refresh()
+
+    def _body_widget(self) -> PickGrid:
+        return PickGrid()
 
     @property
     def packet(self) -> bytes:
@@ -68,9 +77,17 @@ class PacketView(LabkitView):
 
     def select(self, name: str | None) -> None:
         """Outline the bytes of one field (a field name or a legend label); None clears the selection."""
-        if name is not None:
-            self.layout_map.offsets_of(name)  # raises LabkitError naming the valid fields
         self.selected = name
+
+    @traitlets.validate("selected")
+    def _valid_selection(self, proposal: dict) -> str | None:
+        if proposal["value"] is not None:
+            self.layout_map.offsets_of(proposal["value"])  # raises LabkitError naming the valid fields
+        return proposal["value"]
+
+    @traitlets.observe("selected")
+    def _on_selected(self, change: dict) -> None:
+        name = change["new"]
         wanted = name if name in self.dropdown.options else NO_SELECTION
         self._syncing = True  # moving the dropdown to match must not select again
         try:

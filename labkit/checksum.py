@@ -6,6 +6,7 @@ pseudo-header); prompts, the judge and the models import it rather than summing 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from labkit.headers import (
@@ -44,6 +45,22 @@ def _fold(total: int) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return total
+
+
+def word_sum(data: bytes) -> int:
+    """The plain sum of the 16-bit big-endian words (odd length padded with a zero byte), nothing folded."""
+    padded = bytes(data) + b"\x00" if len(data) % 2 else bytes(data)
+    return sum(struct.unpack(f">{len(padded) // 2}H", padded))
+
+
+def carries_folded(total: int) -> int:
+    """How many end-around carries a running sum folds back on its way to `word_sum` = `total`.
+
+    Why no loop is needed: each fold turns a carry out of bit 15 into a 1 at the bottom, taking 0xFFFF off,
+    and the running sum ends at _fold(total); so the count is their difference over 0xFFFF. trace() counts
+    the same carries one word at a time (a test holds the two together).
+    """
+    return (total - _fold(total)) // 0xFFFF
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ chooses freely (the judge's `free` offsets) are not errors and get no cause.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, verify
+from labkit.checksum import carries_folded, icmpv6_offset, icmpv6_pseudo_header, internet_checksum, verify, word_sum
 from labkit.fields import field_map
 from labkit.headers import IPV4_MIN_HEADER, IPV6_HEADER, ip_packet_len, ip_version, ipv4_header_len
 from labkit.stack import echo_reply
@@ -196,6 +197,7 @@ def _find_shift(want: str, got: str) -> tuple[int, str] | None:
     if first == common:  # one is a prefix of the other: a lone digit more or less is a shift, more is length
         difference = len(got) - len(want)
         return (first, "dropped-digit" if difference < 0 else "repeated-digit") if abs(difference) == 1 else None
+    unshifted = sum(map(operator.ne, want[first:], got[first:]))
     for k in range(1, _MAX_SHIFT + 1):
         for kind, ahead, behind in (("dropped-digit", want, got), ("repeated-digit", got, want)):
             lengths_agree = len(ahead) - len(behind) == k
@@ -205,8 +207,7 @@ def _find_shift(want: str, got: str) -> tuple[int, str] | None:
                 if compared == 0 and lengths_agree:
                     return first, kind
                 continue  # a short tail proves nothing unless the lengths tell the same story
-            same = sum(a == b for a, b in zip(rest_a, rest_b))
-            unshifted = sum(a != b for a, b in zip(want[first:], got[first:]))
+            same = sum(map(operator.eq, rest_a, rest_b))
             if same >= _SHIFT_AGREEMENT * compared and (unshifted > 4 or lengths_agree):
                 return first, kind
     return None
@@ -415,12 +416,13 @@ def _checksum_cause(name: str, offset: int, found: int, request: bytes, expected
         covered = _covered(packet, name) if len(packet) == len(expected) else None
         if covered is None:
             continue
-        steps = trace(covered[0] + covered[1])
-        if found == steps.folded:
+        data = covered[0] + covered[1]
+        total, checksum = word_sum(data), internet_checksum(data)
+        if found == ~checksum & 0xFFFF:
             return "checksum-no-complement", f"the folded sum of {whose}, not complemented"
         # each lost carry leaves the folded sum one too small, so the complement one too big
-        lost = max(sum(step.carry_folded for step in steps.steps), steps.total >> 16)
-        if lost and found in {steps.checksum + j for j in range(1, lost + 1)} | {~steps.total & 0xFFFF}:
+        lost = max(carries_folded(total), total >> 16)
+        if lost and found in {checksum + j for j in range(1, lost + 1)} | {~total & 0xFFFF}:
             carries = "carry" if lost == 1 else "carries"
             return "checksum-lost-carry", f"{whose} summed with {lost} {carries}, some not added back"
         for span, value in _wrong_spans(packet, name).items():

@@ -2,13 +2,22 @@
 
 import time
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
 from scapy.utils import checksum as scapy_checksum
 
-from labkit.checksum import icmpv6_offset, icmpv6_pseudo_header, internet_checksum, trace, verify, with_checksums
+from labkit.checksum import (
+    carries_folded,
+    icmpv6_offset,
+    icmpv6_pseudo_header,
+    internet_checksum,
+    trace,
+    verify,
+    with_checksums,
+    word_sum,
+)
 from labkit.packets import echo_request, echo_request_v6
 
 
@@ -155,3 +164,11 @@ def test_with_checksums_repairs_every_checksum_and_nothing_else():
         checked = {o for check in verify(packet) for o in (check.offset, check.offset + 1)}
         assert all(fixed[i] == broken[i] for i in range(len(fixed)) if i not in checked)
         assert fixed != packet  # the data change is kept, not undone
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=1500))
+def test_carries_folded_counts_what_trace_counts_word_by_word(data):
+    steps = trace(data)
+    assert word_sum(data) == steps.total
+    assert carries_folded(steps.total) == sum(step.carry_folded for step in steps.steps)

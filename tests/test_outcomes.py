@@ -10,7 +10,19 @@ import re
 from labkit.outcomes import Outcome, Reason, code_of
 from labkit.stack import ReferenceStack
 
-KINDS = {"echo", "echo6", "timestamp", "arp", "ndp", "time-exceeded", "ignored", "malformed", "held", "unparsed", "dropped"}
+KINDS = {
+    "echo",
+    "echo6",
+    "timestamp",
+    "arp",
+    "ndp",
+    "time-exceeded",
+    "ignored",
+    "malformed",
+    "held",
+    "unparsed",
+    "dropped",
+}
 
 
 def test_codes_are_dotted_unique_and_kinds_known() -> None:

@@ -1,0 +1,94 @@
+"""The reading checks (notebooks 00-02): right answers pass, the usual slips get the hint that names them,
+and the unseen packets are what their docstrings say -- checked against the judge and iputils' rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.exercises import (
+    check_header_length,
+    check_which_accepted,
+    check_wrong_data_byte,
+    data_slip_reply,
+    mystery_request,
+    options_request,
+    reply_lineup,
+)
+from labkit.exercises.reading import wrong_data_byte
+from labkit.golden import golden_exchange
+from labkit.judge import judge
+from labkit.packets import echo_request
+from labkit.stack import echo_reply
+
+
+def test_header_length_counts_words_and_names_the_slips() -> None:
+    packet = options_request()
+    assert packet[0] == 0x46
+    assert check_header_length(packet, 24)
+    assert check_header_length(echo_request(), 20)
+    assert "32-bit words" in str(check_header_length(packet, 6))
+    assert "version" in str(check_header_length(packet, 4))
+    assert "without options" in str(check_header_length(packet, 20))
+    assert "whole byte" in str(check_header_length(packet, 0x46))
+    assert not check_header_length(packet, None)
+
+
+@pytest.mark.parametrize("slipped", [16, 17, 42, 55])
+def test_wrong_data_byte_follows_iputils_numbering(slipped: int) -> None:
+    """iputils numbers data bytes from the start of the data and compares from #16 (after the timestamp)."""
+    request = echo_request(seq=5)
+    reply = bytearray(echo_reply(request))
+    reply[28 + slipped] ^= 0x01
+    assert wrong_data_byte(request, bytes(reply)) == (slipped, slipped, slipped ^ 0x01)
+    warnings = " ".join(judge(request, bytes(reply), receiver="raw-socket").warnings)
+    assert f"#{slipped} should be 0x{slipped:x} but was 0x{slipped ^ 1:x}" in warnings  # the judge agrees
+
+
+def test_a_changed_timestamp_is_not_a_wrong_data_byte() -> None:
+    request = echo_request()
+    reply = bytearray(echo_reply(request))
+    reply[28] ^= 0xFF
+    assert wrong_data_byte(request, bytes(reply)) is None
+
+
+def test_wrong_data_byte_check_names_counting_slips() -> None:
+    request = echo_request(seq=2)
+    reply = data_slip_reply(request)
+    n, should, was = wrong_data_byte(request, reply)
+    assert judge(request, reply).accepted  # both checksums fit the slipped byte: a ping socket delivers it
+    assert check_wrong_data_byte(request, reply, (n, should, was))
+    assert check_wrong_data_byte(request, reply, f"wrong data byte #{n} should be 0x{should:x} but was 0x{was:x}")
+    assert "start of the packet" in str(check_wrong_data_byte(request, reply, (n + 28, should, was)))
+    assert "timestamp" in str(check_wrong_data_byte(request, reply, (n - 16, should, was)))
+    assert "ICMP header" in str(check_wrong_data_byte(request, reply, (n + 8, should, was)))
+    assert "what ping sent" in str(check_wrong_data_byte(request, reply, (n, was, should)))
+    assert not check_wrong_data_byte(request, reply, None)
+    with pytest.raises(ValueError):
+        check_wrong_data_byte(request, echo_reply(request), (n, should, was))
+
+
+def test_lineup_is_what_its_docstring_says() -> None:
+    request = echo_request(seq=2)
+    lineup = reply_lineup(request)
+    taken = {label for label, reply in lineup.items() if judge(request, reply).accepted}
+    assert taken == {"A", "D", "E"}
+    assert lineup["A"][8] == lineup["B"][8] == 128 and lineup["A"][10:12] != lineup["B"][10:12]
+    assert lineup["E"][6] & 0x40 and lineup["E"][4:6] != request[4:6]
+
+
+def test_which_accepted_check_explains_the_first_misjudged_reply() -> None:
+    request = golden_exchange("ping").request  # a real request: DF set, Linux's IP ID
+    lineup = reply_lineup(request)
+    right = "".join(sorted(label for label, reply in lineup.items() if judge(request, reply).accepted))
+    assert check_which_accepted(right, request, lineup)
+    assert check_which_accepted(list(right.lower()), request, lineup)
+    assert "IP header checksum" in str(check_which_accepted(right + "B", request, lineup))
+    assert "host's own choice" in str(check_which_accepted(right.replace("A", ""), request, lineup))
+    assert "only warns" in str(check_which_accepted(right.replace("D", ""), request, lineup))
+    assert "no reply F" in str(check_which_accepted("F", request, lineup))
+    assert not check_which_accepted(None, request, lineup)
+
+
+def test_mystery_request_needs_both_sequence_bytes() -> None:
+    request = mystery_request()
+    assert request[26:28] == bytes([0x01, 0x2C])

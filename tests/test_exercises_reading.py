@@ -92,3 +92,16 @@ def test_which_accepted_check_explains_the_first_misjudged_reply() -> None:
 def test_mystery_request_needs_both_sequence_bytes() -> None:
     request = mystery_request()
     assert request[26:28] == bytes([0x01, 0x2C])
+
+
+def test_one_wrong_hex_digit_after_byte_0_always_breaks_a_checksum() -> None:
+    """Notebook 00's why-answer 2: one changed digit changes one 16-bit word by less than 0xffff, which a
+    one's-complement sum cannot absorb, and every byte after byte 0 is covered by one of the two checksums."""
+    from labkit.checksum import verify
+    from labkit.packets import from_hex, to_hex
+
+    text = to_hex(echo_reply(echo_request()))
+    for position in range(2, len(text)):
+        for digit in "0123456789abcdef".replace(text[position], ""):
+            checks = verify(from_hex(text[:position] + digit + text[position + 1 :]))
+            assert checks and not all(check.ok for check in checks), (position, digit)

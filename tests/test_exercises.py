@@ -64,6 +64,15 @@ def test_hex_field_other_fields():
         check_hex_field(REQUEST, "id", "00")  # ambiguous: ip.id or icmp.id
 
 
+def test_hex_field_names_a_number_read_little_endian():
+    from labkit.exercises import mystery_request
+
+    mystery = mystery_request()  # sequence 300 = 01 2c
+    assert check_hex_field(mystery, "icmp.seq", 300).correct
+    reversed_order = check_hex_field(mystery, "icmp.seq", 0x2C01)
+    assert not reversed_order.correct and "most significant byte first" in reversed_order.hint
+
+
 def test_checksum_right_answers():
     header = bytearray(REQUEST[:20])
     header[10:12] = b"\x00\x00"

@@ -105,3 +105,24 @@ def test_one_wrong_hex_digit_after_byte_0_always_breaks_a_checksum() -> None:
         for digit in "0123456789abcdef".replace(text[position], ""):
             checks = verify(from_hex(text[:position] + digit + text[position + 1 :]))
             assert checks and not all(check.ok for check in checks), (position, digit)
+
+
+def test_a_change_confined_to_one_word_changes_the_checksum_unless_it_swaps_the_two_zeros() -> None:
+    """Notebook 03 §5: one's-complement addition notices any change of a single word, except 0000 <-> ffff."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from labkit.checksum import internet_checksum
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=20), st.data())
+    def one_word(words: list[int], data: st.DataObject) -> None:
+        index = data.draw(st.integers(0, len(words) - 1))
+        new = data.draw(st.integers(0, 0xFFFF).filter(lambda w: w != words[index]))
+        before = b"".join(w.to_bytes(2, "big") for w in words)
+        after = before[: 2 * index] + new.to_bytes(2, "big") + before[2 * index + 2 :]
+        zeros = {words[index], new} == {0x0000, 0xFFFF}
+        assert (internet_checksum(before) == internet_checksum(after)) == zeros
+
+    one_word()
+    assert internet_checksum(b"\x12\x34\x00\x00") == internet_checksum(b"\x12\x34\xff\xff")

@@ -3,6 +3,7 @@
 One module per kind of exercise; import them from here.
 """
 
+from labkit.exercises.capture import check_flagged
 from labkit.exercises.code import (
     check_field_lookup,
     check_incremental_update,
@@ -34,6 +35,7 @@ __all__ = [
     "check_drop_counter",
     "check_echo_reply",
     "check_field_lookup",
+    "check_flagged",
     "check_header_length",
     "check_first_false_step",
     "check_hex_field",

@@ -22,8 +22,12 @@ def _trap(path: Path) -> Path:
     bad_ip = good[:10] + bytes([good[10] ^ 0x01]) + good[11:]
     bad_icmp = good[:22] + bytes([good[22] ^ 0x01]) + good[23:]
     packets = [request, bad_ip, bad_icmp, good]
-    write_capture(path, Capture(LINKTYPE_RAW, [
-        CapturedPacket(ts_ns=t * 1_000_000, data=p, wirelen=len(p)) for t, p in enumerate(packets)]))
+    write_capture(
+        path,
+        Capture(
+            LINKTYPE_RAW, [CapturedPacket(ts_ns=t * 1_000_000, data=p, wirelen=len(p)) for t, p in enumerate(packets)]
+        ),
+    )
     return path
 
 

@@ -109,12 +109,12 @@ def test_one_wrong_hex_digit_after_byte_0_always_breaks_a_checksum() -> None:
 
 def test_a_change_confined_to_one_word_changes_the_checksum_unless_it_swaps_the_two_zeros() -> None:
     """Notebook 03 §5: one's-complement addition notices any change of a single word, except 0000 <-> ffff."""
-    from hypothesis import given, settings
+    from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     from labkit.checksum import internet_checksum
 
-    @settings(max_examples=300, derandomize=True, database=None)
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=20), st.data())
     def one_word(words: list[int], data: st.DataObject) -> None:
         index = data.draw(st.integers(0, len(words) - 1))

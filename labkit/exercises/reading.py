@@ -141,7 +141,9 @@ def check_which_accepted(
     label = next(label for label in verdicts if (label in given) != (label in taken))
     verdict = verdicts[label]
     if label in taken and verdict.warnings:
-        hint = f"reply {label} is taken: its checksums fit the bytes it carries, and ping only warns ({verdict.reason})."
+        hint = (
+            f"reply {label} is taken: its checksums fit the bytes it carries, and ping only warns ({verdict.reason})."
+        )
     elif label in taken:
         hint = f"reply {label} is taken: what it changed is the host's own choice, and its checksums fit its bytes."
     else:

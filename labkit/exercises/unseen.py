@@ -28,6 +28,14 @@ def mystery_request() -> bytes:
     return echo_request("192.168.7.3", "192.168.7.1", ident=0x51F3, seq=300, ip_id=0x2E4B)
 
 
+def _reference(request: bytes) -> bytes:
+    """labkit's reply to an echo request (the exercises only pass echo requests)."""
+    reply = echo_reply(request)
+    if reply is None:
+        raise ValueError("not an echo request: there is no reply to vary")
+    return reply
+
+
 def _set(packet: bytes, offset: int, value: bytes) -> bytes:
     """The packet with `value` written at `offset`, both checksums recomputed over the result."""
     changed = bytearray(packet)
@@ -38,7 +46,7 @@ def _set(packet: bytes, offset: int, value: bytes) -> bytes:
 def data_slip_reply(request: bytes) -> bytes:
     """A reply with one data byte copied wrong and both checksums computed over what was written: the
     checksums verify, so even a ping socket delivers it."""
-    reply = echo_reply(request)
+    reply = _reference(request)
     offset = ipv4_header_len(reply) + ICMP_HEADER + SLIPPED_DATA_BYTE
     return _set(reply, offset, bytes([reply[offset] ^ 0x50]))
 
@@ -50,7 +58,7 @@ def reply_lineup(request: bytes) -> dict[str, bytes]:
     C: type left at 8, checksums recomputed.     D: one data byte wrong, checksums computed over it.
     E: its own IP ID, DF set, header checksum recomputed.
     """
-    reply = echo_reply(request)
+    reply = _reference(request)
     ttl_128 = bytearray(reply)
     ttl_128[8] = 128
     return {

@@ -441,3 +441,16 @@ def test_code_checkers_are_deterministic() -> None:
 
     first = str(check_internet_checksum(CHECKSUM_BUGS["byte order"]))
     assert first == str(check_internet_checksum(CHECKSUM_BUGS["byte order"]))
+
+
+def test_carry_cases_need_one_payload_that_never_carries_and_one_that_does():
+    from labkit.exercises import check_carry_cases
+    from labkit.exercises.code import carry_dropped
+
+    right, dropped = carry_dropped(bytes.fromhex("ff" * 8))
+    assert right != dropped  # big words carry, so dropping carries shows
+    assert carry_dropped(bytes(8))[0] == carry_dropped(bytes(8))[1]  # zeros never carry
+    assert check_carry_cases(bytes(8), bytes.fromhex("ff" * 8))
+    assert "passes 0xffff" in str(check_carry_cases(bytes.fromhex("ff" * 8), bytes.fromhex("ff" * 8)))
+    assert "never passes 0xffff" in str(check_carry_cases(bytes(8), bytes(8)))
+    assert not check_carry_cases(None, b"")

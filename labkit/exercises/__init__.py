@@ -5,6 +5,7 @@ One module per kind of exercise; import them from here.
 
 from labkit.exercises.capture import check_flagged
 from labkit.exercises.code import (
+    check_carry_cases,
     check_field_lookup,
     check_incremental_update,
     check_internet_checksum,
@@ -30,6 +31,7 @@ from labkit.exercises.unseen import data_slip_reply, mystery_request, options_re
 __all__ = [
     "Feedback",
     "check_byte",
+    "check_carry_cases",
     "check_checksum",
     "check_checksum_words",
     "check_drop_counter",

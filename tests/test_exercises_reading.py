@@ -82,6 +82,7 @@ def test_which_accepted_check_explains_the_first_misjudged_reply() -> None:
     right = "".join(sorted(label for label, reply in lineup.items() if judge(request, reply).accepted))
     assert check_which_accepted(right, request, lineup)
     assert check_which_accepted(list(right.lower()), request, lineup)
+    assert check_which_accepted(", ".join(right[:-1]) + " and " + right[-1], request, lineup)
     assert "IP header checksum" in str(check_which_accepted(right + "B", request, lineup))
     assert "host's own choice" in str(check_which_accepted(right.replace("A", ""), request, lineup))
     assert "only warns" in str(check_which_accepted(right.replace("D", ""), request, lineup))

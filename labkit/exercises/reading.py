@@ -113,7 +113,8 @@ def _compare_hint(start: int) -> str:
 
 def _labels(answer: object) -> set[str] | None:
     if isinstance(answer, str):
-        return {label.upper() for label in re.findall(r"[A-Za-z]", answer)}  # single-letter labels: "A C", "AC"
+        words = [word for word in re.findall(r"[A-Za-z]+", answer) if word.lower() not in ("and", "or")]
+        return {letter.upper() for word in words for letter in word}  # single-letter labels: "A C", "AC", "A and C"
     if isinstance(answer, Iterable) and not isinstance(answer, (bytes, bytearray)):
         return {str(label).strip().upper() for label in answer}
     return None

@@ -24,7 +24,8 @@ from labkit.stack import echo_reply
 def test_header_length_counts_words_and_names_the_slips() -> None:
     packet = options_request()
     assert packet[0] == 0x46
-    assert check_header_length(packet, 24)
+    assert check_header_length(packet, 24) and check_header_length(packet, " 24 ")
+    assert not check_header_length(packet, "lots")
     assert check_header_length(echo_request(), 20)
     assert "32-bit words" in str(check_header_length(packet, 6))
     assert "version" in str(check_header_length(packet, 4))

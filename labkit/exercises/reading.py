@@ -26,6 +26,8 @@ from labkit.packets import PING_TIMEVAL_BYTES
 def check_header_length(packet: bytes, answer: object) -> Feedback:
     """How many bytes is this packet's IPv4 header? Byte 0's low nibble (IHL) counts 32-bit words."""
     right, ihl, version = ipv4_header_len(packet), packet[0] & 0x0F, packet[0] >> 4
+    if isinstance(answer, str) and answer.strip().isdigit():
+        answer = int(answer.strip())
     if answer is None or isinstance(answer, bool) or not isinstance(answer, int):
         return _wrong("No answer yet: write a whole number of bytes.")
     if answer == right:

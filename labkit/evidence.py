@@ -9,7 +9,7 @@ recording) or simulated (which assumptions). Intervals that overlap are said to 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +91,13 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def share(flags: Iterable[Any]) -> tuple[float, tuple[float, float]]:
+    """(share of true flags, its 95 % Wilson interval): one flag per attempt in, what compare_rates takes out."""
+    values = [bool(flag) for flag in flags]
+    hits = sum(values)
+    return hits / max(len(values), 1), wilson_interval(hits, len(values))
 
 
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:

@@ -59,3 +59,10 @@ def test_measured_results_name_model_n_and_date(tmp_path) -> None:
     line = tag(frame, recorded=replay.recorded)
     assert line.startswith("MEASURED: replay:") and "n=4" in line
     assert replay.recorded and replay.recorded[:2] == "20" and f"recorded {replay.recorded}" in line
+
+
+def test_share_is_the_rate_and_wilson_interval_of_its_flags() -> None:
+    from labkit.evidence import share, wilson_interval
+
+    assert share([True, False, 1, 0, "x"]) == (3 / 5, wilson_interval(3, 5))
+    assert share([]) == (0.0, (0.0, 1.0))

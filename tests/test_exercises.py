@@ -64,6 +64,15 @@ def test_hex_field_other_fields():
         check_hex_field(REQUEST, "id", "00")  # ambiguous: ip.id or icmp.id
 
 
+def test_hex_field_names_a_number_read_little_endian():
+    from labkit.exercises import mystery_request
+
+    mystery = mystery_request()  # sequence 300 = 01 2c
+    assert check_hex_field(mystery, "icmp.seq", 300).correct
+    reversed_order = check_hex_field(mystery, "icmp.seq", 0x2C01)
+    assert not reversed_order.correct and "most significant byte first" in reversed_order.hint
+
+
 def test_checksum_right_answers():
     header = bytearray(REQUEST[:20])
     header[10:12] = b"\x00\x00"
@@ -432,3 +441,16 @@ def test_code_checkers_are_deterministic() -> None:
 
     first = str(check_internet_checksum(CHECKSUM_BUGS["byte order"]))
     assert first == str(check_internet_checksum(CHECKSUM_BUGS["byte order"]))
+
+
+def test_carry_cases_need_one_payload_that_never_carries_and_one_that_does():
+    from labkit.exercises import check_carry_cases
+    from labkit.exercises.code import carry_dropped
+
+    right, dropped = carry_dropped(bytes.fromhex("ff" * 8))
+    assert right != dropped  # big words carry, so dropping carries shows
+    assert carry_dropped(bytes(8))[0] == carry_dropped(bytes(8))[1]  # zeros never carry
+    assert check_carry_cases(bytes(8), bytes.fromhex("ff" * 8))
+    assert "passes 0xffff" in str(check_carry_cases(bytes.fromhex("ff" * 8), bytes.fromhex("ff" * 8)))
+    assert "never passes 0xffff" in str(check_carry_cases(bytes(8), bytes(8)))
+    assert not check_carry_cases(None, b"")

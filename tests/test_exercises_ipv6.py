@@ -54,3 +54,11 @@ def test_solicited_node_checker_accepts_right_code_and_diagnoses_wrong_code() ->
     assert not check_solicited_node(kept_16_bits)
     crashed = check_solicited_node(lambda address: 1 / 0)
     assert not crashed and "ZeroDivisionError" in str(crashed)
+
+
+def test_word_count_names_a_forgotten_odd_byte() -> None:
+    odd = echo_request(payload=bytes(1001))  # 1009 bytes of ICMP message
+    assert checksum_words(odd) == 505
+    assert check_checksum_words(odd, 505)
+    assert "odd last byte" in str(check_checksum_words(odd, 504))
+    assert "odd" not in str(check_checksum_words(echo_request(), 31))  # an even message has no odd byte

@@ -10,6 +10,7 @@ when the mistake is a common one, names it.
     check_incremental_update(my_update)        # my_update(old_checksum, old_word, new_word) -> int (RFC 1624)
     check_field_lookup(my_field_at)            # my_field_at(packet: bytes, offset: int) -> str
     check_reply_builder(my_reply)              # my_reply(request: bytes) -> bytes, judged by labkit.judge
+    check_carry_cases(hides, exposes)          # two payloads: one hides a dropped carry, one exposes it
 """
 
 from __future__ import annotations
@@ -413,3 +414,41 @@ def check_reply_builder(func: Callable[[bytes], bytes]) -> Feedback:
         return _crash(_name(func), f"<{len(request)}-byte request>", failure)
     what, hint = _reply_mistake(request, _as_packet(failure.got))
     return _wrong(f"first failing case: the request {request.hex()[:56]}... ({len(request)} bytes): {what}.", hint)
+
+
+# --- designing test cases: which payload exposes a dropped carry? ------------------------------------------------
+
+
+def _reply_icmp(payload: bytes) -> bytes:
+    """The ICMP message of labkit's reply to a default echo request carrying `payload`, checksum zeroed."""
+    reply = echo_reply(echo_request(payload=payload)) or b""
+    message = bytearray(reply[ipv4_header_len(reply) :])
+    message[2:4] = b"\x00\x00"
+    return bytes(message)
+
+
+def carry_dropped(payload: bytes) -> tuple[int, int]:
+    """(right ICMP checksum of the reply, the checksum a responder that drops every end-around carry writes)."""
+    message = _reply_icmp(payload)
+    return internet_checksum(message), _lost_carry_sum(message)
+
+
+def check_carry_cases(hides: object, exposes: object) -> Feedback:
+    """Design two payloads: on `hides` a responder that drops carries still gets the ICMP checksum right, on
+    `exposes` it does not. Why: a test that never makes the sum pass 0xffff cannot catch this slip."""
+    payloads = [bytes(p) for p in (hides, exposes) if isinstance(p, (bytes, bytearray)) and len(p) <= 1472]
+    if len(payloads) != 2:
+        return _wrong("both payloads must be bytes (up to 1472), e.g. bytes(8) or bytes.fromhex('ff' * 8).")
+    right, dropped = carry_dropped(payloads[0])
+    if right != dropped:
+        return _wrong(
+            f"on `hides` the sum passes 0xffff, so dropping the carry gives 0x{dropped:04x}, not 0x{right:04x}.",
+            "keep the running sum below 0x10000: small data words (zeros, say) never carry.",
+        )
+    right, dropped = carry_dropped(payloads[1])
+    if right == dropped:
+        return _wrong(
+            "on `exposes` the sum never passes 0xffff, so dropping carries changes nothing: the slip goes unseen.",
+            "make the words big: a few 0xffff words push the sum past 0xffff.",
+        )
+    return _right(f"`hides` never carries; on `exposes` the slip writes 0x{dropped:04x} instead of 0x{right:04x}.")

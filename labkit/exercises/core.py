@@ -74,6 +74,10 @@ def check_hex_field(packet: bytes, field: str, answer: object, link: str = "ip")
     if isinstance(answer, int):
         if isinstance(target.value, int) and answer == target.value:
             return _right(f"{label} = {answer} (0x{answer:x}).")
+        if target.bits is None and target.length > 1 and answer == int.from_bytes(raw, "little"):
+            return _wrong(
+                f"{answer} (0x{answer:x}) reads the bytes {raw.hex(' ')} in the wrong order.", _BYTE_ORDER_HINT
+            )
         return _wrong(f"{answer} is not the value of {label}.", where)
     if isinstance(answer, (bytes, bytearray)):
         if bytes(answer) == raw and target.bits is None:

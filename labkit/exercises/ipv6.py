@@ -20,14 +20,17 @@ PSEUDO_HEADER_BYTES = 40  # RFC 8200 section 8.1: source, destination, upper-lay
 CASES = 300  # generated addresses per check: enough to hit every nibble position many times
 
 
-def checksum_words(packet: bytes) -> int:
-    """How many 16-bit words the ICMP (IPv4) or ICMPv6 checksum of this packet adds (odd bytes padded)."""
+def _covered_bytes(packet: bytes) -> int:
+    """How many bytes the ICMP (IPv4) or ICMPv6 checksum covers: the message, plus the pseudo-header for IPv6."""
     if ip_version(packet) == 4:
-        message = ipv4_total_len(packet) - ipv4_header_len(packet)
-        return (message + 1) // 2
+        return ipv4_total_len(packet) - ipv4_header_len(packet)
     start = icmpv6_offset(packet) or IPV6_HEADER
-    message = IPV6_HEADER + ipv6_payload_len(packet) - start
-    return (PSEUDO_HEADER_BYTES + message + 1) // 2
+    return PSEUDO_HEADER_BYTES + IPV6_HEADER + ipv6_payload_len(packet) - start
+
+
+def checksum_words(packet: bytes) -> int:
+    """How many 16-bit words the ICMP (IPv4) or ICMPv6 checksum of this packet adds (an odd last byte padded)."""
+    return (_covered_bytes(packet) + 1) // 2
 
 
 def check_checksum_words(packet: bytes, answer: object) -> Feedback:
@@ -46,6 +49,11 @@ def check_checksum_words(packet: bytes, answer: object) -> Feedback:
         )
     if given == 2 * right or given == 2 * right - 1:
         return _wrong(f"{given} looks like a count of bytes.", "A 16-bit word is two bytes.")
+    if given == right - 1 and _covered_bytes(packet) % 2:
+        return _wrong(
+            f"{given} leaves out the odd last byte.",
+            "An odd byte still takes a word: it is padded with a zero byte (RFC 1071), so round up.",
+        )
     return _wrong(f"{given} words is not right.", "Count the bytes the checksum covers, then halve (round up).")
 
 

@@ -45,7 +45,7 @@ OVERFLOW_JS = """() => {
   const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
   const cells = [...nb.querySelectorAll('.jp-Cell')];
   const found = [];
-  for (const el of nb.querySelectorAll('""" + OUTPUT_BOXES + """')) {
+  for (const el of nb.querySelectorAll('__BOXES__')) {
     const cell = cells.indexOf(el.closest('.jp-Cell'));
     if (el.scrollWidth > el.clientWidth + 2) {
       found.push({cell, kind: 'scrolls', over: el.scrollWidth - el.clientWidth, line: el.textContent.slice(0, 100)});
@@ -62,7 +62,7 @@ OVERFLOW_JS = """() => {
     }
   }
   return found;
-}"""
+}""".replace("__BOXES__", OUTPUT_BOXES)
 PROMPTS_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
   .map(p => p.textContent.trim())"""
 
@@ -90,7 +90,10 @@ class NotebookRun:
         if self.widget_errors:
             lines.append(f"  {self.widget_errors} x 'Error displaying widget'")
         unit = {"scrolls": "px", "wraps": "characters"}
-        lines += [f"  {o['kind']} (cell {o['cell']}, {o['over']} {unit[o['kind']]} too long): {o['line']}" for o in self.overflow]
+        lines += [
+            f"  {o['kind']} (cell {o['cell']}, {o['over']} {unit[o['kind']]} too long): {o['line']}"
+            for o in self.overflow
+        ]
         return "\n".join(lines)
 
 
@@ -126,13 +129,30 @@ def copy_checkout(account: pwd.struct_passwd) -> Path:
     return target
 
 
+def as_student(account: pwd.struct_passwd) -> list[str]:
+    """The command prefix that runs as the user: their uid, gid and groups, no capabilities left over."""
+    return ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups"]
+
+
+def installed_checkout(timeout: float = 900) -> tuple[pwd.struct_passwd, Path]:
+    """The user and a fresh copy of this checkout with a .venv that imports labkit (scripts/install.sh, as the
+    user, only when it does not: the first time downloads everything, minutes; then it is reused)."""
+    account = ensure_user()
+    checkout = copy_checkout(account)
+    probe = [*as_student(account), str(checkout / ".venv" / "bin" / "python"), "-c", "import labkit, scapy"]
+    env = student_env(account)
+    if subprocess.run(probe, env=env, cwd=checkout, capture_output=True).returncode != 0:
+        subprocess.run([*as_student(account), "scripts/install.sh"], env=env, cwd=checkout, check=True, timeout=timeout)
+    return account, checkout
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _student_env(account: pwd.struct_passwd) -> dict[str, str]:
+def student_env(account: pwd.struct_passwd) -> dict[str, str]:
     """A login-like environment: no root PATH, no pyenv; only where pip finds packages is passed on."""
     env = {
         "HOME": account.pw_dir,
@@ -157,9 +177,9 @@ class StudentLab:
         argv += [f"--IdentityProvider.token={self.token}", "--ServerApp.port_retries=0"]
         with open(log_path, "w") as log:
             self.proc = subprocess.Popen(
-                ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups", *argv],
+                [*as_student(account), *argv],
                 cwd=checkout,
-                env=_student_env(account),
+                env=student_env(account),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -287,7 +307,7 @@ def run_notebook(page, lab: StudentLab, checkout: Path, name: str, timeout: floa
     _saved_outputs(path, run)
     run.widget_errors = page.get_by_text("Error displaying widget").count()
     run.overflow = page.evaluate(OVERFLOW_JS)
-    run.text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
+    run.text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").evaluate("el => el.textContent")
     return run
 
 

@@ -36,7 +36,11 @@ if [[ $want_test -eq 1 ]]; then
     fi
 fi
 
-[[ -x .venv/bin/python ]] || python3 -m venv .venv
+if [[ ! -x .venv/bin/python ]]; then
+    # A student's first run is a few quiet minutes of downloads: say so, and which Python the venv uses.
+    echo "install: making .venv with $(python3 --version) and installing labkit and JupyterLab into it (first time: a few minutes)"
+    python3 -m venv .venv
+fi
 extras="notebooks"
 [[ $want_test -eq 1 ]] && extras="notebooks,test"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null

@@ -80,15 +80,21 @@ class NotebookRun:
     widget_errors: int = 0
     overflow: list[dict] = field(default_factory=list)
     text: str = ""
+    reopened: tuple[int, int] | None = None  # (widget views shown, widget views saved) after reopening
+
+    def reopened_ok(self) -> bool:
+        return self.reopened is None or self.reopened[0] == self.reopened[1]
 
     def ok(self) -> bool:
-        return not self.errors and not self.widget_errors and self.executed == self.code_cells
+        return not self.errors and not self.widget_errors and self.executed == self.code_cells and self.reopened_ok()
 
     def summary(self) -> str:
         head = f"{self.name}: {self.executed}/{self.code_cells} cells run in {self.seconds:.0f} s"
         lines = [head, *(f"  ERROR {e}" for e in self.errors), *(f"  stderr {s}" for s in self.stderr)]
         if self.widget_errors:
             lines.append(f"  {self.widget_errors} x 'Error displaying widget'")
+        if self.reopened is not None:
+            lines.append("  reopened without its kernel: {} of {} saved widgets shown".format(*self.reopened))
         unit = {"scrolls": "px", "wraps": "characters"}
         lines += [
             f"  {o['kind']} (cell {o['cell']}, {o['over']} {unit[o['kind']]} too long): {o['line']}"
@@ -311,13 +317,54 @@ def run_notebook(page, lab: StudentLab, checkout: Path, name: str, timeout: floa
     return run
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+SHOWN_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
+  .filter(el => el.dataset.mimeType === '__VIEW__')
+  .filter(el => el.querySelector('.jupyter-widgets') && !el.textContent.includes('Error displaying widget'))
+  .length""".replace("__VIEW__", WIDGET_VIEW)
+
+
+def _saved_views(path: Path) -> int:
+    cells = json.loads(path.read_text())["cells"]
+    return sum(1 for cell in cells for out in cell.get("outputs", []) if WIDGET_VIEW in out.get("data", {}))
+
+
+def _shown_after_reload(page, saved: int) -> int:
+    page.reload()
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    no_kernel = page.locator(".jp-Dialog select")
+    if no_kernel.count():  # "Select Kernel": a student without the kernel picks No Kernel
+        no_kernel.select_option(label="No Kernel")
+        page.locator(".jp-Dialog button.jp-mod-accept").click()
+    deadline, shown = time.monotonic() + 20, 0
+    while time.monotonic() < deadline and shown < saved:
+        time.sleep(0.5)
+        shown = page.evaluate(SHOWN_JS)
+    return shown
+
+
+def reopen(page, path: Path, run: NotebookRun) -> None:
+    """With the kernel shut down, reopen the saved notebook: its widgets must show from the state saved in it
+    (lab.sh turns saving widget state on). Once more if the first reopening loses the race that
+    @jupyter-widgets/jupyterlab-manager can lose (see tests/browser/test_jupyterlab.py)."""
+    saved = _saved_views(path)
+    if not saved:
+        return
+    shown = _shown_after_reload(page, saved)
+    if shown < saved:
+        shown = _shown_after_reload(page, saved)
+    run.reopened = (shown, saved)
+
+
 def _close_all(page) -> None:
     """Shut the notebook's kernel, so the next notebook starts from a clean, quiet machine."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Shut Down All Kernels")).click()
-    dialog = page.locator(".jp-Dialog button.jp-mod-accept")
-    if dialog.count():
-        dialog.click()
+    try:  # JupyterLab asks "Shut down all kernels?"
+        page.locator(".jp-Dialog button.jp-mod-accept").click(timeout=5_000)
+    except Exception:  # not asked: no kernel was running
+        pass
+    page.wait_for_selector(".jp-Dialog", state="detached")
 
 
 def notebooks(wanted: list[str]) -> list[str]:
@@ -349,6 +396,8 @@ def run_course(names: list[str], shots: bool = True, ready_timeout: float = 900)
                     run = run_notebook(page, lab, checkout, name)
                     if shots:
                         screenshot(page, ARTIFACTS / name.replace(".ipynb", ".png"))
+                    _close_all(page)
+                    reopen(page, checkout / "notebooks" / name, run)
                     _close_all(page)
                     runs.append(run)
                     print(run.summary(), flush=True)

@@ -555,6 +555,7 @@ def test_demo_without_root_uses_the_software_wire() -> None:
     spec = importlib.util.spec_from_file_location("student_run", REPO / "scripts" / "student_run.py")
     assert spec and spec.loader
     student_run = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = student_run  # dataclasses look their module up there
     spec.loader.exec_module(student_run)
     try:
         account, checkout = student_run.installed_checkout()

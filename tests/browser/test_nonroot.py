@@ -4,7 +4,8 @@
 Why a separate user: root's .venv links into root's own Python, which no other user can read, so the root
 browser test (test_jupyterlab.py) cannot show what a student without root sees. Checks: lab.sh serves as that
 user; every code cell runs, none shows an error and no widget fails to show; 08's root-only cells say what a
-student can do instead. Screenshots (1280 px wide) go to test-artifacts/nonroot/. The whole course, every
+student can do instead; saved, with the kernel shut down and reopened, 05's and 08's widgets show from the
+state saved in the file. Screenshots (1280 px wide) go to test-artifacts/nonroot/. The whole course, every
 notebook: scripts/student_run.py (docs/instructors.md). The first run on a machine installs the student's
 .venv from the package index (minutes); later runs reuse it.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ def _student_run():
     spec = importlib.util.spec_from_file_location("student_run", REPO / "scripts" / "student_run.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -56,6 +59,8 @@ def test_a_student_without_root_runs_00_05_08_in_chromium() -> None:
         assert run.widget_errors == 0, report
         assert run.code_cells > 0 and run.executed == run.code_cells, report
         assert "Traceback" not in run.text, report
+        assert run.reopened_ok(), report
+    assert [run.reopened is not None for run in runs] == [False, True, True], "05 and 08 have widgets to reopen"
     live = runs[-1].text
     assert "live lab not started: needs root" in live, "08 ran its root cells as root: not a student's run"
     for advice in ("Without root", "software wire", "sudo scripts/live-demo.sh"):

@@ -39,16 +39,18 @@ USER = "student"
 WIDTH, HEIGHT = 1280, 900
 PIP_SETTINGS = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CERT")
 # What does not fit: a box wider than its cell gets a scroll bar a student may miss; a text line longer than
-# its box is wrapped by JupyterLab mid-word ("at a" / "ssumed"). Both are measured on the page as it is shown.
+# its box is wrapped by JupyterLab mid-word ("at a" / "ssumed"); a code line longer than its editor is cut off
+# at the right edge until scrolled. All measured on the page as it is shown.
 OUTPUT_BOXES = ".jp-OutputArea-output pre, .jp-OutputArea-output table, .jp-MarkdownOutput pre"
 OVERFLOW_JS = """() => {
   const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
   const cells = [...nb.querySelectorAll('.jp-Cell')];
+  const longest = lines => lines.reduce((a, b) => b.length > a.length ? b : a, '').slice(0, 160);
   const found = [];
+  const add = (el, kind, over, line) => found.push({cell: cells.indexOf(el.closest('.jp-Cell')), kind, over, line});
   for (const el of nb.querySelectorAll('__BOXES__')) {
-    const cell = cells.indexOf(el.closest('.jp-Cell'));
     if (el.scrollWidth > el.clientWidth + 2) {
-      found.push({cell, kind: 'scrolls', over: el.scrollWidth - el.clientWidth, line: el.textContent.slice(0, 100)});
+      add(el, 'scrolls', el.scrollWidth - el.clientWidth, longest(el.textContent.split('\\n')));
       continue;
     }
     if (el.tagName !== 'PRE') continue;
@@ -58,8 +60,12 @@ OVERFLOW_JS = """() => {
     const fits = Math.floor(el.clientWidth / (probe.getBoundingClientRect().width / 100));
     probe.remove();
     for (const line of el.textContent.split('\\n')) {
-      if (line.length > fits) found.push({cell, kind: 'wraps', over: line.length - fits, line: line.slice(0, 160)});
+      if (line.length > fits) add(el, 'wraps', line.length - fits, line.slice(0, 160));
     }
+  }
+  for (const el of nb.querySelectorAll('.jp-CodeCell .cm-scroller')) {
+    const lines = [...el.querySelectorAll('.cm-line')].map(line => line.textContent);
+    if (el.scrollWidth > el.clientWidth + 2) add(el, 'code scrolls', el.scrollWidth - el.clientWidth, longest(lines));
   }
   return found;
 }""".replace("__BOXES__", OUTPUT_BOXES)
@@ -95,7 +101,7 @@ class NotebookRun:
             lines.append(f"  {self.widget_errors} x 'Error displaying widget'")
         if self.reopened is not None:
             lines.append("  reopened without its kernel: {} of {} saved widgets shown".format(*self.reopened))
-        unit = {"scrolls": "px", "wraps": "characters"}
+        unit = {"scrolls": "px", "wraps": "characters", "code scrolls": "px"}
         lines += [
             f"  {o['kind']} (cell {o['cell']}, {o['over']} {unit[o['kind']]} too long): {o['line']}"
             for o in self.overflow
@@ -319,9 +325,9 @@ def run_notebook(page, lab: StudentLab, checkout: Path, name: str, timeout: floa
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SHOWN_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
-  .filter(el => el.dataset.mimeType === '__VIEW__')
-  .filter(el => el.querySelector('.jupyter-widgets') && !el.textContent.includes('Error displaying widget'))
-  .length""".replace("__VIEW__", WIDGET_VIEW)
+  .filter(el => el.querySelector(':scope > .jupyter-widgets') && !el.parentElement.closest('.jupyter-widgets'))
+  .filter(el => !el.textContent.includes('Error displaying widget'))
+  .length"""
 
 
 def _saved_views(path: Path) -> int:
@@ -385,7 +391,9 @@ def run_course(names: list[str], shots: bool = True, ready_timeout: float = 900)
     lab = StudentLab(checkout, account, ARTIFACTS / "lab.log")
     runs = []
     try:
+        started = time.monotonic()
         lab.wait_ready(ready_timeout)
+        print(f"./lab.sh served as {account.pw_name} after {time.monotonic() - started:.0f} s", flush=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:

@@ -281,7 +281,8 @@ def _save(page, path: Path) -> None:
 def screenshot(page, out: Path) -> list[Path]:
     """The notebook 1280 px wide, top to bottom: one picture per screen (the notebook scrolls, not the page)."""
     outer = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer").first
-    shots, top = [], 0
+    shots: list[Path] = []
+    top = 0
     while True:
         reached = outer.evaluate("(el, top) => { el.scrollTop = top; return el.scrollTop; }", top)
         time.sleep(0.4)
@@ -295,7 +296,7 @@ def screenshot(page, out: Path) -> list[Path]:
 
 
 def _answer_news_toast(page) -> None:
-    """JupyterLab asks once whether to fetch Jupyter news; a student answers No (it would cover the outputs)."""
+    """JupyterLab asks once whether to fetch Jupyter news; a student answers No (the toast covers outputs)."""
     no = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
     try:
         no.first.click(timeout=8_000)
@@ -310,7 +311,6 @@ def run_notebook(page, lab: StudentLab, checkout: Path, name: str, timeout: floa
     page.goto(f"{lab.url}/lab/tree/{name}?reset")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    _answer_news_toast(page)
     _run_all(page)
     _wait_done(page, timeout)
     run.seconds = time.monotonic() - started
@@ -400,6 +400,8 @@ def run_course(names: list[str], shots: bool = True, ready_timeout: float = 900)
                 page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
                 page.set_default_timeout(45_000)
                 page.goto(f"{lab.url}/lab?token={lab.token}")  # sets the login cookie, as the printed URL does
+                page.wait_for_selector("#jp-main-dock-panel")
+                _answer_news_toast(page)
                 for name in names:
                     run = run_notebook(page, lab, checkout, name)
                     if shots:

@@ -41,7 +41,7 @@ NOT_ROOT = "needs root (network namespaces and a raw socket)"
 # Printed when a non-root student builds a lab: what they can do instead (Binder, a laptop, a class VM).
 WITHOUT_ROOT = (
     "  Without root: the software wire (ping_software) runs the same responder and guard in virtual time;\n"
-    "  the copy of this notebook you were given shows a root run's output (ping lines and nstat counters);\n"
+    "  the notebook as handed out (before you ran it) shows a root run: its ping lines and nstat counters;\n"
     "  on a machine where you have root, `sudo scripts/live-demo.sh` runs the real ping from a shell."
 )
 

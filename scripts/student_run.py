@@ -85,7 +85,8 @@ class NotebookRun:
     stderr: list[str] = field(default_factory=list)
     widget_errors: int = 0
     overflow: list[dict] = field(default_factory=list)
-    text: str = ""
+    text: str = ""  # the notebook as the page shows it (markdown, code and outputs)
+    outputs: str = ""  # what the code cells printed or returned as text, from the saved file
     reopened: tuple[int, int] | None = None  # (widget views shown, widget views saved) after reopening
 
     def reopened_ok(self) -> bool:
@@ -266,6 +267,7 @@ def _saved_outputs(path: Path, run: NotebookRun) -> None:
                 run.errors.append(f"code cell {number}: {out['ename']}: {out['evalue']}"[:300])
             elif out.get("name") == "stderr":
                 run.stderr.append(f"code cell {number}: {''.join(out['text']).strip()[:300]}")
+            run.outputs += "".join(out.get("text") or out.get("data", {}).get("text/plain", "")) + "\n"
 
 
 def _save(page, path: Path) -> None:

@@ -50,7 +50,7 @@ stamp=.venv/.labkit-installed
 pyproject_hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 up_to_date() {
     local hash have extra
-    read -r hash have <"$stamp" 2>/dev/null || return 1
+    [[ -f $stamp ]] && read -r hash have <"$stamp" || return 1
     [[ $hash == "$pyproject_hash" ]] || return 1
     for extra in ${extras//,/ }; do [[ ",$have," == *",$extra,"* ]] || return 1; done
     .venv/bin/python -c 'import importlib.metadata as m; m.version("labkit")' 2>/dev/null   # installed, not just cwd

@@ -148,14 +148,21 @@ def as_student(account: pwd.struct_passwd) -> list[str]:
 
 
 def installed_checkout(timeout: float = 900) -> tuple[pwd.struct_passwd, Path]:
-    """The user and a fresh copy of this checkout with a .venv that imports labkit (scripts/install.sh, as the
-    user, only when it does not: the first time downloads everything, minutes; then it is reused)."""
+    """The user and a fresh copy of this checkout with its .venv, made by scripts/install.sh run as the user
+    (the first time it downloads everything, minutes; then it finds the .venv up to date in a moment)."""
     account = ensure_user()
     checkout = copy_checkout(account)
-    probe = [*as_student(account), str(checkout / ".venv" / "bin" / "python"), "-c", "import labkit, scapy"]
-    env = student_env(account)
-    if subprocess.run(probe, env=env, cwd=checkout, capture_output=True).returncode != 0:
-        subprocess.run([*as_student(account), "scripts/install.sh"], env=env, cwd=checkout, check=True, timeout=timeout)
+    done = subprocess.run(
+        [*as_student(account), "scripts/install.sh"],
+        env=student_env(account),
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+        raise RuntimeError(f"scripts/install.sh as {account.pw_name} failed ({done.returncode}): {tail}")
     return account, checkout
 
 

@@ -559,8 +559,8 @@ def test_demo_without_root_uses_the_software_wire() -> None:
     spec.loader.exec_module(student_run)
     try:
         account, checkout = student_run.installed_checkout()
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"user student has no working .venv (scripts/install.sh as student failed: {exc})")
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:  # e.g. no package index reachable
+        pytest.skip(f"user student has no working .venv: {exc}")
     done = subprocess.run(
         [*student_run.as_student(account), "bash", str(checkout / "scripts" / "live-demo.sh"), "reference", "2"],
         capture_output=True,

@@ -37,12 +37,19 @@ COUNTERS = ("IcmpInMsgs", "IcmpInErrors", "IcmpInCsumErrors", "IcmpInEchoReps", 
 LIVE_DEMO = Path(__file__).resolve().parent.parent / "scripts" / "live-demo.sh"
 _TOOLS = ("ip", "ping", "nstat")
 _labs = itertools.count(1)  # several labs in one process get different names
+NOT_ROOT = "needs root (network namespaces and a raw socket)"
+# Printed when a non-root student builds a lab: what they can do instead (Binder, a laptop, a class VM).
+WITHOUT_ROOT = (
+    "  Without root: the software wire (ping_software) runs the same responder and guard in virtual time;\n"
+    "  the notebook as handed out (before you ran it) shows a root run: its ping lines and nstat counters;\n"
+    "  on a machine where you have root, `sudo scripts/live-demo.sh` runs the real ping from a shell."
+)
 
 
 def unavailable() -> str | None:
     """None when the live lab can run here, else one line saying why not (shown instead of running)."""
     if os.geteuid() != 0:
-        return "needs root (network namespaces and a raw socket); run the notebook as root to see it live"
+        return NOT_ROOT
     missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
     if missing:
         return f"needs {', '.join(missing)} (Debian: iproute2, iputils-ping)"
@@ -104,6 +111,8 @@ class LiveLab:
         self._wire: RawWire | None = None
         if self.why_not is not None:
             print(f"(live lab not started: {self.why_not})")
+            if self.why_not == NOT_ROOT:
+                print(WITHOUT_ROOT)
             return
         atexit.register(self.close)
         try:

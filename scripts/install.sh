@@ -36,9 +36,30 @@ if [[ $want_test -eq 1 ]]; then
     fi
 fi
 
-[[ -x .venv/bin/python ]] || python3 -m venv .venv
+if [[ ! -x .venv/bin/python ]]; then
+    # A student's first run is a few quiet minutes of downloads: say so, and which Python the venv uses.
+    echo "install: making .venv with $(python3 --version) and installing labkit and JupyterLab into it (first time: a few minutes)"
+    python3 -m venv .venv
+fi
 extras="notebooks"
 [[ $want_test -eq 1 ]] && extras="notebooks,test"
+
+# The editable install follows the code, so pip is needed again only when pyproject.toml or the extras change.
+# Skipping it otherwise starts ./lab.sh in seconds, without setuptools' editable-install warning every time.
+stamp=.venv/.labkit-installed
+pyproject_hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+up_to_date() {
+    local hash have extra
+    [[ -f $stamp ]] && read -r hash have <"$stamp" || return 1
+    [[ $hash == "$pyproject_hash" ]] || return 1
+    for extra in ${extras//,/ }; do [[ ",$have," == *",$extra,"* ]] || return 1; done
+    .venv/bin/python -c 'import importlib.metadata as m; m.version("labkit")' 2>/dev/null   # installed, not just cwd
+}
+if up_to_date; then
+    echo "install: .venv is up to date (extras: ${extras}; pyproject.toml unchanged)"
+    exit 0
+fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check --editable ".[${extras}]"
+echo "$pyproject_hash $extras" >"$stamp"
 echo "install: labkit is installed in .venv (extras: ${extras})"

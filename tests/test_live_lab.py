@@ -32,7 +32,10 @@ def test_without_root_nothing_is_built_and_every_step_says_why(monkeypatch, caps
     lab.close()
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("(live lab not started: needs root")
-    assert printed[1:] == [f"(skipped: {lab.why_not})"] * 2
+    assert "run the notebook as root" not in "\n".join(printed), "no advice to run Jupyter as root"
+    advice = live_lab.WITHOUT_ROOT.splitlines()
+    assert printed[1 : 1 + len(advice)] == advice and "software wire" in advice[0] and "sudo" in advice[-1]
+    assert printed[1 + len(advice) :] == [f"(skipped: {lab.why_not})"] * 2
 
 
 def test_a_root_machine_that_cannot_build_the_lab_says_why_and_cleans_up(monkeypatch, capsys) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.page import fit
+
 Z95 = 1.959964
 DEFAULT_ASSUMPTIONS = (
     "per-digit copy slips and per-addition checksum slips at assumed rates, decision and prose "
@@ -34,9 +36,9 @@ class Evidence:
         models = ", ".join(self.models) or "no model"
         if self.measured:
             when = f", recorded {self.date}" if self.date else ", date unknown"
-            return f"MEASURED: {models}, n={self.n}{when}"
+            return fit(f"MEASURED: {models}, n={self.n}{when}")
         rests_on = "; ".join(self.assumptions or DEFAULT_ASSUMPTIONS)
-        return f"SIMULATED prediction ({models}, n={self.n}): rests on {rests_on} -- not a finding about Claude"
+        return fit(f"SIMULATED prediction ({models}, n={self.n}): rests on {rests_on} -- not a finding about Claude")
 
     def _repr_html_(self) -> str:
         import html
@@ -112,12 +114,12 @@ def compare_rates(
     shown_a = f"{name_a} {rate_a:.0%} [{ci_a[0]:.0%}, {ci_a[1]:.0%}]"
     shown_b = f"{name_b} {rate_b:.0%} [{ci_b[0]:.0%}, {ci_b[1]:.0%}]"
     if intervals_overlap(ci_a, ci_b):
-        return (
+        return fit(
             f"{shown_a} and {shown_b}: the 95 % intervals overlap, so these runs cannot tell them apart "
             "(more attempts, or a direct test of the difference, could)."
         )
     higher, lower = (shown_a, shown_b) if rate_a > rate_b else (shown_b, shown_a)
-    return f"{higher} is higher than {lower}: the 95 % intervals do not overlap."
+    return fit(f"{higher} is higher than {lower}: the 95 % intervals do not overlap.")
 
 
 def overlap_text(name_a: str, successes_a: int, n_a: int, name_b: str, successes_b: int, n_b: int) -> str:

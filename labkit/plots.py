@@ -8,6 +8,7 @@ and heatmap cells carry their number. Rates come with 95 % Wilson intervals (lab
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -105,7 +106,7 @@ def latency_cdf(samples: Mapping[str, Sequence[float]], *, title: str = "Echo re
         n = len(values)
         # Start the staircase at 0 on the first value so it does not begin in mid-air; the last step reaches 1.
         xs, fractions = [values[0], *values], [0.0, *((i + 1) / n for i in range(n))]
-        median = values[(n - 1) // 2]
+        median = statistics.median(values)  # the same median every figure and notebook quotes
         axes.step(
             xs,
             fractions,

@@ -64,8 +64,8 @@ def generated_note(name: str, solutions: bool = False) -> str:
         else f"Worked answers, once you have tried: [solutions/{name}.ipynb](solutions/{name}.ipynb)."
     )
     return (
-        f"{other}\n\n<small>Generated from [`src/{name}.md`]({src}): edit that file, then run "
-        f"`python scripts/build_notebooks.py {name} --execute`.</small>"
+        f"{other}\n\n<small>For instructors: this notebook is built from [`src/{name}.md`]({src}); to change "
+        f"it, edit that file and run `python scripts/build_notebooks.py {name} --execute`.</small>"
     )
 
 

@@ -37,7 +37,7 @@ def test_wilson_interval_known_values() -> None:
 def test_overlap_is_said_as_overlap() -> None:
     assert intervals_overlap((0.1, 0.5), (0.4, 0.9)) and not intervals_overlap((0.1, 0.3), (0.4, 0.9))
     close = overlap_text("zero-shot", 60, 100, "spec", 66, 100)
-    assert "overlap, so these runs cannot tell them apart" in close
+    assert "overlap, so these runs cannot tell them apart" in " ".join(close.split())  # wrapped to fit the page
     apart = overlap_text("zero-shot", 20, 100, "tool-use", 95, 100)
     assert "do not overlap" in apart and apart.startswith("tool-use")
 
@@ -66,3 +66,16 @@ def test_share_is_the_rate_and_wilson_interval_of_its_flags() -> None:
 
     assert share([True, False, 1, 0, "x"]) == (3 / 5, wilson_interval(3, 5))
     assert share([]) == (0.0, (0.0, 1.0))
+
+
+def test_printed_prose_fits_the_page_and_keeps_every_word() -> None:
+    """Evidence lines are wrapped on spaces at labkit.page.PAGE_COLUMNS: JupyterLab would cut them mid-word."""
+    from labkit.page import PAGE_COLUMNS, fit
+
+    line = str(evidence_of([{"model": "simulated:0", "simulated": True}] * 3, assumptions=["x " * 120]))
+    assert all(len(row) <= PAGE_COLUMNS for row in line.splitlines()) and len(line.splitlines()) > 1
+    whole = f"SIMULATED prediction (simulated:0, n=3): rests on {'x ' * 120}-- not a finding about Claude"
+    assert line.split() == whole.split()
+    text = "word " * 60 + "0123456789abcdef" * 10
+    assert fit(text).split() == text.split()  # nothing lost, a long hex run never broken
+    assert fit("short line") == "short line"

@@ -46,6 +46,6 @@ def test_tshark_counts_agree_with_the_fallback(tmp_path: Path, monkeypatch: pyte
 def test_check_flagged_names_the_default(tmp_path: Path) -> None:
     path = _trap(tmp_path / "trap.pcap")
     assert check_flagged(path, 1, 2)
-    assert "do not validate IPv4 header checksums by default" in str(check_flagged(path, 2, 2))
+    assert "do not validate IPv4 header checksums by default" in " ".join(str(check_flagged(path, 2, 2)).split())
     assert not check_flagged(path, 1, 3)
     assert not check_flagged(path, None, 2)

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "labkit"
 FLOORS = {
     "labkit": 0,
     "labkit.errors": 0,
+    "labkit.page": 0,
     "labkit.headers": 1,
     "labkit.outcomes": 1,
     "labkit.packets": 1,

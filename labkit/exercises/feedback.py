@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from labkit.page import fit
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -18,8 +20,8 @@ class Feedback:
 
     def __str__(self) -> str:
         if self.correct:
-            return f"✓ {self.message}"
-        return f"✗ {self.message}" + (f" Hint: {self.hint}" if self.hint else "")
+            return fit(f"✓ {self.message}")
+        return fit(f"✗ {self.message}" + (f" Hint: {self.hint}" if self.hint else ""))
 
     __repr__ = __str__
 

@@ -20,6 +20,8 @@ from labkit.exercises.core import (
 from labkit.exercises.feedback import Feedback
 from labkit.exercises.ipv6 import check_checksum_words, check_solicited_node
 from labkit.exercises.live import check_drop_counter
+from labkit.exercises.live import check_csum_errors
+from labkit.exercises.latency import check_reply_checksum_update
 from labkit.exercises.llm import check_latency_plan, check_really_better, check_strategy_benchmark
 from labkit.exercises.predict import check_prediction
 from labkit.exercises.taxonomy import check_first_false_step, numbered, planted_working
@@ -30,6 +32,8 @@ __all__ = [
     "check_checksum",
     "check_checksum_words",
     "check_drop_counter",
+    "check_csum_errors",
+    "check_reply_checksum_update",
     "check_echo_reply",
     "check_field_lookup",
     "check_first_false_step",

@@ -28,8 +28,10 @@ def _slip(old: int, value: int) -> str:
     if value == (old + TYPE_WORD_CHANGE) & 0xFFFF and old + TYPE_WORD_CHANGE > 0xFFFF:
         return "the addition carried out of 16 bits: add that carry back in at the bottom (end-around carry)."
     if value in ((old - TYPE_WORD_CHANGE) & 0xFFFF, _ones_add(old, ~TYPE_WORD_CHANGE & 0xFFFF)):
-        return ("wrong direction: the checksum is the complement of the sum, so when a word goes *down* by "
-                "0x0800 the checksum goes *up* by 0x0800.")
+        return (
+            "wrong direction: the checksum is the complement of the sum, so when a word goes *down* by "
+            "0x0800 the checksum goes *up* by 0x0800."
+        )
     if value == _ones_add(old, 0x0008):
         return "the type is the word's high byte (network byte order): the change is 0x0800, not 0x0008."
     return "add 0x0800 to the request's checksum; if that carries out of 16 bits, add the carry back in."

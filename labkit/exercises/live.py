@@ -43,8 +43,10 @@ def check_drop_counter(answer: object, run: object = None) -> Feedback:
 def _csum_slip(answer: int, replies: int) -> str:
     """Name the misconception behind a wrong prediction of IcmpInCsumErrors on the raw-socket run."""
     if answer == 0:
-        return ("ping printed the replies, but the raw socket got a *copy* (raw_local_deliver()); the "
-                "original still goes on to icmp_rcv(), which checks the checksum.")
+        return (
+            "ping printed the replies, but the raw socket got a *copy* (raw_local_deliver()); the "
+            "original still goes on to icmp_rcv(), which checks the checksum."
+        )
     if answer == 2 * replies:
         return "a bad reply is counted once, by icmp_rcv(); the raw socket's copy is never checked by the kernel."
     return f"each of the {replies} bad replies reaches icmp_rcv() once, whichever socket also gets a copy."

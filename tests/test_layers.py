@@ -47,6 +47,7 @@ FLOORS = {
     "labkit.responder": 5,
     "labkit.live_lab": 5,
     "labkit.bench": 5,
+    "labkit.ladder": 5,
     "labkit.bakeoff": 5,
     "labkit.evidence": 1,
     "labkit.golden": 2,

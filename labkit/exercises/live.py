@@ -1,7 +1,8 @@
-"""Checks for notebook 08's live lab: which kernel counter records a dropped reply.
+"""Checks for notebook 08's live lab: which kernel counter records a dropped reply, and by how much it moves.
 
 Why a checker: the counters are many and similar (IcmpInErrors moves too), so the hint says how to tell
-the one that names the reason from the one that only says "an error".
+the one that names the reason from the one that only says "an error"; and a prediction that a raw socket's
+`ping` stops the counting is a specific misconception, which the hint should name.
 """
 
 from __future__ import annotations
@@ -37,3 +38,28 @@ def check_drop_counter(answer: object, run: object = None) -> Feedback:
         f"{name!r} is not the counter that records a checksum drop.",
         "Compare the counters before and after the bad replies: which moved, and which names a reason?",
     )
+
+
+def _csum_slip(answer: int, replies: int) -> str:
+    """Name the misconception behind a wrong prediction of IcmpInCsumErrors on the raw-socket run."""
+    if answer == 0:
+        return (
+            "ping printed the replies, but the raw socket got a *copy* (raw_local_deliver()); the "
+            "original still goes on to icmp_rcv(), which checks the checksum."
+        )
+    if answer == 2 * replies:
+        return "a bad reply is counted once, by icmp_rcv(); the raw socket's copy is never checked by the kernel."
+    return f"each of the {replies} bad replies reaches icmp_rcv() once, whichever socket also gets a copy."
+
+
+def check_csum_errors(prediction: object, replies: int, run: object = None) -> Feedback:
+    """`prediction`: how much IcmpInCsumErrors rises while a raw-socket `ping` receives `replies` bad-checksum
+    replies; `run`: that live PingRun, or None where the lab could not run (then the kernel's rule decides)."""
+    if isinstance(prediction, bool) or not isinstance(prediction, int) or prediction < 0:
+        return _wrong(f"{prediction!r} is not a count.", "give a whole number, e.g. 3.")
+    moved = getattr(run, "moved", None)
+    actual = (moved or {}).get(CSUM_COUNTER, 0) if run is not None else replies
+    source = "the live run measured" if run is not None else "icmp_rcv() would count (not run here)"
+    if prediction == actual:
+        return _right(f"+{actual}, as {source}: the raw socket got copies; icmp_rcv() still dropped the originals.")
+    return _wrong(f"you predicted +{prediction}; {source} +{actual}.", _csum_slip(prediction, replies))

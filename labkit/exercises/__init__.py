@@ -21,9 +21,8 @@ from labkit.exercises.core import (
 )
 from labkit.exercises.feedback import Feedback
 from labkit.exercises.ipv6 import check_checksum_words, check_solicited_node
-from labkit.exercises.live import check_drop_counter
-from labkit.exercises.live import check_csum_errors
 from labkit.exercises.latency import check_reply_checksum_update
+from labkit.exercises.live import check_csum_errors, check_drop_counter
 from labkit.exercises.llm import check_latency_plan, check_really_better, check_strategy_benchmark
 from labkit.exercises.predict import check_prediction
 from labkit.exercises.reading import check_header_length, check_which_accepted, check_wrong_data_byte

@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install.sh
-# Save widget state with notebooks, so a saved notebook reopened without a kernel still shows its widgets.
+# labkit's JupyterLab defaults (scripts/jupyterlab-overrides.json): save widget state with notebooks, so a
+# saved notebook reopened without a kernel still shows its widgets; wrap long code lines at the window's edge;
+# never fetch news. Refreshed when they change; your own changes in Settings live elsewhere and win.
 settings=.venv/share/jupyter/lab/settings
-[[ -e $settings/overrides.json ]] || { mkdir -p "$settings" && cp scripts/jupyterlab-overrides.json "$settings/overrides.json"; }
+mkdir -p "$settings"
+cmp -s scripts/jupyterlab-overrides.json "$settings/overrides.json" || cp scripts/jupyterlab-overrides.json "$settings/overrides.json"
 root_flag=()
 [[ $EUID -eq 0 ]] && root_flag=(--allow-root)   # Jupyter refuses root without it (containers, class VMs)
 exec .venv/bin/jupyter lab --notebook-dir=notebooks "${root_flag[@]}" "$@"

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from labkit.checksum import internet_checksum, with_checksums
+from labkit.checksum import internet_checksum, with_checksums, word_sum
 from labkit.exercises.core import _BYTE_ORDER_HINT, _matches, _reply_hint
 from labkit.exercises.feedback import Feedback, _right, _wrong
 from labkit.fields import field_at, field_map
@@ -126,8 +126,8 @@ _CHECKSUM_CASES = [
 
 
 def _lost_carry_sum(data: bytes) -> int:
-    padded = data + b"\x00" * (len(data) % 2)
-    return ~sum(int.from_bytes(padded[i : i + 2], "big") for i in range(0, len(padded), 2)) & 0xFFFF
+    """The checksum a sum that never adds its carries back gives: the complement of the plain word sum."""
+    return ~word_sum(data) & 0xFFFF
 
 
 def _checksum_mistake(data: bytes, got: object) -> str:
@@ -181,6 +181,7 @@ def check_internet_checksum(func: Callable[[bytes], int]) -> Feedback:
 
 
 def _ones_add(a: int, b: int) -> int:
+    """a + b in 16-bit one's-complement arithmetic: the carry out of bit 15 goes back in at bit 0."""
     total = a + b
     return (total & 0xFFFF) + (total >> 16)
 

@@ -8,17 +8,12 @@ type byte put in the low half of the word -- and the hint should name the one th
 from __future__ import annotations
 
 from labkit.checksum import internet_checksum
+from labkit.exercises.code import _ones_add
 from labkit.exercises.core import _as_int
 from labkit.exercises.feedback import Feedback, _right, _wrong
 
 # Request -> reply changes the ICMP message's first word from type 8, code 0 to type 0, code 0.
 TYPE_WORD_CHANGE = 0x0800
-
-
-def _ones_add(a: int, b: int) -> int:
-    """a + b in 16-bit one's-complement arithmetic: the carry out of bit 15 goes back in at bit 0."""
-    total = a + b
-    return (total & 0xFFFF) + (total >> 16)
 
 
 def _slip(old: int, value: int) -> str:
